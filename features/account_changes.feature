@@ -1,0 +1,40 @@
+@section:account_changes
+Feature: Account changes (change log)
+  Paperless and autopay enrollment, phone and email changes reach the partner through
+  the data pump, each on its own call with its own alert code.
+
+  @SIT-CHG-001 @capability:paperless_change
+  Scenario: Paperless enrollment reaches the partner
+    Given the partner holds an account with a balance of 40.00
+    When the payer enrolls the account in paperless billing
+    And the data pump runs
+    Then the partner accepted the paperless change with its alert code
+
+  @SIT-CHG-002 @capability:autopay_change
+  Scenario: Autopay enrollment reaches the partner
+    Given the partner holds an account with a balance of 40.00
+    When the payer enrolls the account in autopay
+    And the data pump runs
+    Then the partner accepted the autopay change with its alert code
+
+  @SIT-CHG-003 @capability:paperless_change @capability:autopay_change
+  Scenario: Every change-log call carries its own program's alert code
+    Given the partner holds an account with a balance of 40.00
+    When the payer enrolls the account in paperless billing
+    And the payer enrolls the account in autopay
+    And the data pump runs
+    Then each change reached the partner on its own program's call with that program's alert code
+
+  @SIT-CHG-004 @capability:phone_change
+  Scenario: A phone number change reaches the partner
+    Given the partner holds an account with a balance of 40.00
+    When the payer changes the account's phone number
+    And the data pump runs
+    Then the partner accepted the phone change
+
+  @SIT-CHG-005 @capability:email_change
+  Scenario: An email change reaches the partner
+    Given the partner holds an account with a balance of 40.00
+    When the payer changes the account's email address
+    And the data pump runs
+    Then the partner accepted the email change

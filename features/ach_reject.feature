@@ -1,0 +1,20 @@
+@section:ach_reject
+Feature: ACH rejects
+  When the payer's bank returns an ACH payment (a NACHA R-code) the platform posts the
+  return to the partner; a notification of change (C-code) is not a return and moves no money.
+
+  @SIT-ACH-001 @capability:ach_reject_posting
+  Scenario: An ACH return posts to the partner with its return code
+    Given a posted ACH payment of 88.00
+    When the bank returns the payment with code R01
+    And the data pump runs
+    Then the partner received the return of 88.00 with code R01 for the original payment
+    And the return is posted exactly once
+
+  @SIT-ACH-002 @capability:ach_reject_posting
+  Scenario: A notification of change is not posted as a return
+    Given a posted ACH payment of 50.00
+    When the bank returns the payment with code C01
+    And the data pump runs
+    Then the partner received no return
+    And the platform recorded C01 as a notification of change

@@ -1,0 +1,114 @@
+"""The step catalogue: every step phrase with its parameters and one-line meaning.
+
+Step modules use ``given``/``when``/``then`` from here instead of pytest-bdd's, so that
+``sit steps`` can show partners and SEs the phrases they may write scenarios with.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import parse
+import pytest_bdd
+from pytest_bdd import parsers
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@parse.with_pattern(r"-?\d+(?:\.\d+)?")
+def _money(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # the pattern admits only numbers; kept for a clear message
+        raise ValueError(f"{text!r} is not an amount") from None
+
+
+@parse.with_pattern(r"\d+")
+def _count(text: str) -> int:
+    return int(text)
+
+
+@parse.with_pattern(r"[^\"]*")
+def _text(text: str) -> str:
+    return text
+
+
+@parse.with_pattern(r"card|ACH")
+def _method(text: str) -> str:
+    return "CC" if text == "card" else "ACH"
+
+
+@parse.with_pattern(r"payment|credit|void|return")
+def _role(text: str) -> str:
+    return "ach_return" if text == "return" else text
+
+
+@parse.with_pattern(r"paperless billing|paperless|autopay|phone|email")
+def _program(text: str) -> str:
+    return text.removesuffix(" billing")
+
+
+TYPES: dict[str, Callable[[str], Any]] = {
+    "Money": _money, "Count": _count, "Text": _text, "Method": _method, "Role": _role, "Program": _program,
+}
+TYPE_HELP = {
+    "Money": "an amount such as 45.10", "Count": "a whole number", "Text": "free text in quotes",
+    "Method": "card or ACH", "Role": "payment, credit, void or return",
+    "Program": "paperless, autopay, phone or email",
+}
+
+
+@dataclass(frozen=True)
+class StepDoc:
+    keyword: str
+    pattern: str
+    params: tuple[tuple[str, str], ...]
+    meaning: str
+    module: str
+
+
+CATALOGUE: list[StepDoc] = []
+
+
+def _register(
+    keyword: str, decorator: Callable[..., Any], pattern: str, target_fixture: str | None
+) -> Callable[[F], F]:
+    names = parse.compile(pattern, extra_types=TYPES).named_fields
+
+    def wrap(func: F) -> F:
+        doc = (func.__doc__ or "").strip().splitlines()
+        params = tuple((name, _spec(pattern, name)) for name in names)
+        CATALOGUE.append(StepDoc(keyword, pattern, params, doc[0] if doc else "", func.__module__))
+        # stacklevel 2: pytest-bdd injects the step fixture into the module that called ``wrap``.
+        return decorator(parsers.parse(pattern, extra_types=TYPES), target_fixture=target_fixture, stacklevel=2)(func)
+
+    return wrap
+
+
+def _spec(pattern: str, name: str) -> str:
+    start = pattern.find("{" + name)
+    inner = pattern[start + 1 : pattern.find("}", start)]
+    kind = inner.partition(":")[2]
+    return TYPE_HELP.get(kind, "a word")
+
+
+def given(pattern: str, target_fixture: str | None = None) -> Callable[[F], F]:
+    return _register("Given", pytest_bdd.given, pattern, target_fixture)
+
+
+def when(pattern: str, target_fixture: str | None = None) -> Callable[[F], F]:
+    return _register("When", pytest_bdd.when, pattern, target_fixture)
+
+
+def then(pattern: str, target_fixture: str | None = None) -> Callable[[F], F]:
+    return _register("Then", pytest_bdd.then, pattern, target_fixture)
+
+
+def load_catalogue(modules: list[str]) -> list[StepDoc]:
+    for name in modules:
+        importlib.import_module(name)
+    return sorted(CATALOGUE, key=lambda s: ("Given When Then".index(s.keyword), s.pattern))

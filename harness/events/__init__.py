@@ -1,0 +1,30 @@
+"""The append-only, hash-chained event log: the harness's record of every run.
+
+The bottom layer: it imports nothing else from ``harness``.
+"""
+
+from harness.events.chain import ChainBreak, canonical_json, event_hash, seal, verify_chain
+from harness.events.jsonl import read_jsonl, write_jsonl
+from harness.events.model import GENESIS, Event, EventLogError
+from harness.events.recorder import Recorder
+from harness.events.redact import MASK, Redactor
+from harness.events.sqlite import SQLiteStore
+from harness.events.store import EventStore
+
+__all__ = [
+    "GENESIS",
+    "MASK",
+    "ChainBreak",
+    "Event",
+    "EventLogError",
+    "EventStore",
+    "Recorder",
+    "Redactor",
+    "SQLiteStore",
+    "canonical_json",
+    "event_hash",
+    "read_jsonl",
+    "seal",
+    "verify_chain",
+    "write_jsonl",
+]

@@ -1,0 +1,104 @@
+"""Hashing and verifying a run's chain of events.
+
+Each event's hash covers its content and the previous event's hash, so editing,
+removing or reordering any stored event is detected at that event (or, if the
+attacker also recomputed the hash, at the next one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from json.encoder import encode_basestring as _quote  # the C string encoder json.dumps uses
+from typing import Any
+
+from harness.events.model import GENESIS, Event, EventLogError
+
+# One encoder, built once: json.dumps with these options would build a new one per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The one byte encoding hashed and stored: key order and spacing are fixed.
+
+    Same bytes as ``json.dumps(obj, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False, allow_nan=False).encode("utf-8")``.
+    """
+    return _CANONICAL.encode(obj).encode("utf-8")
+
+
+def encode_data(data: Any) -> bytes:
+    """``canonical_json(data)`` for event data, or an ``EventLogError`` saying why not."""
+    if not isinstance(data, dict):
+        raise EventLogError(f"event data must be a dict, not {type(data).__name__}")
+    try:
+        return canonical_json(data)
+    except (TypeError, ValueError) as exc:  # unserialisable, NaN, circular, lone surrogate
+        raise EventLogError(f"event data is not JSON-serialisable: {exc}") from None
+
+
+def hash_encoded(run_id: str, seq: int, kind: str, ts: str, data_json: bytes, prev_hash: str) -> str:
+    """``event_hash`` given the data already encoded by ``canonical_json``.
+
+    Stores encode the data once for the column and reuse it here, instead of
+    serialising it twice per append. The bytes hashed are exactly ``canonical_json``
+    of the six-field dict, keys in sorted order: data, kind, prev_hash, run_id, seq, ts.
+    """
+    tail = (
+        f',"kind":{_quote(kind)},"prev_hash":{_quote(prev_hash)},"run_id":{_quote(run_id)}'
+        f',"seq":{seq:d},"ts":{_quote(ts)}}}'
+    )
+    return hashlib.sha256(b'{"data":' + data_json + tail.encode("utf-8")).hexdigest()
+
+
+def event_hash(run_id: str, seq: int, kind: str, ts: str, data: dict[str, Any], prev_hash: str) -> str:
+    """Hex SHA-256 of ``canonical_json({"run_id", "seq", "kind", "ts", "data", "prev_hash"})``."""
+    return hash_encoded(run_id, seq, kind, ts, canonical_json(data), prev_hash)
+
+
+def seal(run_id: str, seq: int, kind: str, ts: str, data: dict[str, Any], prev_hash: str) -> Event:
+    """The event with its hash computed."""
+    return Event(run_id, seq, kind, ts, data, prev_hash, event_hash(run_id, seq, kind, ts, data, prev_hash))
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """Where a chain first goes wrong: the event's seq and why, for a person to read."""
+
+    seq: int
+    reason: str
+
+
+def verify_chain(events: Iterable[Event]) -> ChainBreak | None:
+    """Check one run's events in order; ``None`` if intact, else the first break.
+
+    Streams: only the previous event is kept, so a run of any length fits in memory.
+    """
+    run_id: str | None = None
+    prev: Event | None = None
+    for event in events:
+        if prev is None:
+            run_id = event.run_id
+            if event.seq != 1:
+                return ChainBreak(event.seq, f"first event has seq {event.seq}, expected 1")
+            if event.prev_hash != GENESIS:
+                return ChainBreak(event.seq, "prev_hash of the first event is not the genesis hash")
+        else:
+            if event.run_id != run_id:
+                return ChainBreak(event.seq, f"run_id {event.run_id!r} differs from {run_id!r}")
+            if event.seq != prev.seq + 1:
+                return ChainBreak(event.seq, f"seq {event.seq} follows {prev.seq}")
+            if event.prev_hash != prev.hash:
+                return ChainBreak(event.seq, f"prev_hash does not match event {prev.seq}")
+        try:
+            expected = event_hash(event.run_id, event.seq, event.kind, event.ts, event.data, event.prev_hash)
+        except (TypeError, ValueError):
+            return ChainBreak(event.seq, "data is not canonical JSON")
+        if event.hash != expected:
+            return ChainBreak(event.seq, "hash does not match its content")
+        prev = event
+    if prev is None:
+        return ChainBreak(0, "no events")
+    return None

@@ -1,0 +1,213 @@
+"""The SQLite event store: one file, safe for several processes at once.
+
+WAL lets readers run while one process appends; ``BEGIN IMMEDIATE`` takes the write
+lock *before* the head is read, so two processes can never seal against the same
+head. ``synchronous=NORMAL`` in WAL survives a process crash (not a power cut) and
+keeps a commit per event cheap enough to report every step only once it is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from harness.events.chain import encode_data, hash_encoded
+from harness.events.model import GENESIS, Event, EventLogError
+from harness.events.store import EventStore, now_ts
+
+# Marks the file as ours in the SQLite header ("SITH"), so a stray database is refused.
+APPLICATION_ID = 0x53495448
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+
+# Separate statements, not one script: executescript() would commit the open
+# BEGIN IMMEDIATE that guards creation against a concurrent creator.
+_SCHEMA = (
+    """CREATE TABLE events (
+        run_id    TEXT    NOT NULL,
+        seq       INTEGER NOT NULL,
+        kind      TEXT    NOT NULL,
+        ts        TEXT    NOT NULL,
+        data      TEXT    NOT NULL,  -- canonical JSON, exactly the bytes that were hashed
+        prev_hash TEXT    NOT NULL,
+        hash      TEXT    NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    )""",
+    "CREATE INDEX events_kind ON events (kind)",
+    # One entry per run: run_ids() and the run order of events_of_kind() scan only this.
+    "CREATE INDEX events_run_start ON events (ts, run_id) WHERE seq = 1",
+    """CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
+    """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+       BEGIN SELECT RAISE(ABORT, 'events are append-only'); END""",
+    f"PRAGMA application_id = {APPLICATION_ID}",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+_COLUMNS = "run_id, seq, kind, ts, data, prev_hash, hash"
+_E_COLUMNS = "e.run_id, e.seq, e.kind, e.ts, e.data, e.prev_hash, e.hash"
+_HEAD = "SELECT seq, hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+Row = tuple[str, int, str, str, str, str, str]
+
+
+def _event(row: Row) -> Event:
+    run_id, seq, kind, ts, data, prev_hash, hash_ = row
+    return Event(run_id, seq, kind, ts, json.loads(data), prev_hash, hash_)
+
+
+class SQLiteStore(EventStore):
+    """An ``EventStore`` in one SQLite file (created, with its parent dirs, if absent)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = Path(path)
+        # Threads of one process share the connection; the lock keeps each of their
+        # BEGIN..COMMIT whole. Other processes are kept out by SQLite's own lock.
+        self._lock = threading.RLock()
+        self._batch_depth = 0
+        # Heads sealed inside the current batch: it holds the write lock, so no other
+        # process can move them, and re-reading them would be a query per append.
+        self._batch_heads: dict[str, tuple[int, str]] = {}
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                self._path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise EventLogError(f"{self._path}: cannot open the event store ({exc})") from None
+        try:
+            self._prepare()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise EventLogError(f"{self._path}: not an sit-harness event store ({exc})") from None
+        except EventLogError:
+            self._conn.close()
+            raise
+        # One reused cursor for appends: saves creating a cursor object per event.
+        self._cur = self._conn.cursor()
+
+    def _prepare(self) -> None:
+        """Tune the connection; check the file is ours, creating the schema if it is empty."""
+        conn = self._conn
+        # Reads the header first, so a file that is not SQLite fails before anything is written.
+        conn.execute("PRAGMA schema_version").fetchone()
+        conn.execute("PRAGMA journal_mode=WAL").fetchone()
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("BEGIN IMMEDIATE")  # another process may be creating the schema right now
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if app_id == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+            elif app_id != APPLICATION_ID:
+                raise EventLogError(f"{self._path}: not an sit-harness event store (a different SQLite database)")
+            elif version != SCHEMA_VERSION:
+                raise EventLogError(f"{self._path}: event store schema version {version} is not {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def append(self, run_id: str, kind: str, data: dict[str, Any], ts: str | None = None) -> Event:
+        if not (isinstance(run_id, str) and run_id and isinstance(kind, str) and kind):
+            raise EventLogError(f"run_id and kind must be non-empty strings, not {run_id!r}, {kind!r}")
+        # Encoded before the transaction: bad data is refused without touching the file.
+        data_json = encode_data(data)
+        data_text = data_json.decode("utf-8")
+        if ts is None:
+            ts = now_ts()
+        cur = self._cur
+        with self._lock:
+            own = self._batch_depth == 0  # inside a batch, the batch owns BEGIN and COMMIT
+            try:
+                if own:
+                    cur.execute("BEGIN IMMEDIATE")
+                try:
+                    head = self._batch_heads.get(run_id) or cur.execute(_HEAD, (run_id,)).fetchone()
+                    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
+                    hash_ = hash_encoded(run_id, seq, kind, ts, data_json, prev_hash)
+                    cur.execute(_INSERT, (run_id, seq, kind, ts, data_text, prev_hash, hash_))
+                    if own:
+                        cur.execute("COMMIT")
+                    else:
+                        self._batch_heads[run_id] = (seq, hash_)
+                except BaseException:
+                    if own and self._conn.in_transaction:
+                        cur.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise EventLogError(f"{self._path}: cannot append to run {run_id!r} ({exc})") from None
+        # Returned with the data as stored (JSON round trip), e.g. tuples become lists,
+        # so the caller sees exactly what readers of the store will see.
+        return Event(run_id, seq, kind, ts, json.loads(data_text), prev_hash, hash_)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One write transaction for every append in the block (group commit).
+
+        A commit costs more than everything else an append does; a step appends a handful
+        of events, so committing once per step multiplies the rate without ever reporting a
+        step before its events are stored. Nested batches join the outer one.
+        """
+        with self._lock:
+            if self._batch_depth == 0:
+                try:
+                    self._cur.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as exc:
+                    raise EventLogError(f"{self._path}: cannot start a batch ({exc})") from None
+            self._batch_depth += 1
+            try:
+                yield
+            finally:
+                self._batch_depth -= 1
+                if self._batch_depth == 0:
+                    self._batch_heads.clear()
+                    if self._conn.in_transaction:
+                        self._cur.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Event]:
+        """Rows as events, one step of the cursor at a time (never fetchall)."""
+        cur = self._conn.execute(sql, params)
+        try:
+            for row in cur:
+                yield _event(row)
+        finally:
+            cur.close()
+
+    def events(self, run_id: str, after_seq: int = 0) -> Iterator[Event]:
+        return self._query(
+            f"SELECT {_COLUMNS} FROM events WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, after_seq)
+        )
+
+    def head(self, run_id: str) -> Event | None:
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (run_id,)
+        ).fetchone()
+        return _event(row) if row else None
+
+    def run_ids(self) -> list[str]:
+        rows = self._conn.execute("SELECT run_id FROM events WHERE seq = 1 ORDER BY ts, run_id")
+        return [run_id for (run_id,) in rows]
+
+    def events_of_kind(self, kinds: Collection[str]) -> Iterator[Event]:
+        kinds = list(kinds)
+        if not kinds:
+            return iter(())
+        marks = ", ".join("?" * len(kinds))
+        return self._query(
+            f"""SELECT {_E_COLUMNS}
+                FROM events AS e JOIN events AS first ON first.run_id = e.run_id AND first.seq = 1
+                WHERE e.kind IN ({marks})
+                ORDER BY first.ts, e.run_id, e.seq""",
+            tuple(kinds),
+        )
+
+    def close(self) -> None:
+        self._conn.close()

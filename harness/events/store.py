@@ -1,0 +1,73 @@
+"""The seam every event store implements (SQLite now, PostgreSQL later).
+
+Tests in ``tests/contract`` run the same suite against each implementation, so a
+new store only has to pass them to be usable by the rest of the harness.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+from harness.events.model import Event
+
+
+def now_ts() -> str:
+    """The default event timestamp: UTC, microsecond precision, ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class EventStore(ABC):
+    """An append-only log of hash-chained events, one chain per run."""
+
+    @abstractmethod
+    def append(self, run_id: str, kind: str, data: dict[str, Any], ts: str | None = None) -> Event:
+        """Seal ``data`` against the run's head and commit it durably before returning
+        (or, inside ``batch()``, when the batch ends).
+
+        Atomic across processes: concurrent appenders to one run never fork its
+        chain. Data that is not JSON-serialisable (or holds NaN) raises
+        ``EventLogError`` and nothing is written.
+        """
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Appends inside the block are committed together when it ends, even when the
+        block raises: what was appended happened. A store without group commit commits
+        each append on its own, which is also correct."""
+        yield
+
+    @abstractmethod
+    def events(self, run_id: str, after_seq: int = 0) -> Iterator[Event]:
+        """The run's events with seq > ``after_seq``, in seq order, streamed."""
+
+    @abstractmethod
+    def head(self, run_id: str) -> Event | None:
+        """The run's last event, or ``None`` if it has none."""
+
+    @abstractmethod
+    def run_ids(self) -> list[str]:
+        """Every run, in order of its first event's ts."""
+
+    @abstractmethod
+    def events_of_kind(self, kinds: Collection[str]) -> Iterator[Event]:
+        """Events of these kinds across all runs, runs in ``run_ids()`` order then by seq."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection; the store is unusable afterwards."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

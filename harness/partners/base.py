@@ -1,0 +1,148 @@
+"""What every partner adapter provides, in the platform's terms.
+
+An adapter module ``harness/partners/<name>.py`` exposes ``ADAPTER``: a client the platform
+uses to talk to the partner, and a stub side that speaks the same protocol to WireMock
+(arranging a scenario's partner state and faults, and decoding what arrived). Adapters
+never import one another; what they share lives here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from harness.errors import ProfileError
+from harness.profiles import PartnerProfile
+
+
+class PostingKind(StrEnum):
+    PAYMENT = "payment"
+    CREDIT = "credit"
+    ACH_RETURN = "ach_return"
+    VOID = "void"
+    CHANGE = "change"
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One transaction the data pump sends to the partner.
+
+    ``key`` is the idempotency key: the partner's reference for this transaction, the same
+    on every retry, so that a partner that already took it answers "already posted".
+    """
+
+    key: str
+    kind: PostingKind
+    account: str
+    amount: Decimal | None = None
+    method: str | None = None
+    original_key: str | None = None
+    return_code: str | None = None
+    program: str | None = None
+    value: str | None = None
+    posted_on: str | None = None
+
+
+class Outcome(StrEnum):
+    POSTED = "posted"
+    ALREADY_POSTED = "already_posted"
+
+
+@dataclass(frozen=True)
+class PostResult:
+    outcome: Outcome
+    partner_ref: str | None = None
+    detail: str = ""
+
+
+class PartnerUnavailable(Exception):
+    """A transient fault (timeout, reset, refused connection, 5xx): worth retrying."""
+
+
+class PartnerRejected(Exception):
+    """The partner answered and refused: retrying the same request will not help."""
+
+    def __init__(self, reason: str, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class AccountNotFound(PartnerRejected):
+    """The partner does not hold the account."""
+
+
+class PartnerClient(ABC):
+    """The platform's side of the partner's API."""
+
+    def __init__(self, partner: PartnerProfile, base_url: str, user: str, secret: str, timeout: float) -> None:
+        self.partner, self.base_url = partner, base_url.rstrip("/")
+        self._user, self._secret, self.timeout = user, secret, timeout
+
+    @abstractmethod
+    def balance(self, account: str) -> dict[str, str]:
+        """RTDR: the partner's balance reply for ``account``, fields by the partner's names."""
+
+    @abstractmethod
+    def post(self, posting: Posting) -> PostResult:
+        """Send one posting; raise PartnerUnavailable or PartnerRejected when it does not land."""
+
+    @abstractmethod
+    def statement_pdf(self, account: str, invoice_number: str) -> bytes:
+        """The bill image of one invoice, as PDF bytes."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the client's connections."""
+
+
+class PartnerStubs(ABC):
+    """The partner's protocol from WireMock's side: arrange state and faults, decode requests."""
+
+    def __init__(self, partner: PartnerProfile) -> None:
+        self.partner = partner
+
+    @abstractmethod
+    def decode(self, method: str, url: str, headers: Mapping[str, str], body: str) -> tuple[str, dict[str, str]]:
+        """The call name and its fields in the platform's words (``account``, ``amount``,
+        ``reference``, ``role``...), from a request as WireMock's journal holds it."""
+
+    @abstractmethod
+    def account(self, account: str, fields: Mapping[str, str]) -> dict[str, Any]:
+        """A mapping answering the balance call for ``account`` with ``fields`` (partner names)."""
+
+    @abstractmethod
+    def fault(self, role: str, fault: str, times: int | None, delay_ms: int) -> list[dict[str, Any]]:
+        """Mappings making call ``role`` fail ``times`` times (None: always) with ``fault``:
+        ``timeout`` (the partner takes the posting but answers after ``delay_ms``),
+        ``reset`` (connection reset) or ``server_error`` (HTTP 503)."""
+
+
+FAULTS = ("timeout", "reset", "server_error")
+
+
+@dataclass(frozen=True)
+class Adapter:
+    client: type[PartnerClient]
+    stubs: type[PartnerStubs]
+
+
+def load_adapter(partner: PartnerProfile) -> Adapter:
+    """The adapter the profile names; a missing one is a profile error, not a crash."""
+    name = partner.adapter
+    if not name.isidentifier():
+        raise ProfileError(f"partner profile {partner.name}: field 'adapter': '{name}' is not a module name")
+    try:
+        module = importlib.import_module(f"harness.partners.{name}")
+    except ModuleNotFoundError:
+        raise ProfileError(
+            f"partner profile {partner.name}: field 'adapter': no module harness/partners/{name}.py"
+        ) from None
+    adapter = getattr(module, "ADAPTER", None)
+    if not isinstance(adapter, Adapter):
+        raise ProfileError(f"harness/partners/{name}.py does not define ADAPTER = Adapter(...)")
+    return adapter

@@ -1,0 +1,25 @@
+"""The platform under test: the port SIT drives, and the reference engine behind it."""
+
+from harness.platform.port import (
+    AccountNotFound,
+    Balance,
+    Bill,
+    ImportReport,
+    Platform,
+    PlatformRefusal,
+    PumpReport,
+    Transaction,
+    TxStatus,
+)
+
+__all__ = [
+    "AccountNotFound",
+    "Balance",
+    "Bill",
+    "ImportReport",
+    "Platform",
+    "PlatformRefusal",
+    "PumpReport",
+    "Transaction",
+    "TxStatus",
+]

@@ -1,0 +1,208 @@
+"""The reference platform: the system under test as the playbooks describe it.
+
+It reaches the partner only through the partner's adapter and never names a partner:
+what differs between partners comes from the profiles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from harness.events import Recorder
+from harness.partners import AccountNotFound as PartnerAccountNotFound
+from harness.partners import PartnerClient
+from harness.partners import PartnerRejected as PartnerRefused
+from harness.platform import nacha
+from harness.platform.invoices import Rejection, iter_invoice_file
+from harness.platform.port import (
+    METHODS,
+    AccountNotFound,
+    Balance,
+    Bill,
+    ImportReport,
+    Platform,
+    PlatformRefusal,
+    PumpReport,
+    Transaction,
+    TxStatus,
+)
+from harness.platform.reference.pump import DataPump, money
+from harness.platform.reference.state import PlatformState
+from harness.profiles import Biller
+
+CHANGE_PROGRAMS = ("paperless", "autopay", "phone", "email")
+
+
+class ReferenceEngine(Platform):
+    name = "reference"
+
+    def __init__(self, biller: Biller, client: PartnerClient, recorder: Recorder, inbox: Path, *,
+                 key_prefix: str, today: date, sleep: Callable[[float], None] | None = None) -> None:
+        self.biller, self._client, self._recorder, self._inbox = biller, client, recorder, inbox
+        self._prefix, self._today = key_prefix, today
+        self.state = PlatformState()
+        self._pump = DataPump(biller, client, self._emit, *(() if sleep is None else (sleep,)))
+
+    def _emit(self, kind: str, /, **data: Any) -> None:
+        self.state.apply(self._recorder.append(f"platform.{kind}", **data))
+
+    def _new_key(self, letter: str) -> str:
+        return f"{self._prefix}{letter}{len(self.state.txs) + 1:03d}"
+
+    # -- invoices -------------------------------------------------------------------------
+    def import_inbox(self) -> ImportReport:
+        layout, files, accepted, rejected = self.biller.partner.invoice_file, [], 0, []
+        invoice_type = self.biller.profile.invoice_types[0].id
+        for path in sorted(self._inbox.glob(layout.name_glob)):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest in self.state.imported:
+                continue
+            file_rejects: list[Rejection] = []
+            for item in iter_invoice_file(path, layout, self.biller.profile.bid, invoice_type):
+                if isinstance(item, Rejection):
+                    file_rejects.append(item)
+                    self._emit("invoice_rejected", file=path.name, record=item.record, line=item.line,
+                               invoice_number=item.invoice_number, reason=item.reason)
+                else:
+                    accepted += 1
+                    self._emit("bill_loaded", file=path.name, bill=item.to_dict())
+            self._emit("file_imported", file=path.name, sha256=digest, size=path.stat().st_size,
+                       rejected=len(file_rejects))
+            files.append(path.name)
+            rejected.extend(str(r) for r in file_rejects)
+        return ImportReport(tuple(files), accepted, tuple(rejected))
+
+    def bills(self, account: str) -> list[Bill]:
+        loaded = self.state.bills.get(account, [])
+        if self.biller.partner.billing_model == "balance_forward":
+            loaded = loaded[-1:]  # each new bill carries the balance forward and replaces the last
+        return [Bill(b.account_number, b.invoice_number, b.amount_due, b.past_due, b.due_date) for b in loaded]
+
+    # -- RTDR -----------------------------------------------------------------------------
+    def open_account(self, account: str) -> Balance:
+        try:
+            reply = self._client.balance(account)
+        except PartnerAccountNotFound as exc:
+            self._emit("refused", action="open_account", account=account, reason=str(exc))
+            raise AccountNotFound(f"account {account} not found at the partner") from None
+        indicator = reply.get(self.biller.balance_field("block_indicator") or "", "")
+        codes: dict[str, list[str]] = self.biller.setting("block_codes", {}) or {}
+        blocked = sorted(m for m, blocking in codes.items() if indicator in blocking)
+        budget_field = self.biller.balance_field("budget_amount")
+        self._emit(
+            "balance_observed", account=account,
+            balance=money(self._decimal(reply, "balance")), past_due=money(self._decimal(reply, "past_due")),
+            blocked=blocked, block_indicator=indicator,
+            customer_name=reply.get(self.biller.balance_field("customer_name") or "", ""),
+            budget_amount=money(self._decimal(reply, "budget_amount")) if budget_field in reply else None,
+        )
+        return self.state.balances[account]
+
+    def _decimal(self, reply: dict[str, str], role: str) -> Decimal:
+        name = self.biller.balance_field(role)
+        raw = reply.get(name or "", "0") or "0"
+        try:
+            return Decimal(raw)
+        except InvalidOperation:
+            raise PlatformRefusal(f"partner balance reply: {name} '{raw}' is not an amount") from None
+
+    def portal_block(self, account: str, method: str) -> None:
+        if self.biller.setting("portal_block_lock", False):
+            reason = "block flags are set by RTDR only for this biller (portal users may not set them)"
+            self._emit("refused", action="portal_block", account=account, reason=reason)
+            raise PlatformRefusal(reason)
+        balance = self.state.balances.get(account)
+        blocked = sorted({method, *(balance.blocked if balance else ())})
+        self._emit("balance_observed", account=account, balance=money(balance.balance if balance else Decimal(0)),
+                   past_due=money(balance.past_due if balance else Decimal(0)), blocked=blocked,
+                   block_indicator="portal")
+
+    # -- money and changes ----------------------------------------------------------------
+    def _create(self, letter: str, kind: str, account: str, **fields: Any) -> str:
+        key = self._new_key(letter)
+        self._emit("tx_created", key=key, kind=kind, account=account, **fields)
+        return key
+
+    def pay(self, account: str, amount: Decimal, method: str, channel: str = "web") -> str:
+        self._check_amount(amount)
+        if method not in METHODS:
+            raise PlatformRefusal(f"unknown payment method {method!r} (use one of {', '.join(METHODS)})")
+        balance = self.state.balances.get(account)
+        if balance is not None and method in balance.blocked:
+            reason = f"{method} payments are blocked for account {account} by the partner"
+            self._emit("refused", action="pay", account=account, reason=reason)
+            raise PlatformRefusal(reason)
+        return self._create("P", "payment", account, amount=money(amount), method=method, channel=channel)
+
+    def credit(self, account: str, amount: Decimal) -> str:
+        self._check_amount(amount)
+        return self._create("C", "credit", account, amount=money(amount))
+
+    @staticmethod
+    def _check_amount(amount: Decimal) -> None:
+        if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+            raise PlatformRefusal(f"amount {amount} must be positive with at most 2 decimals")
+
+    def return_ach(self, payment_key: str, code: str) -> str:
+        payment = self.transaction(payment_key)
+        if payment.method != "ACH":
+            raise PlatformRefusal(f"{payment_key} is a {payment.method} payment; only ACH payments are returned")
+        fields = {"amount": money(payment.amount or Decimal(0)), "original": payment_key, "code": code}
+        if nacha.is_change_notice(code):
+            # A notification of change corrects account data; no money moved back, nothing to post.
+            return self._create("N", "ach_notice", payment.account, status=TxStatus.RECORDED.value,
+                                reason=f"{code} is a notification of change, not a return", **fields)
+        if not nacha.is_return(code):
+            raise PlatformRefusal(f"{code!r} is not a NACHA return code (R01-R85) or change code (C01-C13)")
+        return self._create("R", "ach_return", payment.account, **fields)
+
+    def void(self, payment_key: str) -> str:
+        payment = self.transaction(payment_key)
+        fields = {"amount": money(payment.amount or Decimal(0)), "original": payment_key}
+        if payment.status in (TxStatus.PENDING, TxStatus.PARKED):
+            self._emit("tx_cancelled", key=payment_key, reason="voided before it reached the partner")
+            return self._create("V", "void", payment.account, status=TxStatus.RECORDED.value,
+                                reason="nothing to void at the partner: the payment was never posted", **fields)
+        if payment.status is not TxStatus.POSTED:
+            raise PlatformRefusal(f"{payment_key} is {payment.status.value}; only posted payments are voided")
+        return self._create("V", "void", payment.account, **fields)
+
+    def change_account(self, account: str, program: str, value: str) -> str:
+        if program not in CHANGE_PROGRAMS:
+            raise PlatformRefusal(f"unknown account change {program!r} (one of {', '.join(CHANGE_PROGRAMS)})")
+        return self._create("A", "change", account, program=program, value=value)
+
+    # -- the data pump --------------------------------------------------------------------
+    def run_pump(self) -> PumpReport:
+        outcome: dict[str, list[str]] = {"posted": [], "parked": [], "failed": [], "excluded": []}
+        for tx in self.state.open_txs():
+            outcome[self._pump.send(tx, self._today.isoformat())].append(tx.key)
+        return PumpReport(**{k: tuple(v) for k, v in outcome.items()})
+
+    def transaction(self, key: str) -> Transaction:
+        try:
+            return self.state.txs[key]
+        except KeyError:
+            raise PlatformRefusal(f"no transaction {key}") from None
+
+    # -- bill images and CloudPay ---------------------------------------------------------
+    def bill_image(self, account: str, invoice_number: str) -> bytes:
+        try:
+            pdf = self._client.statement_pdf(account, invoice_number)
+        except PartnerRefused as exc:
+            raise PlatformRefusal(f"bill image for {invoice_number}: {exc}") from None
+        self._emit("image_fetched", account=account, invoice_number=invoice_number, size=len(pdf),
+                   sha256=hashlib.sha256(pdf).hexdigest(), is_pdf=pdf.startswith(b"%PDF-"))
+        return pdf
+
+    def start_cloudpay(self, account: str, amount: Decimal) -> str:
+        if "CloudPay" not in self.biller.profile.products:
+            raise PlatformRefusal(f"CloudPay is not enabled for {self.biller.profile.name}")
+        self._check_amount(amount)
+        key = self._create("W", "cloudpay", account, amount=money(amount), status=TxStatus.RECORDED.value)
+        return f"/cloudpay/{self.biller.profile.bid}/pay/{key}"

@@ -1,0 +1,80 @@
+"""The data pump: every open transaction to the partner, with retries and idempotency keys.
+
+A transient fault is retried with exponential backoff; when the attempts run out the
+transaction is parked (never dropped) and retried at the next pump run. Every attempt
+carries the same key, so a partner that took a posting whose answer was lost says
+"already posted" instead of posting it twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+from harness.partners import Outcome, PartnerClient, PartnerRejected, PartnerUnavailable, Posting, PostingKind
+from harness.platform.port import Transaction
+from harness.profiles import Biller, out_of_scope
+
+Emit = Callable[..., None]
+
+CAPABILITY_OF = {
+    PostingKind.PAYMENT: "payment_posting",
+    PostingKind.CREDIT: "credit_posting",
+    PostingKind.ACH_RETURN: "ach_reject_posting",
+    PostingKind.VOID: "void_posting",
+}
+
+
+def exclusion(biller: Biller, tx: Transaction) -> str | None:
+    """Why ``tx`` must never reach the partner, or None when it should be pumped."""
+    if tx.channel and (reason := biller.pump.excluded_channels.get(tx.channel)):
+        return f"{tx.channel} payments are not pumped: {reason}"
+    kind = PostingKind(tx.kind)
+    capability = f"{tx.program}_change" if kind is PostingKind.CHANGE else CAPABILITY_OF[kind]
+    return out_of_scope(biller, capability)
+
+
+def posting(tx: Transaction, posted_on: str) -> Posting:
+    return Posting(
+        key=tx.key, kind=PostingKind(tx.kind), account=tx.account, amount=tx.amount, method=tx.method,
+        original_key=tx.original, return_code=tx.code, program=tx.program, value=tx.value, posted_on=posted_on,
+    )
+
+
+class DataPump:
+    def __init__(self, biller: Biller, client: PartnerClient, emit: Emit,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._biller, self._client, self._emit, self._sleep = biller, client, emit, sleep
+
+    def send(self, tx: Transaction, posted_on: str) -> str:
+        """Send one transaction; returns the status it ends in."""
+        if reason := exclusion(self._biller, tx):
+            self._emit("pump_excluded", key=tx.key, reason=reason)
+            return "excluded"
+        policy = self._biller.pump
+        attempts = tx.attempts
+        for attempt in range(1, policy.attempts + 1):
+            attempts += 1
+            try:
+                result = self._client.post(posting(tx, posted_on))
+            except PartnerUnavailable as exc:
+                self._emit("pump_attempt_failed", key=tx.key, attempt=attempts, error=str(exc))
+                if attempt < policy.attempts:
+                    self._sleep(policy.backoff_seconds * 2 ** (attempt - 1))
+                    continue
+                self._emit("pump_parked", key=tx.key, attempts=attempts,
+                           reason=f"{exc}; parked after {policy.attempts} attempts, retried at the next pump run")
+                return "parked"
+            except PartnerRejected as exc:
+                self._emit("pump_failed", key=tx.key, attempts=attempts, reason=str(exc), code=exc.code)
+                return "failed"
+            already = result.outcome is Outcome.ALREADY_POSTED
+            self._emit("pump_posted", key=tx.key, attempts=attempts, partner_ref=result.partner_ref,
+                       already_posted=already, reason="the partner already had it" if already else "")
+            return "posted"
+        raise AssertionError("unreachable: the loop returns on its last attempt")
+
+
+def money(amount: Decimal) -> str:
+    return f"{amount:.2f}"

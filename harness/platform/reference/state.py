@@ -1,0 +1,99 @@
+"""The reference platform's state: a fold over its ``platform.*`` events.
+
+The engine changes state only by appending an event and applying it here, so the same
+state can be rebuilt from the event log at any time (``PlatformState.replay``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from harness.events import Event
+from harness.platform.bif import BifRecord
+from harness.platform.port import Balance, Transaction, TxStatus
+
+PREFIX = "platform."
+
+
+def _amount(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+@dataclass
+class PlatformState:
+    bills: dict[str, list[BifRecord]] = field(default_factory=dict)
+    imported: set[str] = field(default_factory=set)
+    balances: dict[str, Balance] = field(default_factory=dict)
+    txs: dict[str, Transaction] = field(default_factory=dict)
+
+    @classmethod
+    def replay(cls, events: Iterable[Event]) -> PlatformState:
+        state = cls()
+        for event in events:
+            state.apply(event)
+        return state
+
+    def apply(self, event: Event) -> None:
+        handler = _HANDLERS.get(event.kind.removeprefix(PREFIX)) if event.kind.startswith(PREFIX) else None
+        if handler is not None:
+            handler(self, event.data)
+
+    def open_txs(self) -> list[Transaction]:
+        """What the next pump run sends: pending and parked transactions, oldest first."""
+        return [t for t in self.txs.values() if t.status in (TxStatus.PENDING, TxStatus.PARKED)]
+
+    def _update(self, key: str, **changes: Any) -> None:
+        self.txs[key] = replace(self.txs[key], **changes)
+
+
+def _file_imported(state: PlatformState, data: dict[str, Any]) -> None:
+    state.imported.add(data["sha256"])
+
+
+def _bill_loaded(state: PlatformState, data: dict[str, Any]) -> None:
+    bill = BifRecord.from_dict(data["bill"])
+    state.bills.setdefault(bill.account_number, []).append(bill)
+
+
+def _balance_observed(state: PlatformState, data: dict[str, Any]) -> None:
+    state.balances[data["account"]] = Balance(
+        account=data["account"], balance=Decimal(data["balance"]), past_due=Decimal(data["past_due"]),
+        blocked=frozenset(data["blocked"]), customer_name=data.get("customer_name", ""),
+        budget_amount=_amount(data.get("budget_amount")),
+    )
+
+
+def _tx_created(state: PlatformState, data: dict[str, Any]) -> None:
+    fields = {k: v for k, v in data.items() if k in Transaction.__dataclass_fields__}
+    state.txs[data["key"]] = Transaction(
+        **{**fields, "amount": _amount(data.get("amount")), "status": TxStatus(data.get("status", "pending"))}
+    )
+
+
+def _status(status: TxStatus) -> Callable[[PlatformState, dict[str, Any]], None]:
+    def apply(state: PlatformState, data: dict[str, Any]) -> None:
+        changes = {k: data[k] for k in ("reason", "attempts", "partner_ref") if k in data}
+        state._update(data["key"], status=status, **changes)
+
+    return apply
+
+
+def _attempt(state: PlatformState, data: dict[str, Any]) -> None:
+    state._update(data["key"], attempts=data["attempt"], reason=data["error"])
+
+
+_HANDLERS: dict[str, Callable[[PlatformState, dict[str, Any]], None]] = {
+    "file_imported": _file_imported,
+    "bill_loaded": _bill_loaded,
+    "balance_observed": _balance_observed,
+    "tx_created": _tx_created,
+    "pump_attempt_failed": _attempt,
+    "pump_posted": _status(TxStatus.POSTED),
+    "pump_parked": _status(TxStatus.PARKED),
+    "pump_failed": _status(TxStatus.FAILED),
+    "pump_excluded": _status(TxStatus.EXCLUDED),
+    "tx_cancelled": _status(TxStatus.CANCELLED),
+}

@@ -1,0 +1,230 @@
+"""The pytest plugin: runs workbook features as a SIT run that writes the event log.
+
+Hook order for each scenario: the autouse ``sit`` fixture opens it (N/A scenarios stop
+there, recorded with their reason); each step is recorded before and after it runs, with
+what the partner side saw in between; the report hook closes it with its status.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faker import Faker
+
+from harness.errors import SitError
+from harness.platform.reference import ReferenceEngine
+from harness.profiles import scenario_scope
+from harness.scenario import ScenarioContext, clear_inbox, scenario_faker
+from harness.session import RunOptions, SitSession
+from harness.stubs import BACKENDS
+
+SIT_TAG_PREFIX = "SIT-"
+SESSION = pytest.StashKey[SitSession | None]()
+CURRENT = pytest.StashKey[dict[str, Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sit", "sit-harness")
+    group.addoption("--biller", help="biller slug (fixtures/billers/SLUG.yaml) or a path to a biller profile")
+    group.addoption("--seed", type=int, help="Faker seed (default: stable per biller)")
+    group.addoption("--sit-store", help="event store path (default: reports/events.sqlite)")
+    group.addoption("--sit-run-id", help="run id (default: a new one)")
+    group.addoption("--stub-backend", choices=BACKENDS, default="process", help="where WireMock runs")
+    group.addoption("--wiremock-url", help="an already running WireMock (with --stub-backend external)")
+    group.addoption("--wiremock-port", type=int, default=0, help="port for the WireMock process (default: free)")
+    group.addoption("--operator", help="who executes the SIT (default: $SIT_OPERATOR or the login name)")
+    parser.addini("sit_biller", "biller the features run for by default", default="clayton-county-water")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SESSION] = None
+    config.stash[CURRENT] = {}
+
+
+def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
+    """SIT IDs, sections, partners and capabilities are workbook data, not pytest markers."""
+    return True if tag.startswith(SIT_TAG_PREFIX) or ":" in tag else None
+
+
+def _options(config: pytest.Config) -> RunOptions:
+    opt = config.getoption
+    return RunOptions(
+        project=config.rootpath, biller=opt("--biller") or config.getini("sit_biller"), seed=opt("--seed"),
+        store=Path(opt("--sit-store")) if opt("--sit-store") else None, run_id=opt("--sit-run-id"),
+        stub_backend=opt("--stub-backend"), wiremock_url=opt("--wiremock-url"),
+        wiremock_port=opt("--wiremock-port"), operator=opt("--operator"),
+    )
+
+
+def _session(config: pytest.Config) -> SitSession:
+    session = config.stash[SESSION]
+    if session is None:
+        session = SitSession(_options(config))
+        try:
+            session.start()
+        except SitError as exc:
+            session.stop()
+            pytest.exit(f"sit: {exc}", returncode=3)
+        config.stash[SESSION] = session
+        config.stash[CURRENT]["faker"] = Faker("en_US")
+    return session
+
+
+def scenario_tags(scenario: Any) -> tuple[str | None, set[str]]:
+    tags = set(scenario.tags) | set(scenario.feature.tags)
+    sit_id = next((t for t in sorted(tags) if t.startswith(SIT_TAG_PREFIX)), None)
+    return sit_id, tags
+
+
+def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    """Open the scenario: start the run at the first one, decide N/A, reset the partner side."""
+    _open_scenario(request.config, _session(request.config), scenario)
+
+
+@pytest.fixture
+def sit(request: pytest.FixtureRequest) -> ScenarioContext:
+    """The current workbook scenario's context (for step definitions)."""
+    ctx = _ctx(request)
+    if ctx is None:
+        raise RuntimeError("the sit fixture is only available inside a workbook scenario's steps")
+    return ctx
+
+
+def _open_scenario(config: pytest.Config, session: SitSession, scenario: Any) -> ScenarioContext:
+    sit_id, tags = scenario_tags(scenario)
+    recorder = session.recorder
+    recorder.open_scope()
+    feature = scenario.feature
+    recorder.append("scenario.started", sit_id=sit_id, name=scenario.name, feature=feature.name,
+                    feature_file=feature.rel_filename, line=scenario.line_number, tags=sorted(tags))
+    current = config.stash[CURRENT]
+    current.update(sit_id=sit_id, started=time.perf_counter(), finished=False)
+    if sit_id is None:
+        _finish(config, "failed", error=f"{feature.rel_filename}:{scenario.line_number}: scenario has no @SIT-... tag")
+        pytest.fail("every workbook scenario needs a SIT ID tag such as @SIT-PAY-001")
+    try:
+        reason = scenario_scope(session.biller, tags)
+    except SitError as exc:
+        _finish(config, "failed", error=str(exc), category="harness")
+        raise
+    if reason is not None:
+        _finish(config, "na", reason=reason)
+        pytest.skip(f"N/A: {reason}")
+    session.side.reset()
+    clear_inbox(session)
+    engine = ReferenceEngine(
+        session.biller, session.client, recorder, session.sftp.inbox(session.biller.profile.sftp.user),
+        key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_TAG_PREFIX)}-", today=session.today,
+    )
+    fake = scenario_faker(current["faker"], session.seed, sit_id)
+    ctx = ScenarioContext(sit_id=sit_id, name=scenario.name, session=session, platform=engine, fake=fake)
+    current["ctx"] = ctx
+    return ctx
+
+
+def _finish(config: pytest.Config, status: str, **data: Any) -> None:
+    session, current = config.stash[SESSION], config.stash[CURRENT]
+    if session is None or current.get("finished", True):
+        return
+    current["finished"] = True
+    current.pop("ctx", None)
+    if batch := current.pop("step_batch", None):  # a step that broke before reporting itself
+        batch.close()
+    took = round((time.perf_counter() - current["started"]) * 1000)
+    session.recorder.append("scenario.finished", sit_id=current["sit_id"], status=status, duration_ms=took, **data)
+    session.counts[status] = session.counts.get(status, 0) + 1
+
+
+def _ctx(request: pytest.FixtureRequest) -> ScenarioContext | None:
+    return request.config.stash[CURRENT].get("ctx")
+
+
+def _step_event(request: pytest.FixtureRequest, kind: str, step: Any, **data: Any) -> None:
+    ctx = _ctx(request)
+    if ctx is not None:
+        ctx.session.recorder.append(kind, sit_id=ctx.sit_id, keyword=step.keyword, text=step.name,
+                                    line=step.line_number, **data)
+
+
+def pytest_bdd_before_step(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
+                           step_func: Any) -> None:
+    current = request.config.stash[CURRENT]
+    current["step_started"] = time.perf_counter()
+    if ctx := _ctx(request):
+        # One commit for the step's events, made before the step is reported.
+        current["step_batch"] = batch = ExitStack()
+        batch.enter_context(ctx.session.recorder.batch())
+    _step_event(request, "step.started", step)
+
+
+def _end_step(request: pytest.FixtureRequest) -> None:
+    batch = request.config.stash[CURRENT].pop("step_batch", None)
+    if batch is not None:
+        batch.close()
+
+
+def _took(request: pytest.FixtureRequest) -> int:
+    return round((time.perf_counter() - request.config.stash[CURRENT].get("step_started", 0)) * 1000)
+
+
+def pytest_bdd_after_step(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
+                          step_func: Any, step_func_args: dict[str, Any]) -> None:
+    if ctx := _ctx(request):
+        ctx.observe()
+    _step_event(request, "step.finished", step, status="passed", duration_ms=_took(request))
+    _end_step(request)
+
+
+def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
+                          step_func_args: dict[str, Any], exception: Exception) -> None:
+    if ctx := _ctx(request):
+        ctx.observe()
+    _step_event(request, "step.finished", step, status="failed", duration_ms=_took(request),
+                error=one_line(exception), category=_category(exception))
+    _end_step(request)
+
+
+def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
+                                      exception: Exception) -> None:
+    _step_event(request, "step.finished", step, status="undefined", error=one_line(exception), category="harness")
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, AssertionError | SitError) else f"{type(exc).__name__}: {text}"
+
+
+def _category(exc: BaseException) -> str:
+    """Which side is likely at fault: the platform (an expectation not met) or the harness."""
+    return "platform" if isinstance(exc, AssertionError) else "harness"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    current = item.config.stash[CURRENT]
+    if not current.get("finished", True) and (call.when == "call" or report.failed):
+        if report.passed:
+            _finish(item.config, "passed")
+        else:
+            error = one_line(call.excinfo.value) if call.excinfo else "failed"
+            category = _category(call.excinfo.value) if call.excinfo else "harness"
+            _finish(item.config, "failed", error=error, category=category)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    sit = session.config.stash.get(SESSION, None)
+    if sit is None:
+        return
+    _finish(session.config, "interrupted")
+    try:
+        sit.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+    finally:
+        sit.stop()
+        session.config.stash[SESSION] = None

@@ -1,0 +1,32 @@
+"""Partner and biller profiles (``fixtures/partners``, ``fixtures/billers``)."""
+
+from harness.profiles.loader import Biller, known_partners, load_biller, load_partner, read_model
+from harness.profiles.models import (
+    BillerProfile,
+    Capability,
+    ChangeLogCall,
+    FieldMap,
+    InvoiceFile,
+    PartnerProfile,
+    PumpPolicy,
+    Status,
+)
+from harness.profiles.scope import out_of_scope, scenario_scope
+
+__all__ = [
+    "Biller",
+    "BillerProfile",
+    "Capability",
+    "ChangeLogCall",
+    "FieldMap",
+    "InvoiceFile",
+    "PartnerProfile",
+    "PumpPolicy",
+    "Status",
+    "known_partners",
+    "load_biller",
+    "load_partner",
+    "out_of_scope",
+    "read_model",
+    "scenario_scope",
+]

@@ -1,0 +1,156 @@
+"""Reading profiles from YAML, with errors that point at the file, line and field."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import ProfileError
+from harness.profiles.models import BillerProfile, Capability, PartnerProfile, PumpPolicy, Status
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_model(path: Path, model: type[M]) -> M:
+    """Parse ``path`` as YAML into ``model``; any fault is a one-line ``ProfileError``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: no such profile") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read it ({exc})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProfileError(f"{path}{where}: not valid YAML ({problem})") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: expected a mapping of fields at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(node, loc)
+        where = f":{line}" if line else ""
+        got = f" (got {err['input']!r})" if loc and not isinstance(err["input"], dict | list) else ""
+        raise ProfileError(f"{path}{where}: field '{field}': {err['msg']}{got}") from None
+
+
+def _line_of(node: yaml.Node | None, loc: Sequence[Any]) -> int | None:
+    """The 1-based line of the YAML node at ``loc``, or of its nearest existing parent."""
+    line = node.start_mark.line + 1 if node else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if str(k.value) == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            found = node.value[part]
+        else:
+            found = None
+        if found is None:
+            return line
+        node, line = found, found.start_mark.line + 1
+    return line
+
+
+@dataclass(frozen=True)
+class Biller:
+    """A biller profile together with its partner's profile: what a run is configured by."""
+
+    profile: BillerProfile
+    partner: PartnerProfile
+    path: Path
+
+    @property
+    def slug(self) -> str:
+        return self.profile.slug
+
+    @property
+    def pump(self) -> PumpPolicy:
+        return self.profile.pump or self.partner.pump
+
+    def setting(self, role: str, default: Any = None) -> Any:
+        """The biller's value of the advanced setting the partner profile names for ``role``."""
+        number = self.partner.settings.get(role)
+        if number is None:
+            return default
+        return self.profile.settings.get(number, default)
+
+    def balance_field(self, role: str) -> str | None:
+        """The element of the partner's balance reply that carries ``role``.
+
+        A biller setting whose role is ``<role>_field`` overrides the partner default
+        (Cayenta's setting 107 names the past due field).
+        """
+        return self.setting(f"{role}_field") or self.partner.balance_reply.get(role)
+
+    def capability(self, name: str) -> Capability | None:
+        return self.partner.capabilities.get(name)
+
+    def takes(self, name: str) -> bool:
+        """Whether an optional capability is switched on for this biller."""
+        cap = self.capability(name)
+        if cap is None or cap.status is not Status.OPTIONAL:
+            return False
+        if cap.setting is not None:
+            return bool(self.setting(cap.setting, False))
+        return name in self.profile.capabilities
+
+
+def fixtures_dir(project: Path) -> Path:
+    return project / "fixtures"
+
+
+def known_partners(project: Path) -> list[str]:
+    return sorted(p.stem for p in (fixtures_dir(project) / "partners").glob("*.yaml"))
+
+
+def load_partner(project: Path, name: str) -> PartnerProfile:
+    path = fixtures_dir(project) / "partners" / f"{name}.yaml"
+    partner = read_model(path, PartnerProfile)
+    if partner.name != name:
+        raise ProfileError(f"{path}: field 'name': is '{partner.name}' but the file is named '{name}.yaml'")
+    return partner
+
+
+def load_biller(project: Path, slug_or_path: str) -> Biller:
+    """Load a biller by slug (``fixtures/billers/SLUG.yaml``) or by a path to its YAML file."""
+    candidate = Path(slug_or_path)
+    if candidate.suffix in {".yaml", ".yml"}:
+        path = candidate
+    else:
+        path = fixtures_dir(project) / "billers" / f"{slug_or_path}.yaml"
+        if not path.exists():
+            known = ", ".join(sorted(p.stem for p in path.parent.glob("*.yaml"))) or "none"
+            raise ProfileError(f"{path}: no such biller '{slug_or_path}' (known: {known})")
+    profile = read_model(path, BillerProfile)
+    partners = known_partners(project)
+    if profile.partner not in partners:
+        raise ProfileError(
+            f"{path}: field 'partner': unknown partner '{profile.partner}' "
+            f"(known: {', '.join(partners) or 'none'}; profiles live in fixtures/partners/)"
+        )
+    partner = load_partner(project, profile.partner)
+    _check_capabilities(path, profile, partner)
+    return Biller(profile=profile, partner=partner, path=path)
+
+
+def _check_capabilities(path: Path, profile: BillerProfile, partner: PartnerProfile) -> None:
+    for name in profile.capabilities:
+        cap = partner.capabilities.get(name)
+        if cap is None:
+            raise ProfileError(f"{path}: field 'capabilities': '{name}' is not a capability of {partner.name}")
+        if cap.status is not Status.OPTIONAL:
+            raise ProfileError(
+                f"{path}: field 'capabilities': '{name}' is {cap.status.value} for {partner.name}, "
+                "only optional capabilities are taken per biller"
+            )

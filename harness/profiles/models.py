@@ -1,0 +1,135 @@
+"""Partner and biller profiles: what the playbooks say, kept as data.
+
+A partner profile holds a partner's capability matrix, call names, codes and file
+layout; a biller profile names its partner, BID, advanced settings and the optional
+capabilities it took. The engine reads these; it never names a partner.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Status(StrEnum):
+    SUPPORTED = "supported"
+    NOT_SUPPORTED = "not_supported"
+    OPTIONAL = "optional"
+
+
+class Capability(_Model):
+    """One row of a partner's capability matrix."""
+
+    status: Status
+    reason: str = ""
+    setting: str | None = Field(
+        default=None, description="role of the biller advanced setting that switches it on (optional ones)"
+    )
+
+
+class FieldMap(_Model):
+    """Where one BIF field comes from in a partner's invoice record."""
+
+    source: str = Field(description="element path relative to the record element, e.g. ACCOUNT_NO")
+    type: Literal["text", "amount", "date"] = "text"
+    required: bool = False
+    unique: bool = False
+
+
+class InvoiceFile(_Model):
+    """A partner's invoice file layout and its mapping to the platform's BIF."""
+
+    format: Literal["xml"] = "xml"
+    name_template: str = Field(description="strftime template of the file name, e.g. billheader_%Y%m%d.xml")
+    name_glob: str = Field(description="files the platform picks up from its sFTP inbox")
+    root: str
+    record: str
+    date_format: str = "%Y-%m-%d"
+    fields: dict[str, FieldMap]
+
+    @field_validator("fields")
+    @classmethod
+    def _needs_keys(cls, fields: dict[str, FieldMap]) -> dict[str, FieldMap]:
+        missing = {"account_number", "invoice_number", "amount_due"} - fields.keys()
+        if missing:
+            raise ValueError(f"must map {', '.join(sorted(missing))}")
+        return fields
+
+
+class ChangeLogCall(_Model):
+    """The partner call and alert code that carry one kind of account change."""
+
+    call: str
+    alert_code: str | None = None
+
+
+class PumpPolicy(_Model):
+    """How the data pump talks to the partner: timeouts, retries, exclusions."""
+
+    timeout_seconds: float = Field(default=5.0, gt=0)
+    attempts: int = Field(default=3, ge=1, le=20)
+    backoff_seconds: float = Field(default=0.2, ge=0)
+    excluded_channels: dict[str, str] = Field(
+        default_factory=dict, description="payment channel -> why its payments are never pumped"
+    )
+
+
+class Credentials(_Model):
+    """Names of the environment variables that hold the partner API credentials."""
+
+    user_env: str
+    secret_env: str
+
+
+class PartnerProfile(_Model):
+    name: str
+    display_name: str
+    adapter: str
+    product: str
+    endpoint_path: str = Field(description="path of the partner's API on its host")
+    credentials: Credentials
+    capabilities: dict[str, Capability]
+    settings: dict[str, int] = Field(default_factory=dict, description="role -> biller advanced setting number")
+    calls: dict[str, str] = Field(default_factory=dict, description="call role -> the partner's call name")
+    change_log: dict[str, ChangeLogCall] = Field(default_factory=dict)
+    codes: dict[str, str] = Field(default_factory=dict)
+    balance_reply: dict[str, str] = Field(
+        default_factory=dict, description="balance field -> element of the partner's balance reply"
+    )
+    billing_model: Literal["balance_forward", "open_item"] = "balance_forward"
+    pump: PumpPolicy = PumpPolicy()
+    invoice_file: InvoiceFile
+    notes: list[str] = Field(default_factory=list)
+
+
+class InvoiceType(_Model):
+    id: int
+    name: str
+
+
+class SftpAccount(_Model):
+    user: str
+    password_env: str
+
+
+class BillerProfile(_Model):
+    slug: str
+    name: str
+    bid: int = Field(gt=0)
+    test_portal_bid: int | None = None
+    partner: str
+    partner_version: str
+    platform: str = "reference"
+    invoice_types: list[InvoiceType] = Field(min_length=1)
+    settings: dict[int, Any] = Field(default_factory=dict, description="advanced setting number -> value")
+    capabilities: list[str] = Field(default_factory=list, description="optional capabilities this biller took")
+    products: list[str] = Field(default_factory=list)
+    sftp: SftpAccount
+    pump: PumpPolicy | None = None
+    seed: int | None = Field(default=None, description="Faker seed; derived from the slug when absent")

@@ -1,0 +1,158 @@
+"""What a step sees of one scenario: the platform port, the partner side, data, expectations.
+
+Steps speak business ("the partner holds an account with a balance of 120.00"); this
+module turns that into stub mappings, sFTP uploads and platform calls, and reads the
+scenario's evidence back from the event log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from faker import Faker
+
+from harness.events import Event
+from harness.platform.port import Platform
+from harness.profiles import Biller
+from harness.session import SitSession
+from harness.transfer import upload
+
+
+@dataclass(frozen=True)
+class PartnerCall:
+    """A request the partner side received, decoded by the partner's adapter."""
+
+    seq: int
+    call: str
+    role: str
+    fields: dict[str, str]
+    status: int | None
+    stub: str | None
+
+
+class PartnerSide:
+    """The partner as steps arrange and observe it (WireMock and the sFTP inbox underneath)."""
+
+    def __init__(self, session: SitSession) -> None:
+        self._s = session
+        self._faults: list[str] = []
+
+    def holds_account(self, account: str, **values: Decimal | str) -> None:
+        """The partner's balance call answers for ``account`` with ``values`` by balance role
+        (``balance``, ``past_due``, ``block_indicator``, ``customer_name``, ``budget_amount``)."""
+        biller, fields = self._s.biller, {}
+        for role, value in values.items():
+            name = biller.balance_field(role)
+            if name is None:
+                raise AssertionError(f"the partner profile maps no balance reply field for '{role}'")
+            fields[name] = f"{value:.2f}" if isinstance(value, Decimal) else value
+        self._s.side.add(self._s.stubs.account(account, fields))
+
+    def fails(self, role: str, fault: str, times: int | None) -> None:
+        """Make the partner's ``role`` call fail ``times`` times (None: until it recovers)."""
+        delay_ms = int(self._s.biller.pump.timeout_seconds * 1000 * 1.5)
+        for mapping in self._s.stubs.fault(role, fault, times, delay_ms):
+            self._faults.append(self._s.side.add(mapping))
+
+    def recovers(self) -> None:
+        for mapping_id in self._faults:
+            self._s.side.remove(mapping_id)
+        self._faults.clear()
+
+    def calls(self, role: str | None = None) -> list[PartnerCall]:
+        found = [_call(e) for e in self._s.recorder.scope_events("partner.exchange")]
+        return [c for c in found if role is None or c.role == role]
+
+    def upload(self, name: str, content: bytes) -> None:
+        """Drop a file on the platform's sFTP inbox, as the partner does: a real SSH session."""
+        account, sftp = self._s.biller.profile.sftp, self._s.sftp
+        upload(sftp.host, sftp.port, account.user, self._s.secrets.get(account.password_env), content, name,
+               host_key=sftp.host_public_key)
+
+    def files_received(self) -> list[dict[str, Any]]:
+        return [e.data for e in self._s.recorder.scope_events("file.transferred")]
+
+
+def _call(event: Event) -> PartnerCall:
+    d = event.data
+    fields = dict(d.get("fields") or {})
+    return PartnerCall(event.seq, d.get("call") or "", fields.pop("role", ""), fields, d.get("status"), d.get("stub"))
+
+
+@dataclass
+class ScenarioContext:
+    sit_id: str
+    name: str
+    session: SitSession
+    platform: Platform
+    fake: Faker
+    vars: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.partner = PartnerSide(self.session)
+
+    @property
+    def biller(self) -> Biller:
+        return self.session.biller
+
+    def observe(self) -> None:
+        """Turn what the partner side saw since the last look into events (after each step)."""
+        self.session.side.drain()
+        for received in self.session.sftp.drain():
+            self.session.recorder.append("file.transferred", direction="partner -> platform", user=received.user,
+                                         path=received.path, size=received.size, sha256=received.sha256,
+                                         received_at=received.received_at)
+
+    def expect(self, what: str, expected: Any, actual: Any) -> None:
+        """Record an expectation with expected and actual values; fail the step when they differ."""
+        ok = expected == actual
+        self.session.recorder.append("expectation", sit_id=self.sit_id, what=what, expected=_plain(expected),
+                                     actual=_plain(actual), ok=ok)
+        if not ok:
+            raise AssertionError(f"{what}: expected {_plain(expected)}, got {_plain(actual)}")
+
+    # -- seeded data ----------------------------------------------------------------------
+    def account_number(self) -> str:
+        return self.fake.unique.numerify("1########")
+
+    def invoice_record(self, account: str | None = None, amount: Decimal | None = None,
+                       past_due: Decimal = Decimal(0)) -> dict[str, str]:
+        today = self.session.today
+        return {
+            "account_number": account or self.account_number(),
+            "invoice_number": f"INV-{today:%Y%m}-{self.fake.unique.numerify('######')}",
+            "customer_name": self.fake.name(), "email": self.fake.email(),
+            "service_address": self.fake.street_address(),
+            "bill_date": today.isoformat(), "due_date": (today + timedelta(days=21)).isoformat(),
+            "amount_due": f"{amount if amount is not None else self.money(20, 400):.2f}",
+            "past_due": f"{past_due:.2f}",
+        }
+
+    def money(self, low: int, high: int) -> Decimal:
+        return Decimal(self.fake.pyint(low * 100, high * 100)) / 100
+
+
+def scenario_faker(base: Faker, seed: int, sit_id: str) -> Faker:
+    """Reseed the run's Faker for one scenario: its data depends on the seed and its ID only."""
+    base.seed_instance(int.from_bytes(hashlib.sha256(f"{seed}:{sit_id}".encode()).digest()[:8], "big"))
+    base.unique.clear()
+    return base
+
+
+def clear_inbox(session: SitSession) -> None:
+    inbox = session.sftp.inbox(session.biller.profile.sftp.user)
+    shutil.rmtree(inbox, ignore_errors=True)
+    inbox.mkdir(parents=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in (sorted(value) if isinstance(value, set | frozenset) else value)]
+    return value

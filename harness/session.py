@@ -1,0 +1,169 @@
+"""One SIT run's infrastructure: event store, WireMock with the partner's pack, sFTP server.
+
+Started once per pytest session (per xdist worker), lazily at the first scenario, so
+that `pytest tests/` alone never starts WireMock.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import platform as pyplatform
+import secrets as pysecrets
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from harness.events import Recorder, Redactor, SQLiteStore
+from harness.partners import Adapter, PartnerClient, PartnerStubs, load_adapter
+from harness.profiles import Biller, load_biller
+from harness.secrets import Secrets, resolve
+from harness.stubs import (
+    ContainerWireMock,
+    ExternalWireMock,
+    ProcessWireMock,
+    StubSide,
+    WireMockAdmin,
+    WireMockServer,
+    load_pack,
+)
+from harness.transfer import SftpServer
+
+DEFAULT_STORE = Path("reports") / "events.sqlite"
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now:%Y%m%d-%H%M%S}-{pysecrets.token_hex(2)}"
+
+
+def default_seed(slug: str) -> int:
+    """Stable per biller, so two runs of the same biller and code produce the same data."""
+    return int.from_bytes(hashlib.sha256(slug.encode()).digest()[:4], "big")
+
+
+@dataclass
+class RunOptions:
+    project: Path
+    biller: str
+    seed: int | None = None
+    store: Path | None = None
+    run_id: str | None = None
+    stub_backend: str = "process"
+    wiremock_url: str | None = None
+    wiremock_port: int = 0
+    operator: str | None = None
+
+
+def _git_commit(project: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(project), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and len(commit) == 40 else None
+
+
+@dataclass
+class SitSession:
+    """Everything a run holds open; ``start`` brings it up, ``stop`` takes it down."""
+
+    options: RunOptions
+    biller: Biller = field(init=False)
+    recorder: Recorder = field(init=False)
+    counts: dict[str, int] = field(default_factory=dict)
+    _store: SQLiteStore | None = None
+    _wiremock: WireMockServer | None = None
+    _sftp: SftpServer | None = None
+    _workdir: Path | None = None
+
+    def start(self) -> None:
+        opts = self.options
+        self.biller = load_biller(opts.project, opts.biller)
+        redactor = Redactor()
+        self.secrets: Secrets = resolve(self.biller, redactor)
+        self.seed = opts.seed if opts.seed is not None else (self.biller.profile.seed or default_seed(self.biller.slug))
+        now = datetime.now(UTC)
+        self.today: date = now.date()
+        self.run_id = opts.run_id or new_run_id(now)
+        self.store_path = opts.store or opts.project / DEFAULT_STORE
+        self._store = SQLiteStore(self.store_path)
+        self.recorder = Recorder(self._store, self.run_id, redactor)
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
+        self._start_partner_side(redactor)
+        self._start_sftp()
+        self.recorder.append("run.started", **self._run_facts())
+
+    def _start_partner_side(self, redactor: Redactor) -> None:
+        opts, partner = self.options, self.biller.partner
+        assert self._workdir is not None
+        log = self.store_path.parent / "logs" / f"wiremock-{self.run_id}.log"
+        self._wiremock = {
+            "process": lambda: ProcessWireMock(opts.project, self._workdir, log, redactor.scrub, opts.wiremock_port),
+            "container": lambda: ContainerWireMock(),
+            "external": lambda: ExternalWireMock(opts.wiremock_url or ""),
+        }[opts.stub_backend]()
+        self._wiremock.start()
+        self.adapter: Adapter = load_adapter(partner)
+        self.stubs: PartnerStubs = self.adapter.stubs(partner)
+        admin = WireMockAdmin(self._wiremock.base_url)
+        self.wiremock_version = admin.version()
+        self.side = StubSide(admin, load_pack(opts.project / "stubs" / partner.name), self.recorder, self.stubs.decode)
+        self.side.load()
+        creds = partner.credentials
+        self.client: PartnerClient = self.adapter.client(
+            partner, self._wiremock.base_url, self.secrets.get(creds.user_env), self.secrets.get(creds.secret_env),
+            self.biller.pump.timeout_seconds,
+        )
+
+    def _start_sftp(self) -> None:
+        assert self._workdir is not None
+        account = self.biller.profile.sftp
+        self._sftp = SftpServer(self._workdir / "sftp", {account.user: self.secrets.get(account.password_env)})
+        self._sftp.start()
+
+    @property
+    def sftp(self) -> SftpServer:
+        assert self._sftp is not None
+        return self._sftp
+
+    def _run_facts(self) -> dict[str, Any]:
+        b, p = self.biller.profile, self.biller.partner
+        return {
+            "biller": b.slug, "biller_name": b.name, "bid": b.bid, "test_portal_bid": b.test_portal_bid,
+            "partner": p.name, "partner_name": p.display_name, "partner_version": b.partner_version,
+            "platform": b.platform, "seed": self.seed, "business_date": self.today.isoformat(),
+            "stub_backend": self.options.stub_backend, "wiremock_version": self.wiremock_version,
+            "stub_pack": f"stubs/{p.name}", "harness_version": version("sit-harness"),
+            "git_commit": _git_commit(self.options.project),
+            "operator": self.options.operator or os.environ.get("SIT_OPERATOR") or getpass.getuser(),
+            "python": pyplatform.python_version(), "demo_secrets": self.secrets.demo,
+            "sftp": {"host": self.sftp.host, "port": self.sftp.port, "user": b.sftp.user},
+        }
+
+    def finish(self, interrupted: bool = False) -> str:
+        failed = self.counts.get("failed", 0)
+        status = "interrupted" if interrupted else ("failed" if failed or not self.counts else "passed")
+        self.recorder.append("run.finished", status=status, counts=dict(sorted(self.counts.items())))
+        return status
+
+    def stop(self) -> None:
+        """Take down whatever ``start`` got as far as bringing up."""
+        if hasattr(self, "client"):
+            self.client.close()
+        if hasattr(self, "side"):
+            self.side.admin.close()
+        if self._sftp is not None:
+            self._sftp.stop()
+        if self._wiremock is not None:
+            self._wiremock.stop()
+        if self._store is not None:
+            self._store.close()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)

@@ -1,0 +1,62 @@
+"""WireMock's admin API over one kept-alive HTTP connection.
+
+The PyPI ``wiremock`` client opens a connection per call and round-trips mappings through
+its own entity classes (dropping fields it does not model, such as ``formParameters``);
+stub packs are native WireMock JSON, so they go to the server as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from harness.errors import StubServerError
+
+
+class WireMockAdmin:
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=f"{self.base_url}/__admin", timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise StubServerError(f"WireMock at {self.base_url} did not answer {method} {path}: {exc}") from None
+        if response.status_code >= 400:
+            detail = " ".join(response.text.split())[:300]
+            raise StubServerError(
+                f"WireMock refused {method} /__admin{path} (HTTP {response.status_code}): {detail}"
+            )
+        return response
+
+    def version(self) -> str:
+        return str(self._call("GET", "/version").json().get("version", "unknown"))
+
+    def import_mappings(self, mappings: list[dict[str, Any]]) -> None:
+        self._call("POST", "/mappings/import", json={"mappings": mappings})
+
+    def add_mapping(self, mapping: dict[str, Any]) -> str:
+        return str(self._call("POST", "/mappings", json=mapping).json()["id"])
+
+    def remove_mapping(self, mapping_id: str) -> None:
+        self._call("DELETE", f"/mappings/{mapping_id}")
+
+    def reset(self) -> None:
+        """Mappings, scenarios and the request journal back to an empty server."""
+        self._call("POST", "/reset")
+
+    def reset_journal(self) -> None:
+        self._call("DELETE", "/requests")
+
+    def reset_scenarios(self) -> None:
+        self._call("POST", "/scenarios/reset")
+
+    def journal(self) -> list[dict[str, Any]]:
+        """Every request WireMock saw since the last reset, oldest first."""
+        entries = self._call("GET", "/requests").json().get("requests", [])
+        return sorted(entries, key=lambda e: e["request"].get("loggedDate", 0))

@@ -1,0 +1,71 @@
+"""A stub pack: plain WireMock mappings under ``stubs/<partner>/`` (``mappings/*.json``, ``__files/``).
+
+Bodies a mapping names with ``bodyFileName`` are inlined when the pack is read, so the
+same pack loads into a local process, a container or a remote WireMock alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import StubServerError
+
+PACK_METADATA = {"sit": "pack"}
+
+
+@dataclass(frozen=True)
+class StubPack:
+    name: str
+    root: Path
+    mappings: tuple[dict[str, Any], ...]
+    sources: tuple[Path, ...]  # the file each mapping came from, for error messages
+
+
+def load_pack(root: Path) -> StubPack:
+    if not (root / "mappings").is_dir():
+        raise StubServerError(f"{root}: no stub pack here (expected a mappings/ folder of WireMock JSON)")
+    files = tuple(sorted((root / "mappings").glob("*.json")))
+    mappings: list[dict[str, Any]] = []
+    sources: list[Path] = []
+    for path in files:
+        for mapping in _read_mappings(path):
+            mappings.append(_inline(root, path, mapping))
+            sources.append(path)
+    return StubPack(name=root.name, root=root, mappings=tuple(mappings), sources=tuple(sources))
+
+
+def _read_mappings(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise StubServerError(
+            f"{path}:{exc.lineno}:{exc.colno}: broken mapping JSON ({exc.msg}); fix the file or remove it"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StubServerError(f"{path}: cannot read the mapping ({exc})") from None
+    found = data.get("mappings", [data]) if isinstance(data, dict) else None
+    if not isinstance(found, list) or not all(isinstance(m, dict) and "request" in m for m in found):
+        raise StubServerError(f"{path}: not a WireMock mapping (needs 'request' and 'response', or 'mappings')")
+    return found
+
+
+def _inline(root: Path, path: Path, mapping: dict[str, Any]) -> dict[str, Any]:
+    mapping = {**mapping, "metadata": {**mapping.get("metadata", {}), **PACK_METADATA}}
+    response = dict(mapping.get("response", {}))
+    name = response.pop("bodyFileName", None)
+    if name is None:
+        return mapping
+    body_path = root / "__files" / name
+    try:
+        raw = body_path.read_bytes()
+    except OSError:
+        raise StubServerError(f"{path}: bodyFileName '{name}' is missing from {root / '__files'}") from None
+    try:
+        response["body"] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        response["base64Body"] = base64.b64encode(raw).decode("ascii")
+    return {**mapping, "response": response}

@@ -1,0 +1,283 @@
+"""A real SSH/SFTP drop box on loopback, standing in for the platform's partner sFTP server.
+
+The partner (or the harness acting as the partner) uploads invoice files; the harness then
+asks ``drain()`` what arrived. Each user is chrooted to ``root/<user>``, its inbox.
+
+asyncssh runs on its own event loop in a daemon thread so that a blocking client in the
+caller's thread (``upload()``, OpenSSH ``sftp``) can talk to it without deadlocking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import io
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self, cast
+
+import asyncssh
+
+from harness.errors import TransferError
+
+# Generous: listening takes milliseconds; this only bounds a wedged event loop.
+_LOOP_TIMEOUT_S = 10.0
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Received:
+    """One upload that was fully written and closed by the client."""
+
+    user: str
+    path: str  # posix path relative to that user's inbox
+    size: int
+    sha256: str
+    received_at: str  # ISO-8601 UTC
+
+
+class _Ledger:
+    """Receipts written by the server's loop thread and drained by the caller's thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[Received] = []
+
+    def add(self, item: Received) -> None:
+        with self._lock:
+            self._items.append(item)
+
+    def take(self) -> list[Received]:
+        with self._lock:
+            items, self._items = self._items, []
+        return items
+
+
+def _digest(path: bytes) -> tuple[int, str]:
+    """Size and sha256 of the file as it is on disk, i.e. what the platform would pick up."""
+    sha, size = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest()
+
+
+class _InboxSFTPServer(asyncssh.SFTPServer):
+    """SFTP session chrooted to the user's inbox that records each completed upload."""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel, root: Path, ledger: _Ledger) -> None:
+        self._user: str = chan.get_extra_info("username")
+        super().__init__(chan, chroot=os.fsencode(root / self._user))
+        self._ledger = ledger
+        self._uploads: dict[io.FileIO, bytes] = {}  # open write handles -> local path
+
+    def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> io.FileIO:
+        return self._track(path, cast(io.FileIO, super().open(path, pflags, attrs)))
+
+    def open56(self, path: bytes, desired_access: int, flags: int, attrs: asyncssh.SFTPAttrs) -> io.FileIO:
+        # SFTP v5/v6 clients open files through this call instead of open().
+        return self._track(path, cast(io.FileIO, super().open56(path, desired_access, flags, attrs)))
+
+    def close(self, file_obj: object) -> None:
+        super().close(file_obj)
+        local = self._uploads.pop(cast(io.FileIO, file_obj), None)
+        # When a connection drops, asyncssh also closes the handles left open; the channel is
+        # then already closing and the upload is partial, so it must not be reported.
+        if local is not None and not self.channel.is_closing():
+            self._ledger.add(self._receipt(local))
+
+    def _track(self, path: bytes, file_obj: io.FileIO) -> io.FileIO:
+        if file_obj.writable():
+            self._uploads[file_obj] = self.map_path(path)
+        return file_obj
+
+    def _receipt(self, local: bytes) -> Received:
+        size, sha256 = _digest(local)
+        return Received(
+            user=self._user,
+            path=os.fsdecode(self.reverse_map_path(local)).lstrip("/"),
+            size=size,
+            sha256=sha256,
+            received_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )
+
+
+def _fingerprint(secret: str) -> bytes:
+    # Hashing first gives equal-length inputs, so compare_digest leaks not even the length.
+    return hashlib.sha256(secret.encode()).digest()
+
+
+class _Gatekeeper(asyncssh.SSHServer):
+    """Authenticates one connection: password or public key, per user."""
+
+    def __init__(
+        self,
+        passwords: Mapping[str, bytes],
+        keys: Mapping[str, frozenset[bytes]],
+        live: set[asyncssh.SSHServerConnection],
+    ) -> None:
+        self._passwords = passwords
+        self._keys = keys
+        self._live = live
+        self._conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        self._live.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            self._live.discard(self._conn)
+
+    def begin_auth(self, username: str) -> bool:
+        return True  # every user must authenticate; unknown ones simply never succeed
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        expected = self._passwords.get(username)
+        # Compare even for unknown users so response time does not reveal which users exist.
+        match = hmac.compare_digest(_fingerprint(password), expected or _fingerprint(""))
+        return match and expected is not None
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        return key.public_data in self._keys.get(username, frozenset())
+
+
+def _check_user(user: str) -> str:
+    # The user name becomes a directory under root: it must not name anything else.
+    if not user or user in {".", ".."} or "/" in user or "\\" in user or "\0" in user:
+        raise TransferError(f"sFTP user name {user!r} cannot be used as an inbox directory name")
+    return user
+
+
+def _parse_keys(user: str, lines: Sequence[str]) -> frozenset[bytes]:
+    try:
+        return frozenset(asyncssh.import_public_key(line).public_data for line in lines)
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        raise TransferError(
+            f"authorized key for sFTP user {user!r} is not an OpenSSH public key line: {exc}"
+        ) from exc
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {_LOOP_TIMEOUT_S:.0f}s"
+    if exc.errno is not None:
+        return os.strerror(exc.errno).lower()
+    return str(exc) or type(exc).__name__
+
+
+class SftpServer:
+    """SSH/SFTP server on loopback with one chrooted inbox per user."""
+
+    def __init__(
+        self,
+        root: Path,
+        users: Mapping[str, str],
+        authorized_keys: Mapping[str, Sequence[str]] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.root = Path(root)
+        self.host = host
+        self.port = port
+        self._passwords = {_check_user(u): _fingerprint(p) for u, p in users.items()}
+        self._keys = {_check_user(u): _parse_keys(u, k) for u, k in (authorized_keys or {}).items()}
+        self._host_key = asyncssh.generate_private_key("ssh-ed25519")
+        self.host_public_key: str = self._host_key.export_public_key().decode().strip()
+        self._ledger = _Ledger()
+        self._live: set[asyncssh.SSHServerConnection] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._acceptor: asyncssh.SSHAcceptor | None = None
+
+    def inbox(self, user: str) -> Path:
+        path = self.root / _check_user(user)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def drain(self) -> list[Received]:
+        return self._ledger.take()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        for user in {*self._passwords, *self._keys}:
+            self.inbox(user)
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="sftp-server", daemon=True)
+        thread.start()
+        try:
+            acceptor = asyncio.run_coroutine_threadsafe(self._listen(), loop).result(_LOOP_TIMEOUT_S)
+        except OSError as exc:  # includes the bind errors and TimeoutError
+            _halt(loop, thread)
+            raise TransferError(
+                f"sFTP server cannot listen on {self.host}:{self.port}: {_reason(exc)}"
+            ) from exc
+        self._loop, self._thread, self._acceptor = loop, thread, acceptor
+        self.port = acceptor.get_port()
+
+    def stop(self) -> None:
+        loop, thread, acceptor = self._loop, self._thread, self._acceptor
+        if loop is None or thread is None or acceptor is None:
+            return
+        self._loop = self._thread = self._acceptor = None
+        asyncio.run_coroutine_threadsafe(self._close(acceptor), loop).result(_LOOP_TIMEOUT_S)
+        _halt(loop, thread)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def _listen(self) -> asyncssh.SSHAcceptor:
+        return await asyncssh.listen(
+            self.host,
+            self.port,
+            server_host_keys=[self._host_key],
+            server_factory=lambda: _Gatekeeper(self._passwords, self._keys, self._live),
+            sftp_factory=lambda chan: _InboxSFTPServer(chan, self.root, self._ledger),
+            config=None,  # the machine's sshd_config must not change what the harness serves
+        )
+
+    async def _close(self, acceptor: asyncssh.SSHAcceptor) -> None:
+        acceptor.close()
+        await acceptor.wait_closed()
+        # Closing the listener leaves accepted connections open; end them so the loop can stop.
+        conns = list(self._live)
+        for conn in conns:
+            conn.close()
+        await asyncio.gather(*(conn.wait_closed() for conn in conns))
+
+
+def _halt(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    """Stop the loop thread and leave nothing behind: no pending task, no executor thread."""
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    leftovers = asyncio.all_tasks(loop)
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+    # listen() resolves the host in the loop's default executor; join those threads too.
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()

@@ -1,0 +1,10 @@
+"""Step definitions: thin, business words only; they reach the world through ``sit``."""
+
+STEP_MODULES = [
+    "steps.common",
+    "steps.invoices",
+    "steps.balances",
+    "steps.payments",
+    "steps.changes",
+    "steps.images",
+]

@@ -1,0 +1,132 @@
+"""Real-time balance (RTDR): what the payer sees when opening an account, and payment blocks."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from harness.catalogue import given, then, when
+from harness.platform import AccountNotFound, PlatformRefusal
+from harness.scenario import ScenarioContext
+from steps.common import arrange_account
+
+METHOD_NAMES = {"CC": "card", "ACH": "ACH"}
+
+
+def block_code(sit: ScenarioContext, methods: set[str]) -> str:
+    """The partner's block indicator that, by the biller's block-code setting, blocks exactly ``methods``."""
+    codes: dict[str, list[str]] = sit.biller.setting("block_codes", {}) or {}
+    candidates = {code for blocking in codes.values() for code in blocking}
+    for code in sorted(candidates):
+        if {m for m, blocking in codes.items() if code in blocking} == methods:
+            return code
+    number = sit.biller.partner.settings.get("block_codes")
+    raise AssertionError(f"biller setting {number} has no block code that blocks exactly {sorted(methods)}")
+
+
+@given("the partner blocks {method:Method} payments for an account")
+def partner_blocks(sit: ScenarioContext, method: str) -> None:
+    """The partner's balance reply carries the block code that blocks this method only."""
+    arrange_account(sit, balance=Decimal("50.00"), block_indicator=block_code(sit, {method}))
+
+
+@given("the partner holds an account on budget billing of {amount:Money} a month")
+def partner_budget(sit: ScenarioContext, amount: Decimal) -> None:
+    """The partner's balance reply carries a monthly budget billing amount."""
+    arrange_account(sit, balance=amount * 3, budget_amount=amount)
+
+
+@given("the biller lets only RTDR set payment blocks")
+def only_rtdr_blocks(sit: ScenarioContext) -> None:
+    """The biller's setting that keeps portal users from setting block flags is on."""
+    number = sit.biller.partner.settings.get("portal_block_lock")
+    sit.expect(f"biller setting {number} (only RTDR sets block flags)", True,
+               bool(sit.biller.setting("portal_block_lock", False)))
+
+
+@when("the payer opens the account on the payment route")
+def open_account(sit: ScenarioContext) -> None:
+    """The platform asks the partner for the account's balance (RTDR)."""
+    _open(sit, sit.vars["account"])
+
+
+@when("the payer opens an account the partner does not hold")
+def open_unknown_account(sit: ScenarioContext) -> None:
+    """As above, for an account number the partner has never heard of."""
+    sit.vars["account"] = sit.account_number()
+    _open(sit, sit.vars["account"])
+
+
+def _open(sit: ScenarioContext, account: str) -> None:
+    try:
+        sit.vars["balance"] = sit.platform.open_account(account)
+    except AccountNotFound as exc:
+        sit.vars["not_found"] = str(exc)
+
+
+@when("a biller portal user tries to block {method:Method} payments for the account")
+def portal_block(sit: ScenarioContext, method: str) -> None:
+    """A biller-portal user sets a block flag by hand."""
+    try:
+        sit.platform.portal_block(sit.vars["account"], method)
+    except PlatformRefusal as exc:
+        sit.vars["refusal"] = str(exc)
+
+
+@then("the payment route shows a balance of {amount:Money}")
+def shows_balance(sit: ScenarioContext, amount: Decimal) -> None:
+    """The balance the payer sees."""
+    sit.expect("balance shown", amount, sit.vars["balance"].balance)
+
+
+@then("the payment route shows {amount:Money} past due")
+def shows_past_due(sit: ScenarioContext, amount: Decimal) -> None:
+    """The past due amount the payer sees."""
+    sit.expect("past due shown", amount, sit.vars["balance"].past_due)
+
+
+@then("the payment route shows a budget amount of {amount:Money}")
+def shows_budget(sit: ScenarioContext, amount: Decimal) -> None:
+    """The budget billing amount the payer sees."""
+    sit.expect("budget amount shown", amount, sit.vars["balance"].budget_amount)
+
+
+@then("the platform asked the partner for that account's balance {count:Count} time")
+@then("the platform asked the partner for that account's balance {count:Count} times")
+def balance_calls(sit: ScenarioContext, count: int) -> None:
+    """How many balance calls for this account reached the partner."""
+    calls = [c for c in sit.partner.calls("balance") if c.fields.get("account") == sit.vars["account"]]
+    sit.expect("balance calls for the account", count, len(calls))
+
+
+@then("{blocked:Method} payments are blocked and {allowed:Method} payments are allowed")
+def blocks_shown(sit: ScenarioContext, blocked: str, allowed: str) -> None:
+    """Which payment methods the platform blocks for the account."""
+    shown = sit.vars["balance"].blocked
+    sit.expect("blocked payment methods", [blocked], sorted(shown))
+    sit.expect(f"{METHOD_NAMES[allowed]} payments allowed", True, allowed not in shown)
+
+
+@then("a {method:Method} payment of {amount:Money} is refused as blocked")
+@then("an {method:Method} payment of {amount:Money} is refused as blocked")
+def payment_refused(sit: ScenarioContext, method: str, amount: Decimal) -> None:
+    """The platform refuses a payment by a blocked method, and nothing reaches the partner."""
+    try:
+        sit.platform.pay(sit.vars["account"], amount, method)
+        refused = ""
+    except PlatformRefusal as exc:
+        refused = str(exc)
+    sit.expect(f"{METHOD_NAMES[method]} payment refused as blocked", True, "blocked" in refused)
+    sit.expect("payments sent to the partner", 0, len(sit.partner.calls("payment")))
+
+
+@then("the platform refuses the portal user's block")
+def portal_refused(sit: ScenarioContext) -> None:
+    """The portal user's block flag was refused with the reason."""
+    sit.expect("portal block refused", True, "RTDR" in sit.vars.get("refusal", ""))
+
+
+@then("the payment route says the account was not found")
+def not_found(sit: ScenarioContext) -> None:
+    """The payer is told the account is unknown, rather than shown a zero balance."""
+    sit.expect("account not found", True, "not found" in sit.vars.get("not_found", ""))
+    sit.expect("balance shown", None, sit.vars.get("balance"))

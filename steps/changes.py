@@ -1,0 +1,74 @@
+"""Account changes (change log): paperless, autopay, phone and email, each on its own call."""
+
+from __future__ import annotations
+
+import re
+
+from harness.catalogue import then, when
+from harness.platform import TxStatus
+from harness.scenario import ScenarioContext
+
+
+def _change(sit: ScenarioContext, program: str, value: str) -> None:
+    sit.vars.setdefault("changes", {})[program] = sit.platform.change_account(sit.vars["account"], program, value)
+
+
+@when("the payer enrolls the account in {program:Program}")
+def enrolls(sit: ScenarioContext, program: str) -> None:
+    """Paperless billing or autopay enrollment on the platform."""
+    _change(sit, program, "Y")
+
+
+@when("the payer changes the account's phone number")
+def changes_phone(sit: ScenarioContext) -> None:
+    """A new phone number for the account."""
+    _change(sit, "phone", sit.fake.numerify("###-###-####"))
+
+
+@when("the payer changes the account's email address")
+def changes_email(sit: ScenarioContext) -> None:
+    """A new email address for the account."""
+    _change(sit, "email", sit.fake.email())
+
+
+def _accepted(sit: ScenarioContext, program: str) -> None:
+    tx = sit.platform.transaction(sit.vars["changes"][program])
+    sit.expect(f"{program} change status ({tx.reason or 'no reason'})", TxStatus.POSTED.value, tx.status.value)
+    calls = [c for c in sit.partner.calls(f"{program}_change") if c.fields.get("account") == sit.vars["account"]]
+    sit.expect(f"{program} changes the partner received", 1, len(calls))
+
+
+@then("the partner accepted the {program:Program} change")
+def accepted(sit: ScenarioContext, program: str) -> None:
+    """The change was posted, on one call to the partner."""
+    _accepted(sit, program)
+
+
+@then("the partner accepted the {program:Program} change with its alert code")
+def accepted_with_code(sit: ScenarioContext, program: str) -> None:
+    """As above, and the call carried the program's alert code from the partner profile."""
+    _accepted(sit, program)
+    expected = sit.biller.partner.change_log[program].alert_code
+    (call,) = [c for c in sit.partner.calls(f"{program}_change") if c.fields.get("account") == sit.vars["account"]]
+    sit.expect(f"{program} alert code", expected, call.fields.get("alert_code"))
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
+@then("each change reached the partner on its own program's call with that program's alert code")
+def calls_match_codes(sit: ScenarioContext) -> None:
+    """Catches a call name and alert code that disagree (as the Cayenta page lists them): each
+    change must arrive on a call that names its program, carrying that program's code, and
+    the partner must accept it."""
+    profile = f"fixtures/partners/{sit.biller.partner.name}.yaml"
+    for program, key in sit.vars["changes"].items():
+        (call,) = [c for c in sit.partner.calls() if c.fields.get("reference") == key]
+        expected_code = sit.biller.partner.change_log[program].alert_code
+        sit.expect(f"{program} change: call {call.call} names {program} (check change_log in {profile})",
+                   True, _letters(program) in _letters(call.call))
+        sit.expect(f"{program} change: alert code on {call.call}", expected_code, call.fields.get("alert_code"))
+        tx = sit.platform.transaction(key)
+        sit.expect(f"{program} change on {call.call} accepted by the partner ({tx.reason or 'ok'})",
+                   TxStatus.POSTED.value, tx.status.value)

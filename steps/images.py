@@ -1,0 +1,43 @@
+"""Bill presentment (bill images) and CloudPay hand-over."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from harness.catalogue import then, when
+from harness.scenario import ScenarioContext
+
+
+@when("the payer opens the image of the bill")
+def opens_image(sit: ScenarioContext) -> None:
+    """The platform fetches the bill image of the first bill in the file from the partner."""
+    record = sit.vars["records"][0]
+    sit.vars["account"], sit.vars["invoice"] = record["account_number"], record["invoice_number"]
+    sit.vars["image"] = sit.platform.bill_image(record["account_number"], record["invoice_number"])
+
+
+@then("the platform shows a PDF document")
+def shows_pdf(sit: ScenarioContext) -> None:
+    """What the payer gets is a PDF."""
+    sit.expect("bill image starts like a PDF", "%PDF-", sit.vars["image"][:5].decode("latin-1"))
+
+
+@then("the platform asked the partner for that bill's image {count:Count} time")
+@then("the platform asked the partner for that bill's image {count:Count} times")
+def image_calls(sit: ScenarioContext, count: int) -> None:
+    """How many bill image calls for this invoice reached the partner."""
+    calls = [c for c in sit.partner.calls("statement_pdf") if c.fields.get("invoice") == sit.vars["invoice"]]
+    sit.expect("bill image calls for the invoice", count, len(calls))
+
+
+@when("the partner's application starts a CloudPay payment of {amount:Money} for the account")
+def starts_cloudpay(sit: ScenarioContext, amount: Decimal) -> None:
+    """A partner application hands the payer over with a Pay Now request."""
+    sit.vars["cloudpay_url"] = sit.platform.start_cloudpay(sit.vars["account"], amount)
+
+
+@then("the platform answers with its hosted payment page for that payment")
+def hosted_page(sit: ScenarioContext) -> None:
+    """The answer is the biller's hosted payment page."""
+    prefix = f"/cloudpay/{sit.biller.profile.bid}/pay/"
+    sit.expect("hosted payment page", True, sit.vars["cloudpay_url"].startswith(prefix))

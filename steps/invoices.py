@@ -1,0 +1,127 @@
+"""Invoice load: files the partner drops on the platform's sFTP inbox, and the bills they become."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+from harness.catalogue import given, then, when
+from harness.platform.invoices import expected_file_name, render_invoice_file
+from harness.scenario import ScenarioContext
+
+FAULTS = {
+    "missing account number": {"account_number": ""},
+    "negative amount": {"amount_due": "-5.00"},
+    "non-numeric amount": {"amount_due": "abc"},
+}
+
+
+@given("the partner has an invoice file for today with {count:Count} bills")
+@given("the partner has an invoice file for today with {count:Count} bill")
+def invoice_file(sit: ScenarioContext, count: int) -> None:
+    """A partner invoice file (partner's own layout) with this many good bills."""
+    sit.vars["records"] = [sit.invoice_record() for _ in range(count)]
+
+
+@given("the partner has an invoice file for today with a bill of {amount:Money} of which {past_due:Money} is past due")
+def invoice_file_past_due(sit: ScenarioContext, amount: Decimal, past_due: Decimal) -> None:
+    """One bill whose past due part is in the partner's past due charge."""
+    sit.vars["records"] = [sit.invoice_record(amount=amount, past_due=past_due)]
+
+
+@given("the partner has an invoice file for today with 2 bills for one account, of {first:Money} and {second:Money}")
+def invoice_file_one_account(sit: ScenarioContext, first: Decimal, second: Decimal) -> None:
+    """Two bills for the same account, in this order."""
+    account = sit.account_number()
+    sit.vars["records"] = [sit.invoice_record(account, first), sit.invoice_record(account, second)]
+
+
+@given("the invoice file also has these faulty records:")
+def faulty_records(sit: ScenarioContext, datatable: list[list[str]]) -> None:
+    """Adds one faulty record per row; faults: missing account number, negative amount,
+    non-numeric amount, duplicate invoice number."""
+    records = sit.vars["records"]
+    for (fault,) in datatable[1:]:
+        if fault == "duplicate invoice number":
+            change = {"invoice_number": records[0]["invoice_number"]}
+        elif fault in FAULTS:
+            change = FAULTS[fault]
+        else:
+            known = ", ".join([*FAULTS, "duplicate invoice number"])
+            raise ValueError(f"unknown fault {fault!r} (one of: {known})")
+        records.append({**sit.invoice_record(), **change})
+
+
+@given("the partner uploads the invoice file to the platform's sFTP inbox")
+@when("the partner uploads the invoice file to the platform's sFTP inbox")
+def upload_invoice_file(sit: ScenarioContext) -> None:
+    """The partner puts the file on the platform's sFTP server under its usual name."""
+    layout = sit.biller.partner.invoice_file
+    content = render_invoice_file(layout, sit.vars["records"])
+    name = expected_file_name(layout, sit.session.today)
+    sit.partner.upload(name, content)
+    sit.vars["file"] = {"path": name, "size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+
+
+@given("the platform imports its sFTP inbox")
+@when("the platform imports its sFTP inbox")
+def import_inbox(sit: ScenarioContext) -> None:
+    """The platform's import job picks up the partner's files and maps them to BIF."""
+    sit.vars["import"] = sit.platform.import_inbox()
+
+
+@then("the platform received the invoice file intact")
+def file_intact(sit: ScenarioContext) -> None:
+    """The sFTP server got the file whole: same name, size and SHA-256 as sent."""
+    got = [{k: f[k] for k in ("path", "size", "sha256")} for f in sit.partner.files_received()]
+    sit.expect("files the platform's sFTP server received", [sit.vars["file"]], got)
+
+
+@then("{count:Count} bills are loaded and none is rejected")
+def loaded_none_rejected(sit: ScenarioContext, count: int) -> None:
+    """The import accepted exactly this many bills and rejected nothing."""
+    report = sit.vars["import"]
+    sit.expect("bills loaded", count, report.accepted)
+    sit.expect("records rejected", [], list(report.rejected))
+
+
+@then("{count:Count} bills are loaded")
+def loaded(sit: ScenarioContext, count: int) -> None:
+    """The import accepted exactly this many bills."""
+    sit.expect("bills loaded", count, sit.vars["import"].accepted)
+
+
+@then("every bill matches its record in the file")
+def bills_match(sit: ScenarioContext) -> None:
+    """Each loaded bill carries its record's invoice number, amounts and due date."""
+    for record in sit.vars["records"]:
+        bills = sit.platform.bills(record["account_number"])
+        got = [(b.invoice_number, f"{b.amount_due:.2f}", f"{b.past_due:.2f}", str(b.due_date)) for b in bills]
+        want = [(record["invoice_number"], record["amount_due"], record["past_due"], record["due_date"])]
+        sit.expect(f"bill for account {record['account_number']}", want, got)
+
+
+@then("the rejected records give these reasons:")
+def rejected_reasons(sit: ScenarioContext, datatable: list[list[str]]) -> None:
+    """One rejection per row, each naming the reason in the row."""
+    rejected = list(sit.vars["import"].rejected)
+    sit.expect("records rejected", len(datatable) - 1, len(rejected))
+    for (reason,) in datatable[1:]:
+        sit.expect(f"a rejection says '{reason}'", True, any(reason in r for r in rejected))
+
+
+@then("the payer's bill shows {amount:Money} due of which {past_due:Money} is past due")
+def bill_shows(sit: ScenarioContext, amount: Decimal, past_due: Decimal) -> None:
+    """The bill the payer sees carries the amount due and the past due part."""
+    (bill,) = sit.platform.bills(sit.vars["records"][0]["account_number"])
+    sit.expect("amount due", amount, bill.amount_due)
+    sit.expect("past due", past_due, bill.past_due)
+
+
+@then("the payer is presented {count:Count} bills totalling {total:Money}")
+@then("the payer is presented {count:Count} bill totalling {total:Money}")
+def presented(sit: ScenarioContext, count: int, total: Decimal) -> None:
+    """How many bills the payer sees for the account, and their sum."""
+    bills = sit.platform.bills(sit.vars["records"][0]["account_number"])
+    sit.expect("bills presented", count, len(bills))
+    sit.expect("total presented", total, sum((b.amount_due for b in bills), Decimal(0)))
