@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faker import Faker
 
 from harness.errors import SitError
 from harness.platform.reference import ReferenceEngine
@@ -42,7 +41,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[SESSION] = None
+    # `sit run` may have started the session already (to report set-up faults cleanly).
+    config.stash.setdefault(SESSION, None)
     config.stash[CURRENT] = {}
 
 
@@ -62,16 +62,18 @@ def _options(config: pytest.Config) -> RunOptions:
 
 
 def _session(config: pytest.Config) -> SitSession:
+    """The run's session, started at the first scenario unless `sit run` started it."""
     session = config.stash[SESSION]
-    if session is None:
-        session = SitSession(_options(config))
-        try:
+    try:
+        if session is None:
+            session = config.stash[SESSION] = SitSession(_options(config))
             session.start()
-        except SitError as exc:
-            session.stop()
-            pytest.exit(f"sit: {exc}", returncode=3)
-        config.stash[SESSION] = session
-        config.stash[CURRENT]["faker"] = Faker("en_US")
+        session.ready()
+    except SitError as exc:
+        session.error = exc
+        session.stop()
+        config.stash[SESSION] = None
+        pytest.exit(f"sit: {exc}", returncode=3)
     return session
 
 
@@ -121,7 +123,7 @@ def _open_scenario(config: pytest.Config, session: SitSession, scenario: Any) ->
         session.biller, session.client, recorder, session.sftp.inbox(session.biller.profile.sftp.user),
         key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_TAG_PREFIX)}-", today=session.today,
     )
-    fake = scenario_faker(current["faker"], session.seed, sit_id)
+    fake = scenario_faker(session.faker, session.seed, sit_id)
     ctx = ScenarioContext(sit_id=sit_id, name=scenario.name, session=session, platform=engine, fake=fake)
     current["ctx"] = ctx
     return ctx
@@ -132,9 +134,10 @@ def _finish(config: pytest.Config, status: str, **data: Any) -> None:
     if session is None or current.get("finished", True):
         return
     current["finished"] = True
-    current.pop("ctx", None)
     if batch := current.pop("step_batch", None):  # a step that broke before reporting itself
         batch.close()
+    if ctx := current.pop("ctx", None):
+        ctx.observe(force=True)
     took = round((time.perf_counter() - current["started"]) * 1000)
     session.recorder.append("scenario.finished", sit_id=current["sit_id"], status=status, duration_ms=took, **data)
     session.counts[status] = session.counts.get(status, 0) + 1

@@ -100,9 +100,10 @@ class ScenarioContext:
     def biller(self) -> Biller:
         return self.session.biller
 
-    def observe(self) -> None:
-        """Turn what the partner side saw since the last look into events (after each step)."""
-        self.session.side.drain()
+    def observe(self, force: bool = False) -> None:
+        """Turn what the partner side saw since the last look into events (after each step;
+        forced at the end of the scenario, so that nothing it caused goes unrecorded)."""
+        self.session.side.drain(force)
         for received in self.session.sftp.drain():
             self.session.recorder.append("file.transferred", direction="partner -> platform", user=received.user,
                                          path=received.path, size=received.size, sha256=received.sha256,

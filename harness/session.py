@@ -14,12 +14,16 @@ import secrets as pysecrets
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from faker import Faker
+
+from harness.errors import SitError
 from harness.events import Recorder, Redactor, SQLiteStore
 from harness.partners import Adapter, PartnerClient, PartnerStubs, load_adapter
 from harness.profiles import Biller, load_biller
@@ -78,6 +82,8 @@ class SitSession:
     biller: Biller = field(init=False)
     recorder: Recorder = field(init=False)
     counts: dict[str, int] = field(default_factory=dict)
+    is_ready: bool = False
+    error: SitError | None = None  # a set-up fault met inside pytest, for `sit run` to report
     _store: SQLiteStore | None = None
     _wiremock: WireMockServer | None = None
     _sftp: SftpServer | None = None
@@ -88,39 +94,57 @@ class SitSession:
         self.biller = load_biller(opts.project, opts.biller)
         redactor = Redactor()
         self.secrets: Secrets = resolve(self.biller, redactor)
-        self.seed = opts.seed if opts.seed is not None else (self.biller.profile.seed or default_seed(self.biller.slug))
         now = datetime.now(UTC)
         self.today: date = now.date()
         self.run_id = opts.run_id or new_run_id(now)
         self.store_path = opts.store or opts.project / DEFAULT_STORE
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
+        self._wiremock = self._wiremock_backend(redactor)
+        # The JVM starts in the background while the store, sFTP and pytest's collection
+        # get ready; ``ready()`` waits for it at the first scenario.
+        self._pool = ThreadPoolExecutor(1)
+        self._starting = self._pool.submit(self._wiremock.start)
+        seeds = (opts.seed, self.biller.profile.seed, default_seed(self.biller.slug))
+        self.seed = next(seed for seed in seeds if seed is not None)
+        self.faker = Faker("en_US")  # reseeded per scenario; built once because building it is slow
         self._store = SQLiteStore(self.store_path)
         self.recorder = Recorder(self._store, self.run_id, redactor)
-        self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
-        self._start_partner_side(redactor)
         self._start_sftp()
-        self.recorder.append("run.started", **self._run_facts())
 
-    def _start_partner_side(self, redactor: Redactor) -> None:
-        opts, partner = self.options, self.biller.partner
+    def ready(self) -> None:
+        """Wait for WireMock, load the stub pack and open the run (once)."""
+        if self.is_ready:
+            return
+        self._starting.result()
+        self._load_partner_side()
+        self.recorder.append("run.started", **self._run_facts())
+        self.is_ready = True
+
+    def _wiremock_backend(self, redactor: Redactor) -> WireMockServer:
+        opts = self.options
         assert self._workdir is not None
         log = self.store_path.parent / "logs" / f"wiremock-{self.run_id}.log"
-        self._wiremock = {
-            "process": lambda: ProcessWireMock(opts.project, self._workdir, log, redactor.scrub, opts.wiremock_port),
-            "container": lambda: ContainerWireMock(),
-            "external": lambda: ExternalWireMock(opts.wiremock_url or ""),
-        }[opts.stub_backend]()
-        self._wiremock.start()
+        if opts.stub_backend == "container":
+            return ContainerWireMock()
+        if opts.stub_backend == "external":
+            return ExternalWireMock(opts.wiremock_url or "")
+        return ProcessWireMock(opts.project, self._workdir, log, redactor.scrub, opts.wiremock_port)
+
+    def _load_partner_side(self) -> None:
+        partner = self.biller.partner
+        assert self._wiremock is not None
         self.adapter: Adapter = load_adapter(partner)
         self.stubs: PartnerStubs = self.adapter.stubs(partner)
-        admin = WireMockAdmin(self._wiremock.base_url)
-        self.wiremock_version = admin.version()
-        self.side = StubSide(admin, load_pack(opts.project / "stubs" / partner.name), self.recorder, self.stubs.decode)
-        self.side.load()
         creds = partner.credentials
         self.client: PartnerClient = self.adapter.client(
             partner, self._wiremock.base_url, self.secrets.get(creds.user_env), self.secrets.get(creds.secret_env),
             self.biller.pump.timeout_seconds,
         )
+        admin = WireMockAdmin(self._wiremock.base_url)
+        self.wiremock_version = admin.version()
+        pack = load_pack(self.options.project / "stubs" / partner.name)
+        self.side = StubSide(admin, pack, self.recorder, self.stubs.decode, traffic=lambda: self.client.requests_sent)
+        self.side.load()
 
     def _start_sftp(self) -> None:
         assert self._workdir is not None
@@ -161,6 +185,8 @@ class SitSession:
             self.side.admin.close()
         if self._sftp is not None:
             self._sftp.stop()
+        if hasattr(self, "_pool"):
+            self._pool.shutdown(wait=True)  # a JVM still starting is stopped below, not left behind
         if self._wiremock is not None:
             self._wiremock.stop()
         if self._store is not None:

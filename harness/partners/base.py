@@ -16,6 +16,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+import httpx
+
 from harness.errors import ProfileError
 from harness.profiles import PartnerProfile
 
@@ -82,6 +84,16 @@ class PartnerClient(ABC):
     def __init__(self, partner: PartnerProfile, base_url: str, user: str, secret: str, timeout: float) -> None:
         self.partner, self.base_url = partner, base_url.rstrip("/")
         self._user, self._secret, self.timeout = user, secret, timeout
+        self.requests_sent = 0
+
+    def _http_client(self, **options: Any) -> httpx.Client:
+        """An HTTP client for the adapter that counts what it sends: the harness reads the
+        partner side's journal only after something was sent."""
+
+        def count(_: httpx.Request) -> None:
+            self.requests_sent += 1
+
+        return httpx.Client(base_url=self.base_url, timeout=self.timeout, event_hooks={"request": [count]}, **options)
 
     @abstractmethod
     def balance(self, account: str) -> dict[str, str]:

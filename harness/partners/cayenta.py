@@ -81,7 +81,7 @@ def _reply(method: str, body: bytes) -> dict[str, str]:
 class CayentaClient(PartnerClient):
     def __init__(self, partner: PartnerProfile, base_url: str, user: str, secret: str, timeout: float) -> None:
         super().__init__(partner, base_url, user, secret, timeout)
-        self._http = httpx.Client(base_url=self.base_url, auth=(user, secret), timeout=timeout)
+        self._http = self._http_client(auth=(user, secret))
 
     def close(self) -> None:
         self._http.close()

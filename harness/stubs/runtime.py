@@ -15,6 +15,7 @@ MIN_JAVA = 11
 WIREMOCK_JAR_GLOB = "node_modules/wiremock/build/wiremock-standalone-*.jar"
 
 
+@cache
 def java_major(java: str) -> int | None:
     """The major version ``java -version`` reports, or None if it does not run."""
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import socket
 import subprocess
 import threading
@@ -14,7 +16,7 @@ from typing import IO
 import httpx
 
 from harness.errors import StubServerError
-from harness.stubs.runtime import find_java, find_wiremock_jar
+from harness.stubs.runtime import find_java, find_wiremock_jar, java_major
 
 BACKENDS = ("process", "container", "external")
 WIREMOCK_IMAGE = "wiremock/wiremock:3.13.2"
@@ -62,6 +64,31 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class ClassArchive:
+    """An AppCDS archive of WireMock's classes: the JVM answers in ~0.5 s instead of ~0.9 s.
+
+    The first run dumps it when its JVM exits (to a temporary name, published on stop, so a
+    concurrent run never maps half a file); later runs map it. It is keyed by the Java binary,
+    its version and the JAR; with the JVM's default ``-Xshare:auto`` an archive that does not
+    fit is ignored, never fatal.
+    """
+
+    def __init__(self, cache: Path, java: str, jar: Path) -> None:
+        key = hashlib.sha256(f"{Path(java).resolve()}|{java_major(java)}|{jar.resolve()}".encode()).hexdigest()[:16]
+        self.path = cache / f"wiremock-{key}.jsa"
+        self._dump = cache / f"wiremock-{key}.jsa.{os.getpid()}.tmp"
+
+    def jvm_options(self) -> list[str]:
+        if self.path.is_file():
+            return [f"-XX:SharedArchiveFile={self.path}"]
+        self._dump.parent.mkdir(parents=True, exist_ok=True)
+        return [f"-XX:ArchiveClassesAtExit={self._dump}"]
+
+    def publish(self) -> None:
+        if self._dump.is_file():
+            os.replace(self._dump, self.path)
+
+
 class ProcessWireMock(WireMockServer):
     """The standalone JAR as a child process on 127.0.0.1.
 
@@ -84,6 +111,7 @@ class ProcessWireMock(WireMockServer):
         self._scrub, self._port, self._timeout = scrub, port, start_timeout
         self._proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
+        self._cds: ClassArchive | None = None
         self.base_url = ""
 
     def start(self) -> None:
@@ -94,10 +122,14 @@ class ProcessWireMock(WireMockServer):
             )
         java, jar = find_java(), find_wiremock_jar(self._project)
         port = self._port or _free_port()
+        self._cds = ClassArchive(self._project / ".cache", java, jar)
         root = self._workdir / "wiremock-root"
         (root / "mappings").mkdir(parents=True, exist_ok=True)
         (root / "__files").mkdir(exist_ok=True)
-        cmd = [java, "-jar", str(jar), "--port", str(port), "--bind-address", "127.0.0.1",
+        # C1-only JIT and the serial GC: a short-lived stub server on 2 cores starts ~0.3 s
+        # sooner this way and answers as fast (measured: 1.1 s vs 1.4 s to first answer).
+        jvm = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", *self._cds.jvm_options()]
+        cmd = [java, *jvm, "-jar", str(jar), "--port", str(port), "--bind-address", "127.0.0.1",
                "--disable-banner", "--root-dir", str(root), "--local-response-templating",
                "--disable-request-logging"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +180,8 @@ class ProcessWireMock(WireMockServer):
         if self._reader is not None:
             self._reader.join(timeout=5)
         self._proc = self._reader = None
+        if self._cds is not None:
+            self._cds.publish()
 
 
 class ContainerWireMock(WireMockServer):

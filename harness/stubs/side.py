@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from harness.errors import StubServerError
@@ -14,10 +15,22 @@ SCENARIO_METADATA = {"sit": "scenario"}
 
 
 class StubSide:
-    def __init__(self, admin: WireMockAdmin, pack: StubPack, recorder: Recorder, decode: Decoder) -> None:
+    """``traffic`` counts the requests sent to the partner side; when it is given, the journal
+    is read only after it moved (each read costs milliseconds, a step mostly sends nothing).
+    Without it (a platform the harness does not drive) the journal is read every time."""
+
+    def __init__(self, admin: WireMockAdmin, pack: StubPack, recorder: Recorder, decode: Decoder,
+                 traffic: Callable[[], int] | None = None) -> None:
         self.admin, self.pack, self._recorder, self._decode = admin, pack, recorder, decode
+        self._traffic = traffic
         self._seen: set[str] = set()
         self._added: list[str] = []
+        self._drained_at = self._reset_at = -1
+        self._pack_has_states = any("scenarioName" in m for m in pack.mappings)
+        self._states_touched = True
+
+    def _sent(self) -> int:
+        return self._traffic() if self._traffic else -2  # never equal to a mark: always act
 
     def load(self) -> None:
         """Put the pack on a fresh server; a mapping WireMock refuses is named with its file."""
@@ -34,6 +47,8 @@ class StubSide:
                     raise StubServerError(f"{source}: WireMock refused mapping '{name}': {exc}") from None
             raise
         self._seen.clear()
+        self._reset_at = self._drained_at = self._sent()
+        self._states_touched = False
 
     def reset(self) -> None:
         """Between scenarios: only the pack's mappings, fresh scenario states, an empty journal.
@@ -44,23 +59,34 @@ class StubSide:
         for mapping_id in self._added:
             self.admin.remove_mapping(mapping_id)
         self._added.clear()
-        self.admin.reset_scenarios()
-        self.admin.reset_journal()
+        if self._pack_has_states or self._states_touched:
+            self.admin.reset_scenarios()
+            self._states_touched = False
+        if self._sent() != self._reset_at:
+            self.admin.reset_journal()
+            self._reset_at = self._drained_at = self._sent()
         self._seen.clear()
 
     def add(self, mapping: dict[str, Any]) -> str:
         """A mapping for this scenario only (faults, arranged accounts); gone at the next reset."""
-        meta = {**mapping.get("metadata", {}), **SCENARIO_METADATA}
-        mapping_id = self.admin.add_mapping({**mapping, "metadata": meta})
+        mapping = {**mapping, "metadata": {**mapping.get("metadata", {}), **SCENARIO_METADATA}}
+        mapping_id = self.admin.add_mapping(mapping)
         self._added.append(mapping_id)
+        self._states_touched |= "scenarioName" in mapping
+        self._recorder.append("stub.added", id=mapping_id, name=mapping.get("name"), mapping=mapping)
         return mapping_id
 
     def remove(self, mapping_id: str) -> None:
         self.admin.remove_mapping(mapping_id)
         self._added.remove(mapping_id)
+        self._recorder.append("stub.removed", id=mapping_id)
 
-    def drain(self) -> list[Event]:
+    def drain(self, force: bool = False) -> list[Event]:
         """Every request WireMock saw since the last drain, appended as ``partner.exchange`` events."""
+        sent = self._sent()
+        if sent == self._drained_at and not force:
+            return []
+        self._drained_at = sent
         events = []
         for entry in self.admin.journal():
             if entry["id"] in self._seen:

@@ -1,0 +1,132 @@
+"""The whole demo SIT against a plain script making the same partner calls.
+
+Run: ``.venv/bin/python bench/bench_run.py [--biller SLUG]``. It prints:
+- the wall time of a whole ``sit run`` as a user starts it (WireMock process included);
+- how long WireMock takes to start;
+- then, against one running WireMock: the workbook through the harness, and a plain httpx
+  script that, per scenario, installs the same stub mappings (faults included) and makes the
+  same partner calls the harness recorded; the mean time per scenario of each, and their ratio.
+Targets on a 2-core machine: whole run < 5 s; harness per scenario within 2x of plain calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.events import Event, SQLiteStore
+from harness.profiles import load_biller
+from harness.secrets import demo_value
+from harness.stubs import ProcessWireMock, WireMockAdmin, load_pack
+
+PROJECT = Path(__file__).resolve().parent.parent
+SIT = [sys.executable, "-m", "harness.cli"]
+
+
+def whole_run(biller: str, store: Path, *extra: str) -> float:
+    start = time.perf_counter()
+    done = subprocess.run([*SIT, "run", "--biller", biller, "--store", str(store), *extra], cwd=PROJECT,
+                          capture_output=True, text=True)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"sit run failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return took
+
+
+def scenarios(store: Path) -> list[dict[str, Any]]:
+    """Per passed scenario: its duration, the stubs it added and the partner requests it made."""
+    with SQLiteStore(store) as events:
+        run_id = events.run_ids()[-1]
+        found: list[dict[str, Any]] = []
+        current: dict[str, Any] = {}
+        for event in events.events(run_id):
+            current = _fold(event, current, found)
+    return found
+
+
+def _fold(event: Event, current: dict[str, Any], found: list[dict[str, Any]]) -> dict[str, Any]:
+    d = event.data
+    if event.kind == "scenario.started":
+        return {"sit_id": d["sit_id"], "stubs": [], "requests": []}
+    if event.kind == "stub.added":
+        current["stubs"].append(d["mapping"])
+    elif event.kind == "partner.exchange":
+        current["requests"].append((d["method"], d["url"], d["request_headers"].get("Content-Type"),
+                                    d["request_body"]))
+    elif event.kind == "scenario.finished" and d["status"] == "passed":
+        found.append({**current, "harness_ms": d["duration_ms"]})
+    return current
+
+
+def plain_calls(base_url: str, found: list[dict[str, Any]], auth: tuple[str, str], timeout: float) -> None:
+    """The same partner calls with nothing around them but the scenario's own stubs."""
+    admin = WireMockAdmin(base_url)
+    with httpx.Client(base_url=base_url, auth=auth, timeout=timeout) as client:
+        for scenario in found:
+            ids = [admin.add_mapping(m) for m in scenario["stubs"]]
+            admin.reset_scenarios()
+            start = time.perf_counter()
+            for method, url, content_type, body in scenario["requests"]:
+                with contextlib.suppress(httpx.HTTPError):  # a fault the scenario injected; the harness met it too
+                    client.request(method, url, content=body.encode(), headers={"Content-Type": content_type})
+            scenario["plain_ms"] = (time.perf_counter() - start) * 1000
+            for mapping_id in ids:
+                admin.remove_mapping(mapping_id)
+    admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--biller", default="clayton-county-water")
+    biller_slug = parser.parse_args().biller
+    biller = load_biller(PROJECT, biller_slug)
+    with tempfile.TemporaryDirectory() as tmp:
+        wall = whole_run(biller_slug, Path(tmp) / "whole.sqlite")
+        print(f"whole sit run (process WireMock, {biller_slug}): {wall:.2f} s   target < 5 s: "
+              f"{'MET' if wall < 5 else 'NOT MET'}")
+        server = ProcessWireMock(PROJECT, Path(tmp), Path(tmp) / "wiremock.log", scrub=lambda line: line)
+        start = time.perf_counter()
+        server.start()
+        print(f"WireMock start: {time.perf_counter() - start:.2f} s")
+        try:
+            store = Path(tmp) / "shared.sqlite"
+            external = ("--stub-backend", "external", "--wiremock-url", server.base_url)
+            # Twice: the first run warms WireMock's JIT, so harness and plain calls meet the same warm server.
+            whole_run(biller_slug, store, *external)
+            shared = whole_run(biller_slug, store, *external)
+            found = scenarios(store)
+            admin = WireMockAdmin(server.base_url)
+            admin.reset()
+            admin.import_mappings(list(load_pack(PROJECT / "stubs" / biller.partner.name).mappings))
+            admin.close()
+            creds = biller.partner.credentials
+            plain_calls(server.base_url, found, (demo_value(creds.user_env), demo_value(creds.secret_env)),
+                        biller.pump.timeout_seconds)
+        finally:
+            server.stop()
+    report(shared, found)
+
+
+def report(shared: float, found: list[dict[str, Any]]) -> None:
+    print(f"sit run against the running WireMock: {shared:.2f} s, {len(found)} scenarios passed")
+    print(f"{'scenario':<14}{'harness ms':>12}{'plain ms':>10}{'calls':>7}")
+    for s in found:
+        print(f"{s['sit_id']:<14}{s['harness_ms']:>12.0f}{s['plain_ms']:>10.1f}{len(s['requests']):>7}")
+    harness = statistics.mean(s["harness_ms"] for s in found)
+    plain = statistics.mean(s["plain_ms"] for s in found)
+    ratio = harness / plain
+    print(f"mean per scenario: harness {harness:.1f} ms, plain calls {plain:.1f} ms, ratio {ratio:.2f}x   "
+          f"target <= 2x: {'MET' if ratio <= 2 else 'NOT MET'}")
+
+
+if __name__ == "__main__":
+    main()

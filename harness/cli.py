@@ -1,0 +1,205 @@
+"""The `sit` command line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness.errors import InputError, RunNotFound, SitError
+from harness.events import Event, EventLogError, EventStore, SQLiteStore, read_jsonl, verify_chain, write_jsonl
+from harness.session import DEFAULT_STORE, RunOptions
+from harness.stubs import BACKENDS
+
+app = typer.Typer(help="Executable SIT for billing-platform partner integrations.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+invoices_app = typer.Typer(help="Partner invoice files.", no_args_is_help=True)
+app.add_typer(invoices_app, name="invoices")
+console = Console(highlight=False)
+
+ProjectOpt = Annotated[Path, typer.Option("--project", help="the sit-harness checkout (features, stubs, fixtures)")]
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="event store (default: PROJECT/reports/events.sqlite)")]
+
+
+def _store_path(project: Path, store: Path | None) -> Path:
+    return store or project / DEFAULT_STORE
+
+
+def _open_store(project: Path, store: Path | None) -> SQLiteStore:
+    path = _store_path(project, store)
+    if not path.exists():
+        raise InputError(f"{path}: no event store yet; run `sit run --biller SLUG` first")
+    return SQLiteStore(path)
+
+
+def _require_run(store: EventStore, run_id: str, path: Path) -> None:
+    if store.head(run_id) is None:
+        raise RunNotFound(f"no run '{run_id}' in {path}; `sit runs` lists them")
+
+
+@app.command()
+def run(
+    biller: Annotated[str, typer.Option(help="biller slug (fixtures/billers/SLUG.yaml) or a profile's path")],
+    seed: Annotated[int | None, typer.Option(help="Faker seed (default: stable per biller)")] = None,
+    select: Annotated[str | None, typer.Option("-k", help="only scenarios whose name matches (pytest -k)")] = None,
+    stub_backend: Annotated[str, typer.Option(help=f"where WireMock runs: {', '.join(BACKENDS)}")] = "process",
+    wiremock_url: Annotated[str | None, typer.Option(help="a running WireMock (--stub-backend external)")] = None,
+    operator: Annotated[str | None, typer.Option(help="who executes the SIT (default: $SIT_OPERATOR)")] = None,
+    project: ProjectOpt = Path("."),
+    store: StoreOpt = None,
+) -> None:
+    """Run every in-scope workbook scenario for one biller; exit 0 only if all passed."""
+    from harness.runner import run as run_sit  # pytest and the engine load only for this command
+
+    if stub_backend not in BACKENDS:
+        raise InputError(f"--stub-backend {stub_backend}: use one of {', '.join(BACKENDS)}")
+    if stub_backend == "external" and not wiremock_url:
+        raise InputError("--stub-backend external needs --wiremock-url URL")
+    project = project.resolve()
+    sys.path.insert(0, str(project))
+    options = RunOptions(project=project, biller=biller, seed=seed, store=_store_path(project, store),
+                         stub_backend=stub_backend, wiremock_url=wiremock_url, operator=operator)
+    raise typer.Exit(run_sit(options, select, console))
+
+
+@app.command()
+def runs(project: ProjectOpt = Path("."), store: StoreOpt = None) -> None:
+    """List the runs in the event store."""
+    table = Table("Run", "Biller", "Partner", "Started (UTC)", "Status", "Passed", "Failed", "N/A")
+    rows: dict[str, list[str]] = {}
+    with _open_store(project, store) as events:
+        for event in events.events_of_kind(["run.started", "run.finished"]):
+            d = event.data
+            if event.kind == "run.started":
+                rows[event.run_id] = [event.run_id, f"{d['biller']} ({d['bid']})", d["partner"], event.ts[:19],
+                                      "interrupted", "", "", ""]
+            elif event.run_id in rows:
+                counts = d.get("counts", {})
+                rows[event.run_id][4:] = [d["status"], *(str(counts.get(k, 0)) for k in ("passed", "failed", "na"))]
+    for row in rows.values():
+        table.add_row(*row)
+    console.print(table)
+
+
+@app.command()
+def export(
+    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="JSONL file to write")],
+    project: ProjectOpt = Path("."),
+    store: StoreOpt = None,
+) -> None:
+    """Write a run's events to a JSONL file, one JSON object a line."""
+    with _open_store(project, store) as events:
+        _require_run(events, run_id, _store_path(project, store))
+        count = write_jsonl(events.events(run_id), output)
+    console.print(f"{count} events of run {run_id} written to {output}")
+
+
+@app.command()
+def verify(
+    target: Annotated[str, typer.Argument(metavar="RUN|FILE.jsonl", help="a run id, or an exported JSONL file")],
+    project: ProjectOpt = Path("."),
+    store: StoreOpt = None,
+) -> None:
+    """Recompute a run's hash chain; exit 0 when intact, else name the first broken event."""
+    if target.endswith(".jsonl") or Path(target).is_file():
+        if not Path(target).is_file():
+            raise InputError(f"{target}: no such file")
+        _verify(target, read_jsonl(Path(target)))
+        return
+    with _open_store(project, store) as events:
+        _require_run(events, target, _store_path(project, store))
+        _verify(target, events.events(target))
+
+
+class _Tally:
+    """Counts the events flowing through to ``verify_chain`` and keeps the last hash."""
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        self._events, self.count, self.head = events, 0, ""
+
+    def __iter__(self) -> Iterator[Event]:
+        for event in self._events:
+            self.count, self.head = self.count + 1, event.hash
+            yield event
+
+
+def _verify(name: str, events: Iterable[Event]) -> None:
+    tally = _Tally(events)
+    broken = verify_chain(tally)
+    if broken is not None:
+        console.print(f"[red]BROKEN[/red] {name}: chain broken at event {broken.seq}: {broken.reason}")
+        raise typer.Exit(1)
+    console.print(f"[green]INTACT[/green] {name}: {tally.count} events, head hash {tally.head}")
+
+
+@app.command()
+def steps(project: ProjectOpt = Path(".")) -> None:
+    """Print the step catalogue: every step phrase, its parameters and what it means."""
+    sys.path.insert(0, str(project.resolve()))
+    from harness.catalogue import load_catalogue
+
+    try:
+        from steps import STEP_MODULES
+    except ImportError:
+        raise InputError(f"{project.resolve()}: no steps/ package here; run from the sit-harness checkout") from None
+    keyword = ""
+    for doc in load_catalogue(STEP_MODULES):
+        if doc.keyword != keyword:
+            keyword = doc.keyword
+            console.print(f"\n[bold]{keyword}[/bold]")
+        console.print(f"  {doc.keyword} {doc.pattern}", markup=False)
+        console.print(f"      {doc.meaning}", style="dim", markup=False)
+        for name, kind in doc.params:
+            console.print(f"      {{{name}}}: {kind}", style="dim", markup=False)
+
+
+@invoices_app.command("check")
+def invoices_check(
+    file: Annotated[Path, typer.Argument(help="a partner invoice file")],
+    biller: Annotated[str, typer.Option(help="biller slug or profile path: its partner's layout is used")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print rejections and counts only")] = False,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Map a partner's invoice file to BIF exactly as a run would; exit 0 only if all records load."""
+    from harness.platform.invoices import Rejection, iter_invoice_file
+    from harness.profiles import load_biller
+
+    profile = load_biller(project.resolve(), biller)
+    accepted = rejected = 0
+    bid, invoice_type = profile.profile.bid, profile.profile.invoice_types[0].id
+    for item in iter_invoice_file(file, profile.partner.invoice_file, bid, invoice_type):
+        if isinstance(item, Rejection):
+            rejected += 1
+            console.print(f"[red]REJECTED[/red] {item}", highlight=False)
+            continue
+        accepted += 1
+        if not quiet:
+            console.print(f"[green]ACCEPTED[/green] account {item.account_number} invoice {item.invoice_number} "
+                          f"due {item.due_date} amount {item.amount_due} past due {item.past_due}", highlight=False)
+    console.print(f"{file.name}: {accepted} accepted, {rejected} rejected (BID {bid}, invoice type {invoice_type})")
+    if rejected or not accepted:
+        if not accepted and not rejected:
+            console.print(f"{file.name}: no {profile.partner.invoice_file.record} records found")
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: user errors are one line on stderr with a non-zero exit, never a traceback."""
+    try:
+        app()
+    except (SitError, EventLogError) as exc:
+        print(f"sit: {exc}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except KeyboardInterrupt:
+        print("sit: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""`sit run`: the workbook features through pytest, with a progress bar and a summary.
+
+The run's infrastructure is started here, before pytest, so that a bad profile or a
+WireMock that cannot start is one clear line rather than thirty failed scenarios.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from harness.events import EventStore, SQLiteStore
+from harness.plugin import SESSION
+from harness.session import RunOptions, SitSession
+
+STATUS_STYLE = {"passed": "green", "failed": "red", "na": "yellow", "interrupted": "magenta"}
+
+
+class _Progress:
+    """A pytest plugin that hands over the started session and drives a progress bar."""
+
+    def __init__(self, session: SitSession, console: Console) -> None:
+        self._session, self._console = session, console
+        self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), TextColumn("{task.fields[now]}"), console=console, transient=True)
+        self._task: Any = None
+        self.collect_errors: list[str] = []
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[SESSION] = self._session
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collect_errors.append(f"{report.nodeid or 'collection'}: {str(report.longrepr).splitlines()[-1]}")
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._bar.start()
+        self._task = self._bar.add_task(f"SIT {self._session.biller.slug}", total=len(session.items), now="")
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        if self._task is not None:
+            self._bar.update(self._task, now=nodeid.rsplit("::", 1)[-1].removeprefix("test_")[:50])
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self._task is not None and (report.when == "call" or (report.when == "setup" and not report.passed)):
+            self._bar.advance(self._task)
+
+    def pytest_sessionfinish(self) -> None:
+        self._bar.stop()
+
+
+def run(options: RunOptions, select: str | None, console: Console) -> int:
+    """Run the SIT; returns the exit code: 0 only if every in-scope scenario passed."""
+    session = SitSession(options)
+    try:
+        session.start()
+    except BaseException:
+        session.stop()
+        raise
+    progress = _Progress(session, console)
+    # Our progress bar and summary replace pytest's terminal output (and its addopts).
+    args = [str(options.project / "steps"), "--rootdir", str(options.project), "-p", "no:terminal",
+            "-p", "no:cacheprovider", "-o", "addopts=--strict-markers", "--biller", options.biller]
+    if select:
+        args += ["-k", select]
+    try:
+        code = pytest.main(args, plugins=[progress])
+    finally:
+        session.stop()  # the plugin stops it at session end; this covers pytest failing to start
+    if session.error is not None:
+        raise session.error
+    for line in progress.collect_errors:
+        console.print(f"[red]collection error[/red] {line}", markup=True, highlight=False)
+    with SQLiteStore(session.store_path) as store:
+        summary = summarize(store, session.run_id)
+    print_summary(console, summary, session)
+    if progress.collect_errors or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        return 1
+    return 0 if summary.status == "passed" else 1
+
+
+@dataclass
+class Summary:
+    status: str
+    sections: dict[str, Counter[str]]
+    failures: list[tuple[str, str, str]]
+    not_applicable: list[tuple[str, str]]
+
+
+def summarize(store: EventStore, run_id: str) -> Summary:
+    started: dict[str, dict[str, Any]] = {}
+    sections: dict[str, Counter[str]] = defaultdict(Counter)
+    failures, not_applicable, status = [], [], "interrupted"
+    for event in store.events(run_id):
+        data = event.data
+        if event.kind == "scenario.started":
+            started[data["sit_id"] or ""] = data
+        elif event.kind == "scenario.finished":
+            scenario = started.get(data["sit_id"] or "", {})
+            sections[scenario.get("feature", "?")][data["status"]] += 1
+            if data["status"] == "na":
+                not_applicable.append((data["sit_id"], data.get("reason", "")))
+            elif data["status"] != "passed":
+                failures.append((data["sit_id"], scenario.get("name", ""), str(data.get("error") or data["status"])))
+        elif event.kind == "run.finished":
+            status = data["status"]
+    return Summary(status, dict(sections), failures, not_applicable)
+
+
+def print_summary(console: Console, summary: Summary, session: SitSession) -> None:
+    table = Table(title=f"SIT {session.biller.profile.name} (BID {session.biller.profile.bid}) "
+                        f"with {session.biller.partner.display_name}")
+    for column, style in (("Workbook section", ""), ("Passed", "green"), ("Failed", "red"), ("N/A", "yellow")):
+        table.add_column(column, style=style, justify="left" if not style else "right")
+    for section, counts in summary.sections.items():
+        table.add_row(section, str(counts["passed"]), str(counts["failed"] + counts["interrupted"]), str(counts["na"]))
+    console.print(table)
+    for sit_id, name, error in summary.failures:
+        console.print(f"[red]FAILED[/red] {sit_id} {name}: {error}", highlight=False)
+    for sit_id, reason in summary.not_applicable:
+        console.print(f"[yellow]N/A[/yellow]    {sit_id}: {reason}", highlight=False)
+    style = STATUS_STYLE.get(summary.status, "")
+    console.print(f"\nRun [bold]{session.run_id}[/bold]: [{style}]{summary.status.upper()}[/{style}]  "
+                  f"(seed {session.seed})", highlight=False)
+    console.print(f"Evidence: {session.store_path} (hash-chained event log)", highlight=False)
+    console.print(f"  sit verify {session.run_id}    sit export {session.run_id} -o {session.run_id}.jsonl",
+                  highlight=False)
