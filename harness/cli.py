@@ -49,6 +49,7 @@ def run(
     select: Annotated[str | None, typer.Option("-k", help="only scenarios whose name matches (pytest -k)")] = None,
     stub_backend: Annotated[str, typer.Option(help=f"where WireMock runs: {', '.join(BACKENDS)}")] = "process",
     wiremock_url: Annotated[str | None, typer.Option(help="a running WireMock (--stub-backend external)")] = None,
+    wiremock_port: Annotated[int, typer.Option(help="port for the WireMock process (default: a free one)")] = 0,
     operator: Annotated[str | None, typer.Option(help="who executes the SIT (default: $SIT_OPERATOR)")] = None,
     project: ProjectOpt = Path("."),
     store: StoreOpt = None,
@@ -63,7 +64,8 @@ def run(
     project = project.resolve()
     sys.path.insert(0, str(project))
     options = RunOptions(project=project, biller=biller, seed=seed, store=_store_path(project, store),
-                         stub_backend=stub_backend, wiremock_url=wiremock_url, operator=operator)
+                         stub_backend=stub_backend, wiremock_url=wiremock_url, wiremock_port=wiremock_port,
+                         operator=operator)
     raise typer.Exit(run_sit(options, select, console))
 
 

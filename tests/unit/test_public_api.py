@@ -1,0 +1,42 @@
+"""The public surface of each package, locked: a change here is a decision, not an accident."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "harness": ["SitError", "__version__"],
+    "harness.events": ["GENESIS", "MASK", "ChainBreak", "Event", "EventLogError", "EventStore", "Recorder",
+                       "Redactor", "SQLiteStore", "canonical_json", "event_hash", "read_jsonl", "seal",
+                       "verify_chain", "write_jsonl"],
+    "harness.profiles": ["Biller", "BillerProfile", "Capability", "ChangeLogCall", "FieldMap", "InvoiceFile",
+                         "PartnerProfile", "PumpPolicy", "Status", "known_partners", "load_biller", "load_partner",
+                         "out_of_scope", "read_model", "scenario_scope"],
+    "harness.partners": ["FAULTS", "AccountNotFound", "Adapter", "Outcome", "PartnerClient", "PartnerRejected",
+                         "PartnerStubs", "PartnerUnavailable", "PostResult", "Posting", "PostingKind", "load_adapter"],
+    "harness.platform": ["AccountNotFound", "Balance", "Bill", "ImportReport", "Platform", "PlatformRefusal",
+                         "PumpReport", "Transaction", "TxStatus"],
+    "harness.stubs": ["BACKENDS", "ContainerWireMock", "ExternalWireMock", "ProcessWireMock", "StubPack", "StubSide",
+                      "WireMockAdmin", "WireMockServer", "find_java", "find_wiremock_jar", "load_pack"],
+    "harness.transfer": ["Received", "SftpServer", "TransferError", "upload"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_public_api(module: str) -> None:
+    imported = importlib.import_module(module)
+    assert sorted(imported.__all__) == sorted(PUBLIC[module])
+    assert all(hasattr(imported, name) for name in imported.__all__)
+
+
+def test_events_imports_nothing_else_of_the_harness() -> None:
+    """The event log is the bottom layer: everything may depend on it, it on nothing."""
+    from pathlib import Path
+
+    root = Path(importlib.import_module("harness.events").__file__).parent
+    for path in root.glob("*.py"):
+        for line in path.read_text().splitlines():
+            if line.startswith(("from harness", "import harness")):
+                assert line.startswith(("from harness.events", "import harness.events")), f"{path.name}: {line}"

@@ -1,0 +1,156 @@
+"""The data pump's retry, parking and idempotency rules, against a scripted partner client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from harness.events import Recorder, Redactor, SQLiteStore
+from harness.partners import (
+    Outcome,
+    PartnerClient,
+    PartnerRejected,
+    PartnerUnavailable,
+    Posting,
+    PostResult,
+)
+from harness.platform import TxStatus
+from harness.platform.reference import PlatformState, ReferenceEngine
+from harness.profiles import Biller, load_biller
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+class ScriptedClient(PartnerClient):
+    """Answers each post with the next scripted outcome; records every posting it got."""
+
+    def __init__(self, biller: Biller, script: list[Exception | Outcome]) -> None:
+        super().__init__(biller.partner, "http://unused", "u", "s", 1.0)
+        self.script, self.posted = list(script), []
+
+    def balance(self, account: str) -> dict[str, str]:
+        return {"STATUS": "0", "BALANCE": "10.00", "PASTDUE_AMT": "2.50", "BLOCK_EFT_IND": "E"}
+
+    def post(self, posting: Posting) -> PostResult:
+        self.posted.append(posting)
+        step = self.script.pop(0) if self.script else Outcome.POSTED
+        if isinstance(step, Exception):
+            raise step
+        return PostResult(step, f"AR-{posting.key}")
+
+    def statement_pdf(self, account: str, invoice_number: str) -> bytes:
+        return b"%PDF-1.4"
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@pytest.fixture
+def biller() -> Biller:
+    return load_biller(PROJECT, "clayton-county-water")
+
+
+@pytest.fixture
+def recorder(tmp_path: Path) -> Iterator[Recorder]:
+    with SQLiteStore(tmp_path / "events.sqlite") as store:
+        yield Recorder(store, "run", Redactor())
+
+
+def engine(biller: Biller, recorder: Recorder, client: ScriptedClient, sleeps: list[float]) -> ReferenceEngine:
+    return ReferenceEngine(biller, client, recorder, Path("/nonexistent"), key_prefix="T-", today=date(2026, 11, 1),
+                           sleep=sleeps.append)
+
+
+def test_transient_faults_are_retried_with_backoff_and_the_same_key(biller: Biller, recorder: Recorder) -> None:
+    client, sleeps = ScriptedClient(biller, [PartnerUnavailable("timeout"), PartnerUnavailable("reset")]), []
+    platform = engine(biller, recorder, client, sleeps)
+    key = platform.pay("100", Decimal("45.10"), "CC")
+    report = platform.run_pump()
+    assert report.posted == (key,)
+    assert [p.key for p in client.posted] == [key, key, key]
+    assert sleeps == [biller.pump.backoff_seconds, biller.pump.backoff_seconds * 2]
+    assert platform.transaction(key).status is TxStatus.POSTED
+
+
+def test_a_partner_that_keeps_failing_parks_the_payment_and_the_next_run_posts_it_once(
+    biller: Biller, recorder: Recorder
+) -> None:
+    attempts = biller.pump.attempts
+    client = ScriptedClient(biller, [PartnerUnavailable("HTTP 503 server error")] * attempts)
+    platform = engine(biller, recorder, client, [])
+    key = platform.pay("100", Decimal("10.00"), "ACH")
+    assert platform.run_pump().parked == (key,)
+    tx = platform.transaction(key)
+    assert tx.status is TxStatus.PARKED and "HTTP 503" in tx.reason and tx.attempts == attempts
+    assert platform.run_pump().posted == (key,)
+    assert platform.run_pump().posted == ()  # nothing left: posted once, never again
+    assert len(client.posted) == attempts + 1
+
+
+def test_an_answer_lost_after_the_partner_took_it_counts_as_posted(biller: Biller, recorder: Recorder) -> None:
+    client = ScriptedClient(biller, [PartnerUnavailable("timeout"), Outcome.ALREADY_POSTED])
+    platform = engine(biller, recorder, client, [])
+    key = platform.pay("100", Decimal("10.00"), "ACH")
+    assert platform.run_pump().posted == (key,)
+    posted = recorder.scope_events("platform.pump_posted")
+    assert len(posted) == 1 and posted[0].data["already_posted"] is True
+
+
+def test_a_refusal_is_not_retried(biller: Biller, recorder: Recorder) -> None:
+    client = ScriptedClient(biller, [PartnerRejected("AddARItem: status -2 INVALID", code="-2")])
+    platform = engine(biller, recorder, client, [])
+    key = platform.pay("100", Decimal("10.00"), "CC")
+    assert platform.run_pump().failed == (key,)
+    assert len(client.posted) == 1
+    assert platform.transaction(key).reason == "AddARItem: status -2 INVALID"
+
+
+def test_excluded_channels_and_capabilities_never_reach_the_partner(biller: Biller, recorder: Recorder) -> None:
+    client = ScriptedClient(biller, [])
+    platform = engine(biller, recorder, client, [])
+    pos = platform.pay("100", Decimal("30.00"), "CC", channel="POSConnect")
+    phone = platform.change_account("100", "phone", "555-0100")
+    report = platform.run_pump()
+    assert set(report.excluded) == {pos, phone}
+    assert client.posted == []
+    assert "Cayenta posts POSConnect payments itself" in platform.transaction(pos).reason
+    assert "not supported" in platform.transaction(phone).reason.lower()
+
+
+def test_c_codes_are_notifications_and_r_codes_returns(biller: Biller, recorder: Recorder) -> None:
+    platform = engine(biller, recorder, ScriptedClient(biller, []), [])
+    payment = platform.pay("100", Decimal("50.00"), "ACH")
+    platform.run_pump()
+    notice = platform.transaction(platform.return_ach(payment, "C01"))
+    ret = platform.transaction(platform.return_ach(payment, "R01"))
+    assert (notice.kind, notice.status) == ("ach_notice", TxStatus.RECORDED)
+    assert (ret.kind, ret.status, ret.original) == ("ach_return", TxStatus.PENDING, payment)
+    with pytest.raises(Exception, match="not a NACHA"):
+        platform.return_ach(payment, "X99")
+
+
+def test_rtdr_blocks_come_from_the_billers_block_codes(biller: Biller, recorder: Recorder) -> None:
+    platform = engine(biller, recorder, ScriptedClient(biller, []), [])
+    balance = platform.open_account("100")  # BLOCK_EFT_IND E: blocks ACH for Clayton (setting 28)
+    assert (balance.balance, balance.past_due, balance.blocked) == (Decimal("10.00"), Decimal("2.50"), {"ACH"})
+    with pytest.raises(Exception, match="blocked"):
+        platform.pay("100", Decimal("5.00"), "ACH")
+    platform.pay("100", Decimal("5.00"), "CC")
+
+
+def test_the_platform_state_is_rebuilt_from_its_events(biller: Biller, recorder: Recorder) -> None:
+    client = ScriptedClient(biller, [PartnerUnavailable("reset")] * biller.pump.attempts)
+    platform = engine(biller, recorder, client, [])
+    platform.open_account("100")
+    paid = platform.pay("100", Decimal("12.00"), "CC")
+    platform.credit("100", Decimal("3.00"))
+    platform.run_pump()
+    platform.run_pump()
+    platform.void(paid)
+    replayed = PlatformState.replay(recorder.store.events("run"))
+    assert replayed == platform.state
+    assert replayed.txs[paid].status is TxStatus.POSTED
