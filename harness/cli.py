@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -131,9 +132,10 @@ class _Tally:
             yield event
 
 
-def _verify(name: str, events: Iterable[Event]) -> None:
+def _verify(name: str, events: Iterator[Event]) -> None:
     tally = _Tally(events)
-    broken = verify_chain(tally)
+    with closing(events):  # a chain broken midway leaves the store's cursor half-read
+        broken = verify_chain(tally)
     if broken is not None:
         console.print(f"[red]BROKEN[/red] {name}: chain broken at event {broken.seq}: {broken.reason}")
         raise typer.Exit(1)
@@ -172,6 +174,8 @@ def invoices_check(
     from harness.platform.invoices import Rejection, iter_invoice_file
     from harness.profiles import load_biller
 
+    if not file.is_file():
+        raise InputError(f"{file}: no such file")
     profile = load_biller(project.resolve(), biller)
     accepted = rejected = 0
     bid, invoice_type = profile.profile.bid, profile.profile.invoice_types[0].id

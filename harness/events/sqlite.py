@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +179,8 @@ class SQLiteStore(EventStore):
             for row in cur:
                 yield _event(row)
         finally:
-            cur.close()
+            with suppress(sqlite3.ProgrammingError):  # the store was closed under a half-read cursor
+                cur.close()
 
     def events(self, run_id: str, after_seq: int = 0) -> Iterator[Event]:
         return self._query(

@@ -70,11 +70,3 @@ def find_wiremock_jar(project: Path) -> Path:
             "(npm installs wiremock 3.13.2 from package.json) or set SIT_WIREMOCK_JAR"
         )
     return jars[-1]
-
-
-if __name__ == "__main__":  # `python -m harness.stubs.runtime`: exit 1 when no Java 11+ (used by make)
-    try:
-        print(find_java())
-    except StubServerError as exc:
-        print(exc)
-        raise SystemExit(1) from None

@@ -26,7 +26,7 @@ CREDENTIAL_ENVS = ("SIT_CAYENTA_API_USER", "SIT_CAYENTA_API_PASSWORD", "SIT_CLAY
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_ENVS and not k.startswith("PYTEST_")}
-    env["COLUMNS"] = "200"  # rich must not wrap the summary lines
+    env |= {"COLUMNS": "200", "PYTHONDONTWRITEBYTECODE": "1"}  # rich must not wrap the summary lines
     return env
 
 

@@ -84,7 +84,7 @@ def _run(root: Path, prefix: list[str], select: str | None) -> Run:
     tmpdir = root / "tmpdir"  # the harness's scratch dirs (sFTP inbox, WireMock root) land in root too
     tmpdir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env |= CANARIES | {"COLUMNS": "200", "TMPDIR": str(tmpdir)}
+    env |= CANARIES | {"COLUMNS": "200", "TMPDIR": str(tmpdir), "PYTHONDONTWRITEBYTECODE": "1"}
     store = root / "events.sqlite"
     args = ["run", "--biller", BILLER, "--store", str(store), *(["-k", select] if select else [])]
     result = subprocess.run([*prefix, *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
