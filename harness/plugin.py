@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from harness.errors import SitError
-from harness.platform.reference import ReferenceEngine
 from harness.profiles import scenario_scope
 from harness.scenario import ScenarioContext, clear_inbox, scenario_faker
 from harness.session import RunOptions, SitSession
@@ -119,12 +118,9 @@ def _open_scenario(config: pytest.Config, session: SitSession, scenario: Any) ->
         pytest.skip(f"N/A: {reason}")
     session.side.reset()
     clear_inbox(session)
-    engine = ReferenceEngine(
-        session.biller, session.client, recorder, session.sftp.inbox(session.biller.profile.sftp.user),
-        key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_TAG_PREFIX)}-", today=session.today,
-    )
+    platform = session.new_platform(key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_TAG_PREFIX)}-")
     fake = scenario_faker(session.faker, session.seed, sit_id)
-    ctx = ScenarioContext(sit_id=sit_id, name=scenario.name, session=session, platform=engine, fake=fake)
+    ctx = ScenarioContext(sit_id=sit_id, name=scenario.name, session=session, platform=platform, fake=fake)
     current["ctx"] = ctx
     return ctx
 

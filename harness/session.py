@@ -23,10 +23,13 @@ from typing import Any
 
 from faker import Faker
 
-from harness.errors import SitError
+from harness.errors import ProfileError, SitError
 from harness.events import Recorder, Redactor, SQLiteStore
 from harness.partners import Adapter, PartnerClient, PartnerStubs, load_adapter
+from harness.platform import Platform
+from harness.platform.reference import ReferenceEngine
 from harness.profiles import Biller, load_biller
+from harness.profiles.loader import where
 from harness.secrets import Secrets, resolve
 from harness.stubs import (
     ContainerWireMock,
@@ -40,6 +43,8 @@ from harness.stubs import (
 from harness.transfer import SftpServer
 
 DEFAULT_STORE = Path("reports") / "events.sqlite"
+# The systems under test a biller profile may name (`platform:`); a real connector joins here.
+PLATFORMS: dict[str, type[ReferenceEngine]] = {"reference": ReferenceEngine}
 
 
 def new_run_id(now: datetime) -> str:
@@ -92,6 +97,11 @@ class SitSession:
     def start(self) -> None:
         opts = self.options
         self.biller = load_biller(opts.project, opts.biller)
+        if self.biller.profile.platform not in PLATFORMS:
+            raise ProfileError(
+                f"{where(self.biller.path, ['platform'])}: field 'platform': no platform adapter "
+                f"'{self.biller.profile.platform}' (known: {', '.join(PLATFORMS)})"
+            )
         redactor = Redactor()
         self.secrets: Secrets = resolve(self.biller, redactor)
         now = datetime.now(UTC)
@@ -151,6 +161,12 @@ class SitSession:
         account = self.biller.profile.sftp
         self._sftp = SftpServer(self._workdir / "sftp", {account.user: self.secrets.get(account.password_env)})
         self._sftp.start()
+
+    def new_platform(self, key_prefix: str) -> Platform:
+        """A fresh system under test for one scenario, as the biller profile names it."""
+        inbox = self.sftp.inbox(self.biller.profile.sftp.user)
+        return PLATFORMS[self.biller.profile.platform](self.biller, self.client, self.recorder, inbox,
+                                                       key_prefix=key_prefix, today=self.today)
 
     @property
     def sftp(self) -> SftpServer:

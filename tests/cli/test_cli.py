@@ -118,6 +118,8 @@ def _edited(pattern: str, replacement: str) -> str:
         pytest.param(_edited(r"^bid: 1368\n", ""), [":2: field 'bid'", "Field required"], id="missing-bid"),
         pytest.param(_edited(r"^bid: 1368$", "bid: abc"), [":4: field 'bid'", "valid integer", "'abc'"],
                      id="bid-not-int"),
+        pytest.param(_edited(r"^platform: reference$", "platform: nosuch"),
+                     [":7: field 'platform'", "no platform adapter 'nosuch'", "known: reference"], id="platform"),
         pytest.param("slug: [unclosed\n  name: x: y\n", [":2: not valid YAML"], id="not-yaml"),
         pytest.param("just a sentence, no fields\n", ["expected a mapping of fields"], id="not-a-mapping"),
     ],

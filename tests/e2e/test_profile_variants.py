@@ -114,42 +114,37 @@ def biller_variant(tmp: Path, **changes: Any) -> tuple[Path, Path]:
     return project, path
 
 
-# --- a. ACH reject posting taken --------------------------------------------------------
+# --- a. ACH reject posting taken, b. credits switched off: one biller variant, one run ----
 
 
 @pytest.fixture(scope="module")
-def ach_taken(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    tmp = tmp_path_factory.mktemp("ach")
-    project, biller = biller_variant(tmp, capabilities=["ach_reject_posting"])
-    return sit_run(tmp, str(biller), "ach or notification", project=project)
+def variant(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    tmp = tmp_path_factory.mktemp("variant")
+    project, biller = biller_variant(tmp, capabilities=["ach_reject_posting"], settings={114: False})
+    return sit_run(tmp, str(biller), "ach or notification or credit", project=project)
 
 
-def test_ach_reject_posting_taken_runs_both_ach_scenarios(ach_taken: Run) -> None:
-    assert ach_taken.finished("SIT-ACH-001")["status"] == "passed"
-    assert ach_taken.finished("SIT-ACH-002")["status"] == "passed"
+def test_ach_reject_posting_taken_runs_both_ach_scenarios(variant: Run) -> None:
+    assert variant.finished("SIT-ACH-001")["status"] == "passed"
+    assert variant.finished("SIT-ACH-002")["status"] == "passed"
 
 
-def test_ach_return_posts_r01_and_no_notification_of_change(ach_taken: Run) -> None:
-    returns = [x for x in ach_taken.exchanges() if x["call"] == "AddReturnedCheck"]
+def test_ach_return_posts_r01_and_no_notification_of_change(variant: Run) -> None:
+    returns = [x for x in variant.exchanges() if x["call"] == "AddReturnedCheck"]
     assert [x["fields"].get("return_code") for x in returns] == ["R01"]
     (r01,) = returns
     assert "<RETURN_CODE>R01</RETURN_CODE>" in unquote_plus(r01["request_body"])
     assert r01["status"] == 200
-    assert returns == [x for x in ach_taken.exchanges("SIT-ACH-001") if x["call"] == "AddReturnedCheck"]
-    assert not any("C01" in unquote_plus(x["request_body"]) for x in ach_taken.exchanges())
-    assert [x["call"] for x in ach_taken.exchanges("SIT-ACH-002")].count("AddReturnedCheck") == 0
+    assert returns == [x for x in variant.exchanges("SIT-ACH-001") if x["call"] == "AddReturnedCheck"]
+    assert not any("C01" in unquote_plus(x["request_body"]) for x in variant.exchanges())
+    assert [x["call"] for x in variant.exchanges("SIT-ACH-002")].count("AddReturnedCheck") == 0
 
 
-# --- b. Credits switched off --------------------------------------------------------------
-
-
-def test_credits_switched_off_make_the_credit_scenario_na(tmp_path: Path) -> None:
-    project, biller = biller_variant(tmp_path, settings={114: False})
-    run = sit_run(tmp_path, str(biller), "credit", project=project)
-    finished = run.finished("SIT-PAY-003")
+def test_credits_switched_off_make_the_credit_scenario_na(variant: Run) -> None:
+    finished = variant.finished("SIT-PAY-003")
     assert finished["status"] == "na"
     assert "setting 114" in finished["reason"]
-    assert run.exchanges() == []
+    assert variant.exchanges("SIT-PAY-003") == []
 
 
 # --- c. The change-log calls swapped as the Cayenta details page lists them ---------------
