@@ -223,7 +223,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     _finish(session.config, "interrupted")
     try:
-        sit.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+        if sit.is_ready:  # a run that never opened (nothing selected, a set-up fault) records nothing
+            sit.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
     finally:
         sit.stop()
         session.config.stash[SESSION] = None

@@ -6,6 +6,9 @@ WireMock that cannot start is one clear line rather than thirty failed scenarios
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness.errors import InputError
 from harness.events import EventStore, SQLiteStore
 from harness.plugin import SESSION
 from harness.session import RunOptions, SitSession
@@ -53,7 +57,8 @@ class _Progress:
             self._bar.advance(self._task)
 
     def pytest_sessionfinish(self) -> None:
-        self._bar.stop()
+        if self._task is not None:
+            self._bar.stop()
 
 
 def run(options: RunOptions, select: str | None, console: Console) -> int:
@@ -66,16 +71,27 @@ def run(options: RunOptions, select: str | None, console: Console) -> int:
         raise
     progress = _Progress(session, console)
     # Our progress bar and summary replace pytest's terminal output (and its addopts).
-    args = [str(options.project / "steps"), "--rootdir", str(options.project), "-p", "no:terminal",
-            "-p", "no:cacheprovider", "-o", "addopts=--strict-markers", "--biller", options.biller]
+    # One token per option: pytest parses its early arguments before it knows the plugin's
+    # options, and would take a separate biller path for a test path.
+    args = [str(options.project / "steps"), "--rootdir", str(options.project), "-c",
+            str(options.project / "pyproject.toml"), "-p", "no:terminal", "-p", "no:cacheprovider",
+            "-o", "addopts=--strict-markers", f"--biller={options.biller}"]
     if select:
-        args += ["-k", select]
+        args.append(f"-k={select}")
+    errors = io.StringIO()
     try:
-        code = pytest.main(args, plugins=[progress])
+        with contextlib.redirect_stderr(errors):
+            code = pytest.main(args, plugins=[progress])
     finally:
         session.stop()  # the plugin stops it at session end; this covers pytest failing to start
     if session.error is not None:
         raise session.error
+    if code == pytest.ExitCode.USAGE_ERROR:
+        reason = " ".join(errors.getvalue().split()) or "pytest refused its arguments"
+        raise InputError(f"-k {select!r}: {reason}" if select else reason)
+    sys.stderr.write(errors.getvalue())
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        raise InputError(f"no scenario matches -k {select!r}" if select else "no workbook scenarios found")
     for line in progress.collect_errors:
         console.print(f"[red]collection error[/red] {line}", markup=True, highlight=False)
     with SQLiteStore(session.store_path) as store:

@@ -432,3 +432,16 @@ def test_invoices_check_file_without_records(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "billheader_empty.xml: 0 accepted, 0 rejected" in proc.stdout
     assert "billheader_empty.xml: no BillHeader records found" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("select", "needle"),
+    [("card payment", "-k 'card payment':"), ("no_such_scenario", "no scenario matches -k 'no_such_scenario'")],
+)
+def test_run_with_a_selection_that_selects_nothing(tmp_path: Path, select: str, needle: str) -> None:
+    store = tmp_path / "events.sqlite"
+    proc = run_sit("run", "--biller", BILLER, "-k", select, "--store", str(store))
+    assert_one_line_error(proc, needle, code=2)
+    if store.exists():  # opened, but no run may be recorded without a scenario
+        with SQLiteStore(store) as events:
+            assert events.run_ids() == []

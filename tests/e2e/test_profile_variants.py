@@ -203,12 +203,9 @@ def test_correct_change_log_passes_sit_chg_003(posconnect_pumped: Run) -> None:
         assert posconnect_pumped.finished(sit_id)["status"] == "passed"
 
 
-# --- harness bug: a biller profile given by a path outside the project ---------------------
+# --- a biller profile given by a path outside the project ---------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "harness bug: runner.py passes `--biller PATH` as two tokens next to `--rootdir`, so pytest takes PATH "
-    "for a test path and, with --rootdir set, reads no pyproject.toml: pytest-bdd finds no scenarios"))
 def test_biller_path_outside_the_project(tmp_path: Path) -> None:
     biller = tmp_path / "biller.yaml"
     shutil.copy(PROJECT / "fixtures" / "billers" / f"{BILLER}.yaml", biller)
