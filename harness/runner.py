@@ -61,6 +61,25 @@ class _Progress:
             self._bar.stop()
 
 
+def _pytest_args(options: RunOptions, select: str | None) -> list[str]:
+    # Our progress bar and summary replace pytest's terminal output (and its addopts). One
+    # token per option: pytest parses its early arguments before it knows the plugin's
+    # options, and would take a separate biller path for a test path.
+    args = [str(options.project / "steps"), "--rootdir", str(options.project), "-c",
+            str(options.project / "pyproject.toml"), "-p", "no:terminal", "-p", "no:cacheprovider",
+            "-o", "addopts=--strict-markers", f"--biller={options.biller}"]
+    return [*args, f"-k={select}"] if select else args
+
+
+def _check_selection(code: int, errors: str, select: str | None) -> None:
+    """A selection pytest refused, or one that matched nothing, is the user's to fix: one line."""
+    if code == pytest.ExitCode.USAGE_ERROR:
+        reason = " ".join(errors.split()) or "pytest refused its arguments"
+        raise InputError(f"-k {select!r}: {reason}" if select else reason)
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        raise InputError(f"no scenario matches -k {select!r}" if select else "no workbook scenarios found")
+
+
 def run(options: RunOptions, select: str | None, console: Console) -> int:
     """Run the SIT; returns the exit code: 0 only if every in-scope scenario passed."""
     session = SitSession(options)
@@ -70,28 +89,16 @@ def run(options: RunOptions, select: str | None, console: Console) -> int:
         session.stop()
         raise
     progress = _Progress(session, console)
-    # Our progress bar and summary replace pytest's terminal output (and its addopts).
-    # One token per option: pytest parses its early arguments before it knows the plugin's
-    # options, and would take a separate biller path for a test path.
-    args = [str(options.project / "steps"), "--rootdir", str(options.project), "-c",
-            str(options.project / "pyproject.toml"), "-p", "no:terminal", "-p", "no:cacheprovider",
-            "-o", "addopts=--strict-markers", f"--biller={options.biller}"]
-    if select:
-        args.append(f"-k={select}")
     errors = io.StringIO()
     try:
         with contextlib.redirect_stderr(errors):
-            code = pytest.main(args, plugins=[progress])
+            code = pytest.main(_pytest_args(options, select), plugins=[progress])
     finally:
         session.stop()  # the plugin stops it at session end; this covers pytest failing to start
     if session.error is not None:
         raise session.error
-    if code == pytest.ExitCode.USAGE_ERROR:
-        reason = " ".join(errors.getvalue().split()) or "pytest refused its arguments"
-        raise InputError(f"-k {select!r}: {reason}" if select else reason)
+    _check_selection(code, errors.getvalue(), select)
     sys.stderr.write(errors.getvalue())
-    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        raise InputError(f"no scenario matches -k {select!r}" if select else "no workbook scenarios found")
     for line in progress.collect_errors:
         console.print(f"[red]collection error[/red] {line}", markup=True, highlight=False)
     with SQLiteStore(session.store_path) as store:

@@ -79,6 +79,13 @@ def _git_commit(project: Path) -> str | None:
     return commit if out.returncode == 0 and len(commit) == 40 else None
 
 
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # a container user with no passwd entry
+        return "unknown"
+
+
 @dataclass
 class SitSession:
     """Everything a run holds open; ``start`` brings it up, ``stop`` takes it down."""
@@ -102,6 +109,10 @@ class SitSession:
                 f"{where(self.biller.path, ['platform'])}: field 'platform': no platform adapter "
                 f"'{self.biller.profile.platform}' (known: {', '.join(PLATFORMS)})"
             )
+        # Profile and pack faults are file faults: found here, before any JVM starts.
+        self.adapter: Adapter = load_adapter(self.biller.partner)
+        self.stubs: PartnerStubs = self.adapter.stubs(self.biller.partner)
+        self._pack = load_pack(opts.project / "stubs" / self.biller.partner.name)
         redactor = Redactor()
         self.secrets: Secrets = resolve(self.biller, redactor)
         now = datetime.now(UTC)
@@ -143,8 +154,6 @@ class SitSession:
     def _load_partner_side(self) -> None:
         partner = self.biller.partner
         assert self._wiremock is not None
-        self.adapter: Adapter = load_adapter(partner)
-        self.stubs: PartnerStubs = self.adapter.stubs(partner)
         creds = partner.credentials
         self.client: PartnerClient = self.adapter.client(
             partner, self._wiremock.base_url, self.secrets.get(creds.user_env), self.secrets.get(creds.secret_env),
@@ -152,8 +161,8 @@ class SitSession:
         )
         admin = WireMockAdmin(self._wiremock.base_url)
         self.wiremock_version = admin.version()
-        pack = load_pack(self.options.project / "stubs" / partner.name)
-        self.side = StubSide(admin, pack, self.recorder, self.stubs.decode, traffic=lambda: self.client.requests_sent)
+        self.side = StubSide(admin, self._pack, self.recorder, self.stubs.decode,
+                             traffic=lambda: self.client.requests_sent)
         self.side.load()
 
     def _start_sftp(self) -> None:
@@ -182,7 +191,7 @@ class SitSession:
             "stub_backend": self.options.stub_backend, "wiremock_version": self.wiremock_version,
             "stub_pack": f"stubs/{p.name}", "harness_version": version("sit-harness"),
             "git_commit": _git_commit(self.options.project),
-            "operator": self.options.operator or os.environ.get("SIT_OPERATOR") or getpass.getuser(),
+            "operator": self.options.operator or os.environ.get("SIT_OPERATOR") or _login(),
             "python": pyplatform.python_version(), "demo_secrets": self.secrets.demo,
             "sftp": {"host": self.sftp.host, "port": self.sftp.port, "user": b.sftp.user},
         }

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.events import Recorder, Redactor, SQLiteStore
 from harness.partners import (
@@ -154,3 +155,25 @@ def test_the_platform_state_is_rebuilt_from_its_events(biller: Biller, recorder:
     replayed = PlatformState.replay(recorder.store.events("run"))
     assert replayed == platform.state
     assert replayed.txs[paid].status is TxStatus.POSTED
+
+
+def test_portal_blocks_are_refused_when_only_rtdr_may_set_them(
+    biller: Biller, recorder: Recorder, tmp_path: Path
+) -> None:
+    platform = engine(biller, recorder, ScriptedClient(biller, []), [])
+    with pytest.raises(Exception, match="RTDR only"):
+        platform.portal_block("100", "CC")  # Clayton's setting 32 is on
+    lenient = load_biller(PROJECT, str(_without_setting(tmp_path, 32)))
+    platform = engine(lenient, recorder, ScriptedClient(lenient, []), [])
+    platform.portal_block("100", "CC")
+    with pytest.raises(Exception, match="CC payments are blocked"):
+        platform.pay("100", Decimal("5.00"), "CC")
+    assert PlatformState.replay(recorder.store.events("run")).portal_blocks == {"100": {"CC"}}
+
+
+def _without_setting(tmp_path: Path, number: int) -> Path:
+    data = yaml.safe_load((PROJECT / "fixtures" / "billers" / "clayton-county-water.yaml").read_text())
+    data["settings"].pop(number)
+    path = tmp_path / "biller.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path

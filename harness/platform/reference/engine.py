@@ -116,11 +116,7 @@ class ReferenceEngine(Platform):
             reason = "block flags are set by RTDR only for this biller (portal users may not set them)"
             self._emit("refused", action="portal_block", account=account, reason=reason)
             raise PlatformRefusal(reason)
-        balance = self.state.balances.get(account)
-        blocked = sorted({method, *(balance.blocked if balance else ())})
-        self._emit("balance_observed", account=account, balance=money(balance.balance if balance else Decimal(0)),
-                   past_due=money(balance.past_due if balance else Decimal(0)), blocked=blocked,
-                   block_indicator="portal")
+        self._emit("portal_block_set", account=account, method=method)
 
     # -- money and changes ----------------------------------------------------------------
     def _create(self, letter: str, kind: str, account: str, **fields: Any) -> str:
@@ -132,9 +128,8 @@ class ReferenceEngine(Platform):
         self._check_amount(amount)
         if method not in METHODS:
             raise PlatformRefusal(f"unknown payment method {method!r} (use one of {', '.join(METHODS)})")
-        balance = self.state.balances.get(account)
-        if balance is not None and method in balance.blocked:
-            reason = f"{method} payments are blocked for account {account} by the partner"
+        if method in self.state.blocked(account):
+            reason = f"{method} payments are blocked for account {account}"
             self._emit("refused", action="pay", account=account, reason=reason)
             raise PlatformRefusal(reason)
         return self._create("P", "payment", account, amount=money(amount), method=method, channel=channel)

@@ -27,6 +27,7 @@ class PlatformState:
     bills: dict[str, list[BifRecord]] = field(default_factory=dict)
     imported: set[str] = field(default_factory=set)
     balances: dict[str, Balance] = field(default_factory=dict)
+    portal_blocks: dict[str, set[str]] = field(default_factory=dict)
     txs: dict[str, Transaction] = field(default_factory=dict)
 
     @classmethod
@@ -40,6 +41,11 @@ class PlatformState:
         handler = _HANDLERS.get(event.kind.removeprefix(PREFIX)) if event.kind.startswith(PREFIX) else None
         if handler is not None:
             handler(self, event.data)
+
+    def blocked(self, account: str) -> set[str]:
+        """Payment methods blocked for the account: by the partner (RTDR) or a portal user."""
+        rtdr = self.balances[account].blocked if account in self.balances else frozenset()
+        return set(rtdr) | self.portal_blocks.get(account, set())
 
     def open_txs(self) -> list[Transaction]:
         """What the next pump run sends: pending and parked transactions, oldest first."""
@@ -66,6 +72,10 @@ def _balance_observed(state: PlatformState, data: dict[str, Any]) -> None:
     )
 
 
+def _portal_block_set(state: PlatformState, data: dict[str, Any]) -> None:
+    state.portal_blocks.setdefault(data["account"], set()).add(data["method"])
+
+
 def _tx_created(state: PlatformState, data: dict[str, Any]) -> None:
     fields = {k: v for k, v in data.items() if k in Transaction.__dataclass_fields__}
     state.txs[data["key"]] = Transaction(
@@ -89,6 +99,7 @@ _HANDLERS: dict[str, Callable[[PlatformState, dict[str, Any]], None]] = {
     "file_imported": _file_imported,
     "bill_loaded": _bill_loaded,
     "balance_observed": _balance_observed,
+    "portal_block_set": _portal_block_set,
     "tx_created": _tx_created,
     "pump_attempt_failed": _attempt,
     "pump_posted": _status(TxStatus.POSTED),
