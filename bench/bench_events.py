@@ -2,16 +2,18 @@
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/bench_events.py [--events N]``.
 
-The headline figure appends a run-like mix of events (step lifecycle, platform actions,
-partner exchanges; one in ten carrying a secret in its URL and body) through the
-Recorder, so redaction is paid, and commits once per step of 8 events as a run does
-(an event is committed before its step is reported). One commit per event and the
-store alone are printed beside it for comparison.
+The headline figure appends a run-like mix of events through the Recorder, so redaction
+is paid, and commits once per step of 8 events as a run does (an event is committed
+before its step is reported). The mix follows the demo run's kinds (step lifecycle,
+expectations, platform actions), with one partner exchange in 8 events where the demo
+run has one in 19, and one exchange in ten carrying a secret in its URL and body.
+One commit per event and the store alone are printed beside it for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -47,9 +49,9 @@ def event_mix(n: int) -> list[tuple[str, dict[str, Any]]]:
                                            "amount": "12.50", "method": "ACH"}),
         ("partner.exchange", exchange),
         ("platform.pump_posted", lambda i: {"key": f"P{i}", "attempts": 1, "partner_ref": f"AR-{i}"}),
-        ("partner.exchange", exchange),
+        ("scenario.started", lambda i: {"sit_id": "SIT-PAY-001", "name": "A card payment posts to the partner",
+                                        "feature": "Payment posting (data pump)", "tags": ["SIT-PAY-001"]}),
         ("expectation", lambda i: {"what": "payment status", "expected": "posted", "actual": "posted", "ok": True}),
-        ("partner.exchange", exchange),
         ("step.finished", lambda i: {"sit_id": "SIT-PAY-001", "status": "passed", "duration_ms": 3}),
     ]
     return [(shapes[i % len(shapes)][0], shapes[i % len(shapes)][1](i)) for i in range(n)]
@@ -70,33 +72,36 @@ def main() -> None:
     mix = event_mix(n)  # built up front: not part of the measured cost
 
     with tempfile.TemporaryDirectory() as tmp, SQLiteStore(Path(tmp) / "events.db") as store:
-        recorder = Recorder(store, "bench-run", Redactor([SECRET]))
-
-        def run_like() -> None:
+        def run_like(run_id: str) -> None:
+            recorder = Recorder(store, run_id, Redactor([SECRET]))
             for start in range(0, n, STEP_EVENTS):
                 with recorder.batch():
                     for kind, data in mix[start : start + STEP_EVENTS]:
                         recorder.append(kind, **data)
 
-        rate = timed(f"Recorder, commit per step of {STEP_EVENTS} events (as a run)", n, run_like)
+
+        # Three runs, the median reported: this shared VM's timings swing by a quarter.
+        label = f"Recorder, commit per step of {STEP_EVENTS} events (as a run), try"
+        rate = statistics.median(timed(f"{label} {i}", n, lambda i=i: run_like(f"bench-run-{i}")) for i in (1, 2, 3))
         single = Recorder(store, "bench-single", Redactor([SECRET]))
         timed("Recorder, commit per event", n, lambda: [single.append(k, **d) for k, d in mix])
-        redacted = [(k, recorder.redactor.redact(d)) for k, d in mix]
+        redactor = Redactor([SECRET])
+        redacted = [(k, redactor.redact(d)) for k, d in mix]
         timed("store alone, commit per event, data already redacted", n,
               lambda: [store.append("bench-store", k, d) for k, d in redacted])
 
         start = time.perf_counter()
-        broken = verify_chain(store.events("bench-run"))
+        broken = verify_chain(store.events("bench-run-1"))
         took = time.perf_counter() - start
         print(f"{'verify_chain, streamed from the store':<58} {took:>9.2f} s ({n / took:,.0f} events/s, {broken})")
         start = time.perf_counter()
-        written = write_jsonl(store.events("bench-run"), Path(tmp) / "run.jsonl")
+        written = write_jsonl(store.events("bench-run-1"), Path(tmp) / "run.jsonl")
         took = time.perf_counter() - start
         size = (Path(tmp) / "run.jsonl").stat().st_size
         print(f"{'JSONL export':<58} {took:>9.2f} s ({written} events, {size / 1e6:.1f} MB)")
 
     verdict = "MET" if rate >= TARGET_APPENDS_PER_S else "NOT MET"
-    print(f"target >= {TARGET_APPENDS_PER_S:,} appends/s (as a run): {verdict}")
+    print(f"median as a run {rate:,.0f} appends/s; target >= {TARGET_APPENDS_PER_S:,}: {verdict}")
 
 
 if __name__ == "__main__":

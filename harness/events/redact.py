@@ -21,6 +21,9 @@ MASK = "***"
 
 # Shortest secret worth registering: masking "ab" everywhere would wreck the log.
 MIN_SECRET_LEN = 4
+# Scrub results of short strings are cached: header values, call names, keys and step
+# texts recur in every event. The cache is emptied whenever a secret is added.
+CACHED_LEN, CACHE_SIZE = 256, 8192
 
 SENSITIVE_NAMES = (
     "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key",
@@ -90,6 +93,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
         self._secret_re: re.Pattern[str] | None = None
+        self._cache: dict[str, str] = {}
         for secret in secrets:
             self.add_secret(secret)
 
@@ -104,9 +108,20 @@ class Redactor:
         # Longest first, so a secret is masked whole rather than a secret inside it.
         alternatives = sorted(self._secrets, key=len, reverse=True)
         self._secret_re = re.compile("|".join(map(re.escape, alternatives)))
+        self._cache.clear()
 
     def scrub(self, text: str) -> str:
         """``text`` with known secrets and credential-shaped substrings masked."""
+        if len(text) > CACHED_LEN:
+            return self._scrub(text)
+        cached = self._cache.get(text)
+        if cached is None:
+            cached = self._scrub(text)
+            if len(self._cache) < CACHE_SIZE:
+                self._cache[text] = cached
+        return cached
+
+    def _scrub(self, text: str) -> str:
         if self._secret_re is not None:
             text = self._secret_re.sub(MASK, text)
         lowered = text.lower()

@@ -74,6 +74,7 @@ class SQLiteStore(EventStore):
         # Heads sealed inside the current batch: it holds the write lock, so no other
         # process can move them, and re-reading them would be a query per append.
         self._batch_heads: dict[str, tuple[int, str]] = {}
+        self._pending: list[tuple[str, int, str, str, str, str, str]] = []
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
@@ -123,30 +124,58 @@ class SQLiteStore(EventStore):
         data_text = data_json.decode("utf-8")
         if ts is None:
             ts = now_ts()
-        cur = self._cur
         with self._lock:
-            own = self._batch_depth == 0  # inside a batch, the batch owns BEGIN and COMMIT
-            try:
-                if own:
-                    cur.execute("BEGIN IMMEDIATE")
-                try:
-                    head = self._batch_heads.get(run_id) or cur.execute(_HEAD, (run_id,)).fetchone()
-                    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
-                    hash_ = hash_encoded(run_id, seq, kind, ts, data_json, prev_hash)
-                    cur.execute(_INSERT, (run_id, seq, kind, ts, data_text, prev_hash, hash_))
-                    if own:
-                        cur.execute("COMMIT")
-                    else:
-                        self._batch_heads[run_id] = (seq, hash_)
-                except BaseException:
-                    if own and self._conn.in_transaction:
-                        cur.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise EventLogError(f"{self._path}: cannot append to run {run_id!r} ({exc})") from None
+            if self._batch_depth:
+                seq, prev_hash, hash_ = self._seal_in_batch(run_id, kind, ts, data_json, data_text)
+            else:
+                seq, prev_hash, hash_ = self._append_alone(run_id, kind, ts, data_json, data_text)
         # Returned with the data as stored (JSON round trip), e.g. tuples become lists,
         # so the caller sees exactly what readers of the store will see.
         return Event(run_id, seq, kind, ts, json.loads(data_text), prev_hash, hash_)
+
+    def _append_alone(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
+        cur = self._cur
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                head = cur.execute(_HEAD, (run_id,)).fetchone()
+                seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
+                hash_ = hash_encoded(run_id, seq, kind, ts, data_json, prev_hash)
+                cur.execute(_INSERT, (run_id, seq, kind, ts, data_text, prev_hash, hash_))
+                cur.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise EventLogError(f"{self._path}: cannot append to run {run_id!r} ({exc})") from None
+        return seq, prev_hash, hash_
+
+    def _seal_in_batch(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
+        """Seal against the head the batch knows and keep the row for one insert at the end.
+
+        The batch holds the write lock, so no other process can move a head meanwhile.
+        """
+        head = self._batch_heads.get(run_id)
+        if head is None:
+            try:
+                head = self._cur.execute(_HEAD, (run_id,)).fetchone()
+            except sqlite3.Error as exc:
+                raise EventLogError(f"{self._path}: cannot append to run {run_id!r} ({exc})") from None
+        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        hash_ = hash_encoded(run_id, seq, kind, ts, data_json, prev_hash)
+        self._pending.append((run_id, seq, kind, ts, data_text, prev_hash, hash_))
+        self._batch_heads[run_id] = (seq, hash_)
+        return seq, prev_hash, hash_
+
+    def _flush(self) -> None:
+        """Write the batch's sealed rows (before a read, so it sees them; and at commit)."""
+        if self._pending:
+            rows, self._pending = self._pending, []
+            try:
+                self._cur.executemany(_INSERT, rows)
+            except sqlite3.Error as exc:
+                raise EventLogError(f"{self._path}: cannot write {len(rows)} events ({exc})") from None
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -169,11 +198,16 @@ class SQLiteStore(EventStore):
                 self._batch_depth -= 1
                 if self._batch_depth == 0:
                     self._batch_heads.clear()
-                    if self._conn.in_transaction:
-                        self._cur.execute("COMMIT")
+                    try:
+                        self._flush()
+                    finally:
+                        if self._conn.in_transaction:
+                            self._cur.execute("COMMIT")
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Event]:
         """Rows as events, one step of the cursor at a time (never fetchall)."""
+        with self._lock:
+            self._flush()
         cur = self._conn.execute(sql, params)
         try:
             for row in cur:
@@ -188,12 +222,16 @@ class SQLiteStore(EventStore):
         )
 
     def head(self, run_id: str) -> Event | None:
+        with self._lock:
+            self._flush()
         row = self._conn.execute(
             f"SELECT {_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (run_id,)
         ).fetchone()
         return _event(row) if row else None
 
     def run_ids(self) -> list[str]:
+        with self._lock:
+            self._flush()
         rows = self._conn.execute("SELECT run_id FROM events WHERE seq = 1 ORDER BY ts, run_id")
         return [run_id for (run_id,) in rows]
 

@@ -172,3 +172,15 @@ def test_nested_batches_join_the_outer_one(store: EventStore) -> None:
         store.append("r", "c", {})
     assert [e.seq for e in store.events("r")] == [1, 2, 3]
     assert verify_chain(store.events("r")) is None
+
+
+def test_reads_inside_a_batch_see_what_it_appended(store: EventStore) -> None:
+    with store.batch():
+        store.append("r", "a", {})
+        assert store.head("r") is not None and store.head("r").seq == 1
+        store.append("r", "b", {})
+        assert [e.kind for e in store.events("r")] == ["a", "b"]
+        assert store.run_ids() == ["r"]
+        store.append("r", "c", {})
+    assert [e.seq for e in store.events("r")] == [1, 2, 3]
+    assert verify_chain(store.events("r")) is None

@@ -128,3 +128,11 @@ def test_recorder_stores_redacted_data_and_tracks_its_scope(tmp_path: Path) -> N
         assert [e.kind for e in recorder.scope_events()] == ["partner.request", "partner.response"]
         assert recorder.scope_events("partner.response") == [stored[2]]
         assert (recorder.run_id, recorder.store) == ("run-1", store)
+
+
+def test_a_secret_added_later_is_masked_in_strings_seen_before() -> None:
+    """Scrubbed strings are cached; adding a secret must not leave a stale, unmasked result."""
+    redactor = Redactor()
+    assert redactor.scrub("token-value-9f2") == "token-value-9f2"
+    redactor.add_secret("value-9f2")
+    assert redactor.scrub("token-value-9f2") == f"token-{MASK}"
