@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import closing
@@ -199,6 +200,11 @@ def main() -> None:
     """Entry point: user errors are one line on stderr with a non-zero exit, never a traceback."""
     try:
         app()
+    except SystemExit:
+        # Everything is closed by now; a frozen heap spares the interpreter's final collection
+        # over every object a run created (0.3 s of a 4 s run).
+        gc.freeze()
+        raise
     except (SitError, EventLogError) as exc:
         print(f"sit: {exc}", file=sys.stderr)
         sys.exit(getattr(exc, "exit_code", 2))

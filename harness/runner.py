@@ -67,6 +67,7 @@ def _pytest_args(options: RunOptions, select: str | None) -> list[str]:
     # options, and would take a separate biller path for a test path.
     args = [str(options.project / "steps"), "--rootdir", str(options.project), "-c",
             str(options.project / "pyproject.toml"), "-p", "no:terminal", "-p", "no:cacheprovider",
+            "-p", "no:faker", "-p", "no:anyio",  # installed by dependencies; the workbook needs neither
             "-o", "addopts=--strict-markers", f"--biller={options.biller}"]
     return [*args, f"-k={select}"] if select else args
 

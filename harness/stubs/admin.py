@@ -46,6 +46,10 @@ class WireMockAdmin:
     def remove_mapping(self, mapping_id: str) -> None:
         self._call("DELETE", f"/mappings/{mapping_id}")
 
+    def remove_by_metadata(self, key: str, value: str) -> None:
+        self._call("POST", "/mappings/remove-by-metadata",
+                   json={"matchesJsonPath": {"expression": f"$.{key}", "equalTo": value}})
+
     def reset(self) -> None:
         """Mappings, scenarios and the request journal back to an empty server."""
         self._call("POST", "/reset")
