@@ -17,6 +17,7 @@ from typing import Any
 from faker import Faker
 
 from harness.events import Event
+from harness.partners import FAULTS
 from harness.platform.port import Platform
 from harness.profiles import Biller
 from harness.session import SitSession
@@ -55,6 +56,8 @@ class PartnerSide:
 
     def fails(self, role: str, fault: str, times: int | None) -> None:
         """Make the partner's ``role`` call fail ``times`` times (None: until it recovers)."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown partner fault {fault!r} (one of: {', '.join(FAULTS)})")
         delay_ms = int(self._s.biller.pump.timeout_seconds * 1000 * 1.5)
         for mapping in self._s.stubs.fault(role, fault, times, delay_ms):
             self._faults.append(self._s.side.add(mapping))

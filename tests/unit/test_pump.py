@@ -130,6 +130,7 @@ def test_c_codes_are_notifications_and_r_codes_returns(biller: Biller, recorder:
     ret = platform.transaction(platform.return_ach(payment, "R01"))
     assert (notice.kind, notice.status) == ("ach_notice", TxStatus.RECORDED)
     assert (ret.kind, ret.status, ret.original) == ("ach_return", TxStatus.PENDING, payment)
+    assert ret.reason == "R01: insufficient funds"
     with pytest.raises(Exception, match="not a NACHA"):
         platform.return_ach(payment, "X99")
 

@@ -154,7 +154,8 @@ class ReferenceEngine(Platform):
                                 reason=f"{code} is a notification of change, not a return", **fields)
         if not nacha.is_return(code):
             raise PlatformRefusal(f"{code!r} is not a NACHA return code (R01-R85) or change code (C01-C13)")
-        return self._create("R", "ach_return", payment.account, **fields)
+        reason = f"{code}: {nacha.RETURN_REASONS.get(code, 'returned by the bank')}"
+        return self._create("R", "ach_return", payment.account, reason=reason, **fields)
 
     def void(self, payment_key: str) -> str:
         payment = self.transaction(payment_key)
