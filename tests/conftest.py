@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from harness.events import SQLiteStore
 
 PROJECT = Path(__file__).resolve().parent.parent
+SIT = (sys.executable, "-m", "harness.cli")  # the `sit` command, as run_sit runs it
 
 # Linked into a throwaway project as they are; fixtures/ and stubs/ are copied so a test may break them.
 _LINKED = ("features", "steps", "conftest.py", "pyproject.toml", "node_modules", ".cache")
@@ -21,17 +22,19 @@ _COPIED = ("fixtures", "stubs")
 
 
 def run_sit(
-    *args: str, cwd: Path = PROJECT, env: Mapping[str, str] | None = None, timeout: float = 120
+    *args: str, cwd: Path = PROJECT, env: Mapping[str, str] | None = None, timeout: float = 120,
+    program: Sequence[str] = SIT,
 ) -> subprocess.CompletedProcess[str]:
     """`sit ARGS` in a child process, exactly as a user runs it (through ``harness.cli.main``).
 
     ``env`` replaces the environment (default: this one). Rich's width is fixed so that no
-    line is wrapped, and bytecode is not written next to the (shared) sources.
+    line is wrapped, and bytecode is not written next to the (shared) sources. ``program``
+    replaces the command ARGS are given to (say, ``python -m pytest`` or a wrapper of ``main``).
     """
     environ = dict(os.environ if env is None else env)
     environ.pop("FORCE_COLOR", None)
     environ.update(COLUMNS="1000", NO_COLOR="1", PYTHONDONTWRITEBYTECODE="1")
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd, env=environ,
+    return subprocess.run([*program, *args], cwd=cwd, env=environ,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -7,76 +7,24 @@ are symlinks to this checkout and whose fixtures/ is a copy.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
 import yaml
+from runs import BILLER, PROJECT, Run
+from runs import sit_run as _sit_run
 
-from harness.events import Event, SQLiteStore, read_jsonl
-
-PROJECT = Path(__file__).resolve().parents[2]
-BILLER = "clayton-county-water"
-CREDENTIAL_ENVS = ("SIT_CAYENTA_API_USER", "SIT_CAYENTA_API_PASSWORD", "SIT_CLAYTON_SFTP_PASSWORD")
 LINKED = ("features", "steps", "conftest.py", "pyproject.toml", "node_modules", ".cache", "stubs")
 # SIT-CHG-001/002 are named "... enrollment reaches the partner"; SIT-CHG-003 "every changelog call ...".
 CHANGES = "change or enrollment"
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_ENVS and not k.startswith("PYTEST_")}
-    env |= {"COLUMNS": "200", "PYTHONDONTWRITEBYTECODE": "1"}
-    return env
-
-
-def _sit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=PROJECT, env=_env(),
-                          capture_output=True, text=True, timeout=timeout)
-
-
-@dataclass
-class Run:
-    result: subprocess.CompletedProcess[str]
-    events: list[Event]  # as `sit export` wrote them
-
-    def finished(self, sit_id: str) -> dict[str, Any]:
-        (data,) = [e.data for e in self.events if e.kind == "scenario.finished" and e.data["sit_id"] == sit_id]
-        return data
-
-    def scenario(self, sit_id: str) -> list[Event]:
-        """The scenario's events, from its scenario.started to its scenario.finished."""
-        out: list[Event] = []
-        inside = False
-        for event in self.events:
-            if event.kind == "scenario.started":
-                inside = event.data["sit_id"] == sit_id
-            if inside:
-                out.append(event)
-            if event.kind == "scenario.finished" and inside:
-                return out
-        raise AssertionError(f"{sit_id} did not run")
-
-    def exchanges(self, sit_id: str | None = None) -> list[dict[str, Any]]:
-        events = self.events if sit_id is None else self.scenario(sit_id)
-        return [e.data for e in events if e.kind == "partner.exchange"]
-
-
 def sit_run(tmp: Path, biller: str, select: str, project: Path = PROJECT, expect: int = 0) -> Run:
-    store = tmp / "events.sqlite"
-    result = _sit("run", "--biller", biller, "--store", str(store), "--project", str(project), "-k", select)
-    assert result.returncode == expect, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    with SQLiteStore(store) as events:
-        (run_id,) = events.run_ids()
-    export = tmp / "run.jsonl"
-    exported = _sit("export", run_id, "-o", str(export), "--store", str(store), timeout=60)
-    assert exported.returncode == 0, exported.stderr
-    return Run(result, list(read_jsonl(export)))
+    """`sit run` of BILLER's scenarios matching ``select`` in ``project``; its events as `sit export` wrote them."""
+    return _sit_run(tmp / "events.sqlite", biller, "--project", str(project), "-k", select, expect=expect, export=True)
 
 
 def _yaml(path: Path) -> dict[str, Any]:

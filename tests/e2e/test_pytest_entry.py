@@ -7,66 +7,23 @@ sequence of event kinds (what happened, in what order), each log's chain intact.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from runs import BILLER, Run, explain, sit, sit_run, stored_run
 
-from harness.events import Event, SQLiteStore, verify_chain
+from harness.events import verify_chain
 from harness.session import default_seed
 
-PROJECT = Path(__file__).resolve().parents[2]
-BILLER = "clayton-county-water"  # pyproject's sit_biller default, which plain pytest runs
-CREDENTIAL_ENVS = ("SIT_CAYENTA_API_USER", "SIT_CAYENTA_API_PASSWORD", "SIT_CLAYTON_SFTP_PASSWORD")
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_ENVS and not k.startswith("PYTEST_")}
-    env |= {"COLUMNS": "200", "PYTHONDONTWRITEBYTECODE": "1"}
-    return env
-
-
-@dataclass
-class Run:
-    result: subprocess.CompletedProcess[str]
-    events: list[Event]
-
-    def started(self) -> dict[str, Any]:
-        (data,) = [e.data for e in self.events if e.kind == "run.started"]
-        return data
-
-    def statuses(self) -> dict[str, str]:
-        return {e.data["sit_id"]: e.data["status"] for e in self.events if e.kind == "scenario.finished"}
-
-    def kinds(self) -> dict[str, list[str]]:
-        """Per SIT ID, the kinds of events from its scenario.started to its scenario.finished."""
-        out: dict[str, list[str]] = {}
-        current: list[str] | None = None
-        for event in self.events:
-            if event.kind == "scenario.started":
-                current = out.setdefault(event.data["sit_id"], [])
-            if current is not None:
-                current.append(event.kind)
-            if event.kind == "scenario.finished":
-                current = None
-        return out
-
-
-def _run(args: list[str], store: Path) -> Run:
-    result = subprocess.run([sys.executable, *args], cwd=PROJECT, env=_env(), capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    with SQLiteStore(store) as events:
-        (run_id,) = events.run_ids()
-        return Run(result, list(events.events(run_id)))
+PYTEST = (sys.executable, "-m", "pytest")
+# BILLER is pyproject's sit_biller default, which plain pytest runs.
 
 
 def _pytest(store: Path, *extra: str) -> Run:
-    return _run(["-m", "pytest", "steps", "--sit-store", str(store), "-p", "no:cacheprovider", "-q", *extra], store)
+    result = sit("steps", "--sit-store", str(store), "-p", "no:cacheprovider", "-q", *extra, program=PYTEST)
+    assert result.returncode == 0, explain(result)
+    return stored_run(result, store)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +38,7 @@ def via_pytest(tmp: Path) -> Run:
 
 @pytest.fixture(scope="module")
 def via_sit(tmp: Path) -> Run:
-    store = tmp / "b.sqlite"
-    return _run(["-m", "harness.cli", "run", "--biller", BILLER, "--store", str(store)], store)
+    return sit_run(tmp / "b.sqlite", BILLER)
 
 
 def test_same_scenarios_same_statuses(via_pytest: Run, via_sit: Run) -> None:

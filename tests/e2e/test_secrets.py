@@ -10,19 +10,16 @@ must find them, so the search cannot pass vacuously.
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from runs import BILLER, SIT, Run, sit_run
 
-from harness.events import MASK, Event, SQLiteStore, read_jsonl
+from harness.events import MASK
 
-PROJECT = Path(__file__).resolve().parents[2]
-BILLER = "clayton-county-water"
 USER, PASSWORD, SFTP_PASSWORD = "CANARY-user-7f3a", "CANARY-pass-91c2", "CANARY-sftp-44be"
 CANARIES = {
     "SIT_CAYENTA_API_USER": USER,
@@ -67,42 +64,18 @@ def leaks(data: bytes) -> list[str]:
                    if form in data or (form.islower() and form in lowered)})
 
 
-@dataclass
-class Run:
-    result: subprocess.CompletedProcess[str]
-    root: Path  # everything the run and its export wrote
-    store: Path
-    run_id: str
-    export: Path
-
-    def events(self) -> list[Event]:
-        return list(read_jsonl(self.export))
-
-
-def _run(root: Path, prefix: list[str], select: str | None) -> Run:
+def _run(root: Path, program: Sequence[str], select: str | None) -> Run:
     root.mkdir()
     tmpdir = root / "tmpdir"  # the harness's scratch dirs (sFTP inbox, WireMock root) land in root too
     tmpdir.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env |= CANARIES | {"COLUMNS": "200", "TMPDIR": str(tmpdir), "PYTHONDONTWRITEBYTECODE": "1"}
-    store = root / "events.sqlite"
-    args = ["run", "--biller", BILLER, "--store", str(store), *(["-k", select] if select else [])]
-    result = subprocess.run([*prefix, *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    with SQLiteStore(store) as events:
-        (run_id,) = events.run_ids()
-    export = root / "run.jsonl"
-    exported = subprocess.run([sys.executable, "-m", "harness.cli", "export", run_id, "-o", str(export),
-                               "--store", str(store)], cwd=PROJECT, env=env, capture_output=True, text=True,
-                              timeout=60)
-    assert exported.returncode == 0, exported.stderr
-    return Run(result, root, store, run_id, export)
+    return sit_run(root / "events.sqlite", BILLER, *(["-k", select] if select else []), export=True, program=program,
+                   extra_env=CANARIES | {"TMPDIR": str(tmpdir)})
 
 
 @pytest.fixture(scope="module")
 def redacted(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The full run: every scenario that uses a credential does."""
-    return _run(tmp_path_factory.mktemp("secrets") / "redacted", [sys.executable, "-m", "harness.cli"], None)
+    return _run(tmp_path_factory.mktemp("secrets") / "redacted", SIT, None)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +90,7 @@ def _files(root: Path) -> list[Path]:
 
 def test_the_run_used_the_canaries(redacted: Run) -> None:
     """Otherwise the search below would be vacuous: demo values would have been used."""
-    events = redacted.events()
+    events = redacted.events
     (started,) = [e.data for e in events if e.kind == "run.started"]
     assert started["demo_secrets"] == []
     kinds = {e.kind for e in events}
@@ -141,7 +114,7 @@ def test_no_canary_in_any_file_written(redacted: Run) -> None:
 
 
 def test_authorization_is_masked_in_the_export(redacted: Run) -> None:
-    exchanges = [e.data for e in redacted.events() if e.kind == "partner.exchange"]
+    exchanges = [e.data for e in redacted.events if e.kind == "partner.exchange"]
     assert len(exchanges) >= 10
     assert {x["request_headers"].get("Authorization") for x in exchanges} == {MASK}
 
@@ -151,7 +124,7 @@ def test_negative_control_without_redaction_the_canary_is_found(unredacted: Run)
         p.read_bytes() for p in unredacted.root.glob("events.sqlite-*")))
     assert "Basic user:password" in store_leaks
     assert f"{PASSWORD} (base64)" in store_leaks
-    exchanges = [e.data for e in unredacted.events() if e.kind == "partner.exchange"]
+    exchanges = [e.data for e in unredacted.events if e.kind == "partner.exchange"]
     assert exchanges
     for exchange in exchanges:
         scheme, credential = exchange["request_headers"]["Authorization"].split()

@@ -1,0 +1,137 @@
+"""Helpers the end-to-end tests share: a real `sit run` in a child process and what it recorded.
+
+Imported by the test modules as ``from runs import ...`` (pytest puts tests/e2e on sys.path).
+The child process runs through ``tests.conftest.run_sit`` with a clean environment: none of the
+harness's credentials (so a run uses the demo values unless a test gives its own) and none of
+this pytest's PYTEST_* variables.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.events import Event, SQLiteStore, read_jsonl
+from tests.conftest import PROJECT, SIT, run_sit
+
+__all__ = [  # PROJECT and SIT are tests.conftest's, given on to the test modules
+    "BILLER", "CREDENTIAL_ENVS", "PROJECT", "SIT", "Run", "clean_env", "explain", "finished", "scenario_events", "sit",
+    "sit_run", "stored_run",
+]
+
+BILLER = "clayton-county-water"
+CREDENTIAL_ENVS = ("SIT_CAYENTA_API_USER", "SIT_CAYENTA_API_PASSWORD", "SIT_CLAYTON_SFTP_PASSWORD")
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment without credentials or PYTEST_* variables, then ``extra`` on top."""
+    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_ENVS and not k.startswith("PYTEST_")}
+    return env | dict(extra or {})
+
+
+def sit(*args: str, timeout: float = 300, program: Sequence[str] = SIT,
+        extra_env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`sit ARGS` (or ``program`` ARGS) in PROJECT, in the clean environment plus ``extra_env``."""
+    return run_sit(*args, env=clean_env(extra_env), timeout=timeout, program=program)
+
+
+def explain(result: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
+
+
+def scenario_events(events: list[Event], sit_id: str) -> list[Event]:
+    """The events from the scenario's scenario.started to its scenario.finished."""
+    out: list[Event] = []
+    inside = False
+    for event in events:
+        if event.kind == "scenario.started":
+            inside = event.data["sit_id"] == sit_id
+        if inside:
+            out.append(event)
+        if event.kind == "scenario.finished" and inside:
+            return out
+    raise AssertionError(f"{sit_id} did not run")
+
+
+def finished(events: list[Event], sit_id: str) -> dict[str, Any]:
+    """The data of the scenario's (only) scenario.finished event."""
+    (data,) = [e.data for e in events if e.kind == "scenario.finished" and e.data["sit_id"] == sit_id]
+    return data
+
+
+@dataclass
+class Run:
+    """One finished run: the process, its events, and where it wrote them."""
+
+    result: subprocess.CompletedProcess[str]
+    events: list[Event]  # from the store, or as `sit export` wrote them when ``export`` is set
+    run_id: str
+    store: Path
+    export: Path | None = None
+
+    @property
+    def root(self) -> Path:
+        """The directory holding the store (and the export)."""
+        return self.store.parent
+
+    def started(self) -> dict[str, Any]:
+        (data,) = [e.data for e in self.events if e.kind == "run.started"]
+        return data
+
+    def statuses(self) -> dict[str, str]:
+        return {e.data["sit_id"]: e.data["status"] for e in self.events if e.kind == "scenario.finished"}
+
+    def kinds(self) -> dict[str, list[str]]:
+        """Per SIT ID, the kinds of events from its scenario.started to its scenario.finished."""
+        out: dict[str, list[str]] = {}
+        current: list[str] | None = None
+        for event in self.events:
+            if event.kind == "scenario.started":
+                current = out.setdefault(event.data["sit_id"], [])
+            if current is not None:
+                current.append(event.kind)
+            if event.kind == "scenario.finished":
+                current = None
+        return out
+
+    def finished(self, sit_id: str) -> dict[str, Any]:
+        return finished(self.events, sit_id)
+
+    def scenario(self, sit_id: str) -> list[Event]:
+        return scenario_events(self.events, sit_id)
+
+    def exchanges(self, sit_id: str | None = None) -> list[dict[str, Any]]:
+        """The partner.exchange data of the whole run, or of one scenario."""
+        events = self.events if sit_id is None else self.scenario(sit_id)
+        return [e.data for e in events if e.kind == "partner.exchange"]
+
+
+def stored_run(result: subprocess.CompletedProcess[str], store: Path) -> Run:
+    """The only run in ``store``, its events read from the store."""
+    with SQLiteStore(store) as events:
+        (run_id,) = events.run_ids()
+        return Run(result, list(events.events(run_id)), run_id, store)
+
+
+def sit_run(store: Path, biller: str, *options: str, expect: int = 0, export: bool = False, timeout: float = 300,
+            program: Sequence[str] = SIT, extra_env: Mapping[str, str] | None = None) -> Run:
+    """`sit run --biller BILLER --store STORE OPTIONS`, which must exit ``expect``.
+
+    With ``export``, the run is then exported (by plain `sit`, same environment) to run.jsonl
+    beside the store, and the events are read from there.
+    """
+    result = sit("run", "--biller", biller, "--store", str(store), *options, timeout=timeout, program=program,
+                 extra_env=extra_env)
+    assert result.returncode == expect, explain(result)
+    if not export:
+        return stored_run(result, store)
+    with SQLiteStore(store) as events:
+        (run_id,) = events.run_ids()
+    path = store.parent / "run.jsonl"
+    exported = sit("export", run_id, "-o", str(path), "--store", str(store), timeout=60, extra_env=extra_env)
+    assert exported.returncode == 0, exported.stderr
+    return Run(result, list(read_jsonl(path)), run_id, store, path)
