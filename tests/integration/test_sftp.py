@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 import pytest
@@ -75,20 +76,18 @@ def test_pinned_host_key_mismatch_is_refused(server: SftpServer) -> None:
     assert server.drain() == []
 
 
+def _connect_as_biller(srv: SftpServer) -> Any:
+    """An SSH login as 'biller' that ignores the machine's own keys, agent and ssh config
+    (awaitable, or an async context manager: asyncssh's connect wrapper is both)."""
+    return asyncssh.connect(srv.host, srv.port, username="biller", password=PASSWORDS["biller"], known_hosts=None,
+                            client_keys=None, agent_path=None, config=None)
+
+
 async def _escape_attempts(srv: SftpServer) -> dict[str, bytes | Exception]:
     """What a logged-in 'biller' gets when reading outside its inbox, by path tried."""
     outcomes: dict[str, bytes | Exception] = {}
     async with (
-        asyncssh.connect(
-            srv.host,
-            srv.port,
-            username="biller",
-            password=PASSWORDS["biller"],
-            known_hosts=None,
-            client_keys=None,
-            agent_path=None,
-            config=None,
-        ) as conn,
+        _connect_as_biller(srv) as conn,
         conn.start_sftp_client() as sftp,
     ):
         for path in ("../secret.txt", "/../secret.txt", "../other/theirs.xml", "/../../other/theirs.xml"):
@@ -135,16 +134,7 @@ def test_each_user_writes_to_its_own_inbox(server: SftpServer) -> None:
 
 async def _abandon_upload(srv: SftpServer) -> None:
     """Open a file for writing, write part of it, then drop the connection without closing."""
-    conn = await asyncssh.connect(
-        srv.host,
-        srv.port,
-        username="biller",
-        password=PASSWORDS["biller"],
-        known_hosts=None,
-        client_keys=None,
-        agent_path=None,
-        config=None,
-    )
+    conn = await _connect_as_biller(srv)
     sftp = await conn.start_sftp_client()
     fh = await sftp.open("partial.xml", "wb")
     await fh.write(b"<billheader>")
