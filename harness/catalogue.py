@@ -7,6 +7,7 @@ Step modules use ``given``/``when``/``then`` from here instead of pytest-bdd's, 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -69,6 +70,11 @@ class StepDoc:
     params: tuple[tuple[str, str], ...]
     meaning: str
     module: str
+
+    @property
+    def phrase(self) -> str:
+        """The pattern as a reader writes it: ``{amount}``, its kind explained beside it."""
+        return re.sub(r"{(\w+):\w+}", r"{\1}", self.pattern)
 
 
 CATALOGUE: list[StepDoc] = []

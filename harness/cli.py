@@ -74,17 +74,21 @@ def run(
 @app.command()
 def runs(project: ProjectOpt = Path("."), store: StoreOpt = None) -> None:
     """List the runs in the event store."""
-    table = Table("Run", "Biller", "Partner", "Started (UTC)", "Status", "Passed", "Failed", "N/A")
+    table = Table()
+    table.add_column("Run", no_wrap=True)  # the id to copy into verify and export: never cut
+    table.add_column("Biller", no_wrap=True)
+    for column in ("BID", "Partner", "Started (UTC)", "Status", "Passed", "Failed", "N/A"):
+        table.add_column(column, no_wrap=column in ("Partner", "Status"))
     rows: dict[str, list[str]] = {}
     with _open_store(project, store) as events:
         for event in events.events_of_kind(["run.started", "run.finished"]):
             d = event.data
             if event.kind == "run.started":
-                rows[event.run_id] = [event.run_id, f"{d['biller']} ({d['bid']})", d["partner"], event.ts[:19],
-                                      "interrupted", "", "", ""]
+                rows[event.run_id] = [event.run_id, d["biller"], str(d["bid"]), d["partner"],
+                                      event.ts[:16].replace("T", " "), "interrupted", "", "", ""]
             elif event.run_id in rows:
                 counts = d.get("counts", {})
-                rows[event.run_id][4:] = [d["status"], *(str(counts.get(k, 0)) for k in ("passed", "failed", "na"))]
+                rows[event.run_id][5:] = [d["status"], *(str(counts.get(k, 0)) for k in ("passed", "failed", "na"))]
     for row in rows.values():
         table.add_row(*row)
     console.print(table)
@@ -158,7 +162,7 @@ def steps(project: ProjectOpt = Path(".")) -> None:
         if doc.keyword != keyword:
             keyword = doc.keyword
             console.print(f"\n[bold]{keyword}[/bold]")
-        console.print(f"  {doc.keyword} {doc.pattern}", markup=False)
+        console.print(f"  {doc.keyword} {doc.phrase}", markup=False)
         console.print(f"      {doc.meaning}", style="dim", markup=False)
         for name, kind in doc.params:
             console.print(f"      {{{name}}}: {kind}", style="dim", markup=False)
