@@ -1,8 +1,9 @@
 """The pytest plugin: runs workbook features as a SIT run that writes the event log.
 
-Hook order for each scenario: the autouse ``sit`` fixture opens it (N/A scenarios stop
+Hook order for each scenario: ``pytest_bdd_before_scenario`` opens it (N/A scenarios stop
 there, recorded with their reason); each step is recorded before and after it runs, with
-what the partner side saw in between; the report hook closes it with its status.
+what the partner side saw in between, and committed before it is reported; the report
+hook closes the scenario with its status. Steps get the scenario through the ``sit`` fixture.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 from harness.errors import SitError
 from harness.profiles import scenario_scope
-from harness.scenario import ScenarioContext, clear_inbox, scenario_faker
+from harness.scenario import ScenarioContext, scenario_faker
 from harness.session import RunOptions, SitSession
 from harness.stubs import BACKENDS
 
@@ -116,9 +117,7 @@ def _open_scenario(config: pytest.Config, session: SitSession, scenario: Any) ->
     if reason is not None:
         _finish(config, "na", reason=reason)
         pytest.skip(f"N/A: {reason}")
-    session.side.reset()
-    clear_inbox(session)
-    platform = session.new_platform(key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_TAG_PREFIX)}-")
+    platform = session.open_scenario(key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_TAG_PREFIX)}-")
     fake = scenario_faker(session.faker, session.seed, sit_id)
     ctx = ScenarioContext(sit_id=sit_id, name=scenario.name, session=session, platform=platform, fake=fake)
     current["ctx"] = ctx
@@ -161,31 +160,25 @@ def pytest_bdd_before_step(request: pytest.FixtureRequest, feature: Any, scenari
     _step_event(request, "step.started", step)
 
 
-def _end_step(request: pytest.FixtureRequest) -> None:
-    batch = request.config.stash[CURRENT].pop("step_batch", None)
-    if batch is not None:
+def _close_step(request: pytest.FixtureRequest, step: Any, **outcome: Any) -> None:
+    """What the partner side saw, then ``step.finished``, then the step's one commit."""
+    current = request.config.stash[CURRENT]
+    if ctx := _ctx(request):
+        ctx.observe()
+    took = round((time.perf_counter() - current.get("step_started", 0)) * 1000)
+    _step_event(request, "step.finished", step, duration_ms=took, **outcome)
+    if batch := current.pop("step_batch", None):
         batch.close()
-
-
-def _took(request: pytest.FixtureRequest) -> int:
-    return round((time.perf_counter() - request.config.stash[CURRENT].get("step_started", 0)) * 1000)
 
 
 def pytest_bdd_after_step(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
                           step_func: Any, step_func_args: dict[str, Any]) -> None:
-    if ctx := _ctx(request):
-        ctx.observe()
-    _step_event(request, "step.finished", step, status="passed", duration_ms=_took(request))
-    _end_step(request)
+    _close_step(request, step, status="passed")
 
 
 def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
                           step_func_args: dict[str, Any], exception: Exception) -> None:
-    if ctx := _ctx(request):
-        ctx.observe()
-    _step_event(request, "step.finished", step, status="failed", duration_ms=_took(request),
-                error=one_line(exception), category=_category(exception))
-    _end_step(request)
+    _close_step(request, step, status="failed", error=one_line(exception), category=_category(exception))
 
 
 def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,

@@ -8,7 +8,6 @@ scenario's evidence back from the event log.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -28,12 +27,9 @@ from harness.transfer import upload
 class PartnerCall:
     """A request the partner side received, decoded by the partner's adapter."""
 
-    seq: int
     call: str
     role: str
     fields: dict[str, str]
-    status: int | None
-    stub: str | None
 
 
 class PartnerSide:
@@ -67,9 +63,11 @@ class PartnerSide:
             self._s.side.remove(mapping_id)
         self._faults.clear()
 
-    def calls(self, role: str | None = None) -> list[PartnerCall]:
+    def calls(self, role: str | None = None, account: str | None = None) -> list[PartnerCall]:
+        """This scenario's requests to the partner, of one role and for one account if given."""
         found = [_call(e) for e in self._s.recorder.scope_events("partner.exchange")]
-        return [c for c in found if role is None or c.role == role]
+        return [c for c in found
+                if (role is None or c.role == role) and (account is None or c.fields.get("account") == account)]
 
     def upload(self, name: str, content: bytes) -> None:
         """Drop a file on the platform's sFTP inbox, as the partner does: a real SSH session."""
@@ -82,9 +80,8 @@ class PartnerSide:
 
 
 def _call(event: Event) -> PartnerCall:
-    d = event.data
-    fields = dict(d.get("fields") or {})
-    return PartnerCall(event.seq, d.get("call") or "", fields.pop("role", ""), fields, d.get("status"), d.get("stub"))
+    fields = dict(event.data.get("fields") or {})
+    return PartnerCall(event.data.get("call") or "", fields.pop("role", ""), fields)
 
 
 @dataclass
@@ -146,12 +143,6 @@ def scenario_faker(base: Faker, seed: int, sit_id: str) -> Faker:
     base.seed_instance(int.from_bytes(hashlib.sha256(f"{seed}:{sit_id}".encode()).digest()[:8], "big"))
     base.unique.clear()
     return base
-
-
-def clear_inbox(session: SitSession) -> None:
-    inbox = session.sftp.inbox(session.biller.profile.sftp.user)
-    shutil.rmtree(inbox, ignore_errors=True)
-    inbox.mkdir(parents=True)
 
 
 def _plain(value: Any) -> Any:

@@ -171,9 +171,13 @@ class SitSession:
         self._sftp = SftpServer(self._workdir / "sftp", {account.user: self.secrets.get(account.password_env)})
         self._sftp.start()
 
-    def new_platform(self, key_prefix: str) -> Platform:
-        """A fresh system under test for one scenario, as the biller profile names it."""
+    def open_scenario(self, key_prefix: str) -> Platform:
+        """Reset the partner side and empty the sFTP inbox; a fresh system under test, as the
+        biller profile names it, for one scenario."""
+        self.side.reset()
         inbox = self.sftp.inbox(self.biller.profile.sftp.user)
+        shutil.rmtree(inbox, ignore_errors=True)
+        inbox.mkdir(parents=True)
         return PLATFORMS[self.biller.profile.platform](self.biller, self.client, self.recorder, inbox,
                                                        key_prefix=key_prefix, today=self.today)
 
@@ -196,11 +200,11 @@ class SitSession:
             "sftp": {"host": self.sftp.host, "port": self.sftp.port, "user": b.sftp.user},
         }
 
-    def finish(self, interrupted: bool = False) -> str:
+    def finish(self, interrupted: bool = False) -> None:
+        """Close the run with ``run.finished``: passed only if scenarios ran and none failed."""
         failed = self.counts.get("failed", 0)
         status = "interrupted" if interrupted else ("failed" if failed or not self.counts else "passed")
         self.recorder.append("run.finished", status=status, counts=dict(sorted(self.counts.items())))
-        return status
 
     def stop(self) -> None:
         """Take down whatever ``start`` got as far as bringing up."""

@@ -94,7 +94,7 @@ def shows_budget(sit: ScenarioContext, amount: Decimal) -> None:
 @then("the platform asked the partner for that account's balance {count:Count} times")
 def balance_calls(sit: ScenarioContext, count: int) -> None:
     """How many balance calls for this account reached the partner."""
-    calls = [c for c in sit.partner.calls("balance") if c.fields.get("account") == sit.vars["account"]]
+    calls = sit.partner.calls("balance", account=sit.vars["account"])
     sit.expect("balance calls for the account", count, len(calls))
 
 

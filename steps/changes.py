@@ -34,7 +34,7 @@ def changes_email(sit: ScenarioContext) -> None:
 def _accepted(sit: ScenarioContext, program: str) -> None:
     tx = sit.platform.transaction(sit.vars["changes"][program])
     sit.expect(f"{program} change status ({tx.reason or 'no reason'})", TxStatus.POSTED.value, tx.status.value)
-    calls = [c for c in sit.partner.calls(f"{program}_change") if c.fields.get("account") == sit.vars["account"]]
+    calls = sit.partner.calls(f"{program}_change", account=sit.vars["account"])
     sit.expect(f"{program} changes the partner received", 1, len(calls))
 
 
@@ -49,7 +49,7 @@ def accepted_with_code(sit: ScenarioContext, program: str) -> None:
     """As above, and the call carried the program's alert code from the partner profile."""
     _accepted(sit, program)
     expected = sit.biller.partner.change_log[program].alert_code
-    (call,) = [c for c in sit.partner.calls(f"{program}_change") if c.fields.get("account") == sit.vars["account"]]
+    (call,) = sit.partner.calls(f"{program}_change", account=sit.vars["account"])
     sit.expect(f"{program} alert code", expected, call.fields.get("alert_code"))
 
 

@@ -42,5 +42,5 @@ def posted_exactly_once(sit: ScenarioContext, what: str) -> None:
     sit.expect(f"{what} {key} status ({tx.reason or 'no reason'})", TxStatus.POSTED.value, tx.status.value)
     posted = [e for e in sit.session.recorder.scope_events("platform.pump_posted") if e.data["key"] == key]
     sit.expect(f"times the platform recorded {what} {key} as posted", 1, len(posted))
-    refs = {c.fields.get("reference") for c in sit.partner.calls(what) if c.fields.get("account") == tx.account}
+    refs = {c.fields.get("reference") for c in sit.partner.calls(what, account=tx.account)}
     sit.expect(f"references the partner saw for the account's {what}", [key], sorted(r or "" for r in refs))

@@ -6,14 +6,15 @@ from decimal import Decimal
 
 from harness.catalogue import given, then, when
 from harness.platform import TxStatus
-from harness.scenario import ScenarioContext
+from harness.scenario import PartnerCall, ScenarioContext
 from steps.common import arrange_account
 
 POSCONNECT = "POSConnect"
 
 
-def _account_calls(sit: ScenarioContext, role: str) -> list:
-    return [c for c in sit.partner.calls(role) if c.fields.get("account") == sit.vars["account"]]
+def _calls(sit: ScenarioContext, role: str) -> list[PartnerCall]:
+    """The scenario's requests of one role for its account."""
+    return sit.partner.calls(role, account=sit.vars["account"])
 
 
 @when("the payer pays {amount:Money} by {method:Method}")
@@ -84,7 +85,7 @@ def recovers(sit: ScenarioContext) -> None:
 @then("the partner received the payment of {amount:Money} by {method:Method} for the account")
 def received_payment(sit: ScenarioContext, amount: Decimal, method: str) -> None:
     """One payment posting for the account, with this amount and method."""
-    got = [(c.fields.get("amount"), c.fields.get("method")) for c in _account_calls(sit, "payment")]
+    got = [(c.fields.get("amount"), c.fields.get("method")) for c in _calls(sit, "payment")]
     sit.expect("payment postings for the account (amount, method)", [(f"{amount:.2f}", method)], got)
 
 
@@ -92,14 +93,14 @@ def received_payment(sit: ScenarioContext, amount: Decimal, method: str) -> None
 def received_credit(sit: ScenarioContext, amount: Decimal) -> None:
     """One credit posting for the account, with this amount and the partner's credit type code."""
     code = sit.biller.partner.codes.get("credit_transaction_type")
-    got = [(c.fields.get("amount"), c.fields.get("type_code")) for c in _account_calls(sit, "credit")]
+    got = [(c.fields.get("amount"), c.fields.get("type_code")) for c in _calls(sit, "credit")]
     sit.expect("credit postings for the account (amount, type code)", [(f"{amount:.2f}", code)], got)
 
 
 @then("the partner received the payment {count:Count} times, always with the same reference")
 def received_times(sit: ScenarioContext, count: int) -> None:
     """Every attempt at the payment carried its one idempotency key."""
-    refs = [c.fields.get("reference") for c in _account_calls(sit, "payment")]
+    refs = [c.fields.get("reference") for c in _calls(sit, "payment")]
     sit.expect("payment postings received", count, len(refs))
     sit.expect("references used", [sit.vars["payment"]], sorted(set(refs)))
 
@@ -120,7 +121,7 @@ def posconnect(sit: ScenarioContext) -> None:
     reason = sit.biller.pump.excluded_channels.get(POSCONNECT)
     expected = TxStatus.EXCLUDED if reason else TxStatus.POSTED
     sit.expect("POSConnect payment status", expected.value, tx.status.value)
-    sit.expect("payment postings the partner received", 0 if reason else 1, len(_account_calls(sit, "payment")))
+    sit.expect("payment postings the partner received", 0 if reason else 1, len(_calls(sit, "payment")))
     if reason:
         sit.expect("reason held back", True, reason in tx.reason)
 
@@ -129,7 +130,7 @@ def posconnect(sit: ScenarioContext) -> None:
 def received_return(sit: ScenarioContext, amount: Decimal, code: str) -> None:
     """One return posting with the amount, the return code and the original payment's reference."""
     got = [(c.fields.get("amount"), c.fields.get("return_code"), c.fields.get("original"))
-           for c in _account_calls(sit, "ach_return")]
+           for c in _calls(sit, "ach_return")]
     sit.expect("return postings (amount, code, original)", [(f"{amount:.2f}", code, sit.vars["payment"])], got)
 
 
@@ -150,11 +151,12 @@ def notice_recorded(sit: ScenarioContext, code: str) -> None:
 @then("the partner received {count:Count} voids for the payment's reference")
 def received_voids(sit: ScenarioContext, count: int) -> None:
     """Void postings that name the original payment."""
-    voids = [c for c in _account_calls(sit, "void") if c.fields.get("original") == sit.vars["payment"]]
+    voids = [c for c in _calls(sit, "void") if c.fields.get("original") == sit.vars["payment"]]
     sit.expect("voids for the payment", count, len(voids))
 
 
 @then("the partner received no payment and no void")
 def nothing_sent(sit: ScenarioContext) -> None:
     """Neither the payment nor its void reached the partner."""
-    sit.expect("payment and void postings", (0, 0), (len(sit.partner.calls("payment")), len(sit.partner.calls("void"))))
+    sit.expect("payment and void postings", (0, 0),
+               (len(sit.partner.calls("payment")), len(sit.partner.calls("void"))))

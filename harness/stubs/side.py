@@ -25,12 +25,18 @@ class StubSide:
         self._traffic = traffic
         self._seen: set[str] = set()
         self._added: list[str] = []
-        self._drained_at = self._reset_at = -1
+        self._drained_at: int | None = None  # the traffic count at the last journal read / reset
+        self._reset_at: int | None = None
         self._pack_has_states = any("scenarioName" in m for m in pack.mappings)
         self._states_touched = True
 
-    def _sent(self) -> int:
-        return self._traffic() if self._traffic else -2  # never equal to a mark: always act
+    def _sent(self) -> int | None:
+        """The traffic count now; None when unknown, which never equals a mark: always act."""
+        return self._traffic() if self._traffic else None
+
+    def _moved_since(self, mark: int | None) -> bool:
+        sent = self._sent()
+        return sent is None or sent != mark
 
     def load(self) -> None:
         """Put the pack on a fresh server; a mapping WireMock refuses is named with its file."""
@@ -63,7 +69,7 @@ class StubSide:
         if self._pack_has_states or self._states_touched:
             self.admin.reset_scenarios()
             self._states_touched = False
-        if self._sent() != self._reset_at:
+        if self._moved_since(self._reset_at):
             self.admin.reset_journal()
             self._reset_at = self._drained_at = self._sent()
         self._seen.clear()
@@ -84,10 +90,9 @@ class StubSide:
 
     def drain(self, force: bool = False) -> list[Event]:
         """Every request WireMock saw since the last drain, appended as ``partner.exchange`` events."""
-        sent = self._sent()
-        if sent == self._drained_at and not force:
+        if not (force or self._moved_since(self._drained_at)):
             return []
-        self._drained_at = sent
+        self._drained_at = self._sent()
         events = []
         for entry in self.admin.journal():
             if entry["id"] in self._seen:

@@ -141,3 +141,16 @@ def test_a_jar_that_is_not_wiremock_is_one_line(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(StubServerError, match=r"WireMock exited while starting \(.*jar.*\); see") as caught:
         server.start()
     assert "\n" not in str(caught.value)
+
+
+def test_without_a_traffic_count_the_journal_is_read_every_time(wiremock: ProcessWireMock, tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "e.sqlite") as store:
+        stub_side = StubSide(WireMockAdmin(wiremock.base_url), load_pack(PROJECT / "stubs" / "cayenta"),
+                             Recorder(store, "r", Redactor()), lambda *request: ("call", {}))
+        stub_side.load()
+        for _ in range(3):  # a platform the harness does not drive: every drain must look
+            balance(wiremock.base_url, "100200300")
+            assert len(stub_side.drain()) == 1
+        stub_side.reset()
+        assert stub_side.drain() == []  # the journal was emptied by the reset
+        stub_side.admin.close()

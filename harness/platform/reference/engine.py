@@ -7,6 +7,7 @@ what differs between partners comes from the profiles.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -31,8 +32,8 @@ from harness.platform.port import (
     Transaction,
     TxStatus,
 )
-from harness.platform.reference.pump import DataPump, money
-from harness.platform.reference.state import PlatformState
+from harness.platform.reference.pump import DataPump
+from harness.platform.reference.state import PlatformState, money
 from harness.profiles import Biller
 
 CHANGE_PROGRAMS = ("paperless", "autopay", "phone", "email")
@@ -42,11 +43,11 @@ class ReferenceEngine(Platform):
     name = "reference"
 
     def __init__(self, biller: Biller, client: PartnerClient, recorder: Recorder, inbox: Path, *,
-                 key_prefix: str, today: date, sleep: Callable[[float], None] | None = None) -> None:
+                 key_prefix: str, today: date, sleep: Callable[[float], None] = time.sleep) -> None:
         self.biller, self._client, self._recorder, self._inbox = biller, client, recorder, inbox
         self._prefix, self._today = key_prefix, today
         self.state = PlatformState()
-        self._pump = DataPump(biller, client, self._emit, *(() if sleep is None else (sleep,)))
+        self._pump = DataPump(biller, client, self._emit, sleep)
 
     def _emit(self, kind: str, /, **data: Any) -> None:
         self.state.apply(self._recorder.append(f"platform.{kind}", **data))

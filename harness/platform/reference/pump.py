@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from decimal import Decimal
 
 from harness.partners import Outcome, PartnerClient, PartnerRejected, PartnerUnavailable, Posting, PostingKind
 from harness.platform.port import Transaction
@@ -74,7 +73,3 @@ class DataPump:
                        already_posted=already, reason="the partner already had it" if already else "")
             return "posted"
         raise AssertionError("unreachable: the loop returns on its last attempt")
-
-
-def money(amount: Decimal) -> str:
-    return f"{amount:.2f}"

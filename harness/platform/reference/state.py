@@ -18,6 +18,11 @@ from harness.platform.port import Balance, Transaction, TxStatus
 PREFIX = "platform."
 
 
+def money(amount: Decimal) -> str:
+    """An amount as platform events hold it: two decimals as text, never a float."""
+    return f"{amount:.2f}"
+
+
 def _amount(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
