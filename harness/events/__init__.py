@@ -3,7 +3,7 @@
 The bottom layer: it imports nothing else from ``harness``.
 """
 
-from harness.events.chain import ChainBreak, canonical_json, event_hash, seal, verify_chain
+from harness.events.chain import ChainBreak, ChainChecker, canonical_json, event_hash, seal, verified, verify_chain
 from harness.events.jsonl import read_jsonl, write_jsonl
 from harness.events.model import GENESIS, Event, EventLogError
 from harness.events.recorder import Recorder
@@ -15,6 +15,7 @@ __all__ = [
     "GENESIS",
     "MASK",
     "ChainBreak",
+    "ChainChecker",
     "Event",
     "EventLogError",
     "EventStore",
@@ -25,6 +26,7 @@ __all__ = [
     "event_hash",
     "read_jsonl",
     "seal",
+    "verified",
     "verify_chain",
     "write_jsonl",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _quote  # the C string encoder json.dumps uses
 from typing import Any
@@ -71,23 +71,30 @@ class ChainBreak:
     reason: str
 
 
-def verify_chain(events: Iterable[Event]) -> ChainBreak | None:
-    """Check one run's events in order; ``None`` if intact, else the first break.
+class ChainChecker:
+    """Checks one run's events fed in order, keeping only the previous one (streams)."""
 
-    Streams: only the previous event is kept, so a run of any length fits in memory.
-    """
-    run_id: str | None = None
-    prev: Event | None = None
-    for event in events:
+    def __init__(self) -> None:
+        self._run_id: str | None = None
+        self._prev: Event | None = None
+
+    @property
+    def head(self) -> Event | None:
+        """The last event checked and found intact."""
+        return self._prev
+
+    def check(self, event: Event) -> ChainBreak | None:
+        """``None`` if ``event`` continues the chain, else why it breaks it."""
+        prev = self._prev
         if prev is None:
-            run_id = event.run_id
             if event.seq != 1:
                 return ChainBreak(event.seq, f"first event has seq {event.seq}, expected 1")
             if event.prev_hash != GENESIS:
                 return ChainBreak(event.seq, "prev_hash of the first event is not the genesis hash")
+            self._run_id = event.run_id
         else:
-            if event.run_id != run_id:
-                return ChainBreak(event.seq, f"run_id {event.run_id!r} differs from {run_id!r}")
+            if event.run_id != self._run_id:
+                return ChainBreak(event.seq, f"run_id {event.run_id!r} differs from {self._run_id!r}")
             if event.seq != prev.seq + 1:
                 return ChainBreak(event.seq, f"seq {event.seq} follows {prev.seq}")
             if event.prev_hash != prev.hash:
@@ -98,7 +105,32 @@ def verify_chain(events: Iterable[Event]) -> ChainBreak | None:
             return ChainBreak(event.seq, "data is not canonical JSON")
         if event.hash != expected:
             return ChainBreak(event.seq, "hash does not match its content")
-        prev = event
-    if prev is None:
+        self._prev = event
+        return None
+
+
+def verify_chain(events: Iterable[Event]) -> ChainBreak | None:
+    """Check one run's events in order; ``None`` if intact, else the first break.
+
+    Streams: only the previous event is kept, so a run of any length fits in memory.
+    """
+    checker = ChainChecker()
+    for event in events:
+        if broken := checker.check(event):
+            return broken
+    if checker.head is None:
         return ChainBreak(0, "no events")
     return None
+
+
+def verified(events: Iterable[Event], name: str) -> Iterator[Event]:
+    """``events`` passed through as the chain checks out; ``EventLogError`` naming ``name``
+    and the first broken event otherwise (so a projection never renders tampered evidence)."""
+    checker = ChainChecker()
+    for event in events:
+        if broken := checker.check(event):
+            raise EventLogError(f"{name}: chain broken at event {broken.seq}: {broken.reason}; "
+                                f"`sit verify {name}` says more")
+        yield event
+    if checker.head is None:
+        raise EventLogError(f"{name}: no events")

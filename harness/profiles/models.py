@@ -87,6 +87,18 @@ class Credentials(_Model):
     secret_env: str
 
 
+class EvidenceRules(_Model):
+    """How a partner's messages are read as evidence: what differs between runs by design,
+    and which fields hold the biller's customers' personal data."""
+
+    volatile_fields: list[str] = Field(
+        default_factory=list, description="field names `sit diff` ignores: generated ids, timestamps"
+    )
+    personal_fields: list[str] = Field(
+        default_factory=list, description="field names whose values are masked in the partner pack"
+    )
+
+
 class PartnerProfile(_Model):
     name: str
     display_name: str
@@ -105,6 +117,7 @@ class PartnerProfile(_Model):
     billing_model: Literal["balance_forward", "open_item"] = "balance_forward"
     pump: PumpPolicy = PumpPolicy()
     invoice_file: InvoiceFile
+    evidence: EvidenceRules = EvidenceRules()
     notes: list[str] = Field(default_factory=list)
 
 
