@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,8 +15,12 @@ from rich.table import Table
 
 from harness.errors import InputError, RunNotFound, SitError
 from harness.events import Event, EventLogError, EventStore, SQLiteStore, read_jsonl, verify_chain, write_jsonl
-from harness.session import DEFAULT_STORE, RunOptions
+from harness.session import DEFAULT_STORE, REPORTS, RunOptions
 from harness.stubs import BACKENDS
+
+if TYPE_CHECKING:  # cryptography, openpyxl and the rest load only for the commands that need them
+    from harness.reports import ReportOptions, RunLog
+    from harness.reports.signing import SignatureChecker
 
 app = typer.Typer(help="Executable SIT for billing-platform partner integrations.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -111,18 +115,35 @@ def export(
 @app.command()
 def verify(
     target: Annotated[str, typer.Argument(metavar="RUN|FILE.jsonl", help="a run id, or an exported JSONL file")],
+    signature: Annotated[bool, typer.Option("--signature", help="also check the sign-off signatures in the log")]
+    = False,
+    signature_file: Annotated[Path | None, typer.Option(
+        help="a signature JSON file to check too (implies --signature; the way to check an export)")] = None,
+    public_key: Annotated[Path | None, typer.Option(
+        help="require a valid signature by this Ed25519 public key (PEM)")] = None,
     project: ProjectOpt = Path("."),
     store: StoreOpt = None,
 ) -> None:
     """Recompute a run's hash chain; exit 0 when intact, else name the first broken event."""
+    checker = _signature_checker(signature, signature_file, public_key)
     if target.endswith(".jsonl") or Path(target).is_file():
         if not Path(target).is_file():
             raise InputError(f"{target}: no such file")
-        _verify(target, read_jsonl(Path(target)))
+        _verify(target, read_jsonl(Path(target)), checker)
         return
     with _open_store(project, store) as events:
         _require_run(events, target, _store_path(project, store))
-        _verify(target, events.events(target))
+        _verify(target, events.events(target), checker)
+
+
+def _signature_checker(signature: bool, file: Path | None, public_key: Path | None) -> SignatureChecker | None:
+    """A checker when any signature option is given; bad key or file inputs fail here, before the log is read."""
+    if not (signature or file or public_key):
+        return None
+    from harness.reports.signing import SignatureChecker, read_public_key, read_signature_file
+
+    return SignatureChecker(read_signature_file(file) if file else None,
+                            read_public_key(public_key) if public_key else None)
 
 
 class _Tally:
@@ -137,14 +158,36 @@ class _Tally:
             yield event
 
 
-def _verify(name: str, events: Iterator[Event]) -> None:
-    tally = _Tally(events)
+def _verify(name: str, events: Iterator[Event], checker: SignatureChecker | None = None) -> None:
+    # One pass over the log: the signature checker watches the events the chain check reads.
+    tally = _Tally(checker.watch(events) if checker else events)
     with closing(events):  # a chain broken midway leaves the store's cursor half-read
         broken = verify_chain(tally)
     if broken is not None:
         console.print(f"[red]BROKEN[/red] {name}: chain broken at event {broken.seq}: {broken.reason}")
         raise typer.Exit(1)
     console.print(f"[green]INTACT[/green] {name}: {tally.count} events, head hash {tally.head}")
+    if checker is not None:
+        checks = checker.results()
+        for check in checks:
+            console.print(check.line(), markup=False)
+        if not all(check.valid for check in checks):
+            raise typer.Exit(1)
+
+
+@app.command()
+def keygen(
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="private key file to write (PATH.pub: public key)")],
+    force: Annotated[bool, typer.Option("--force", help="replace an existing key pair")] = False,
+) -> None:
+    """Make an Ed25519 key pair for signing sign-offs (`sit signoff RUN --sign PATH`)."""
+    from harness.reports.signing import generate_key, public_key_path
+
+    key_id = generate_key(path, force)
+    console.print(f"private key: {path} (mode 0600)", markup=False)
+    console.print(f"public key:  {public_key_path(path)}", markup=False)
+    console.print(f"key id:      {key_id}", markup=False)
+    console.print("Keep the private key out of the repository and reports; hand out only the .pub file.")
 
 
 @app.command()
@@ -166,6 +209,24 @@ def steps(project: ProjectOpt = Path(".")) -> None:
         console.print(f"      {doc.meaning}", style="dim", markup=False)
         for name, kind in doc.params:
             console.print(f"      {{{name}}}: {kind}", style="dim", markup=False)
+
+
+@app.command()
+def diff(
+    run_a: Annotated[str, typer.Argument(metavar="RUN_A", help="a run id, or an exported JSONL file")],
+    run_b: Annotated[str, typer.Argument(metavar="RUN_B", help="a run id, or an exported JSONL file")],
+    project: ProjectOpt = Path("."),
+    store: StoreOpt = None,
+) -> None:
+    """Compare two runs per SIT ID and partner call (volatile fields ignored); exit 0 when nothing differs."""
+    from harness.reports.diff import diff_runs, render_diff, volatile_fields
+    from harness.reports.log import open_run
+
+    path = _store_path(project, store)
+    runs = open_run(run_a, path), open_run(run_b, path)
+    result = diff_runs(*runs, volatile_fields(project.resolve(), runs))
+    render_diff(result, console)
+    raise typer.Exit(0 if result.identical else 1)
 
 
 @invoices_app.command("check")
@@ -198,6 +259,78 @@ def invoices_check(
         if not accepted and not rejected:
             console.print(f"{file.name}: no {profile.partner.invoice_file.record} records found")
         raise typer.Exit(1)
+
+
+RunArg = Annotated[str, typer.Argument(metavar="RUN", help="a run id (`sit runs` lists them)")]
+
+
+@app.command()
+def report(
+    target: Annotated[str, typer.Argument(metavar="RUN|FILE.jsonl", help="a run id, or an exported JSONL file")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="folder (default: PROJECT/reports/RUN)")]
+    = None,
+    partner_pack: Annotated[bool, typer.Option(
+        "--partner-pack", help="write what goes to the partner: its exchanges only, personal data masked")] = False,
+    html: Annotated[bool, typer.Option(help="also build the Allure HTML report (needs Node)")] = True,
+    project: ProjectOpt = Path("."),
+    store: StoreOpt = None,
+) -> None:
+    """Project a run's log into Allure results and HTML, the workbook and the sign-off."""
+    from harness.reports import ReportOptions, open_run
+
+    log = open_run(target, _store_path(project, store))
+    _write_report(log, output, ReportOptions(project=project.resolve(), html=html, partner_pack=partner_pack))
+
+
+def _write_report(log: RunLog, output: Path | None, options: ReportOptions) -> None:
+    from harness.reports import write_report
+
+    paths = write_report(log, output or options.project / REPORTS / log.run_id, options)
+    console.print(f"Reports of run {log.run_id} in {paths.root}:", highlight=False)
+    shown = [paths.allure_single, paths.allure_report, paths.workbook_xlsx, paths.workbook_csv,
+             paths.signoff_html, paths.signoff_pdf, paths.allure_results]
+    for path in (p for p in shown if p is not None):
+        console.print(f"  {path.relative_to(paths.root)}", highlight=False)
+
+
+@app.command()
+def workbook(
+    biller: Annotated[str, typer.Option(help="biller slug (fixtures/billers/SLUG.yaml) or a profile's path")],
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="folder (default: PROJECT/reports/workbook-SLUG)")] = None,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Write the blank SIT workbook (before any run), N/A cases already marked with their reason."""
+    from harness.profiles import load_biller
+    from harness.reports import load_cases, write_blank_workbook
+
+    project = project.resolve()
+    profile = load_biller(project, biller)
+    out = output or project / REPORTS / f"workbook-{profile.slug}"
+    for path in write_blank_workbook(load_cases(project), profile, out):
+        console.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+def signoff(
+    run_id: RunArg,
+    sign: Annotated[Path | None, typer.Option("--sign", metavar="KEY", help="Ed25519 private key (PEM; `sit keygen`)")]
+    = None,
+    signer: Annotated[str, typer.Option(help="who signs, as the sign-off should name them")] = "",
+    project: ProjectOpt = Path("."),
+    store: StoreOpt = None,
+) -> None:
+    """Write the run's sign-off (and the rest of its report); with --sign, sign its head hash first."""
+    from harness.reports import ReportOptions, open_run, sign_run
+
+    path = _store_path(project, store)
+    log = open_run(run_id, path)
+    if sign is not None:
+        with SQLiteStore(path) as events:
+            signed = sign_run(events, run_id, sign, signer)
+        console.print(f"signed event {signed.data['signed_seq']} (hash {signed.data['signed_hash']}) "
+                      f"with key {signed.data['key_id']}", highlight=False)
+    _write_report(log, None, ReportOptions(project=project.resolve()))
 
 
 def main() -> None:

@@ -42,7 +42,8 @@ from harness.stubs import (
 )
 from harness.transfer import SftpServer
 
-DEFAULT_STORE = Path("reports") / "events.sqlite"
+REPORTS = Path("reports")  # git-ignored: the event store and every projection of it
+DEFAULT_STORE = REPORTS / "events.sqlite"
 # The systems under test a biller profile may name (`platform:`); a real connector joins here.
 PLATFORMS: dict[str, type[ReferenceEngine]] = {"reference": ReferenceEngine}
 

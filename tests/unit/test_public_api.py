@@ -8,9 +8,9 @@ import pytest
 
 PUBLIC = {
     "harness": ["SitError", "__version__"],
-    "harness.events": ["GENESIS", "MASK", "ChainBreak", "Event", "EventLogError", "EventStore", "Recorder",
+    "harness.events": ["GENESIS", "MASK", "ChainBreak", "ChainChecker", "Event", "EventLogError", "EventStore", "Recorder",
                        "Redactor", "SQLiteStore", "canonical_json", "event_hash", "read_jsonl", "seal",
-                       "verify_chain", "write_jsonl"],
+                       "verified", "verify_chain", "write_jsonl"],
     "harness.profiles": ["Biller", "BillerProfile", "Capability", "ChangeLogCall", "FieldMap", "InvoiceFile",
                          "PartnerProfile", "PumpPolicy", "Status", "known_partners", "load_biller", "load_partner",
                          "out_of_scope", "read_model", "scenario_scope"],

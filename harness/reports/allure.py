@@ -1,0 +1,241 @@
+"""Allure results projected from a run: one result per scenario, evidence on its steps.
+
+Written with allure-python-commons' model and file writer. Every id comes from the
+log (run id and event seq through uuid5) and every time from event timestamps, so
+projecting the same log twice gives the same files, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any
+
+from allure_commons.logger import AllureFileLogger
+from allure_commons.model2 import (
+    ATTACHMENT_PATTERN,
+    Attachment,
+    Label,
+    Link,
+    Status,
+    StatusDetails,
+    TestResult,
+    TestStepResult,
+)
+from allure_commons.types import AttachmentType, LabelType, LinkType
+
+from harness.reports.bodies import pretty
+from harness.reports.cases import SitCase
+from harness.reports.fold import Evidence, RunRecord, ScenarioRecord, StepRecord, epoch_ms
+
+_NAMESPACE = uuid.UUID("5b6c1f0e-6a52-4e4f-9a43-7f1e2d1c0b11")  # fixed: ids must not change between projections
+Mask = Callable[[str], str]
+
+# Which Allure category a failure lands in: the trace carries the log's category.
+CATEGORIES = [
+    {"name": "Platform defects", "matchedStatuses": ["failed"], "traceRegex": r"[\s\S]*sit-category: platform[\s\S]*"},
+    {"name": "Partner or stub problems", "matchedStatuses": ["failed", "broken"],
+     "traceRegex": r"[\s\S]*sit-category: partner[\s\S]*"},
+    {"name": "Harness errors", "matchedStatuses": ["broken"], "traceRegex": r"[\s\S]*sit-category: harness[\s\S]*"},
+    {"name": "Interrupted", "matchedStatuses": ["broken"], "traceRegex": r"[\s\S]*sit-category: interrupted[\s\S]*"},
+    {"name": "N/A (not applicable to this biller)", "matchedStatuses": ["skipped"], "messageRegex": r"N/A: [\s\S]*"},
+]  # fmt: skip
+
+
+def result_uuid(run_id: str, scenario: ScenarioRecord) -> str:
+    """The Allure result id of a scenario (the workbook links to it)."""
+    return str(uuid.uuid5(_NAMESPACE, f"{run_id}/{scenario.first_seq}"))
+
+
+class _FileLogger(AllureFileLogger):
+    """The commons writer, naming each result file by the result's uuid instead of a random one."""
+
+    def _report_item(self, item: Any) -> None:
+        pattern = item.file_pattern
+        item.file_pattern = pattern.replace("{prefix}", item.uuid)
+        try:
+            super()._report_item(item)
+        finally:
+            item.file_pattern = pattern
+
+
+def _scenario_status(scenario: ScenarioRecord) -> str:
+    if scenario.status == "passed":
+        return Status.PASSED
+    if scenario.status == "na":
+        return Status.SKIPPED
+    return Status.FAILED if scenario.status == "failed" and scenario.category != "harness" else Status.BROKEN
+
+
+def _step_status(step: StepRecord) -> str:
+    if step.status in (Status.PASSED, Status.SKIPPED):
+        return step.status
+    return Status.FAILED if step.status == "failed" and step.category == "platform" else Status.BROKEN
+
+
+class AllureResults:
+    """Writes ``allure-results/``: feed it scenarios as the fold yields them, then close it.
+
+    Results carry no suite labels and no title path: Allure 3 then lists every scenario
+    on its landing page, in run order, with its status (sections are the feature label).
+    """
+
+    def __init__(self, out: Path, cases: dict[str, SitCase], link_pattern: str = "{}",
+                 mask: Mask = str, kinds: Collection[str] | None = None) -> None:
+        """``kinds``: the evidence kinds to attach (``None``: all, the platform's actions included)."""
+        self._out, self._cases, self._link = out, cases, link_pattern
+        self._mask, self._kinds = mask, kinds
+        self._logger = _FileLogger(out, clean=True)
+
+    def add(self, run: RunRecord, scenario: ScenarioRecord) -> None:
+        case = self._cases.get(scenario.sit_id)
+        facts = run.facts
+        result = TestResult(
+            uuid=result_uuid(run.run_id, scenario), name=f"{scenario.sit_id} {scenario.name}",
+            historyId=hashlib.md5(f"{facts.get('biller')}/{scenario.sit_id}".encode()).hexdigest(),
+            testCaseId=scenario.sit_id, fullName=f"{scenario.feature_file}#{scenario.sit_id}",
+            status=_scenario_status(scenario), statusDetails=self._details(scenario),
+            start=epoch_ms(scenario.start), stop=epoch_ms(scenario.stop or scenario.start),
+            description=self._description(scenario), labels=self._labels(facts, scenario),
+            links=[Link(type=LinkType.TEST_CASE, url=self._link.format(scenario.sit_id), name=scenario.sit_id)],
+        )
+        result.steps = [self._step(run.run_id, step) for step in scenario.steps]
+        result.steps += _not_reached(scenario, case)
+        self._logger.report_result(result)
+
+    def close(self, run: RunRecord) -> None:
+        (self._out / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n", encoding="utf-8")
+        (self._out / "environment.properties").write_text(environment(run), encoding="utf-8")
+
+    def _details(self, scenario: ScenarioRecord) -> StatusDetails | None:
+        trace = f"sit-category: {scenario.category}\nevidence: events {scenario.first_seq}-{scenario.last_seq}"
+        if scenario.status == "na":
+            return StatusDetails(message=f"N/A: {scenario.reason}")
+        if scenario.status == "interrupted":
+            return StatusDetails(message=f"Interrupted: {scenario.error}", trace=trace)
+        if scenario.status == "failed":
+            return StatusDetails(message=self._mask(scenario.error), trace=trace)
+        return None
+
+    @staticmethod
+    def _description(scenario: ScenarioRecord) -> str:
+        return (f"Workbook section **{scenario.feature}**, scenario `{scenario.feature_file}:{scenario.line}`. "
+                f"Evidence: events {scenario.first_seq}-{scenario.last_seq} of the run's hash-chained log.")
+
+    @staticmethod
+    def _labels(facts: dict[str, Any], scenario: ScenarioRecord) -> list[Label]:
+        partner = facts.get("partner_name") or facts.get("partner", "")
+        labels = [
+            Label(LabelType.EPIC, partner), Label(LabelType.FEATURE, scenario.feature),
+            Label(LabelType.STORY, scenario.name), Label(LabelType.TAG, scenario.sit_id),
+            Label(LabelType.ID, scenario.sit_id), Label("biller", str(facts.get("biller_name", ""))),
+            Label("bid", str(facts.get("bid", ""))), Label(LabelType.FRAMEWORK, "sit-harness"),
+        ]
+        labels += [Label(LabelType.TAG, tag) for tag in scenario.tags if tag != scenario.sit_id]
+        return labels
+
+    def _step(self, run_id: str, step: StepRecord) -> TestStepResult:
+        result = TestStepResult(
+            name=f"{step.keyword} {step.text}".strip(), status=_step_status(step),
+            start=epoch_ms(step.start), stop=epoch_ms(step.stop or step.start),
+            statusDetails=StatusDetails(message=self._mask(step.error)) if step.error else None,
+        )
+        result.steps = [_expectation(e, self._mask) for e in step.expectations]
+        evidence = [e for e in step.evidence if self._kinds is None or e.kind in self._kinds]
+        for item in evidence:
+            if rendered := _render(item):
+                self._attach(result, run_id, str(item.seq), *rendered)
+        if platform := [e for e in evidence if e.kind.startswith("platform.")]:
+            lines = "\n".join(f"#{e.seq} {e.kind}: {_flat(e.data)}" for e in platform)
+            self._attach(result, run_id, f"{step.first_seq}/platform", "Platform actions", lines, AttachmentType.TEXT)
+        return result
+
+    def _attach(self, step: TestStepResult, run_id: str, key: str, name: str, body: str,
+                kind: AttachmentType) -> None:
+        source = ATTACHMENT_PATTERN.format(prefix=uuid.uuid5(_NAMESPACE, f"{run_id}/{key}"), ext=kind.extension)
+        self._logger.report_attached_data(self._mask(body), source)
+        step.attachments.append(Attachment(name=self._mask(name), source=source, type=kind.mime_type))
+
+
+def _expectation(data: dict[str, Any], mask: Mask) -> TestStepResult:
+    ok = data.get("ok", False)
+    verdict = "as expected" if ok else "NOT as expected"
+    name = f"{data.get('what', '')}: expected {data.get('expected')!s}, actual {data.get('actual')!s} ({verdict})"
+    return TestStepResult(name=mask(name), status=Status.PASSED if ok else Status.FAILED)
+
+
+def _not_reached(scenario: ScenarioRecord, case: SitCase | None) -> list[TestStepResult]:
+    """The feature's steps after the last one that ran, shown as skipped (the scenario stopped)."""
+    if case is None:
+        return []
+    last = max((step.line for step in scenario.steps), default=0)
+    return [TestStepResult(name=text.split("\n", 1)[0], status=Status.SKIPPED)
+            for text, line in zip(case.steps, case.step_lines, strict=True) if line > last]
+
+
+def _render(item: Evidence) -> tuple[str, str, AttachmentType] | None:
+    d = item.data
+    if item.kind == "partner.exchange":
+        name = f"{d.get('call') or d.get('url', '')}: {d.get('method', '')} -> {d.get('status') or d.get('fault')}"
+        return name, exchange_text(d), AttachmentType.TEXT
+    if item.kind == "file.transferred":
+        return f"File {d.get('path')} ({d.get('size')} bytes)", _file_text(d), AttachmentType.TEXT
+    if item.kind == "stub.added":
+        return f"Stub arranged: {d.get('name', '')}", json.dumps(d.get("mapping", d), indent=2), AttachmentType.JSON
+    return None
+
+
+def exchange_text(d: dict[str, Any]) -> str:
+    """One partner exchange as a person reads it: request, then response, bodies pretty-printed."""
+    matched = f"answered by stub '{d.get('stub')}'" if d.get("matched") else "NO STUB MATCHED this request"
+    lines = [f"{d.get('method', '')} {d.get('url', '')}", f"Call: {d.get('call') or '?'}  ({matched})",
+             f"Logged at: {d.get('logged_at')}", ""]
+    lines += _message("Request", d.get("request_headers") or {}, d.get("request_body") or "")
+    outcome = f"fault {d['fault']}" if d.get("fault") else f"status {d.get('status')}"
+    lines += ["", f"Response: {outcome}"]
+    lines += _message("Response", d.get("response_headers") or {}, d.get("response_body") or "")
+    return "\n".join(lines) + "\n"
+
+
+def _message(title: str, headers: dict[str, str], body: str) -> list[str]:
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    text, kind = pretty(body, content_type)
+    return [f"{title} headers:", *(f"  {k}: {v}" for k, v in sorted(headers.items())),
+            f"{title} body ({kind}):" if body else f"{title} body: (empty)", text]
+
+
+def _file_text(d: dict[str, Any]) -> str:
+    head = [f"{d.get('direction', '')} via sFTP, user {d.get('user')}", f"Path: {d.get('path')}",
+            f"Size: {d.get('size')} bytes", f"SHA-256: {d.get('sha256')}", f"Received at: {d.get('received_at')}"]
+    content = d.get("content")
+    if content is None:
+        head.append("Content: not kept in the log (larger than the evidence limit); the SHA-256 identifies it.")
+        return "\n".join(head) + "\n"
+    note = " (first part only: the file is larger than the evidence limit)" if d.get("content_truncated") else ""
+    return "\n".join([*head, f"Content{note}:", "", content])
+
+
+def _flat(data: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False, sort_keys=True)}" for k, v in sorted(data.items()))
+
+
+def environment(run: RunRecord) -> str:
+    """``environment.properties``: what the run ran on, from its ``run.started`` facts."""
+    f = run.facts
+    rows = {
+        "Run": run.run_id, "Biller": f.get("biller_name", f.get("biller")), "BID": f.get("bid"),
+        "Test.portal.BID": f.get("test_portal_bid"), "Partner": f.get("partner_name", f.get("partner")),
+        "Partner.version": f.get("partner_version"), "Platform.adapter": f.get("platform"),
+        "Stub.backend": f.get("stub_backend"), "WireMock.version": f.get("wiremock_version"),
+        "Harness.version": f.get("harness_version"), "Git.commit": f.get("git_commit"), "Faker.seed": f.get("seed"),
+        "Operator": f.get("operator"),
+    }
+    return "".join(f"{key}={_escape(value)}\n" for key, value in rows.items())
+
+
+def _escape(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
