@@ -37,8 +37,13 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 
-test: lint
+# The report-rendering tests drive headless Chromium and poppler-utils: installed once, before pytest.
+test: lint $(VENV)/.test-tools
 	$(BIN)/pytest
+
+$(VENV)/.test-tools: scripts/system-packages.sh | $(VENV)/bin/python
+	@scripts/system-packages.sh test
+	@touch $@
 
 bench: setup
 	$(BIN)/python bench/bench_events.py

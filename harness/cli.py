@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -57,6 +57,7 @@ def run(
     wiremock_url: Annotated[str | None, typer.Option(help="a running WireMock (--stub-backend external)")] = None,
     wiremock_port: Annotated[int, typer.Option(help="port for the WireMock process (default: a free one)")] = 0,
     operator: Annotated[str | None, typer.Option(help="who executes the SIT (default: $SIT_OPERATOR)")] = None,
+    report: Annotated[bool, typer.Option(help="write the run's reports at the end (`sit report RUN`)")] = True,
     project: ProjectOpt = Path("."),
     store: StoreOpt = None,
 ) -> None:
@@ -72,7 +73,17 @@ def run(
     options = RunOptions(project=project, biller=biller, seed=seed, store=_store_path(project, store),
                          stub_backend=stub_backend, wiremock_url=wiremock_url, wiremock_port=wiremock_port,
                          operator=operator)
-    raise typer.Exit(run_sit(options, select, console))
+    reporter = _reporter(project, _store_path(project, store)) if report else None
+    raise typer.Exit(run_sit(options, select, console, reporter))
+
+
+def _reporter(project: Path, store: Path) -> Callable[[str], None]:
+    def report(run_id: str) -> None:
+        from harness.reports import ReportOptions, open_run
+
+        _write_report(open_run(run_id, store), None, ReportOptions(project=project))
+
+    return report
 
 
 @app.command()
@@ -317,6 +328,8 @@ def signoff(
     sign: Annotated[Path | None, typer.Option("--sign", metavar="KEY", help="Ed25519 private key (PEM; `sit keygen`)")]
     = None,
     signer: Annotated[str, typer.Option(help="who signs, as the sign-off should name them")] = "",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="folder (default: PROJECT/reports/RUN)")]
+    = None,
     project: ProjectOpt = Path("."),
     store: StoreOpt = None,
 ) -> None:
@@ -330,7 +343,7 @@ def signoff(
             signed = sign_run(events, run_id, sign, signer)
         console.print(f"signed event {signed.data['signed_seq']} (hash {signed.data['signed_hash']}) "
                       f"with key {signed.data['key_id']}", highlight=False)
-    _write_report(log, None, ReportOptions(project=project.resolve()))
+    _write_report(log, output, ReportOptions(project=project.resolve()))
 
 
 def main() -> None:

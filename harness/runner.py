@@ -10,6 +10,7 @@ import contextlib
 import io
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.errors import InputError
+from harness.errors import InputError, SitError
 from harness.events import EventStore, SQLiteStore
 from harness.plugin import SESSION
 from harness.session import RunOptions, SitSession
@@ -81,8 +82,13 @@ def _check_selection(code: int, errors: str, select: str | None) -> None:
         raise InputError(f"no scenario matches -k {select!r}" if select else "no workbook scenarios found")
 
 
-def run(options: RunOptions, select: str | None, console: Console) -> int:
-    """Run the SIT; returns the exit code: 0 only if every in-scope scenario passed."""
+def run(options: RunOptions, select: str | None, console: Console,
+        report: Callable[[str], None] | None = None) -> int:
+    """Run the SIT; returns the exit code: 0 only if every in-scope scenario passed.
+
+    ``report`` projects the finished run's evidence (``sit report``); the run's result
+    stands even when that fails, and ``sit report RUN`` can be retried from the log.
+    """
     session = SitSession(options)
     try:
         session.start()
@@ -105,9 +111,21 @@ def run(options: RunOptions, select: str | None, console: Console) -> int:
     with SQLiteStore(session.store_path) as store:
         summary = summarize(store, session.run_id)
     print_summary(console, summary, session)
+    if report is not None and not _reported(report, session.run_id, console):
+        return 1
     if progress.collect_errors or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return 1
     return 0 if summary.status == "passed" else 1
+
+
+def _reported(report: Callable[[str], None], run_id: str, console: Console) -> bool:
+    try:
+        report(run_id)
+    except SitError as exc:
+        console.print(f"[red]report failed[/red]: {exc}; the log is intact: retry with `sit report {run_id}`",
+                      highlight=False)
+        return False
+    return True
 
 
 @dataclass

@@ -20,7 +20,7 @@ from harness.partners import FAULTS
 from harness.platform.port import Platform
 from harness.profiles import Biller
 from harness.session import SitSession
-from harness.transfer import upload
+from harness.transfer import Received, upload
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class ScenarioContext:
         for received in self.session.sftp.drain():
             self.session.recorder.append("file.transferred", direction="partner -> platform", user=received.user,
                                          path=received.path, size=received.size, sha256=received.sha256,
-                                         received_at=received.received_at)
+                                         received_at=received.received_at, **_content(received))
 
     def expect(self, what: str, expected: Any, actual: Any) -> None:
         """Record an expectation with expected and actual values; fail the step when they differ."""
@@ -151,3 +151,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(v) for v in (sorted(value) if isinstance(value, set | frozenset) else value)]
     return value
+
+
+def _content(received: Received) -> dict[str, Any]:
+    """An upload's content as evidence: text as it was sent (its first part if large), binary by its hash only."""
+    try:
+        text = received.head.decode("utf-8")
+    except UnicodeDecodeError:  # binary, or a multi-byte character cut at the limit: the sha256 identifies it
+        return {}
+    return {"content": text, "content_truncated": not received.complete}

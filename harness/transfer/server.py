@@ -29,6 +29,8 @@ from harness.errors import TransferError
 # Generous: listening takes milliseconds; this only bounds a wedged event loop.
 _LOOP_TIMEOUT_S = 10.0
 _HASH_CHUNK = 1 << 20
+# How much of each upload is kept as evidence: a day's invoice file in full, a year's not.
+EVIDENCE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,12 @@ class Received:
     size: int
     sha256: str
     received_at: str  # ISO-8601 UTC
+    head: bytes = b""  # the first EVIDENCE_BYTES of the file, kept as evidence of what was sent
+
+    @property
+    def complete(self) -> bool:
+        """Whether ``head`` is the whole file."""
+        return len(self.head) == self.size
 
 
 class _Ledger:
@@ -59,14 +67,16 @@ class _Ledger:
         return items
 
 
-def _digest(path: bytes) -> tuple[int, str]:
-    """Size and sha256 of the file as it is on disk, i.e. what the platform would pick up."""
-    sha, size = hashlib.sha256(), 0
+def _digest(path: bytes) -> tuple[int, str, bytes]:
+    """Size, sha256 and first bytes of the file as it is on disk, i.e. what the platform would pick up."""
+    sha, size, head = hashlib.sha256(), 0, b""
     with open(path, "rb") as fh:
         while chunk := fh.read(_HASH_CHUNK):
             sha.update(chunk)
+            if size < EVIDENCE_BYTES:
+                head += chunk[: EVIDENCE_BYTES - size]
             size += len(chunk)
-    return size, sha.hexdigest()
+    return size, sha.hexdigest(), head
 
 
 class _InboxSFTPServer(asyncssh.SFTPServer):
@@ -99,13 +109,14 @@ class _InboxSFTPServer(asyncssh.SFTPServer):
         return file_obj
 
     def _receipt(self, local: bytes) -> Received:
-        size, sha256 = _digest(local)
+        size, sha256, head = _digest(local)
         return Received(
             user=self._user,
             path=os.fsdecode(self.reverse_map_path(local)).lstrip("/"),
             size=size,
             sha256=sha256,
             received_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            head=head,
         )
 
 

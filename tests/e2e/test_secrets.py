@@ -1,22 +1,31 @@
-"""Canary secrets never reach anything a run writes: output, store, logs, exports.
+"""Canary secrets never reach anything a run writes: output, store, logs, exports, reports.
 
 A real `sit run` (WireMock with HTTP basic auth, the sFTP server with a password) gets
 distinctive canary credentials from the environment; then every byte it wrote is searched
-for them, in plain, URL-encoded and base64 forms. A negative control runs the same with
-the redactor disabled (monkeypatched in a wrapper: the product has no kill switch) and
-must find them, so the search cannot pass vacuously.
+for them, in plain, URL-encoded and base64 forms. That includes the reports the run writes
+at its end and its partner pack (`sit report RUN --partner-pack`), looked into as a reader
+would: xlsx members unzipped, PDF text extracted, base64 embedded in the single-file HTML
+decoded. A negative control runs the same with the redactor disabled (monkeypatched in a
+wrapper: the product has no kill switch) and must find them, in the reports too, so the
+search cannot pass vacuously.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import re
+import shutil
+import subprocess
 import sys
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
-from runs import BILLER, SIT, Run, sit_run
+from runs import BILLER, PROJECT, SIT, Run, explain, sit, sit_run
 
 from harness.events import MASK
 
@@ -64,22 +73,53 @@ def leaks(data: bytes) -> list[str]:
                    if form in data or (form.islower() and form in lowered)})
 
 
-def _run(root: Path, program: Sequence[str], select: str | None) -> Run:
+# The throwaway project a run writes its reports into (PROJECT/reports/RUN): all of it linked.
+LINKED = ("features", "steps", "conftest.py", "pyproject.toml", "node_modules", ".cache", "fixtures", "stubs")
+# What a report folder holds (`sit report RUN`); the partner pack holds the same under partner-pack/.
+REPORT_FILES = ("allure-results", "allure-report", "allure-report.html", "workbook.xlsx", "workbook.csv",
+                "signoff.html", "signoff.pdf")
+PDFTOTEXT = shutil.which("pdftotext")
+_BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{24,}={0,2}")
+
+
+@dataclass
+class ReportedRun(Run):
+    """A run whose reports were written too: by `sit run` at its end, then its partner pack."""
+
+    reports: Path = Path()  # PROJECT/reports/RUN of the run's throwaway project
+    pack: subprocess.CompletedProcess[str] | None = None  # `sit report RUN --partner-pack`
+
+
+def _project(root: Path) -> Path:
+    """A project beside ``root`` (not in it: the links would drag the checkout into the file search)."""
+    project = root.parent / f"{root.name}-project"
+    project.mkdir()
+    for name in LINKED:
+        (project / name).symlink_to(PROJECT / name)
+    return project
+
+
+def _run(root: Path, program: Sequence[str], select: str | None) -> ReportedRun:
     root.mkdir()
     tmpdir = root / "tmpdir"  # the harness's scratch dirs (sFTP inbox, WireMock root) land in root too
     tmpdir.mkdir()
-    return sit_run(root / "events.sqlite", BILLER, *(["-k", select] if select else []), export=True, program=program,
-                   extra_env=CANARIES | {"TMPDIR": str(tmpdir)})
+    project, env = _project(root), CANARIES | {"TMPDIR": str(tmpdir)}
+    run = sit_run(root / "events.sqlite", BILLER, "--project", str(project), *(["-k", select] if select else []),
+                  export=True, program=program, extra_env=env)
+    pack = sit("report", run.run_id, "--partner-pack", "--project", str(project), "--store", str(run.store),
+               program=program, extra_env=env)
+    assert pack.returncode == 0, explain(pack)
+    return ReportedRun(**vars(run), reports=project / "reports" / run.run_id, pack=pack)
 
 
 @pytest.fixture(scope="module")
-def redacted(tmp_path_factory: pytest.TempPathFactory) -> Run:
+def redacted(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
     """The full run: every scenario that uses a credential does."""
     return _run(tmp_path_factory.mktemp("secrets") / "redacted", SIT, None)
 
 
 @pytest.fixture(scope="module")
-def unredacted(tmp_path_factory: pytest.TempPathFactory) -> Run:
+def unredacted(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
     return _run(tmp_path_factory.mktemp("secrets") / "unredacted", [sys.executable, "-c", UNREDACTED],
                 PAYMENT_AND_INVOICE)
 

@@ -1,0 +1,117 @@
+"""`sit report`, `sit workbook` and `sit signoff` on a real demo run: reproducible, complete, signed."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from harness.events import SQLiteStore
+from tests.cli.test_cli import BILLER, DemoRun, assert_one_line_error
+from tests.conftest import run_sit
+
+REPRODUCIBLE = ("allure-results", "workbook.csv", "signoff.html")
+
+
+def files(root: Path) -> dict[Path, bytes]:
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def report(run: str, out: Path, *args: str, store: Path | None = None) -> Path:
+    extra = ("--store", str(store)) if store else ()
+    proc = run_sit("report", run, "-o", str(out), *args, *extra)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def reported(demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_id, store, _ = demo_run
+    return report(run_id, tmp_path_factory.mktemp("report") / run_id, store=store)
+
+
+def test_report_writes_every_projection(reported: Path) -> None:
+    for name in ("allure-results", "allure-report/index.html", "allure-report.html", "workbook.xlsx",
+                 "workbook.csv", "signoff.html", "signoff.pdf"):
+        assert (reported / name).exists(), name
+    assert len(list((reported / "allure-results").glob("*-result.json"))) == 30
+    rows = list(csv.DictReader((reported / "workbook.csv").open(newline="")))
+    assert len(rows) == 30 and {r["Status"] for r in rows} == {"Pass", "N/A"}
+
+
+def test_report_twice_is_byte_identical_and_comes_back_from_the_log(demo_run: DemoRun, reported: Path,
+                                                                     tmp_path: Path) -> None:
+    run_id, store, _ = demo_run
+    again = tmp_path / run_id
+    shutil.copytree(reported, again)
+    shutil.rmtree(again)  # deleted: everything must come back from the log alone
+    report(run_id, again, store=store)
+    first, second = files(reported), files(again)
+    assert first.keys() == second.keys()
+    for rel in first:
+        if rel.parts[0] in REPRODUCIBLE:
+            assert first[rel] == second[rel], rel
+
+
+def test_report_from_an_export_equals_the_report_from_the_store(demo_run: DemoRun, reported: Path,
+                                                                 tmp_path: Path) -> None:
+    run_id, store, _ = demo_run
+    export = tmp_path / "run.jsonl"
+    assert run_sit("export", run_id, "-o", str(export), "--store", str(store)).returncode == 0
+    out = report(str(export), tmp_path / "from-export", "--no-html")
+    assert (out / "workbook.csv").read_bytes() == (reported / "workbook.csv").read_bytes()
+    assert (out / "signoff.html").read_bytes() == (reported / "signoff.html").read_bytes()
+
+
+def test_blank_workbook_marks_na_before_any_run(tmp_path: Path) -> None:
+    proc = run_sit("workbook", "--biller", BILLER, "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["SIT ID"]: r for r in csv.DictReader((tmp_path / "workbook.csv").open(newline=""))}
+    assert len(rows) == 30 and (tmp_path / "workbook.xlsx").stat().st_size > 5000
+    assert rows["SIT-BAL-007"]["Status"] == "N/A" and "Budget billing" in rows["SIT-BAL-007"]["N/A reason"]
+    assert rows["SIT-ACH-001"]["Status"] == "N/A"  # optional, not taken by this biller
+    assert rows["SIT-PAY-001"]["Status"] == "" and rows["SIT-PAY-001"]["Actual result"] == ""
+    assert sum(r["Status"] == "N/A" for r in rows.values()) == 7
+
+
+def test_signoff_signs_the_head_hash_and_verify_checks_it(demo_run: DemoRun, tmp_path: Path) -> None:
+    run_id, store, _ = demo_run
+    signed_store = tmp_path / "events.sqlite"
+    shutil.copy(store, signed_store)  # the shared demo run stays unsigned
+    key = tmp_path / "se.pem"
+    assert run_sit("keygen", str(key)).returncode == 0
+    with SQLiteStore(signed_store) as events:
+        head = events.head(run_id)
+    assert head is not None
+    out = tmp_path / "report"
+    proc = run_sit("signoff", run_id, "--sign", str(key), "--signer", "Pat SE", "-o", str(out),
+                   "--store", str(signed_store))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    page = (out / "signoff.html").read_text()
+    assert "Pat SE" in page and head.hash in page and "BEGIN PUBLIC KEY" in page
+    [signature] = (out / "signatures").glob("*.sig.json")
+    verified = run_sit("verify", run_id, "--signature", "--store", str(signed_store))
+    assert verified.returncode == 0 and "valid" in verified.stdout, verified.stdout + verified.stderr
+    shutil.rmtree(out)  # the signature is in the log, so the report brings it back
+    report(run_id, out, "--no-html", store=signed_store)
+    assert "Pat SE" in (out / "signoff.html").read_text() and (out / "signatures" / signature.name).exists()
+
+
+def test_bad_input_is_one_line(demo_run: DemoRun, tmp_path: Path) -> None:
+    run_id, store, _ = demo_run
+    assert_one_line_error(run_sit("report", "20990101-000000-dead", "--store", str(store)), "no run", code=2)
+    assert_one_line_error(run_sit("report", str(tmp_path / "gone.jsonl")), "gone.jsonl", code=2)
+    assert_one_line_error(run_sit("signoff", run_id, "--sign", str(tmp_path / "missing.pem"), "--store", str(store)),
+                          "missing.pem", code=2)
+    broken = tmp_path / "broken.sqlite"
+    shutil.copy(store, broken)
+    with sqlite3.connect(broken) as db:
+        db.execute("DROP TRIGGER events_no_update")
+        db.execute("UPDATE events SET ts = '2026-01-01T00:00:00+00:00' WHERE seq = 12")
+    out = tmp_path / "never"
+    assert_one_line_error(run_sit("report", run_id, "-o", str(out), "--store", str(broken)),
+                          "chain broken at event 12")
+    assert not out.exists()

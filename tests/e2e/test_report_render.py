@@ -1,0 +1,200 @@
+"""The demo run's reports, rendered as a reader sees them.
+
+The Allure HTML is rendered by headless Chromium and its DOM read back; ``signoff.pdf`` is
+turned into PNG pages (pdftoppm) and text (pdftotext). Both tools are Debian packages that
+``make test`` installs (``scripts/system-packages.sh test``): a machine without them fails
+here, saying so, instead of skipping the check.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import http.server
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lxml.html
+import pytest
+
+from harness.events import Event, SQLiteStore
+from tests.conftest import PROJECT
+
+BILLER_NAME = "Clayton County Water Authority"
+BID = "1368"
+# A scenario's status in the event log -> the status Allure shows for it.
+ALLURE_STATUS = {"passed": "passed", "na": "skipped", "failed": "failed", "interrupted": "broken"}
+_SETUP_HINT = "run `scripts/system-packages.sh test` (or `make test`, which runs it) to install it"
+
+
+def _tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"`{name}` is not installed (Debian package {package}); {_SETUP_HINT}", pytrace=False)
+    return path
+
+
+def _run(cmd: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{cmd[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}"
+    return proc
+
+
+@dataclass(frozen=True)
+class Report:
+    run_id: str
+    root: Path  # reports/RUN
+    events: list[Event]
+
+    def scenarios(self) -> dict[str, dict[str, Any]]:
+        """Per SIT ID: its scenario.started data, with ``status`` (and ``reason``) from its scenario.finished."""
+        out = {e.data["sit_id"]: dict(e.data) for e in self.events if e.kind == "scenario.started"}
+        for e in self.events:
+            if e.kind == "scenario.finished":
+                out[e.data["sit_id"]].update(status=e.data["status"], reason=e.data.get("reason"))
+        return out
+
+    def steps(self, sit_id: str) -> list[str]:
+        return [f"{e.data['keyword']} {e.data['text']}" for e in self.events
+                if e.kind == "step.started" and e.data["sit_id"] == sit_id]
+
+    def workbook(self) -> list[dict[str, str]]:
+        with (self.root / "workbook.csv").open(newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def report(demo_run: tuple[str, Path, subprocess.CompletedProcess[str]]) -> Report:
+    """The session's demo run and the report `sit run` wrote for it under PROJECT/reports/RUN."""
+    run_id, store, _ = demo_run
+    with SQLiteStore(store) as log:
+        events = list(log.events(run_id))
+    root = PROJECT / "reports" / run_id
+    for name in ("allure-report.html", "allure-report/index.html", "workbook.csv", "signoff.pdf"):
+        assert (root / name).is_file(), f"{root / name}: not written by `sit run`"
+    return Report(run_id, root, events)
+
+
+def render(url: str, profile: Path) -> lxml.html.HtmlElement:
+    """The DOM headless Chromium builds for ``url``, without its <script>/<style> blocks."""
+    chromium = _tool("chromium", "chromium")
+    profile.mkdir(parents=True)
+    proc = _run([
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", "--window-size=1400,1000", "--virtual-time-budget=8000", "--dump-dom", url,
+    ])
+    # The single file embeds the whole report (MBs) as script data: parse only the markup.
+    markup = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", "", proc.stdout)
+    assert "data-testid" in markup, f"Chromium rendered no Allure UI for {url}:\n{markup[:2000]}"
+    return lxml.html.fromstring(markup)
+
+
+def by_testid(dom: lxml.html.HtmlElement, testid: str) -> list[lxml.html.HtmlElement]:
+    return dom.xpath(f'//*[@data-testid="{testid}"]')
+
+
+def tree_leaves(dom: lxml.html.HtmlElement) -> dict[str, str]:
+    """The landing page's scenarios: leaf title -> status."""
+    leaves: dict[str, str] = {}
+    for leaf in by_testid(dom, "tree-leaf"):
+        (title,) = leaf.xpath('.//*[@data-testid="tree-leaf-title"]')
+        statuses = [el.get("data-testid").removeprefix("tree-leaf-status-")
+                    for el in leaf.xpath('.//*[starts-with(@data-testid, "tree-leaf-status-")]')]
+        assert len(statuses) == 1, f"{title.text_content()}: statuses {statuses}"
+        leaves[" ".join(title.text_content().split())] = statuses[0]
+    return leaves
+
+
+def expected_leaves(report: Report) -> dict[str, str]:
+    return {f"{sit_id} {s['name']}": ALLURE_STATUS[s["status"]] for sit_id, s in report.scenarios().items()}
+
+
+def test_allure_single_file_lists_every_scenario_with_its_status(report: Report, tmp_path: Path) -> None:
+    dom = render((report.root / "allure-report.html").as_uri(), tmp_path / "chromium")
+    leaves = tree_leaves(dom)
+    expected = expected_leaves(report)
+    assert len(expected) == 30 and set(expected.values()) == {"passed", "skipped"}  # the demo biller's run
+    assert leaves == expected
+
+
+def test_allure_result_page_shows_the_scenario_and_its_steps(report: Report, tmp_path: Path) -> None:
+    scenarios = report.scenarios()
+    # The workbook's Evidence link of the passed scenario with the most steps.
+    row = max((r for r in report.workbook() if r["Status"] == "Pass"), key=lambda r: len(report.steps(r["SIT ID"])))
+    sit_id = row["SIT ID"]
+    link = re.search(r"allure-report\.html#([0-9a-f]{32})$", row["Evidence"])
+    assert link, f"{sit_id}: Evidence has no Allure link: {row['Evidence']!r}"
+    dom = render(f"{(report.root / 'allure-report.html').as_uri()}#{link[1]}", tmp_path / "chromium")
+
+    titles = [" ".join(t.text_content().split()) for t in by_testid(dom, "test-result-info-title")]
+    assert titles == [f"{sit_id} {scenarios[sit_id]['name']}"]
+    assert by_testid(dom, "test-result-status-passed"), f"{sit_id}: the result page shows no passed status"
+    shown = [" ".join(t.text_content().split()) for t in by_testid(dom, "test-result-step-title")]
+    steps = report.steps(sit_id)
+    assert len(steps) >= 3
+    assert [s for s in shown if s in steps] == steps, f"steps shown: {shown}"
+
+
+@pytest.fixture
+def served(report: Report) -> Iterator[str]:
+    """The multi-file Allure report served over HTTP on a free local port: its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(report.root / "allure-report"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+
+def test_allure_multi_file_report_over_http_lists_every_scenario(report: Report, served: str, tmp_path: Path) -> None:
+    dom = render(f"{served}/index.html", tmp_path / "chromium")
+    assert tree_leaves(dom) == expected_leaves(report)
+
+
+def test_signoff_pdf_renders_to_pages_with_the_run_facts(report: Report, tmp_path: Path) -> None:
+    pdftoppm = _tool("pdftoppm", "poppler-utils")
+    pdftotext = _tool("pdftotext", "poppler-utils")
+    pdfinfo = _tool("pdfinfo", "poppler-utils")
+    pdf = str(report.root / "signoff.pdf")
+
+    info = re.search(r"^Pages:\s+(\d+)$", _run([pdfinfo, pdf]).stdout, re.MULTILINE)
+    assert info, "pdfinfo printed no page count"
+    pages = int(info[1])
+    assert 1 <= pages <= 5
+    _run([pdftoppm, "-r", "50", "-png", pdf, str(tmp_path / "page")])
+    pngs = sorted(tmp_path.glob("page-*.png"))
+    assert len(pngs) == pages
+    for png in pngs:  # a blank A4 page at 50 dpi is ~1 KB; a page of tables is tens of KB
+        assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000, png
+
+    text = _run([pdftotext, "-layout", pdf, "-"]).stdout
+    head = report.events[-1]
+    assert head.kind == "run.finished"
+    for fact in (BILLER_NAME, "BID", BID, report.run_id, "Exit criteria", "MET", head.hash, "Approvals",
+                 "Partner / CIS", "Not applicable (N/A), with reasons", f"Page {pages} of {pages}"):
+        assert fact in text, f"signoff.pdf lacks {fact!r}"
+    assert re.search(r"\bSE\b.*solution engineer", text, re.IGNORECASE), "signoff.pdf lacks the SE approval row"
+    assert not re.search(r"\bNOT MET\b", text)
+
+    # Every N/A reason of the log, whole (table cells wrap: compare with the whitespace folded).
+    flowing = " ".join(_run([pdftotext, pdf, "-"]).stdout.split())
+    reasons = {s["reason"] for s in report.scenarios().values() if s["status"] == "na"}
+    assert reasons
+    for reason in reasons:
+        assert " ".join(reason.split()) in flowing, f"signoff.pdf lacks the N/A reason {reason!r}"
