@@ -146,3 +146,6 @@ class BillerProfile(_Model):
     sftp: SftpAccount
     pump: PumpPolicy | None = None
     seed: int | None = Field(default=None, description="Faker seed; derived from the slug when absent")
+    sit_link: str = Field(
+        default="{}", description="where a SIT ID links in reports, e.g. https://tracker.example/SIT/{} ({} = the ID)"
+    )

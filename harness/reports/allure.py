@@ -100,7 +100,7 @@ class AllureResults:
             status=_scenario_status(scenario), statusDetails=self._details(scenario),
             start=epoch_ms(scenario.start), stop=epoch_ms(scenario.stop or scenario.start),
             description=self._description(scenario), labels=self._labels(facts, scenario),
-            links=[Link(type=LinkType.TEST_CASE, url=self._link.format(scenario.sit_id), name=scenario.sit_id)],
+            links=[Link(type=LinkType.TEST_CASE, url=self._link.replace("{}", scenario.sit_id), name=scenario.sit_id)],
         )
         result.steps = [self._step(run.run_id, step) for step in scenario.steps]
         result.steps += _not_reached(scenario, case)

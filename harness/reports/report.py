@@ -93,7 +93,7 @@ def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> None:
     mask: Callable[[str], str] = str
     if options.partner_pack:
         mask = Masker(collect(log.events(), biller.partner.evidence.personal_fields))
-    allure = AllureResults(paths.allure_results, {c.sit_id: c for c in cases}, mask=mask,
+    allure = AllureResults(paths.allure_results, {c.sit_id: c for c in cases}, biller.profile.sit_link, mask=mask,
                            kinds=_PARTNER_KINDS if options.partner_pack else None)
     rows = RunRows(cases, biller, str(facts.get("operator", "")), _allure_link(log.run_id), mask)
     run = RunRecord()

@@ -128,6 +128,41 @@ def _files(root: Path) -> list[Path]:
     return sorted(path for path in root.rglob("*") if path.is_file())
 
 
+def _decoded_base64(data: bytes) -> bytes:
+    """Every long base64 run in ``data``, decoded (the single-file Allure report embeds its files so)."""
+    decoded = []
+    for match in _BASE64_RUN.finditer(data):
+        text = match.group().rstrip(b"=")
+        text = text[:-1] if len(text) % 4 == 1 else text  # a stray character cannot be decoded
+        try:
+            decoded.append(base64.b64decode(text + b"=" * (-len(text) % 4)))
+        except binascii.Error:
+            continue
+    return b"\0".join(decoded)
+
+
+def _contents(path: Path) -> Iterator[tuple[str, bytes]]:
+    """What a reader can get out of ``path``, by name: its bytes; an xlsx's members unzipped; a PDF's
+    text (its streams are compressed); and each of those with its embedded base64 decoded."""
+    data = path.read_bytes()
+    parts = [("", data)]
+    if data.startswith(b"PK") and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            parts += [(f"!{name}", archive.read(name)) for name in archive.namelist()]
+    if data.startswith(b"%PDF") and PDFTOTEXT:  # without pdftotext only the raw bytes are searched
+        text = subprocess.run([PDFTOTEXT, "-q", str(path), "-"], capture_output=True, check=True, timeout=60)
+        parts.append(("!text", text.stdout))
+    for name, part in parts:
+        yield name, part
+        yield f"{name}!base64", _decoded_base64(part)
+
+
+def report_leaks(reports: Path) -> dict[str, list[str]]:
+    """Every file under ``reports`` (and part of one, see ``_contents``) holding a canary -> which."""
+    return {f"{path.relative_to(reports).as_posix()}{part}": bad for path in _files(reports)
+            for part, data in _contents(path) if (bad := leaks(data))}
+
+
 def test_the_run_used_the_canaries(redacted: Run) -> None:
     """Otherwise the search below would be vacuous: demo values would have been used."""
     events = redacted.events
@@ -137,10 +172,12 @@ def test_the_run_used_the_canaries(redacted: Run) -> None:
     assert {"partner.exchange", "file.transferred"} <= kinds  # HTTP basic auth and sFTP login both happened
 
 
-def test_no_canary_in_output(redacted: Run) -> None:
+def test_no_canary_in_output(redacted: ReportedRun) -> None:
     assert "PASSED" in redacted.result.stdout
-    assert leaks(redacted.result.stdout.encode()) == []
-    assert leaks(redacted.result.stderr.encode()) == []
+    assert f"Reports of run {redacted.run_id} in {redacted.reports}" in redacted.result.stdout
+    assert redacted.pack is not None
+    for output in (redacted.result.stdout, redacted.result.stderr, redacted.pack.stdout, redacted.pack.stderr):
+        assert leaks(output.encode()) == []
 
 
 def test_no_canary_in_any_file_written(redacted: Run) -> None:
@@ -151,6 +188,22 @@ def test_no_canary_in_any_file_written(redacted: Run) -> None:
     found = {name: bad for path in files if (bad := leaks(path.read_bytes()))
              for name in [path.relative_to(redacted.root).as_posix()]}
     assert found == {}
+
+
+def test_the_reports_are_searched_as_a_reader_sees_them(redacted: ReportedRun) -> None:
+    """Every report file is there, and the search gets at its content: otherwise it is vacuous."""
+    for folder in (redacted.reports, redacted.reports / "partner-pack"):
+        assert sorted(path.name for path in folder.iterdir() if path.name in REPORT_FILES) == sorted(REPORT_FILES)
+        workbook = dict(_contents(folder / "workbook.xlsx"))
+        assert any(b"SIT-PAY-001" in data for name, data in workbook.items() if name.startswith("!xl/"))
+        # The single-file Allure report embeds the exchanges (in base64), with the masked credential header.
+        assert f"Authorization: {MASK}".encode() in dict(_contents(folder / "allure-report.html"))["!base64"]
+        if PDFTOTEXT:
+            assert redacted.run_id.encode() in dict(_contents(folder / "signoff.pdf"))["!text"]
+
+
+def test_no_canary_in_the_reports(redacted: ReportedRun) -> None:
+    assert report_leaks(redacted.reports) == {}
 
 
 def test_authorization_is_masked_in_the_export(redacted: Run) -> None:
@@ -170,3 +223,12 @@ def test_negative_control_without_redaction_the_canary_is_found(unredacted: Run)
         scheme, credential = exchange["request_headers"]["Authorization"].split()
         assert (scheme, base64.b64decode(credential).decode()) == ("Basic", f"{USER}:{PASSWORD}")
     assert leaks(unredacted.export.read_bytes())
+
+
+def test_negative_control_without_redaction_the_reports_give_the_canary_away(unredacted: ReportedRun) -> None:
+    found = report_leaks(unredacted.reports)
+    for prefix in ("", "partner-pack/"):
+        leaked = {name.removeprefix(prefix).split("/")[0] for name in found if name.startswith(prefix)}
+        # The exchanges' attachments: as written, as the HTML report serves them, embedded in the single file.
+        assert {"allure-results", "allure-report", "allure-report.html!base64"} <= leaked, sorted(found)
+    assert {bad for leaked in found.values() for bad in leaked} >= {"Basic user:password", f"{PASSWORD} (base64)"}
