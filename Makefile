@@ -48,6 +48,7 @@ $(VENV)/.test-tools: scripts/system-packages.sh | $(VENV)/bin/python
 bench: setup
 	$(BIN)/python bench/bench_events.py
 	$(BIN)/python bench/bench_run.py --biller $(BILLER)
+	$(BIN)/python bench/bench_report.py
 
 clean:
 	rm -rf $(VENV) node_modules reports .cache .pytest_cache .ruff_cache *.egg-info

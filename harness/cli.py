@@ -57,7 +57,8 @@ def run(
     wiremock_url: Annotated[str | None, typer.Option(help="a running WireMock (--stub-backend external)")] = None,
     wiremock_port: Annotated[int, typer.Option(help="port for the WireMock process (default: a free one)")] = 0,
     operator: Annotated[str | None, typer.Option(help="who executes the SIT (default: $SIT_OPERATOR)")] = None,
-    report: Annotated[bool, typer.Option(help="write the run's reports at the end (`sit report RUN`)")] = True,
+    report: Annotated[bool, typer.Option(help="write the run's reports beside the store (`sit report RUN`)")]
+    = True,
     project: ProjectOpt = Path("."),
     store: StoreOpt = None,
 ) -> None:
@@ -278,7 +279,7 @@ RunArg = Annotated[str, typer.Argument(metavar="RUN", help="a run id (`sit runs`
 @app.command()
 def report(
     target: Annotated[str, typer.Argument(metavar="RUN|FILE.jsonl", help="a run id, or an exported JSONL file")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="folder (default: PROJECT/reports/RUN)")]
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="folder (default: RUN beside the store)")]
     = None,
     partner_pack: Annotated[bool, typer.Option(
         "--partner-pack", help="write what goes to the partner: its exchanges only, personal data masked")] = False,
@@ -296,7 +297,8 @@ def report(
 def _write_report(log: RunLog, output: Path | None, options: ReportOptions) -> None:
     from harness.reports import write_report
 
-    paths = write_report(log, output or options.project / REPORTS / log.run_id, options)
+    # Beside the log they project: PROJECT/reports/RUN for the default store.
+    paths = write_report(log, output or log.source.parent / log.run_id, options)
     console.print(f"Reports of run {log.run_id} in {paths.root}:", highlight=False)
     shown = [paths.allure_single, paths.allure_report, paths.workbook_xlsx, paths.workbook_csv,
              paths.signoff_html, paths.signoff_pdf, paths.allure_results]
@@ -328,7 +330,7 @@ def signoff(
     sign: Annotated[Path | None, typer.Option("--sign", metavar="KEY", help="Ed25519 private key (PEM; `sit keygen`)")]
     = None,
     signer: Annotated[str, typer.Option(help="who signs, as the sign-off should name them")] = "",
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="folder (default: PROJECT/reports/RUN)")]
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="folder (default: RUN beside the store)")]
     = None,
     project: ProjectOpt = Path("."),
     store: StoreOpt = None,

@@ -127,7 +127,7 @@ def _edited(pattern: str, replacement: str) -> str:
 def test_run_bad_biller_profile(tmp_path: Path, text: str, needles: list[str]) -> None:
     path = _profile(tmp_path, text)
     store = tmp_path / "events.sqlite"
-    proc = run_sit("run", "--biller", str(path), "--store", str(store))
+    proc = run_sit("run", "--biller", str(path), "--store", str(store), "--no-report")
     assert_one_line_error(proc, f"sit: {path}", *needles, code=2)
     assert not store.exists(), "a profile fault must stop the run before the event store is opened"
 
@@ -440,7 +440,7 @@ def test_invoices_check_file_without_records(tmp_path: Path) -> None:
 )
 def test_run_with_a_selection_that_selects_nothing(tmp_path: Path, select: str, needle: str) -> None:
     store = tmp_path / "events.sqlite"
-    proc = run_sit("run", "--biller", BILLER, "-k", select, "--store", str(store))
+    proc = run_sit("run", "--biller", BILLER, "-k", select, "--store", str(store), "--no-report")
     assert_one_line_error(proc, needle, code=2)
     if store.exists():  # opened, but no run may be recorded without a scenario
         with SQLiteStore(store) as events:

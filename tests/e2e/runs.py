@@ -118,14 +118,16 @@ def stored_run(result: subprocess.CompletedProcess[str], store: Path) -> Run:
 
 
 def sit_run(store: Path, biller: str, *options: str, expect: int = 0, export: bool = False, timeout: float = 300,
-            program: Sequence[str] = SIT, extra_env: Mapping[str, str] | None = None) -> Run:
+            program: Sequence[str] = SIT, extra_env: Mapping[str, str] | None = None, report: bool = False) -> Run:
     """`sit run --biller BILLER --store STORE OPTIONS`, which must exit ``expect``.
 
     With ``export``, the run is then exported (by plain `sit`, same environment) to run.jsonl
-    beside the store, and the events are read from there.
+    beside the store, and the events are read from there. With ``report``, the run writes its
+    reports (beside the store) as it does by default; tests that look only at events skip them.
     """
-    result = sit("run", "--biller", biller, "--store", str(store), *options, timeout=timeout, program=program,
-                 extra_env=extra_env)
+    flags = () if report else ("--no-report",)
+    result = sit("run", "--biller", biller, "--store", str(store), *flags, *options, timeout=timeout,
+                 program=program, extra_env=extra_env)
     assert result.returncode == expect, explain(result)
     if not export:
         return stored_run(result, store)

@@ -71,7 +71,8 @@ def test_container_backend(tmp_path: Path) -> None:
 
 def test_external_backend_without_url_is_one_line_exit_2(tmp_path: Path) -> None:
     store = tmp_path / "events.sqlite"
-    result = sit("run", "--biller", BILLER, "--store", str(store), "--stub-backend", "external", timeout=60)
+    result = sit("run", "--biller", BILLER, "--store", str(store), "--no-report", "--stub-backend", "external",
+                 timeout=60)
     assert result.returncode == 2, explain(result)
     assert result.stderr.splitlines() == ["sit: --stub-backend external needs --wiremock-url URL"]
     assert result.stdout == ""

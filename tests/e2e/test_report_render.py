@@ -24,12 +24,12 @@ import lxml.html
 import pytest
 
 from harness.events import Event, SQLiteStore
-from tests.conftest import PROJECT
 
 BILLER_NAME = "Clayton County Water Authority"
 BID = "1368"
 # A scenario's status in the event log -> the status Allure shows for it.
 ALLURE_STATUS = {"passed": "passed", "na": "skipped", "failed": "failed", "interrupted": "broken"}
+_RENDER_TRIES = 3
 _SETUP_HINT = "run `scripts/system-packages.sh test` (or `make test`, which runs it) to install it"
 
 
@@ -71,29 +71,38 @@ class Report:
 
 @pytest.fixture(scope="module")
 def report(demo_run: tuple[str, Path, subprocess.CompletedProcess[str]]) -> Report:
-    """The session's demo run and the report `sit run` wrote for it under PROJECT/reports/RUN."""
+    """The session's demo run and the report `sit run` wrote for it beside its store."""
     run_id, store, _ = demo_run
     with SQLiteStore(store) as log:
         events = list(log.events(run_id))
-    root = PROJECT / "reports" / run_id
+    root = store.parent / run_id
     for name in ("allure-report.html", "allure-report/index.html", "workbook.csv", "signoff.pdf"):
         assert (root / name).is_file(), f"{root / name}: not written by `sit run`"
     return Report(run_id, root, events)
 
 
-def render(url: str, profile: Path) -> lxml.html.HtmlElement:
-    """The DOM headless Chromium builds for ``url``, without its <script>/<style> blocks."""
+def render(url: str, profile: Path, ready: str) -> lxml.html.HtmlElement:
+    """The DOM headless Chromium builds for ``url``, without its <script>/<style> blocks.
+
+    ``ready`` is a data-testid the loaded page shows. On a busy machine Chromium may dump the
+    DOM while the app is still decoding its data (a page loader, no results): that try is
+    repeated, each time with a fresh profile.
+    """
     chromium = _tool("chromium", "chromium")
-    profile.mkdir(parents=True)
-    proc = _run([
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", "--window-size=1400,1000", "--virtual-time-budget=8000", "--dump-dom", url,
-    ])
-    # The single file embeds the whole report (MBs) as script data: parse only the markup.
-    markup = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", "", proc.stdout)
-    assert "data-testid" in markup, f"Chromium rendered no Allure UI for {url}:\n{markup[:2000]}"
-    return lxml.html.fromstring(markup)
+    markup = ""
+    for attempt in range(1, _RENDER_TRIES + 1):
+        proc = _run([
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={profile / str(attempt)}", "--window-size=1400,1000", "--virtual-time-budget=8000",
+            "--dump-dom", url,
+        ])
+        # The single file embeds the whole report (MBs) as script data: parse only the markup.
+        markup = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", "", proc.stdout)
+        if f'data-testid="{ready}"' in markup:
+            return lxml.html.fromstring(markup)
+    body = markup[markup.find("<body"):]
+    pytest.fail(f"Chromium rendered no {ready!r} for {url} in {_RENDER_TRIES} tries:\n{body[:3000]}")
 
 
 def by_testid(dom: lxml.html.HtmlElement, testid: str) -> list[lxml.html.HtmlElement]:
@@ -117,7 +126,7 @@ def expected_leaves(report: Report) -> dict[str, str]:
 
 
 def test_allure_single_file_lists_every_scenario_with_its_status(report: Report, tmp_path: Path) -> None:
-    dom = render((report.root / "allure-report.html").as_uri(), tmp_path / "chromium")
+    dom = render((report.root / "allure-report.html").as_uri(), tmp_path / "chromium", "tree-leaf")
     leaves = tree_leaves(dom)
     expected = expected_leaves(report)
     assert len(expected) == 30 and set(expected.values()) == {"passed", "skipped"}  # the demo biller's run
@@ -131,7 +140,8 @@ def test_allure_result_page_shows_the_scenario_and_its_steps(report: Report, tmp
     sit_id = row["SIT ID"]
     link = re.search(r"allure-report\.html#([0-9a-f]{32})$", row["Evidence"])
     assert link, f"{sit_id}: Evidence has no Allure link: {row['Evidence']!r}"
-    dom = render(f"{(report.root / 'allure-report.html').as_uri()}#{link[1]}", tmp_path / "chromium")
+    url = f"{(report.root / 'allure-report.html').as_uri()}#{link[1]}"
+    dom = render(url, tmp_path / "chromium", "test-result-info-title")
 
     titles = [" ".join(t.text_content().split()) for t in by_testid(dom, "test-result-info-title")]
     assert titles == [f"{sit_id} {scenarios[sit_id]['name']}"]
@@ -158,12 +168,12 @@ def served(report: Report) -> Iterator[str]:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
 def test_allure_multi_file_report_over_http_lists_every_scenario(report: Report, served: str, tmp_path: Path) -> None:
-    dom = render(f"{served}/index.html", tmp_path / "chromium")
+    dom = render(f"{served}/index.html", tmp_path / "chromium", "tree-leaf")
     assert tree_leaves(dom) == expected_leaves(report)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
-from runs import BILLER, PROJECT, SIT, Run, explain, sit, sit_run
+from runs import BILLER, SIT, Run, explain, sit, sit_run
 
 from harness.events import MASK
 
@@ -73,8 +73,6 @@ def leaks(data: bytes) -> list[str]:
                    if form in data or (form.islower() and form in lowered)})
 
 
-# The throwaway project a run writes its reports into (PROJECT/reports/RUN): all of it linked.
-LINKED = ("features", "steps", "conftest.py", "pyproject.toml", "node_modules", ".cache", "fixtures", "stubs")
 # What a report folder holds (`sit report RUN`); the partner pack holds the same under partner-pack/.
 REPORT_FILES = ("allure-results", "allure-report", "allure-report.html", "workbook.xlsx", "workbook.csv",
                 "signoff.html", "signoff.pdf")
@@ -86,30 +84,20 @@ _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{24,}={0,2}")
 class ReportedRun(Run):
     """A run whose reports were written too: by `sit run` at its end, then its partner pack."""
 
-    reports: Path = Path()  # PROJECT/reports/RUN of the run's throwaway project
+    reports: Path = Path()  # RUN beside the run's store, where `sit run` writes its reports
     pack: subprocess.CompletedProcess[str] | None = None  # `sit report RUN --partner-pack`
-
-
-def _project(root: Path) -> Path:
-    """A project beside ``root`` (not in it: the links would drag the checkout into the file search)."""
-    project = root.parent / f"{root.name}-project"
-    project.mkdir()
-    for name in LINKED:
-        (project / name).symlink_to(PROJECT / name)
-    return project
 
 
 def _run(root: Path, program: Sequence[str], select: str | None) -> ReportedRun:
     root.mkdir()
     tmpdir = root / "tmpdir"  # the harness's scratch dirs (sFTP inbox, WireMock root) land in root too
     tmpdir.mkdir()
-    project, env = _project(root), CANARIES | {"TMPDIR": str(tmpdir)}
-    run = sit_run(root / "events.sqlite", BILLER, "--project", str(project), *(["-k", select] if select else []),
-                  export=True, program=program, extra_env=env)
-    pack = sit("report", run.run_id, "--partner-pack", "--project", str(project), "--store", str(run.store),
-               program=program, extra_env=env)
+    env = CANARIES | {"TMPDIR": str(tmpdir)}
+    run = sit_run(root / "events.sqlite", BILLER, *(["-k", select] if select else []), export=True, program=program,
+                  extra_env=env, report=True)
+    pack = sit("report", run.run_id, "--partner-pack", "--store", str(run.store), program=program, extra_env=env)
     assert pack.returncode == 0, explain(pack)
-    return ReportedRun(**vars(run), reports=project / "reports" / run.run_id, pack=pack)
+    return ReportedRun(**vars(run), reports=root / run.run_id, pack=pack)
 
 
 @pytest.fixture(scope="module")

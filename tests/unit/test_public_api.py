@@ -8,8 +8,8 @@ import pytest
 
 PUBLIC = {
     "harness": ["SitError", "__version__"],
-    "harness.events": ["GENESIS", "MASK", "ChainBreak", "ChainChecker", "Event", "EventLogError", "EventStore", "Recorder",
-                       "Redactor", "SQLiteStore", "canonical_json", "event_hash", "read_jsonl", "seal",
+    "harness.events": ["GENESIS", "MASK", "ChainBreak", "ChainChecker", "Event", "EventLogError", "EventStore",
+                       "Recorder", "Redactor", "SQLiteStore", "canonical_json", "event_hash", "read_jsonl", "seal",
                        "verified", "verify_chain", "write_jsonl"],
     "harness.profiles": ["Biller", "BillerProfile", "Capability", "ChangeLogCall", "FieldMap", "InvoiceFile",
                          "PartnerProfile", "PumpPolicy", "Status", "known_partners", "load_biller", "load_partner",
@@ -21,6 +21,9 @@ PUBLIC = {
     "harness.stubs": ["BACKENDS", "ContainerWireMock", "ExternalWireMock", "ProcessWireMock", "StubPack", "StubSide",
                       "WireMockAdmin", "WireMockServer", "find_java", "find_wiremock_jar", "load_pack"],
     "harness.transfer": ["Received", "SftpServer", "TransferError", "upload"],
+    "harness.reports": ["ReportOptions", "ReportPaths", "RunDiff", "RunLog", "SitCase", "diff_runs", "generate_key",
+                        "load_cases", "open_run", "render_diff", "sign_run", "verify_signatures", "volatile_fields",
+                        "write_blank_workbook", "write_report"],
 }
 
 
@@ -40,3 +43,15 @@ def test_events_imports_nothing_else_of_the_harness() -> None:
         for line in path.read_text().splitlines():
             if line.startswith(("from harness", "import harness")):
                 assert line.startswith(("from harness.events", "import harness.events")), f"{path.name}: {line}"
+
+
+def test_reports_read_only_the_log_the_features_and_the_profiles() -> None:
+    """Reports must be replayable from the log: no platform, stubs, partners or session in them."""
+    from pathlib import Path
+
+    root = Path(importlib.import_module("harness.reports").__file__).parent
+    allowed = ("harness.events", "harness.profiles", "harness.errors", "harness.reports")
+    for path in root.glob("*.py"):
+        for line in path.read_text().splitlines():
+            if line.lstrip().startswith(("from harness", "import harness")):
+                assert line.split()[1].startswith(allowed), f"{path.name}: {line}"
