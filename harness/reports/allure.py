@@ -26,6 +26,7 @@ from allure_commons.model2 import (
     TestStepResult,
 )
 from allure_commons.types import AttachmentType, LabelType, LinkType
+from attr import asdict
 
 from harness.reports.bodies import pretty
 from harness.reports.cases import SitCase
@@ -51,15 +52,23 @@ def result_uuid(run_id: str, scenario: ScenarioRecord) -> str:
 
 
 class _FileLogger(AllureFileLogger):
-    """The commons writer, naming each result file by the result's uuid instead of a random one."""
+    """The commons writer with two changes: a result file is named by its result's uuid (not a
+    random one), and each file is written in one go (``write_report`` swaps the whole folder
+    in at the end, so the writer's temp-file-and-rename per file is only cost).
+
+    Writer threads were tried: they made a 100k-event projection slower, not faster (the
+    store's cursor then waits for the GIL at every row)."""
+
+    def __init__(self, report_dir: Path) -> None:
+        super().__init__(report_dir, clean=True)
 
     def _report_item(self, item: Any) -> None:
-        pattern = item.file_pattern
-        item.file_pattern = pattern.replace("{prefix}", item.uuid)
-        try:
-            super()._report_item(item)
-        finally:
-            item.file_pattern = pattern
+        data = asdict(item, filter=lambda _, value: value or value is False)  # as the commons writer filters
+        (self._report_dir / item.file_pattern.format(prefix=item.uuid)).write_text(
+            json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+    def report_attached_data(self, body: str | bytes, file_name: str) -> None:
+        (self._report_dir / file_name).write_bytes(body.encode("utf-8") if isinstance(body, str) else body)
 
 
 def _scenario_status(scenario: ScenarioRecord) -> str:
@@ -88,7 +97,7 @@ class AllureResults:
         """``kinds``: the evidence kinds to attach (``None``: all, the platform's actions included)."""
         self._out, self._cases, self._link = out, cases, link_pattern
         self._mask, self._kinds = mask, kinds
-        self._logger = _FileLogger(out, clean=True)
+        self._logger = _FileLogger(out)
 
     def add(self, run: RunRecord, scenario: ScenarioRecord) -> None:
         case = self._cases.get(scenario.sit_id)

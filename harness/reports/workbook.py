@@ -8,7 +8,6 @@ the same layout is the blank workbook reviewed with biller and partner (playbook
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -117,11 +116,10 @@ class RunRows:
 
 
 def write_csv(rows: Iterable[Row], path: Path) -> None:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([header for header, _ in COLUMNS])
-    writer.writerows(row.cells() for row in rows)
-    path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([header for header, _ in COLUMNS])
+        writer.writerows(row.cells() for row in rows)
 
 
 def write_xlsx(rows: list[Row], path: Path, title: str, facts: list[tuple[str, str]], when: datetime) -> None:
