@@ -25,7 +25,7 @@ from harness.reports.log import RunLog
 from harness.reports.personal import Masker, collect
 from harness.reports.signing import write_signature_file
 from harness.reports.signoff import build_view, render_html, run_facts, write_pdf
-from harness.reports.workbook import RunRows, write_csv, write_xlsx
+from harness.reports.workbook import Row, RunRows, write_csv, write_xlsx
 
 PARTNER_PACK = "partner-pack"
 # Evidence kinds the partner pack keeps: what crossed the interface, not the platform's inner workings.
@@ -97,22 +97,27 @@ def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> None:
                            kinds=_PARTNER_KINDS if options.partner_pack else None)
     rows = RunRows(cases, biller, str(facts.get("operator", "")), _allure_link(log.run_id), mask)
     run = RunRecord()
-    for scenario in fold(log.events(), run):
+    for scenario in fold(log.events(), run):  # the one pass: each scenario is written as it finishes
         allure.add(run, scenario)
         rows.add(scenario)
     allure.close(run)
-    table = rows.rows()
+    _documents(run, rows.rows(), biller.partner.product, paths, options, mask)
+
+
+def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPaths, options: ReportOptions,
+               mask: Callable[[str], str]) -> None:
+    """What is written once the fold is done: workbook, signatures, sign-off, Allure HTML."""
+    facts = run.facts
     write_csv(table, paths.workbook_csv)
-    product = biller.partner.product
     title = f"SIT workbook: {facts.get('biller_name')} (BID {facts.get('bid')}), run {run.run_id}"
     write_xlsx(table, paths.workbook_xlsx, title, run_facts(run, product), datetime.fromisoformat(run.finished))
     for signature in run.signatures:
         paths.signatures.mkdir(exist_ok=True)
         write_signature_file(signature, paths.signatures / f"{signature.data.get('key_id', signature.seq)}.sig.json")
-    page = render_html(build_view(run, table, product))
-    paths.signoff_html.write_text(mask(page), encoding="utf-8")
+    page = mask(render_html(build_view(run, table, product)))
+    paths.signoff_html.write_text(page, encoding="utf-8")
     if options.pdf:
-        write_pdf(mask(page), paths.signoff_pdf)
+        write_pdf(page, paths.signoff_pdf)
     if paths.allure_report is not None and paths.allure_single is not None:
         name = f"SIT {facts.get('biller_name')} (BID {facts.get('bid')}): run {run.run_id}"
         html.generate(options.project, paths.allure_results, paths.allure_report, paths.allure_single, name)
