@@ -152,14 +152,14 @@ class AllureResults:
             start=epoch_ms(step.start), stop=epoch_ms(step.stop or step.start),
             statusDetails=StatusDetails(message=self._mask(step.error)) if step.error else None,
         )
-        result.steps = [_expectation(e, self._mask) for e in step.expectations]
         evidence = [e for e in step.evidence if self._kinds is None or e.kind in self._kinds]
+        # What the platform did, then what was checked: sub-steps, read in place (and no file each).
+        result.steps = [TestStepResult(name=f"{e.kind}: {_flat(e.data)}", status=Status.PASSED)
+                        for e in evidence if e.kind.startswith("platform.")]
+        result.steps += [_expectation(e, self._mask) for e in step.expectations]
         for item in evidence:
             if rendered := _render(item):
                 self._attach(result, run_id, str(item.seq), *rendered)
-        if platform := [e for e in evidence if e.kind.startswith("platform.")]:
-            lines = "\n".join(f"#{e.seq} {e.kind}: {_flat(e.data)}" for e in platform)
-            self._attach(result, run_id, f"{step.first_seq}/platform", "Platform actions", lines, AttachmentType.TEXT)
         return result
 
     def _attach(self, step: TestStepResult, run_id: str, key: str, name: str, body: str,
