@@ -94,6 +94,16 @@ class Biller:
             return default
         return self.profile.settings.get(number, default)
 
+    def code(self, name: str) -> str | None:
+        """A partner code: the biller's own, else the partner's, else the one it falls back to."""
+        for candidate in (name, self.partner.code_fallbacks.get(name)):
+            if candidate is None:
+                continue
+            value = self.profile.codes.get(candidate) or self.partner.codes.get(candidate)
+            if value:
+                return value
+        return None
+
     def balance_field(self, role: str) -> str | None:
         """The element of the partner's balance reply that carries ``role``.
 

@@ -7,6 +7,7 @@ capabilities it took. The engine reads these; it never names a partner.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -52,6 +53,9 @@ class InvoiceFile(_Model):
     record: str
     date_format: str = "%Y-%m-%d"
     fields: dict[str, FieldMap]
+    only_when: dict[str, str] = Field(
+        default_factory=dict, description="element -> value a record must hold to load (Caselle: open items only)"
+    )
 
     @field_validator("fields")
     @classmethod
@@ -83,8 +87,16 @@ class PumpPolicy(_Model):
 class Credentials(_Model):
     """Names of the environment variables that hold the partner API credentials."""
 
-    user_env: str
-    secret_env: str
+    user_env: str = Field(description="API user, or OAuth client id")
+    secret_env: str = Field(description="API password, or OAuth client secret")
+    token_env: str | None = Field(default=None, description="an issued OAuth token, used until it is refused")
+
+
+class Diagnostic(_Model):
+    """A partner error that is hard to read, and what usually causes it."""
+
+    match: str = Field(description="text the partner's error contains (case-insensitive)")
+    hint: str
 
 
 class EvidenceRules(_Model):
@@ -105,6 +117,22 @@ class PartnerProfile(_Model):
     adapter: str
     product: str
     endpoint_path: str = Field(description="path of the partner's API on its host")
+    endpoints: dict[str, str] = Field(
+        default_factory=dict, description="call role -> path, for calls not sent to endpoint_path"
+    )
+    host_template: str | None = Field(
+        default=None, description="the partner's host name, from the biller's subdomain: {subdomain}.example.com"
+    )
+    token_path: str | None = Field(default=None, description="OAuth client-credentials token endpoint")
+    min_version: str | None = Field(
+        default=None, description="oldest partner version that works; `sit lint` warns about older billers"
+    )
+    code_fallbacks: dict[str, str] = Field(
+        default_factory=dict, description="code -> the code used when a biller has none (OBD -> ACH)"
+    )
+    diagnostics: list[Diagnostic] = Field(
+        default_factory=list, description="likely causes of partner errors, shown with the failure"
+    )
     credentials: Credentials
     capabilities: dict[str, Capability]
     settings: dict[str, int] = Field(default_factory=dict, description="role -> biller advanced setting number")
@@ -131,6 +159,13 @@ class SftpAccount(_Model):
     password_env: str
 
 
+class ApiKey(_Model):
+    """A platform API key of the biller (biller portal, Application API Keys); its value is a secret."""
+
+    env: str = Field(description="environment variable holding the key")
+    active: bool = True
+
+
 class BillerProfile(_Model):
     slug: str
     name: str
@@ -146,6 +181,16 @@ class BillerProfile(_Model):
     sftp: SftpAccount
     pump: PumpPolicy | None = None
     seed: int | None = Field(default=None, description="Faker seed; derived from the slug when absent")
+    subdomain: str | None = Field(default=None, description="the biller's customer subdomain at the partner")
+    codes: dict[str, str] = Field(
+        default_factory=dict, description="partner codes configured for this biller (override the partner's)"
+    )
+    token_expires: date | None = Field(
+        default=None, description="when the partner's OAuth token expires; `sit lint` warns 30 days ahead"
+    )
+    api_keys: list[ApiKey] = Field(
+        default_factory=list, description="the biller's platform API keys a partner calls back with (BK=)"
+    )
     sit_link: str = Field(
         default="{}", description="where a SIT ID links in reports, e.g. https://tracker.example/SIT/{} ({} = the ID)"
     )
