@@ -25,11 +25,11 @@ Feature: Invoice load
     And the platform imports its sFTP inbox
     Then 3 bills are loaded
     And the rejected records give these reasons:
-      | reason                  |
-      | missing ACCOUNT_NO      |
-      | is negative             |
-      | is not a number         |
-      | duplicate INVOICE_NO    |
+      | reason                   |
+      | missing account number   |
+      | is negative              |
+      | is not a number          |
+      | duplicate invoice number |
 
   @SIT-INV-003 @capability:past_due
   Scenario: A past due charge in the file reaches the payer's bill

@@ -69,11 +69,16 @@ def _session(config: pytest.Config) -> SitSession:
             session = config.stash[SESSION] = SitSession(_options(config))
             session.start()
         session.ready()
-    except SitError as exc:
-        session.error = exc
+    except Exception as exc:
+        # Without pytest's terminal (as `sit run` runs it) an unexpected error would vanish: it
+        # becomes the run's one-line error, and `pytest steps --biller SLUG` shows its traceback.
+        error = exc if isinstance(exc, SitError) else SitError(
+            f"the run could not start: {type(exc).__name__}: {exc} (a harness bug; "
+            "`pytest steps --biller SLUG` shows where)")
+        session.error = error
         session.stop()
         config.stash[SESSION] = None
-        pytest.exit(f"sit: {exc}", returncode=3)
+        pytest.exit(f"sit: {error}", returncode=3)
     return session
 
 

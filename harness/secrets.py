@@ -30,7 +30,8 @@ class Secrets:
 def resolve(biller: Biller, redactor: Redactor) -> Secrets:
     """Read the biller's and partner's secrets and teach the redactor every one of them."""
     creds = biller.partner.credentials
-    names = [creds.user_env, creds.secret_env, biller.profile.sftp.password_env]
+    names = [creds.user_env, creds.secret_env, *([creds.token_env] if creds.token_env else []),
+             biller.profile.sftp.password_env, *(key.env for key in biller.profile.api_keys)]
     secrets = Secrets()
     for name in names:
         value = os.environ.get(name)

@@ -48,6 +48,7 @@ class Posting:
     program: str | None = None
     value: str | None = None
     posted_on: str | None = None
+    channel: str | None = None  # where the payer paid (web, IVR, POSConnect...): some partners code it
 
 
 class Outcome(StrEnum):
@@ -81,19 +82,25 @@ class AccountNotFound(PartnerRejected):
 class PartnerClient(ABC):
     """The platform's side of the partner's API."""
 
-    def __init__(self, partner: PartnerProfile, base_url: str, user: str, secret: str, timeout: float) -> None:
+    def __init__(self, partner: PartnerProfile, base_url: str, user: str, secret: str, timeout: float, *,
+                 token: str = "", host: str | None = None, codes: Mapping[str, str] | None = None) -> None:
+        """``token``: an issued OAuth token (if the partner uses one); ``host``: the partner's host
+        name when ``base_url`` is only where to connect (a stub); ``codes``: the biller's partner codes."""
         self.partner, self.base_url = partner, base_url.rstrip("/")
-        self._user, self._secret, self.timeout = user, secret, timeout
+        self._user, self._secret, self._token, self.timeout = user, secret, token, timeout
+        self.host, self.codes = host, dict(codes or {})
         self.requests_sent = 0
 
     def _http_client(self, **options: Any) -> httpx.Client:
-        """An HTTP client for the adapter that counts what it sends: the harness reads the
-        partner side's journal only after something was sent."""
+        """An HTTP client for the adapter that counts what it sends (the harness reads the
+        partner side's journal only after something was sent) and names the partner's host."""
 
         def count(_: httpx.Request) -> None:
             self.requests_sent += 1
 
-        return httpx.Client(base_url=self.base_url, timeout=self.timeout, event_hooks={"request": [count]}, **options)
+        headers = {"Host": self.host} if self.host else {}
+        return httpx.Client(base_url=self.base_url, timeout=self.timeout, event_hooks={"request": [count]},
+                            headers=headers, **options)
 
     @abstractmethod
     def balance(self, account: str) -> dict[str, str]:
@@ -115,8 +122,9 @@ class PartnerClient(ABC):
 class PartnerStubs(ABC):
     """The partner's protocol from WireMock's side: arrange state and faults, decode requests."""
 
-    def __init__(self, partner: PartnerProfile) -> None:
-        self.partner = partner
+    def __init__(self, partner: PartnerProfile, codes: Mapping[str, str] | None = None) -> None:
+        """``codes``: the biller's partner codes, for decoding what a request carries."""
+        self.partner, self.codes = partner, dict(codes or {})
 
     @abstractmethod
     def decode(self, method: str, url: str, headers: Mapping[str, str], body: str) -> tuple[str, dict[str, str]]:
@@ -135,6 +143,14 @@ class PartnerStubs(ABC):
 
 
 FAULTS = ("timeout", "reset", "server_error")
+
+
+def stage(name: str, request: dict[str, Any], response: dict[str, Any], scenario: str, state: str,
+          next_state: str) -> dict[str, Any]:
+    """A WireMock mapping that answers once, in ``state`` of ``scenario``, and moves it on: how a
+    fault is made to happen a given number of times."""
+    return {"name": name, "priority": 1, "request": request, "response": response, "scenarioName": scenario,
+            "requiredScenarioState": state, "newScenarioState": next_state}
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from harness.partners.base import (
     Posting,
     PostingKind,
     PostResult,
+    stage,
 )
-from harness.profiles import PartnerProfile
 
 FORM_FIELD = "XMLREQUEST"
 NOT_FOUND = {"-3", "-4"}
@@ -79,9 +79,9 @@ def _reply(method: str, body: bytes) -> dict[str, str]:
 
 
 class CayentaClient(PartnerClient):
-    def __init__(self, partner: PartnerProfile, base_url: str, user: str, secret: str, timeout: float) -> None:
-        super().__init__(partner, base_url, user, secret, timeout)
-        self._http = self._http_client(auth=(user, secret))
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._http = self._http_client(auth=(self._user, self._secret))
 
     def close(self) -> None:
         self._http.close()
@@ -195,8 +195,8 @@ class CayentaStubs(PartnerStubs):
             # "already posted" for the same reference: the case idempotency keys exist for.
             late = {**_templated_ok(method), "fixedDelayMilliseconds": delay_ms}
             return [
-                _stage(f"{method} answers late", request, late, scenario, "Started", "late"),
-                _stage(f"{method} already posted", request, _templated_ok(method, ALREADY_POSTED), scenario, "late",
+                stage(f"{method} answers late", request, late, scenario, "Started", "late"),
+                stage(f"{method} already posted", request, _templated_ok(method, ALREADY_POSTED), scenario, "late",
                        "recovered"),
             ]
         response = {"fault": "CONNECTION_RESET_BY_PEER"} if fault == "reset" else {
@@ -204,7 +204,7 @@ class CayentaStubs(PartnerStubs):
         if times is None:
             return [{"name": f"{method} {fault} (always)", "priority": 1, "request": request, "response": response}]
         states = ["Started", *[f"{fault}-{i}" for i in range(1, times)], "recovered"]
-        return [_stage(f"{method} {fault} {i + 1}/{times}", request, response, scenario, states[i], states[i + 1])
+        return [stage(f"{method} {fault} {i + 1}/{times}", request, response, scenario, states[i], states[i + 1])
                 for i in range(times)]
 
 
@@ -217,12 +217,6 @@ def _templated_ok(method: str, status: str = "0") -> dict[str, Any]:
         f"<Reply><{method}><STATUS>0</STATUS><Params><STATUS>{status}</STATUS><STATUS_DESC>{desc}</STATUS_DESC>"
         f"<AR_ITEM_NO>AR-{ref}</AR_ITEM_NO></Params></{method}></Reply>",
     }
-
-
-def _stage(name: str, request: dict[str, Any], response: dict[str, Any], scenario: str, state: str,
-           next_state: str) -> dict[str, Any]:
-    return {"name": name, "priority": 1, "request": request, "response": response, "scenarioName": scenario,
-            "requiredScenarioState": state, "newScenarioState": next_state}
 
 
 ADAPTER = Adapter(client=CayentaClient, stubs=CayentaStubs)

@@ -67,6 +67,12 @@ class LoadResult:
         return not self.rejected
 
 
+def _words(field: str) -> str:
+    """A BIF field as a reader names it (``account_number`` -> "account number"): rejection
+    reasons speak the platform's words first, so they read the same for every partner."""
+    return field.replace("_", " ")
+
+
 class _Fault(ValueError):
     """One field's problem; its message is the phrase that goes into a Rejection reason."""
 
@@ -122,8 +128,8 @@ def _parse(stream: IO[bytes], name: str, layout: InvoiceFile, mapper: _RecordMap
                 continue
             depth -= 1
             if depth == 1:
-                if element.tag == layout.record:
-                    yield mapper.map(element)
+                if element.tag == layout.record and (item := mapper.map(element)) is not None:
+                    yield item
                 _drop(element)
     except etree.XMLSyntaxError as exc:
         yield _malformed(name, exc)
@@ -169,8 +175,12 @@ class _RecordMapper:
         # microseconds a call, which dominates the load time of a big file.
         self._by_name = {field: bool(_NAME.fullmatch(spec.source)) for field, spec in layout.fields.items()}
 
-    def map(self, record: etree._Element) -> BifRecord | Rejection:
+    def map(self, record: etree._Element) -> BifRecord | Rejection | None:
+        """The record in BIF, or why it is rejected; None for a record the layout does not load
+        (``only_when``: a closed item where only open items count)."""
         self._count += 1
+        if any((record.findtext(source) or "").strip() != value for source, value in self._layout.only_when.items()):
+            return None
         children: dict[object, str | None] = {}
         for child in record:
             children.setdefault(child.tag, child.text)  # the first one, as find() would
@@ -195,13 +205,13 @@ class _RecordMapper:
             return
         first = self._seen[field].setdefault(text, self._count)
         if first != self._count:
-            raise _Fault(f"duplicate {spec.source} {_quote(text)} (first in record {first})")
+            raise _Fault(f"duplicate {_words(field)} ({spec.source}) {_quote(text)} (first in record {first})")
 
 
 def _field_value(text: str, field: str, spec: FieldMap, date_format: str) -> str | Decimal | date | None:
     if not text:
         if spec.required:
-            raise _Fault(f"missing {spec.source} ({field})")
+            raise _Fault(f"missing {_words(field)} ({spec.source})")
         return {"text": "", "amount": Decimal("0.00"), "date": None}[spec.type]
     if spec.type == "amount":
         return _amount(text, spec.source)
@@ -264,8 +274,21 @@ def render_invoice_file(layout: InvoiceFile, records: Iterable[Mapping[str, str]
         record = etree.SubElement(root, layout.record)
         for field, spec in layout.fields.items():
             if field in values:
-                _place(record, spec.source).text = values[field]
+                _place(record, spec.source).text = _rendered(values[field], spec, layout.date_format)
+        for source, value in layout.only_when.items():  # a record the partner sends to be loaded
+            _place(record, source).text = value
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _rendered(text: str, spec: FieldMap, date_format: str) -> str:
+    """A BIF value as the partner writes it: ISO dates in the layout's date format (other text,
+    a deliberately bad date included, as given)."""
+    if spec.type != "date":
+        return text
+    try:
+        return date.fromisoformat(text).strftime(date_format)
+    except ValueError:
+        return text
 
 
 def _place(record: etree._Element, source: str) -> etree._Element:

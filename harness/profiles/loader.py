@@ -94,6 +94,23 @@ class Biller:
             return default
         return self.profile.settings.get(number, default)
 
+    @property
+    def partner_host(self) -> str | None:
+        """The partner's host name for this biller, when the partner profile builds it from a subdomain."""
+        template = self.partner.host_template
+        if template is None:
+            return None
+        if not self.profile.subdomain:
+            raise ProfileError(f"{where(self.path, ['subdomain'])}: field 'subdomain': {self.partner.display_name} "
+                               f"needs the biller's customer subdomain (its host is {template})")
+        return template.format(subdomain=self.profile.subdomain)
+
+    @property
+    def codes(self) -> dict[str, str]:
+        """Every partner code as this biller uses it (see ``code``)."""
+        names = {*self.partner.codes, *self.profile.codes, *self.partner.code_fallbacks}
+        return {name: value for name in sorted(names) if (value := self.code(name)) is not None}
+
     def code(self, name: str) -> str | None:
         """A partner code: the biller's own, else the partner's, else the one it falls back to."""
         for candidate in (name, self.partner.code_fallbacks.get(name)):

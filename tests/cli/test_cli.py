@@ -390,10 +390,10 @@ def test_invoices_check_bad_sample_prints_every_rejection() -> None:
     rejected = re.findall(r"^REJECTED billheader_20261102_bad\.xml: record (\d+) \(line \d+\): (.+)$",
                           proc.stdout, re.M)
     assert rejected == [
-        ("2", "missing ACCOUNT_NO (account_number)"),
+        ("2", "missing account number (ACCOUNT_NO)"),
         ("3", "AMOUNT_DUE '-5.00' is negative"),
         ("4", "AMOUNT_DUE 'abc' is not a number"),
-        ("5", "duplicate INVOICE_NO 'INV-2026110201' (first in record 1)"),
+        ("5", "duplicate invoice number (INVOICE_NO) 'INV-2026110201' (first in record 1)"),
         ("6", "DUE_DATE '2026-13-01' is not a date (expected %Y-%m-%d); AMOUNT_DUE '1.005' has more than 2 decimals"),
     ], proc.stdout
     assert len(re.findall(r"^REJECTED ", proc.stdout, re.M)) == 5

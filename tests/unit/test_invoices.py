@@ -87,10 +87,11 @@ def test_bad_sample_keeps_good_records_and_rejects_each_bad_one(layout: InvoiceF
     assert result.accepted[1].past_due == Decimal("40.00")
     file = "billheader_20261102_bad.xml"
     assert result.rejected == [
-        Rejection(file, 2, 13, "INV-2026110202", "missing ACCOUNT_NO (account_number)"),
+        Rejection(file, 2, 13, "INV-2026110202", "missing account number (ACCOUNT_NO)"),
         Rejection(file, 3, 22, "INV-2026110203", "AMOUNT_DUE '-5.00' is negative"),
         Rejection(file, 4, 31, "INV-2026110204", "AMOUNT_DUE 'abc' is not a number"),
-        Rejection(file, 5, 40, "INV-2026110201", "duplicate INVOICE_NO 'INV-2026110201' (first in record 1)"),
+        Rejection(file, 5, 40, "INV-2026110201",
+                  "duplicate invoice number (INVOICE_NO) 'INV-2026110201' (first in record 1)"),
         Rejection(
             file,
             6,
@@ -99,7 +100,7 @@ def test_bad_sample_keeps_good_records_and_rejects_each_bad_one(layout: InvoiceF
             "DUE_DATE '2026-13-01' is not a date (expected %Y-%m-%d); AMOUNT_DUE '1.005' has more than 2 decimals",
         ),
     ]
-    assert str(result.rejected[0]) == f"{file}: record 2 (line 13): missing ACCOUNT_NO (account_number)"
+    assert str(result.rejected[0]) == f"{file}: record 2 (line 13): missing account number (ACCOUNT_NO)"
 
 
 @pytest.mark.parametrize(

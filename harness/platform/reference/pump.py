@@ -38,6 +38,7 @@ def posting(tx: Transaction, posted_on: str) -> Posting:
     return Posting(
         key=tx.key, kind=PostingKind(tx.kind), account=tx.account, amount=tx.amount, method=tx.method,
         original_key=tx.original, return_code=tx.code, program=tx.program, value=tx.value, posted_on=posted_on,
+        channel=tx.channel,
     )
 
 

@@ -1,0 +1,268 @@
+"""Caselle Connect: GraphQL over POST on ``/tp/api/ar0`` (real time) and ``/tp/api/cr0`` (cash receipts).
+
+Every call carries an OAuth bearer token: the token Caselle issued (from the environment) until
+it is refused, then one fetched with the client credentials, once per refusal. The host is the
+biller's customer subdomain. No GraphQL schema is public: the operation names, fields and error
+codes are the stub pack's assumptions, listed in ``stubs/caselle/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from harness.partners.base import (
+    AccountNotFound,
+    Adapter,
+    Outcome,
+    PartnerClient,
+    PartnerRejected,
+    PartnerStubs,
+    PartnerUnavailable,
+    Posting,
+    PostingKind,
+    PostResult,
+    stage,
+)
+
+TOKEN_CALL = "OAuthToken"
+POSTED, DUPLICATE = "POSTED", "DUPLICATE"
+# Payments the payer makes online from a bank account are "online bank drafts" (OBD).
+ONLINE_CHANNELS = ("web", "mobile")
+# Caselle input field -> the platform's word for it, for evidence and step assertions.
+FIELD_NAMES = {
+    "accountNumber": "account", "amount": "amount", "reference": "reference", "originalReference": "original",
+    "returnCode": "return_code", "paymentCode": "payment_code", "categoryCode": "category",
+    "distributionCode": "distribution", "paymentDate": "date", "enabled": "value",
+}  # fmt: skip
+
+
+def operation_field(operation: str) -> str:
+    """The GraphQL field an operation selects: ``PostPayment`` -> ``postPayment``."""
+    return operation[:1].lower() + operation[1:]
+
+
+def _document(operation: str, variables: Mapping[str, Any]) -> str:
+    if operation == "AccountBalance":
+        return ("query AccountBalance($accountNumber: String!) { account(accountNumber: $accountNumber) "
+                "{ accountNumber customerName balance pastDue paymentRestriction budgetAmount } }")
+    return (f"mutation {operation}($input: {operation}Input!) "
+            f"{{ {operation_field(operation)}(input: $input) {{ status receiptNumber message }} }}")
+
+
+class CaselleClient(PartnerClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._http = self._http_client()
+        self.tokens_fetched = 0
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- transport ------------------------------------------------------------------------
+    def _post(self, what: str, path: str, **request: Any) -> httpx.Response:
+        try:
+            response = self._http.post(path, **request)
+        except httpx.ConnectError:
+            raise PartnerUnavailable(
+                f"{what}: cannot connect to {self.host or self.base_url}: Caselle's COWS (Connect Online Web "
+                "Service) is not running on the biller's server, or not reachable") from None
+        except httpx.TimeoutException:
+            raise PartnerUnavailable(f"{what}: no answer within {self.timeout:g} s (timeout)") from None
+        except httpx.TransportError as exc:
+            raise PartnerUnavailable(f"{what}: connection failed ({type(exc).__name__})") from None
+        if response.status_code >= 500:
+            raise PartnerUnavailable(f"{what}: HTTP {response.status_code} server error")
+        return response
+
+    def _fetch_token(self) -> None:
+        path = self.partner.token_path or "/oauth/token"
+        response = self._post(TOKEN_CALL, path, data={
+            "grant_type": "client_credentials", "client_id": self._user, "client_secret": self._secret})
+        if response.status_code != 200:
+            raise PartnerRejected(f"{TOKEN_CALL}: client credentials refused (HTTP {response.status_code})",
+                                  code=str(response.status_code))
+        token = _json(TOKEN_CALL, response).get("access_token")
+        if not isinstance(token, str) or not token:
+            raise PartnerRejected(f"{TOKEN_CALL}: the reply carries no access_token")
+        self._token, self.tokens_fetched = token, self.tokens_fetched + 1
+
+    def _graphql(self, operation: str, variables: Mapping[str, Any], role: str) -> dict[str, Any]:
+        path = self.partner.endpoints.get(role, self.partner.endpoint_path)
+        body = {"operationName": operation, "query": _document(operation, variables), "variables": dict(variables)}
+        if not self._token:
+            self._fetch_token()
+        for attempt in (1, 2):
+            response = self._post(operation, path, json=body, headers={"Authorization": f"Bearer {self._token}"})
+            if response.status_code != 401:
+                break
+            if attempt == 2:
+                raise PartnerRejected(f"{operation}: a freshly fetched OAuth token was refused too (HTTP 401)",
+                                      code="401")
+            self._fetch_token()  # expired or revoked: fetch one, once, and send the same request again
+        if response.status_code >= 400:
+            raise PartnerRejected(f"{operation}: HTTP {response.status_code}", code=str(response.status_code))
+        return _data(operation, _json(operation, response))
+
+    # -- the platform's calls -------------------------------------------------------------
+    def balance(self, account: str) -> dict[str, str]:
+        operation = self.partner.calls["balance"]
+        found = self._graphql(operation, {"accountNumber": account}, "balance").get("account")
+        if not isinstance(found, dict):
+            raise AccountNotFound(f"{operation}: account {account} not found", code="NOT_FOUND")
+        return {name: "" if value is None else str(value) for name, value in found.items()}
+
+    def post(self, posting: Posting) -> PostResult:
+        operation, role, fields = self._posting(posting)
+        reply = self._graphql(operation, {"input": fields}, role).get(operation_field(operation)) or {}
+        status = reply.get("status")
+        if status not in (POSTED, DUPLICATE):
+            raise PartnerRejected(f"{operation}: status {status} {reply.get('message') or ''}".strip(), code=status)
+        outcome = Outcome.ALREADY_POSTED if status == DUPLICATE else Outcome.POSTED
+        return PostResult(outcome, reply.get("receiptNumber") or None, reply.get("message") or "")
+
+    def _payment_code(self, p: Posting) -> str:
+        name = "payment_cc" if p.method == "CC" else (
+            "payment_obd" if p.channel in ONLINE_CHANNELS else "payment_ach")
+        code = self.codes.get(name)
+        if not code:
+            raise PartnerRejected(f"no Caselle payment code '{name}' for this biller: add it to the biller profile")
+        return code
+
+    def _posting(self, p: Posting) -> tuple[str, str, dict[str, Any]]:
+        calls = self.partner.calls
+        base: dict[str, Any] = {"accountNumber": p.account, "reference": p.key}
+        amount = {"amount": f"{p.amount:.2f}"} if p.amount is not None else {}
+        match p.kind:
+            case PostingKind.PAYMENT:
+                codes = {"paymentCode": self._payment_code(p), "categoryCode": self.codes.get("category", ""),
+                         "distributionCode": self.codes.get("distribution", "")}
+                return calls["payment"], "payment", {**base, **amount, **codes, "paymentDate": p.posted_on}
+            case PostingKind.ACH_RETURN:
+                return calls["ach_return"], "ach_return", {
+                    **base, **amount, "originalReference": p.original_key, "returnCode": p.return_code}
+            case PostingKind.VOID:
+                return calls["void"], "void", {**base, **amount, "originalReference": p.original_key}
+            case PostingKind.CHANGE:
+                change = self.partner.change_log[p.program or ""]
+                return change.call, f"{p.program}_change", {**base, "enabled": p.value == "Y"}
+            case PostingKind.CREDIT:
+                raise PartnerRejected("Caselle Connect takes no credit postings (see the partner profile)")
+        raise AssertionError(p.kind)
+
+    def statement_pdf(self, account: str, invoice_number: str) -> bytes:
+        raise PartnerRejected("Caselle Connect offers no bill image service (see the partner profile)")
+
+
+def _json(what: str, response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise PartnerRejected(f"{what}: reply is not JSON (HTTP {response.status_code})") from None
+    if not isinstance(body, dict):
+        raise PartnerRejected(f"{what}: reply is not a JSON object")
+    return body
+
+
+def _data(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The ``data`` of a GraphQL reply; its first error, if any, as the refusal it is."""
+    errors = body.get("errors") or []
+    if errors:
+        first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
+        extensions = first.get("extensions") or {}
+        code = extensions.get("code")
+        if code == "NOT_FOUND":
+            raise AccountNotFound(f"{operation}: {first.get('message', 'not found')}", code=code)
+        licence = f" (security licence {extensions['license']} missing)" if extensions.get("license") else ""
+        raise PartnerRejected(f"{operation}: {first.get('message', 'error')}{licence}", code=code)
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise PartnerRejected(f"{operation}: reply has no data")
+    return data
+
+
+class CaselleStubs(PartnerStubs):
+    def decode(self, method: str, url: str, headers: Mapping[str, str], body: str) -> tuple[str, dict[str, str]]:
+        if self.partner.token_path and url.split("?", 1)[0] == self.partner.token_path:
+            return TOKEN_CALL, {"role": "token"}
+        try:
+            request = json.loads(body) if body else {}
+        except ValueError:
+            return "", {}
+        if not isinstance(request, dict) or not isinstance(request.get("operationName"), str):
+            return "", {}
+        operation, variables = request["operationName"], request.get("variables") or {}
+        given = variables.get("input", variables) if isinstance(variables, dict) else {}
+        fields = {FIELD_NAMES.get(k, k): _text(v) for k, v in given.items() if not isinstance(v, dict | list)}
+        if "payment_code" in fields:
+            fields["method"] = self._method(fields["payment_code"])
+        if "value" in fields:
+            fields["value"] = "Y" if fields["value"] == "true" else "N"
+        return operation, {**fields, "role": self._role(operation)}
+
+    def _method(self, code: str) -> str:
+        return "CC" if code == self.codes.get("payment_cc") else "ACH"
+
+    def _role(self, operation: str) -> str:
+        for role, call in self.partner.calls.items():
+            if call == operation:
+                return role
+        return next((f"{program}_change" for program, c in self.partner.change_log.items() if c.call == operation), "")
+
+    def _request(self, role: str, operation: str, condition: str = "") -> dict[str, Any]:
+        path = self.partner.endpoints.get(role, self.partner.endpoint_path)
+        test = f"@.operationName == '{operation}'" + (f" && {condition}" if condition else "")
+        return {"method": "POST", "urlPath": path, "headers": {"Authorization": {"matches": "Bearer .+"}},
+                "bodyPatterns": [{"matchesJsonPath": f"$[?({test})]"}]}
+
+    def _role_request(self, role: str) -> dict[str, Any]:
+        if role.endswith("_change"):
+            return self._request(role, self.partner.change_log[role.removesuffix("_change")].call)
+        return self._request(role, self.partner.calls[role])
+
+    def account(self, account: str, fields: Mapping[str, str]) -> dict[str, Any]:
+        operation = self.partner.calls["balance"]
+        found = {"accountNumber": account, **fields}
+        return {
+            "name": f"{operation} {account} (arranged)", "priority": 1,
+            "request": self._request("balance", operation, f"@.variables.accountNumber == '{account}'"),
+            "response": {"status": 200, "jsonBody": {"data": {"account": found}},
+                         "headers": {"Content-Type": "application/json"}},
+        }
+
+    def fault(self, role: str, fault: str, times: int | None, delay_ms: int) -> list[dict[str, Any]]:
+        request = self._role_request(role)
+        operation = self.partner.calls.get(role) or self.partner.change_log[role.removesuffix("_change")].call
+        scenario = f"{role}-{fault}"
+        if fault == "timeout":
+            # Caselle takes the posting but answers too late; the retry hears DUPLICATE for the same reference.
+            late = {**_templated(operation, POSTED), "fixedDelayMilliseconds": delay_ms}
+            return [
+                stage(f"{operation} answers late", request, late, scenario, "Started", "late"),
+                stage(f"{operation} duplicate", request, _templated(operation, DUPLICATE), scenario, "late",
+                       "recovered"),
+            ]
+        response = {"fault": "CONNECTION_RESET_BY_PEER"} if fault == "reset" else {
+            "status": 503, "body": "Service Unavailable"}
+        if times is None:
+            return [{"name": f"{operation} {fault} (always)", "priority": 1, "request": request, "response": response}]
+        states = ["Started", *[f"{fault}-{i}" for i in range(1, times)], "recovered"]
+        return [stage(f"{operation} {fault} {i + 1}/{times}", request, response, scenario, states[i], states[i + 1])
+                for i in range(times)]
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, bool) else "" if value is None else str(value)
+
+
+def _templated(operation: str, status: str) -> dict[str, Any]:
+    receipt = "R-{{jsonPath request.body '$.variables.input.reference'}}"
+    body = {"data": {operation_field(operation): {"status": status, "receiptNumber": receipt, "message": None}}}
+    return {"status": 200, "headers": {"Content-Type": "application/json"}, "transformers": ["response-template"],
+            "body": json.dumps(body)}
+
+
+ADAPTER = Adapter(client=CaselleClient, stubs=CaselleStubs)
