@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
-from harness.events import Event, SQLiteStore
-from harness.profiles import load_biller
+from harness.events import MASK, Event, SQLiteStore
+from harness.profiles import Biller, load_biller
 from harness.secrets import demo_value
 from harness.stubs import ProcessWireMock, WireMockAdmin, load_pack
 
@@ -58,26 +58,36 @@ def _fold(event: Event, current: dict[str, Any], found: list[dict[str, Any]]) ->
     if event.kind == "scenario.started":
         return {"sit_id": d["sit_id"], "stubs": [], "requests": []}
     if event.kind == "stub.added":
-        current["stubs"].append(d["mapping"])
+        current["stubs"].append(_unmasked(d["mapping"]))
     elif event.kind == "partner.exchange":
-        current["requests"].append((d["method"], d["url"], d["request_headers"].get("Content-Type"),
-                                    d["request_body"]))
+        sent = d["request_headers"]
+        headers = {name: sent[name] for name in ("Content-Type", "Host") if name in sent}
+        current["requests"].append((d["method"], d["url"], headers, d["request_body"]))
     elif event.kind == "scenario.finished" and d["status"] == "passed":
         found.append({**current, "harness_ms": d["duration_ms"]})
     return current
 
 
-def plain_calls(base_url: str, found: list[dict[str, Any]], auth: tuple[str, str], timeout: float) -> None:
+def _unmasked(mapping: dict[str, Any]) -> dict[str, Any]:
+    """The mapping as it was added: the log masks a credential header's matcher along with the header."""
+    headers = mapping.get("request", {}).get("headers", {})
+    masked = {name: {"matches": ".+"} for name, matcher in headers.items() if matcher == MASK}
+    if not masked:
+        return mapping
+    return {**mapping, "request": {**mapping["request"], "headers": {**headers, **masked}}}
+
+
+def plain_calls(base_url: str, found: list[dict[str, Any]], credentials: dict[str, Any], timeout: float) -> None:
     """The same partner calls with nothing around them but the scenario's own stubs."""
     admin = WireMockAdmin(base_url)
-    with httpx.Client(base_url=base_url, auth=auth, timeout=timeout) as client:
+    with httpx.Client(base_url=base_url, timeout=timeout, **credentials) as client:
         for scenario in found:
             ids = [admin.add_mapping(m) for m in scenario["stubs"]]
             admin.reset_scenarios()
             start = time.perf_counter()
-            for method, url, content_type, body in scenario["requests"]:
+            for method, url, headers, body in scenario["requests"]:
                 with contextlib.suppress(httpx.HTTPError):  # a fault the scenario injected; the harness met it too
-                    client.request(method, url, content=body.encode(), headers={"Content-Type": content_type})
+                    client.request(method, url, content=body.encode(), headers=headers)
             scenario["plain_ms"] = (time.perf_counter() - start) * 1000
             for mapping_id in ids:
                 admin.remove_mapping(mapping_id)
@@ -108,12 +118,18 @@ def main() -> None:
             admin.reset()
             admin.import_mappings(list(load_pack(PROJECT / "stubs" / biller.partner.name).mappings))
             admin.close()
-            creds = biller.partner.credentials
-            plain_calls(server.base_url, found, (demo_value(creds.user_env), demo_value(creds.secret_env)),
-                        biller.pump.timeout_seconds)
+            plain_calls(server.base_url, found, _credentials(biller), biller.pump.timeout_seconds)
         finally:
             server.stop()
     report(shared, found)
+
+
+def _credentials(biller: Biller) -> dict[str, Any]:
+    """What the plain script authenticates with: the issued bearer token (OAuth partners) or Basic."""
+    creds = biller.partner.credentials
+    if creds.token_env:
+        return {"headers": {"Authorization": f"Bearer {demo_value(creds.token_env)}"}}
+    return {"auth": (demo_value(creds.user_env), demo_value(creds.secret_env))}
 
 
 def report(shared: float, found: list[dict[str, Any]]) -> None:

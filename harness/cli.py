@@ -273,6 +273,31 @@ def invoices_check(
         raise typer.Exit(1)
 
 
+@app.command()
+def lint(
+    biller: Annotated[str | None, typer.Option(help="only this biller (slug or profile path) and its partner")]
+    = None,
+    project: ProjectOpt = Path("."),
+) -> None:
+    """Check profiles, stub packs and features before a run; exit 1 on any error (warnings alone pass)."""
+    from datetime import UTC, datetime
+
+    from harness.profiles.lint import check_project
+
+    result = check_project(project.resolve(), datetime.now(UTC).date(), biller)
+    for finding in result.findings:
+        console.print(str(finding), style="red" if finding.level == "error" else "yellow", markup=False,
+                      highlight=False)
+    console.print(f"{_count(result.billers, 'biller')}, {_count(result.partners, 'partner')}, "
+                  f"{_count(result.scenarios, 'scenario')} checked: "
+                  f"{_count(result.errors, 'error')}, {_count(result.warnings, 'warning')}", highlight=False)
+    raise typer.Exit(1 if result.errors else 0)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 RunArg = Annotated[str, typer.Argument(metavar="RUN", help="a run id (`sit runs` lists them)")]
 
 

@@ -22,6 +22,7 @@ from rich.table import Table
 from harness.errors import InputError, SitError
 from harness.events import EventStore, SQLiteStore
 from harness.plugin import SESSION
+from harness.profiles import lint_biller
 from harness.session import RunOptions, SitSession
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "na": "yellow", "interrupted": "magenta"}
@@ -98,6 +99,7 @@ def run(options: RunOptions, select: str | None, console: Console,
     progress = _Progress(session, console)
     errors = io.StringIO()
     try:
+        _warn(session, console)
         with contextlib.redirect_stderr(errors):
             code = pytest.main(_pytest_args(options, select), plugins=[progress])
     finally:
@@ -116,6 +118,12 @@ def run(options: RunOptions, select: str | None, console: Console,
     if progress.collect_errors or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return 1
     return 0 if summary.status == "passed" else 1
+
+
+def _warn(session: SitSession, console: Console) -> None:
+    """The biller's `sit lint` warnings (an old partner version, a token about to expire): shown, not fatal."""
+    for finding in lint_biller(session.biller, session.today):
+        console.print(f"warning: {finding.where}: {finding.message}", style="yellow", markup=False, highlight=False)
 
 
 def _reported(report: Callable[[str], None], run_id: str, console: Console) -> bool:

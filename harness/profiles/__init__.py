@@ -1,5 +1,6 @@
 """Partner and biller profiles (``fixtures/partners``, ``fixtures/billers``)."""
 
+from harness.profiles.lint import Finding, lint_biller, lint_project
 from harness.profiles.loader import Biller, known_partners, load_biller, load_partner, read_model
 from harness.profiles.models import (
     BillerProfile,
@@ -19,11 +20,14 @@ __all__ = [
     "Capability",
     "ChangeLogCall",
     "FieldMap",
+    "Finding",
     "InvoiceFile",
     "PartnerProfile",
     "PumpPolicy",
     "Status",
     "known_partners",
+    "lint_biller",
+    "lint_project",
     "load_biller",
     "load_partner",
     "out_of_scope",

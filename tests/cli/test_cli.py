@@ -114,7 +114,7 @@ def _edited(pattern: str, replacement: str) -> str:
     ("text", "needles"),
     [
         pytest.param(_edited(r"^partner: cayenta$", "partner: nosuch"),
-                     ["field 'partner'", "unknown partner 'nosuch'", "known: cayenta"], id="unknown-partner"),
+                     ["field 'partner'", "unknown partner 'nosuch'", "known: caselle, cayenta"], id="unknown-partner"),
         pytest.param(_edited(r"^bid: 1368\n", ""), [":2: field 'bid'", "Field required"], id="missing-bid"),
         pytest.param(_edited(r"^bid: 1368$", "bid: abc"), [":4: field 'bid'", "valid integer", "'abc'"],
                      id="bid-not-int"),

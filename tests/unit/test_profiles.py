@@ -29,7 +29,8 @@ def variant(tmp_path: Path, **changes: object) -> Path:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"partner": "nosuch"}, r"biller.yaml:\d+: field 'partner': unknown partner 'nosuch' \(known: caselle, cayenta"),
+        ({"partner": "nosuch"},
+         r"biller.yaml:\d+: field 'partner': unknown partner 'nosuch' \(known: caselle, cayenta"),
         ({"bid": None}, r"biller.yaml:1: field 'bid': Field required"),
         ({"bid": "abc"}, r"biller.yaml:\d+: field 'bid': .*integer.*\(got 'abc'\)"),
         ({"capabilities": ["phone_change"]}, r"'phone_change' is not_supported for cayenta"),

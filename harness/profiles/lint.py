@@ -1,0 +1,255 @@
+"""`sit lint`: what would go wrong in a run, found before it: profiles, stub packs, features.
+
+The rules read profile data only (a partner's ``min_version``, a biller's ``partner_version``
+and ``token_expires``); no rule names a partner.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.errors import ProfileError, SitError
+from harness.profiles.loader import Biller, fixtures_dir, known_partners, load_biller, load_partner, where
+from harness.profiles.models import PartnerProfile
+
+TOKEN_WARNING_DAYS = 30  # warn this many days before a biller's partner OAuth token expires
+SIT_PREFIX = "SIT-"  # as harness.reports.cases reads it (reports sit above profiles)
+_VERSION = re.compile(r"\d+(?:\.\d+)+")
+_GHERKIN_AT = re.compile(r"\((\d+):\d+\)")  # "(4:5): expected: ..." in a Gherkin parser error
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing `sit lint` found: ``where`` is ``file:line`` relative to the project when it can be."""
+
+    level: Literal["error", "warning"]
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level.upper()} {self.where}: {self.message}"
+
+
+@dataclass
+class LintResult:
+    """The findings of a project lint and what was checked."""
+
+    findings: list[Finding] = field(default_factory=list)
+    billers: int = 0
+    partners: int = 0
+    scenarios: int = 0
+
+    @property
+    def errors(self) -> int:
+        return sum(f.level == "error" for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.level == "warning" for f in self.findings)
+
+
+def version_text(text: str) -> str | None:
+    """The first dotted number in ``text``: "Caselle Connect 2021.02.160" -> "2021.02.160"."""
+    found = _VERSION.search(text)
+    return found.group() if found else None
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    """The first dotted number in ``text`` as ints, to compare: "Connect 2021.02.160" -> (2021, 2, 160)."""
+    found = version_text(text)
+    return _numbers(found) if found else None
+
+
+def _numbers(dotted: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in dotted.split("."))
+
+
+# --- one biller ---------------------------------------------------------------------------------
+
+
+def lint_biller(biller: Biller, today: date) -> list[Finding]:
+    """Warnings about a loaded biller: an old partner version, an OAuth token expired or about to."""
+    return [f for f in (_version_finding(biller), _token_finding(biller, today)) if f is not None]
+
+
+def _version_finding(biller: Biller) -> Finding | None:
+    minimum, recorded = biller.partner.min_version, biller.profile.partner_version
+    oldest = parse_version(minimum) if minimum else None
+    if minimum is None or oldest is None:
+        return None  # a min_version without a number is the partner profile's fault: lint_project reports it
+    at = _at(biller.path, "partner_version")
+    product = _product(biller.partner)
+    shown = version_text(recorded)
+    if shown is None:
+        return Finding("warning", at, f"partner version '{recorded}' has no version number, so it cannot be "
+                                      f"checked against {minimum}, the oldest {product} version that works; "
+                                      f"record it as the partner shows it, e.g. '{product} {minimum}'")
+    if _numbers(shown) >= oldest:
+        return None
+    reason = _reason(biller.partner, minimum)
+    return Finding("warning", at, f"partner version {shown} is older than {minimum}, the oldest {product} "
+                                  f"version that works{reason}; upgrade every biller workstation before SIT")
+
+
+def _token_finding(biller: Biller, today: date) -> Finding | None:
+    expires = biller.profile.token_expires
+    if expires is None:
+        return None
+    days = (expires - today).days
+    at = _at(biller.path, "token_expires")
+    if days <= 0:
+        return Finding("warning", at, f"OAuth token expired on {expires.isoformat()}: ask the partner for a new one")
+    if days <= TOKEN_WARNING_DAYS:
+        return Finding("warning", at, f"OAuth token expires on {expires.isoformat()}, in {days} "
+                                      f"day{'s' if days != 1 else ''}: renew it before SIT "
+                                      "(tokens with manual authorization last six months)")
+    return None
+
+
+def _product(partner: PartnerProfile) -> str:
+    """The partner's product name without its description: "Cayenta Utilities (real-time ...)" -> first part."""
+    return partner.product.split(" (", 1)[0].strip() or partner.display_name
+
+
+def _reason(partner: PartnerProfile, minimum: str) -> str:
+    """The partner's note that mentions its oldest working version, as " (note)", else ""."""
+    note = next((n for n in partner.notes if minimum in n), None)
+    return f" ({note.rstrip('.')})" if note else ""
+
+
+def _at(path: Path, field_name: str) -> str:
+    """``file:line`` of a field, the file shown from the project (fixtures/billers/x.yaml) when it is there."""
+    located = where(path, [field_name])
+    return _shown(path) + located[len(str(path)):]
+
+
+def _shown(path: Path) -> str:
+    if path.parent.parent.name == "fixtures" and len(path.parents) > 2:
+        return path.relative_to(path.parents[2]).as_posix()
+    return str(path)
+
+
+# --- the project --------------------------------------------------------------------------------
+
+
+def lint_project(project: Path, today: date, biller: str | None = None) -> list[Finding]:
+    """Every finding about the project's profiles, stub packs and features (or one biller's)."""
+    return check_project(project, today, biller).findings
+
+
+def check_project(project: Path, today: date, biller: str | None = None) -> LintResult:
+    """`sit lint`: billers (all, or the one named), their partners' profiles and stub packs, the features."""
+    result = LintResult()
+    slugs = [biller] if biller else sorted(p.stem for p in (fixtures_dir(project) / "billers").glob("*.yaml"))
+    partners: set[str] = set() if biller else set(known_partners(project))
+    for slug in slugs:
+        result.billers += 1
+        try:
+            loaded = load_biller(project, slug)
+        except ProfileError as exc:
+            result.findings.append(_error(exc, project, slug))
+            continue
+        partners.add(loaded.partner.name)
+        result.findings.extend(lint_biller(loaded, today))
+    for name in sorted(partners):
+        result.partners += 1
+        result.findings.extend(_lint_partner(project, name))
+    result.scenarios = _lint_features(project, result.findings)
+    result.findings = list(dict.fromkeys(result.findings))  # a broken partner fails each of its billers too
+    return result
+
+
+def _lint_partner(project: Path, name: str) -> list[Finding]:
+    from harness.stubs import load_pack  # the stubs layer only for lint, not for every profile reader
+
+    findings: list[Finding] = []
+    try:
+        partner = load_partner(project, name)
+    except ProfileError as exc:
+        return [_error(exc, project, name)]
+    if partner.min_version and parse_version(partner.min_version) is None:
+        path = fixtures_dir(project) / "partners" / f"{name}.yaml"
+        message = f"field 'min_version': no version number in '{partner.min_version}' (write e.g. '2021.02.160')"
+        findings.append(Finding("error", _at(path, "min_version"), message))
+    try:
+        load_pack(project / "stubs" / name)
+    except SitError as exc:
+        findings.append(_error(exc, project, f"stubs/{name}"))
+    return findings
+
+
+def _error(exc: SitError, project: Path, fallback: str) -> Finding:
+    """An error finding from a one-line ``SitError`` "file:line: what": paths shown from the project."""
+    message = str(exc).replace(f"{project}/", "")
+    head, sep, rest = message.partition(": ")
+    if sep and " " not in head:
+        return Finding("error", head, rest)
+    return Finding("error", fallback, message)
+
+
+# --- features -----------------------------------------------------------------------------------
+
+
+def _lint_features(project: Path, findings: list[Finding]) -> int:
+    """Append feature errors (Gherkin that does not parse, scenarios without a SIT ID); the scenario count."""
+    root = project / "features"
+    if not root.is_dir():
+        findings.append(Finding("error", "features", "no features folder; run from the sit-harness checkout "
+                                                     "or pass --project"))
+        return 0
+    count = 0
+    for path in sorted(root.glob("*.feature")):
+        rel = path.relative_to(project).as_posix()
+        try:
+            scenarios = list(_scenarios(path))
+        except _FeatureError as exc:
+            findings.append(Finding("error", f"{rel}:{exc.line}" if exc.line else rel, str(exc)))
+            continue
+        count += len(scenarios)
+        findings.extend(Finding("error", f"{rel}:{line}", f"scenario '{name}' has no SIT ID tag "
+                                                          f"(@{SIT_PREFIX}...): runs and the workbook skip it")
+                        for name, line, tagged in scenarios if not tagged)
+    return count
+
+
+class _FeatureError(SitError):
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _scenarios(path: Path) -> Iterator[tuple[str, int, bool]]:
+    """(name, line, has a SIT ID tag) of each scenario in a feature file, rules included."""
+    from gherkin.errors import CompositeParserException  # the parser only for the commands that read features
+    from gherkin.parser import Parser
+
+    try:
+        document = Parser().parse(path.read_text(encoding="utf-8"))
+    except CompositeParserException as exc:
+        found = _GHERKIN_AT.search(str(exc))
+        raise _FeatureError(f"not valid Gherkin ({' '.join(str(exc).split())[:200]})",
+                            int(found.group(1)) if found else None) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _FeatureError(f"cannot read it ({exc})") from None
+    feature = document.get("feature")
+    if feature is None:
+        return
+    yield from _walk(feature["children"], _tagged(feature))
+
+
+def _walk(children: list[dict[str, Any]], inherited: bool) -> Iterator[tuple[str, int, bool]]:
+    for child in children:
+        if "rule" in child:
+            yield from _walk(child["rule"]["children"], inherited or _tagged(child["rule"]))
+        elif "scenario" in child:
+            scenario = child["scenario"]
+            yield scenario["name"], scenario["location"]["line"], inherited or _tagged(scenario)
+
+
+def _tagged(node: dict[str, Any]) -> bool:
+    return any(tag["name"].lstrip("@").startswith(SIT_PREFIX) for tag in node.get("tags", []))

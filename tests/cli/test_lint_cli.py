@@ -1,0 +1,123 @@
+"""`sit lint` end to end: findings as one line each naming file and line, a summary, exit 1 only on errors;
+and `sit run` showing the biller's warnings before it starts."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.conftest import PROJECT, run_sit
+
+BILLER = "clayton-county-water"
+CARD_PAYMENT = "card_payment_posts"  # -k: only SIT-PAY-001, a short run
+
+
+def lint(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    proc = run_sit("lint", "--project", str(project), *args)
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    return proc
+
+
+def line_of(path: Path, prefix: str) -> int:
+    return next(n for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if text.startswith(prefix))
+
+
+def only_clayton(project: Path) -> Path:
+    """The copy with Clayton and Cayenta only (profiles others add meanwhile do not count); Clayton's YAML."""
+    for folder, keep in (("billers", f"{BILLER}.yaml"), ("partners", "cayenta.yaml")):
+        for path in (project / "fixtures" / folder).glob("*.yaml"):
+            if path.name != keep:
+                path.unlink()
+    return project / "fixtures" / "billers" / f"{BILLER}.yaml"
+
+
+def old_version_and_expiring_token(project: Path) -> Path:
+    """Cayenta needing 2021.02.160, Clayton on 2020.11.300 with a token expiring in 10 days."""
+    biller = only_clayton(project)
+    partner = project / "fixtures" / "partners" / "cayenta.yaml"
+    partner.write_text(partner.read_text(encoding="utf-8") + 'min_version: "2021.02.160"\n', encoding="utf-8")
+    text = biller.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if line.startswith("partner_version:"))
+    expires = datetime.now(UTC).date() + timedelta(days=10)
+    biller.write_text(text.replace(old, 'partner_version: "Cayenta 2020.11.300"') + f"token_expires: {expires}\n",
+                      encoding="utf-8")
+    return biller
+
+
+def test_warnings_name_the_file_and_line_and_exit_0(project_copy: Path) -> None:
+    biller = old_version_and_expiring_token(project_copy)
+    proc = lint(project_copy)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rel = f"fixtures/billers/{BILLER}.yaml"
+    lines = proc.stdout.splitlines()
+    assert lines[0] == (f"WARNING {rel}:{line_of(biller, 'partner_version:')}: partner version 2020.11.300 is older "
+                        "than 2021.02.160, the oldest Cayenta Utilities version that works; "
+                        "upgrade every biller workstation before SIT")
+    assert lines[1].startswith(f"WARNING {rel}:{line_of(biller, 'token_expires:')}: OAuth token expires on ")
+    assert lines[1].endswith(", in 10 days: renew it before SIT (tokens with manual authorization last six months)")
+    assert lines[2:] == ["1 biller, 1 partner, 30 scenarios checked: 0 errors, 2 warnings"]
+
+
+def test_one_biller_only(project_copy: Path) -> None:
+    old_version_and_expiring_token(project_copy)
+    (project_copy / "fixtures" / "billers" / "other.yaml").write_text("slug: [\n", encoding="utf-8")
+    proc = lint(project_copy, "--biller", BILLER)
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.count("WARNING") == 2 and "ERROR" not in proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("1 biller, 1 partner, ")
+
+
+def test_a_broken_biller_profile_is_an_error_line_and_exit_1(project_copy: Path) -> None:
+    only_clayton(project_copy)
+    broken = project_copy / "fixtures" / "billers" / "broken.yaml"
+    shutil.copy(project_copy / "fixtures" / "billers" / f"{BILLER}.yaml", broken)
+    broken.write_text(broken.read_text(encoding="utf-8").replace("bid: 1368", "bid: abc"), encoding="utf-8")
+    proc = lint(project_copy)
+    assert proc.returncode == 1, proc.stdout
+    errors = [line for line in proc.stdout.splitlines() if line.startswith("ERROR")]
+    assert errors == [f"ERROR fixtures/billers/broken.yaml:{line_of(broken, 'bid:')}: field 'bid': "
+                      "Input should be a valid integer, unable to parse string as an integer (got 'abc')"]
+    assert proc.stdout.splitlines()[-1] == "2 billers, 1 partner, 30 scenarios checked: 1 error, 0 warnings"
+
+
+def test_broken_stubs_and_features_are_errors(project_copy: Path) -> None:
+    only_clayton(project_copy)
+    mapping = project_copy / "stubs" / "cayenta" / "mappings" / "add-ar-item.json"
+    mapping.write_text(mapping.read_text(encoding="utf-8") + "garbage }\n", encoding="utf-8")
+    (project_copy / "features").unlink()  # a symlink to the checkout's: copy it to break it
+    shutil.copytree(PROJECT / "features", project_copy / "features")
+    (project_copy / "features" / "extra.feature").write_text(
+        "Feature: Extra\n\n  @SIT-X-001\n  Scenario: tagged\n    Given x\n\n  Scenario: untagged\n    Given y\n",
+        encoding="utf-8")
+    (project_copy / "features" / "bad.feature").write_text("Feature: Bad\n  Scenario: a\n    Given x\n    Foo bar\n",
+                                                           encoding="utf-8")
+    proc = lint(project_copy)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stdout.splitlines() if line.startswith("ERROR")]
+    assert errors[0].startswith("ERROR stubs/cayenta/mappings/add-ar-item.json:")
+    assert "broken mapping JSON" in errors[0]
+    assert errors[1].startswith("ERROR features/bad.feature:4: not valid Gherkin (")
+    assert errors[2] == "ERROR features/extra.feature:7: scenario 'untagged' has no SIT ID tag (@SIT-...): " \
+                        "runs and the workbook skip it"
+    assert len(errors) == 3
+    assert proc.stdout.splitlines()[-1] == "1 biller, 1 partner, 32 scenarios checked: 3 errors, 0 warnings"
+
+
+def test_the_real_project_has_no_errors() -> None:
+    proc = lint(PROJECT)
+    assert proc.returncode == 0, proc.stdout
+    assert not [line for line in proc.stdout.splitlines() if line.startswith("ERROR")]
+    assert ": 0 errors, " in proc.stdout.splitlines()[-1]
+
+
+def test_sit_run_shows_the_billers_warnings_first(tmp_path: Path, project_copy: Path) -> None:
+    biller = old_version_and_expiring_token(project_copy)
+    proc = run_sit("run", "--biller", BILLER, "--project", str(project_copy), "--store", str(tmp_path / "e.sqlite"),
+                   "--no-report", "-k", CARD_PAYMENT)
+    warnings = [line for line in proc.stdout.splitlines() if line.startswith("warning: ")]
+    assert warnings[0].startswith(f"warning: fixtures/billers/{BILLER}.yaml:{line_of(biller, 'partner_version:')}: "
+                                  "partner version 2020.11.300 is older than 2021.02.160")
+    assert "OAuth token expires on " in warnings[1] and len(warnings) == 2
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # warnings do not fail a run
