@@ -138,6 +138,7 @@ def _finish(config: pytest.Config, status: str, **data: Any) -> None:
         batch.close()
     if ctx := current.pop("ctx", None):
         ctx.observe(force=True)
+    session.close_scenario()  # a partner callback from now on has no scenario to reach
     took = round((time.perf_counter() - current["started"]) * 1000)
     session.recorder.append("scenario.finished", sit_id=current["sit_id"], status=status, duration_ms=took, **data)
     session.counts[status] = session.counts.get(status, 0) + 1

@@ -13,6 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 from faker import Faker
 
 from harness.events import Event
@@ -30,6 +31,18 @@ class PartnerCall:
     call: str
     role: str
     fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CallbackReply:
+    """What the platform answered a partner callback."""
+
+    status: int
+    body: str
+
+
+# Generous: the platform answers only after refreshing the account from the partner (RTDR).
+CALLBACK_TIMEOUT_S = 10.0
 
 
 class PartnerSide:
@@ -58,10 +71,27 @@ class PartnerSide:
         for mapping in self._s.stubs.fault(role, fault, times, delay_ms):
             self._faults.append(self._s.side.add(mapping))
 
+    def has_failure(self, name: str, role: str | None = None) -> None:
+        """One of the partner's own known failure modes (its adapter's ``FAILURES``), until it recovers."""
+        # The token the platform holds now: the issued one, or one it fetched in an earlier scenario.
+        for mapping in self._s.stubs.failure(name, role, token=self._s.client.token):
+            self._faults.append(self._s.side.add(mapping))
+
     def recovers(self) -> None:
         for mapping_id in self._faults:
             self._s.side.remove(mapping_id)
         self._faults.clear()
+
+    def goes_offline(self) -> None:
+        """The partner's service stops running: every call the platform makes is refused at the
+        connection (a real ECONNREFUSED), until ``comes_back`` or the scenario ends."""
+        address = self._s.take_partner_offline()
+        self._s.recorder.append("partner.offline", how="connection refused", address=address)
+
+    def comes_back(self) -> None:
+        """The partner's service runs again."""
+        self._s.bring_partner_back()
+        self._s.recorder.append("partner.online")
 
     def calls(self, role: str | None = None, account: str | None = None) -> list[PartnerCall]:
         """This scenario's requests to the partner, of one role and for one account if given."""
@@ -77,6 +107,22 @@ class PartnerSide:
 
     def files_received(self) -> list[dict[str, Any]]:
         return [e.data for e in self._s.recorder.scope_events("file.transferred")]
+
+    def api_key(self, active: bool = True) -> str:
+        """The biller's first active (or inactive) API key, as the environment holds it."""
+        profile = self._s.biller.profile
+        env = next((k.env for k in profile.api_keys if k.active == active), None)
+        if env is None:
+            raise AssertionError(f"{profile.name} has no {'active' if active else 'inactive'} API key (api_keys)")
+        return self._s.secrets.get(env)
+
+    def calls_back(self, account: str, key: str | None) -> CallbackReply:
+        """Call the platform back as the partner does: a real HTTP POST saying the account changed,
+        on the callback URL carrying ``key`` as BK (none when None). Synchronous, so the platform's
+        events land inside the calling step."""
+        body = {"event": "account.updated", "accountNumber": account}
+        response = httpx.post(self._s.callback_url(key), json=body, timeout=CALLBACK_TIMEOUT_S)
+        return CallbackReply(response.status_code, response.text)
 
 
 def _call(event: Event) -> PartnerCall:
@@ -133,6 +179,10 @@ class ScenarioContext:
             "amount_due": f"{amount if amount is not None else self.money(20, 400):.2f}",
             "past_due": f"{past_due:.2f}",
         }
+
+    def unknown_api_key(self) -> str:
+        """A key shaped like an API key that the biller never issued (seeded, so the run repeats)."""
+        return self.fake.hexify("^" * 32)
 
     def money(self, low: int, high: int) -> Decimal:
         return Decimal(self.fake.pyint(low * 100, high * 100)) / 100

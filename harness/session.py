@@ -12,6 +12,7 @@ import os
 import platform as pyplatform
 import secrets as pysecrets
 import shutil
+import socket
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from harness.events import Recorder, Redactor, SQLiteStore
 from harness.partners import Adapter, PartnerClient, PartnerStubs, load_adapter
 from harness.platform import Platform
 from harness.platform.reference import ReferenceEngine
+from harness.platform.reference.callback import ApiKeys, CallbackServer
 from harness.profiles import Biller, load_biller
 from harness.profiles.loader import where
 from harness.secrets import Secrets, resolve
@@ -101,6 +103,10 @@ class SitSession:
     _wiremock: WireMockServer | None = None
     _sftp: SftpServer | None = None
     _workdir: Path | None = None
+    _refusing: socket.socket | None = None  # while the partner's service is "down": see take_partner_offline
+    _callbacks: CallbackServer | None = None
+    # The open scenario's system under test: partner callbacks are routed to it (None between scenarios).
+    current: ReferenceEngine | None = None
 
     def start(self) -> None:
         opts = self.options
@@ -132,6 +138,7 @@ class SitSession:
         self._store = SQLiteStore(self.store_path)
         self.recorder = Recorder(self._store, self.run_id, redactor)
         self._start_sftp()
+        self._start_callbacks()
 
     def ready(self) -> None:
         """Wait for WireMock, load the stub pack and open the run (once)."""
@@ -177,11 +184,51 @@ class SitSession:
         """Reset the partner side and empty the sFTP inbox; a fresh system under test, as the
         biller profile names it, for one scenario."""
         self.side.reset()
+        self.bring_partner_back()
         inbox = self.sftp.inbox(self.biller.profile.sftp.user)
         shutil.rmtree(inbox, ignore_errors=True)
         inbox.mkdir(parents=True)
-        return PLATFORMS[self.biller.profile.platform](self.biller, self.client, self.recorder, inbox,
-                                                       key_prefix=key_prefix, today=self.today)
+        self.current = PLATFORMS[self.biller.profile.platform](self.biller, self.client, self.recorder, inbox,
+                                                               key_prefix=key_prefix, today=self.today)
+        return self.current
+
+    def close_scenario(self) -> None:
+        """The scenario is over: callbacks are refused (503) until the next one opens."""
+        self.current = None
+
+    def _start_callbacks(self) -> None:
+        """The platform's callback endpoint, when the partner calls back and the biller has keys to call with."""
+        path, keys = self.biller.partner.callback_path, self.biller.profile.api_keys
+        if path is None or not keys:
+            return
+        values = ApiKeys(active=tuple(self.secrets.get(k.env) for k in keys if k.active),
+                         inactive=tuple(self.secrets.get(k.env) for k in keys if not k.active))
+        self._callbacks = CallbackServer(path, values, lambda: self.current)
+        self._callbacks.start()
+
+    def callback_url(self, key: str | None) -> str:
+        """The URL the partner calls the platform back on, carrying ``key`` as BK (none when None)."""
+        if self._callbacks is None:
+            raise AssertionError(f"{self.biller.partner.display_name} has no callback_path or "
+                                 f"{self.biller.profile.name} has no api_keys: the platform takes no callbacks")
+        return self._callbacks.url(key)
+
+    def take_partner_offline(self) -> str:
+        """The partner's service stops: the platform's partner client is pointed at a loopback port
+        bound but not listening, so each call is refused (ECONNREFUSED). Returns that address."""
+        if self._refusing is None:
+            self._refusing = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._refusing.bind(("127.0.0.1", 0))
+        host, port = self._refusing.getsockname()
+        self.client.reroute(f"http://{host}:{port}")
+        return f"{host}:{port}"
+
+    def bring_partner_back(self) -> None:
+        """The partner's service runs again (and at each scenario's start)."""
+        if self._refusing is not None:
+            self.client.reroute(None)
+            self._refusing.close()
+            self._refusing = None
 
     @property
     def sftp(self) -> SftpServer:
@@ -212,10 +259,14 @@ class SitSession:
         """Take down whatever ``start`` got as far as bringing up."""
         if hasattr(self, "client"):
             self.client.close()
+        if self._refusing is not None:
+            self._refusing.close()
         if hasattr(self, "side"):
             self.side.admin.close()
         if self._sftp is not None:
             self._sftp.stop()
+        if self._callbacks is not None:
+            self._callbacks.stop()
         if hasattr(self, "_pool"):
             self._pool.shutdown(wait=True)  # a JVM still starting is stopped below, not left behind
         if self._wiremock is not None:

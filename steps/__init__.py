@@ -7,4 +7,6 @@ STEP_MODULES = [
     "steps.payments",
     "steps.changes",
     "steps.images",
+    "steps.callbacks",
+    "steps.partner_faults",
 ]

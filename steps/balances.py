@@ -61,6 +61,8 @@ def _open(sit: ScenarioContext, account: str) -> None:
         sit.vars["balance"] = sit.platform.open_account(account)
     except AccountNotFound as exc:
         sit.vars["not_found"] = str(exc)
+    except PlatformRefusal as exc:  # the partner refused or could not be reached
+        sit.vars["refusal"] = str(exc)
 
 
 @when("a biller portal user tries to block {method:Method} payments for the account")

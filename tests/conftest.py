@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from harness.events import SQLiteStore
+from harness.profiles import load_biller
+from harness.reports import load_cases
 
 PROJECT = Path(__file__).resolve().parent.parent
 SIT = (sys.executable, "-m", "harness.cli")  # the `sit` command, as run_sit runs it
@@ -19,6 +21,17 @@ SIT = (sys.executable, "-m", "harness.cli")  # the `sit` command, as run_sit run
 # Linked into a throwaway project as they are; fixtures/ and stubs/ are copied so a test may break them.
 _LINKED = ("features", "steps", "conftest.py", "pyproject.toml", "node_modules", ".cache")
 _COPIED = ("fixtures", "stubs")
+
+
+def sit_ids() -> set[str]:
+    """Every SIT ID of the workbook features: counts in tests follow the features, not a number."""
+    return {case.sit_id for case in load_cases(PROJECT)}
+
+
+def na_sit_ids(biller: str) -> set[str]:
+    """The SIT IDs that are N/A for ``biller``, by the same rule a run uses."""
+    profile = load_biller(PROJECT, biller)
+    return {case.sit_id for case in load_cases(PROJECT) if case.na_reason(profile)}
 
 
 def run_sit(

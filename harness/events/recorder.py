@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +16,9 @@ class Recorder:
     """Appends a run's events through a ``Redactor``, so no secret reaches the store.
 
     It also keeps the events of the current scope (a scenario), so its assertions can
-    look at what it did without querying the store.
+    look at what it did without querying the store. Safe to append from several threads
+    (a server thread records what it was asked): one append at a time, so the scope holds
+    the events in the order of their sequence numbers.
     """
 
     def __init__(self, store: EventStore, run_id: str, redactor: Redactor) -> None:
@@ -23,6 +26,7 @@ class Recorder:
         self._run_id = run_id
         self._redactor = redactor
         self._scope: list[Event] = []
+        self._lock = threading.Lock()
 
     @property
     def run_id(self) -> str:
@@ -41,8 +45,9 @@ class Recorder:
 
         ``kind`` is positional-only so that data may itself have a ``kind`` field.
         """
-        event = self._store.append(self._run_id, kind, self._redactor.redact(data))
-        self._scope.append(event)
+        with self._lock:
+            event = self._store.append(self._run_id, kind, self._redactor.redact(data))
+            self._scope.append(event)
         return event
 
     @contextmanager

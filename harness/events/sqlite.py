@@ -70,6 +70,9 @@ class SQLiteStore(EventStore):
         # Threads of one process share the connection; the lock keeps each of their
         # BEGIN..COMMIT whole. Other processes are kept out by SQLite's own lock.
         self._lock = threading.RLock()
+        # Held for a whole batch, so one thread's batch waits for another's; plain appends
+        # do not take it (see ``batch``).
+        self._batch_lock = threading.RLock()
         self._batch_depth = 0
         # Heads sealed inside the current batch: it holds the write lock, so no other
         # process can move them, and re-reading them would be a query per append.
@@ -184,7 +187,20 @@ class SQLiteStore(EventStore):
         A commit costs more than everything else an append does; a step appends a handful
         of events, so committing once per step multiplies the rate without ever reporting a
         step before its events are stored. Nested batches join the outer one.
+
+        Batches of different threads run one after the other, but a plain append from
+        another thread joins the open batch rather than waiting for it to end: a step
+        blocked on an HTTP call whose server records events on its own thread (the
+        reference platform's callback endpoint) would otherwise deadlock.
         """
+        with self._batch_lock:
+            self._begin_batch()
+            try:
+                yield
+            finally:
+                self._end_batch()
+
+    def _begin_batch(self) -> None:
         with self._lock:
             if self._batch_depth == 0:
                 try:
@@ -192,17 +208,17 @@ class SQLiteStore(EventStore):
                 except sqlite3.Error as exc:
                     raise EventLogError(f"{self._path}: cannot start a batch ({exc})") from None
             self._batch_depth += 1
-            try:
-                yield
-            finally:
-                self._batch_depth -= 1
-                if self._batch_depth == 0:
-                    self._batch_heads.clear()
-                    try:
-                        self._flush()
-                    finally:
-                        if self._conn.in_transaction:
-                            self._cur.execute("COMMIT")
+
+    def _end_batch(self) -> None:
+        with self._lock:
+            self._batch_depth -= 1
+            if self._batch_depth == 0:
+                self._batch_heads.clear()
+                try:
+                    self._flush()
+                finally:
+                    if self._conn.in_transaction:
+                        self._cur.execute("COMMIT")
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Event]:
         """Rows as events, one step of the cursor at a time (never fetchall)."""

@@ -90,6 +90,12 @@ class PartnerClient(ABC):
         self._user, self._secret, self._token, self.timeout = user, secret, token, timeout
         self.host, self.codes = host, dict(codes or {})
         self.requests_sent = 0
+        self._http_clients: list[httpx.Client] = []
+
+    @property
+    def token(self) -> str:
+        """The OAuth token the client sends now ("" if the partner uses none)."""
+        return self._token
 
     def _http_client(self, **options: Any) -> httpx.Client:
         """An HTTP client for the adapter that counts what it sends (the harness reads the
@@ -99,8 +105,16 @@ class PartnerClient(ABC):
             self.requests_sent += 1
 
         headers = {"Host": self.host} if self.host else {}
-        return httpx.Client(base_url=self.base_url, timeout=self.timeout, event_hooks={"request": [count]},
-                            headers=headers, **options)
+        client = httpx.Client(base_url=self.base_url, timeout=self.timeout, event_hooks={"request": [count]},
+                              headers=headers, **options)
+        self._http_clients.append(client)
+        return client
+
+    def reroute(self, base_url: str | None) -> None:
+        """Send the next requests to ``base_url`` instead (None: to the partner again), still naming
+        the partner's host: how the harness makes the partner's service unreachable and back."""
+        for client in self._http_clients:
+            client.base_url = base_url.rstrip("/") if base_url else self.base_url
 
     @abstractmethod
     def balance(self, account: str) -> dict[str, str]:
@@ -122,6 +136,8 @@ class PartnerClient(ABC):
 class PartnerStubs(ABC):
     """The partner's protocol from WireMock's side: arrange state and faults, decode requests."""
 
+    FAILURES: tuple[str, ...] = ()  # the partner's own known failure modes, by name: see ``failure``
+
     def __init__(self, partner: PartnerProfile, codes: Mapping[str, str] | None = None) -> None:
         """``codes``: the biller's partner codes, for decoding what a request carries."""
         self.partner, self.codes = partner, dict(codes or {})
@@ -140,6 +156,14 @@ class PartnerStubs(ABC):
         """Mappings making call ``role`` fail ``times`` times (None: always) with ``fault``:
         ``timeout`` (the partner takes the posting but answers after ``delay_ms``),
         ``reset`` (connection reset) or ``server_error`` (HTTP 503)."""
+
+    def failure(self, name: str, role: str | None = None, *, token: str = "") -> list[dict[str, Any]]:
+        """Mappings for one of the partner's own known failure modes, by ``name`` (see the adapter's
+        ``FAILURES``), on call ``role`` where the failure is about one call (None: the failure's own
+        calls); ``token``: the OAuth token the platform was issued, for failures about it. The
+        mappings outrank the stub pack (priority 1) and stay until the scenario ends."""
+        known = ", ".join(self.FAILURES) or "none"
+        raise ValueError(f"partner {self.partner.name} has no known failure {name!r} (known: {known})")
 
 
 FAULTS = ("timeout", "reset", "server_error")

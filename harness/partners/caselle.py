@@ -38,6 +38,11 @@ FIELD_NAMES = {
     "returnCode": "return_code", "paymentCode": "payment_code", "categoryCode": "category",
     "distributionCode": "distribution", "paymentDate": "date", "enabled": "value",
 }  # fmt: skip
+# Caselle's security licences for real-time work: licence -> (what it licenses, a call role on its endpoint).
+LICENCES = {"ARW4000": ("utility management web service", "balance"),
+            "CRW40000": ("cash receipting web service", "payment")}
+# The generic error cr0 answers when the cash receipting workspace is not marked "use for online payments".
+GENERIC_ERROR = "An unexpected error occurred while processing the request."
 
 
 def operation_field(operation: str) -> str:
@@ -185,6 +190,9 @@ def _data(operation: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 class CaselleStubs(PartnerStubs):
+    FAILURES = ("workspace_not_for_online_payments", "token_expired",
+                *(f"licence_missing:{licence}" for licence in LICENCES))
+
     def decode(self, method: str, url: str, headers: Mapping[str, str], body: str) -> tuple[str, dict[str, str]]:
         if self.partner.token_path and url.split("?", 1)[0] == self.partner.token_path:
             return TOKEN_CALL, {"role": "token"}
@@ -252,6 +260,44 @@ class CaselleStubs(PartnerStubs):
         states = ["Started", *[f"{fault}-{i}" for i in range(1, times)], "recovered"]
         return [stage(f"{operation} {fault} {i + 1}/{times}", request, response, scenario, states[i], states[i + 1])
                 for i in range(times)]
+
+
+    def failure(self, name: str, role: str | None = None, *, token: str = "") -> list[dict[str, Any]]:
+        kind, _, licence = name.partition(":")
+        if name == "workspace_not_for_online_payments":
+            # cr0 answers 200 with its generic error: nothing in it names the workspace setting.
+            error = {"message": GENERIC_ERROR, "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+            return [_answer(f"{name}: generic cr0 error", self._role_request(role or "payment"), 200,
+                            {"errors": [error]})]
+        if name == "token_expired":
+            if not token:
+                raise ValueError("token_expired needs the OAuth token the platform holds (credentials.token_env)")
+            # The issued token is refused; a token fetched with the client credentials goes on to the pack.
+            body = {"error": "invalid_token", "error_description": "The access token expired"}
+            return [_answer(f"{name}: {path} refuses the issued token", {
+                "method": "POST", "urlPath": path, "headers": {"Authorization": {"equalTo": f"Bearer {token}"}}},
+                401, body, {"WWW-Authenticate": 'Bearer error="invalid_token"'}) for path in self._paths(role)]
+        if kind == "licence_missing" and licence in LICENCES:
+            what, licensed = LICENCES[licence]
+            error = {"message": f"Security license {licence} ({what}) is required for this request",
+                     "extensions": {"code": "LICENSE_REQUIRED", "license": licence}}
+            return [_answer(f"{name}: {path} refused", {
+                "method": "POST", "urlPath": path, "headers": {"Authorization": {"matches": "Bearer .+"}}},
+                200, {"errors": [error]}) for path in self._paths(role or licensed)]
+        return super().failure(name, role, token=token)
+
+    def _paths(self, role: str | None) -> list[str]:
+        """The endpoint of ``role``'s call; every GraphQL endpoint when None."""
+        if role is not None:
+            return [self.partner.endpoints.get(role, self.partner.endpoint_path)]
+        return sorted({self.partner.endpoint_path, *self.partner.endpoints.values()})
+
+
+def _answer(name: str, request: dict[str, Any], status: int, body: dict[str, Any],
+            headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    return {"name": name, "priority": 1, "request": request,
+            "response": {"status": status, "jsonBody": body,
+                         "headers": {"Content-Type": "application/json", **(headers or {})}}}
 
 
 def _text(value: Any) -> str:

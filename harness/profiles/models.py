@@ -124,6 +124,10 @@ class PartnerProfile(_Model):
         default=None, description="the partner's host name, from the biller's subdomain: {subdomain}.example.com"
     )
     token_path: str | None = Field(default=None, description="OAuth client-credentials token endpoint")
+    callback_path: str | None = Field(
+        default=None, pattern=r"^/[^?#\s]*$",
+        description="where the partner calls the platform back, with the biller's API key as BK (None: it never does)",
+    )
     min_version: str | None = Field(
         default=None, description="oldest partner version that works; `sit lint` warns about older billers"
     )

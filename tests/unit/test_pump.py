@@ -19,7 +19,7 @@ from harness.partners import (
     Posting,
     PostResult,
 )
-from harness.platform import TxStatus
+from harness.platform import AccountNotFound, PlatformRefusal, TxStatus
 from harness.platform.reference import PlatformState, ReferenceEngine
 from harness.profiles import Biller, load_biller
 
@@ -178,3 +178,66 @@ def _without_setting(tmp_path: Path, number: int) -> Path:
     path = tmp_path / "biller.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+GENERIC = "PostPayment: An Unexpected Error occurred while processing the request."
+
+
+@pytest.fixture
+def newport() -> Biller:
+    return load_biller(PROJECT, "newport-or")
+
+
+def test_a_refusal_the_profile_diagnoses_carries_its_hint(newport: Biller, recorder: Recorder) -> None:
+    client = ScriptedClient(newport, [PartnerRejected(GENERIC, code="INTERNAL_SERVER_ERROR")])
+    platform = engine(newport, recorder, client, [])
+    key = platform.pay("100", Decimal("52.00"), "CC")
+    assert platform.run_pump().failed == (key,)
+    (failed,) = recorder.scope_events("platform.pump_failed")
+    assert '"use for online payments"' in failed.data["hint"]  # matched case-insensitively
+    reason = platform.transaction(key).reason
+    assert reason.startswith(GENERIC) and reason.endswith(failed.data["hint"]) and ".. " not in reason
+
+
+def test_a_refusal_without_a_diagnosis_has_no_hint(newport: Biller, recorder: Recorder) -> None:
+    client = ScriptedClient(newport, [PartnerRejected("PostPayment: status REJECTED", code="REJECTED")])
+    platform = engine(newport, recorder, client, [])
+    key = platform.pay("100", Decimal("5.00"), "CC")
+    platform.run_pump()
+    (failed,) = recorder.scope_events("platform.pump_failed")
+    assert "hint" not in failed.data and platform.transaction(key).reason == "PostPayment: status REJECTED"
+
+
+def test_a_diagnosed_parking_reason_carries_the_hint_too(newport: Biller, recorder: Recorder) -> None:
+    client = ScriptedClient(newport, [PartnerUnavailable(f"{GENERIC} (HTTP 503)")] * newport.pump.attempts)
+    platform = engine(newport, recorder, client, [])
+    key = platform.pay("100", Decimal("5.00"), "CC")
+    assert platform.run_pump().parked == (key,)
+    (parked,) = recorder.scope_events("platform.pump_parked")
+    assert "parked after" in parked.data["reason"] and parked.data["hint"] in parked.data["reason"]
+
+
+class RefusingBalance(ScriptedClient):
+    def __init__(self, biller: Biller, error: Exception) -> None:
+        super().__init__(biller, [])
+        self.error = error
+
+    def balance(self, account: str) -> dict[str, str]:
+        raise self.error
+
+
+def test_an_rtdr_refusal_is_shown_with_its_cause_and_hint(newport: Biller, recorder: Recorder) -> None:
+    refusal = PartnerRejected("AccountBalance: denied (security licence ARW4000 missing)", code="LICENSE_REQUIRED")
+    platform = engine(newport, recorder, RefusingBalance(newport, refusal), [])
+    with pytest.raises(PlatformRefusal, match=r"cannot be shown: .*ARW4000") as refused:
+        platform.open_account("100")
+    assert not isinstance(refused.value, AccountNotFound)
+    (event,) = recorder.scope_events("platform.refused")
+    assert event.data["action"] == "open_account" and "ARW4000" in event.data["hint"]
+    assert platform.state.balances == {}
+
+
+def test_an_unreachable_partner_during_rtdr_is_a_refusal_not_a_crash(newport: Biller, recorder: Recorder) -> None:
+    platform = engine(newport, recorder, RefusingBalance(newport, PartnerUnavailable("cannot connect: COWS")), [])
+    with pytest.raises(PlatformRefusal, match="COWS"):
+        platform.open_account("100")

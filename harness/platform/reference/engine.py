@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.events import Recorder
 from harness.partners import AccountNotFound as PartnerAccountNotFound
-from harness.partners import PartnerClient
+from harness.partners import PartnerClient, PartnerUnavailable
 from harness.partners import PartnerRejected as PartnerRefused
 from harness.platform import nacha
 from harness.platform.invoices import Rejection, iter_invoice_file
@@ -32,7 +32,7 @@ from harness.platform.port import (
     Transaction,
     TxStatus,
 )
-from harness.platform.reference.pump import DataPump
+from harness.platform.reference.pump import DataPump, explained
 from harness.platform.reference.state import PlatformState, money
 from harness.profiles import Biller
 
@@ -91,6 +91,11 @@ class ReferenceEngine(Platform):
         except PartnerAccountNotFound as exc:
             self._emit("refused", action="open_account", account=account, reason=str(exc))
             raise AccountNotFound(f"account {account} not found at the partner") from None
+        except (PartnerRefused, PartnerUnavailable) as exc:
+            # The partner refused or could not be reached: the payer is told so, never shown a balance.
+            why = explained(self.biller.partner, str(exc))
+            self._emit("refused", action="open_account", account=account, **why)
+            raise PlatformRefusal(f"account {account} cannot be shown: {why['reason']}") from None
         indicator = reply.get(self.biller.balance_field("block_indicator") or "", "")
         codes: dict[str, list[str]] = self.biller.setting("block_codes", {}) or {}
         blocked = sorted(m for m, blocking in codes.items() if indicator in blocking)
@@ -118,6 +123,16 @@ class ReferenceEngine(Platform):
             self._emit("refused", action="portal_block", account=account, reason=reason)
             raise PlatformRefusal(reason)
         self._emit("portal_block_set", account=account, method=method)
+
+    # -- partner callbacks (reached through harness.platform.reference.callback) -----------
+    def account_changed(self, account: str, url: str) -> None:
+        """The partner says the account changed: refresh it through RTDR, so the payer sees it."""
+        self._emit("callback_received", url=url, event="account.updated", account=account)
+        self.open_account(account)
+
+    def callback_refused(self, url: str, reason: str) -> None:
+        """A callback refused before anything was processed (``url`` is masked by the recorder)."""
+        self._emit("callback_refused", url=url, reason=reason)
 
     # -- money and changes ----------------------------------------------------------------
     def _create(self, letter: str, kind: str, account: str, **fields: Any) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from harness.partners import Outcome, PartnerClient, PartnerRejected, PartnerUnavailable, Posting, PostingKind
 from harness.platform.port import Transaction
-from harness.profiles import Biller, out_of_scope
+from harness.profiles import Biller, PartnerProfile, out_of_scope
 
 Emit = Callable[..., None]
 
@@ -32,6 +32,20 @@ def exclusion(biller: Biller, tx: Transaction) -> str | None:
     kind = PostingKind(tx.kind)
     capability = f"{tx.program}_change" if kind is PostingKind.CHANGE else CAPABILITY_OF[kind]
     return out_of_scope(biller, capability)
+
+
+def diagnosis(partner: PartnerProfile, error: str) -> str | None:
+    """The likely cause the partner profile gives for an error whose text says which (a hint
+    for a hard-to-read partner error), or None."""
+    text = error.casefold()
+    return next((d.hint for d in partner.diagnostics if d.match.casefold() in text), None)
+
+
+def explained(partner: PartnerProfile, reason: str) -> dict[str, str]:
+    """An event's ``reason`` (and ``hint``) for a partner error: the hint, when the profile has
+    one, is part of the reason the platform shows."""
+    hint = diagnosis(partner, reason)
+    return {"reason": f"{reason.rstrip('.')}. Likely cause: {hint}", "hint": hint} if hint else {"reason": reason}
 
 
 def posting(tx: Transaction, posted_on: str) -> Posting:
@@ -63,11 +77,12 @@ class DataPump:
                 if attempt < policy.attempts:
                     self._sleep(policy.backoff_seconds * 2 ** (attempt - 1))
                     continue
-                self._emit("pump_parked", key=tx.key, attempts=attempts,
-                           reason=f"{exc}; parked after {policy.attempts} attempts, retried at the next pump run")
+                parked = f"{exc}; parked after {policy.attempts} attempts, retried at the next pump run"
+                self._emit("pump_parked", key=tx.key, attempts=attempts, **explained(self._biller.partner, parked))
                 return "parked"
             except PartnerRejected as exc:
-                self._emit("pump_failed", key=tx.key, attempts=attempts, reason=str(exc), code=exc.code)
+                self._emit("pump_failed", key=tx.key, attempts=attempts, code=exc.code,
+                           **explained(self._biller.partner, str(exc)))
                 return "failed"
             already = result.outcome is Outcome.ALREADY_POSTED
             self._emit("pump_posted", key=tx.key, attempts=attempts, partner_ref=result.partner_ref,

@@ -1,0 +1,84 @@
+"""Caselle's known failure modes (features/caselle_failures.feature) in one real `sit run` of Newport OR.
+
+Each scenario states what the platform does, and the log must prove it: COWS down parks the
+payment and it posts once when COWS is back; the generic cr0 error comes with the profile's
+hint; an expired token is replaced once; a missing licence is named. For a Cayenta biller
+the same scenarios are N/A, by their partner tag.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from runs import Run, sit_run
+
+from harness.events import SQLiteStore
+
+CASELLE_BILLER = "newport-or"
+SIT_IDS = [f"SIT-CSL-00{n}" for n in range(1, 6)]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return sit_run(tmp_path_factory.mktemp("caselle") / "events.sqlite", CASELLE_BILLER)
+
+
+def platform(run: Run, sit_id: str, kind: str) -> list[dict[str, Any]]:
+    return [e.data for e in run.scenario(sit_id) if e.kind == f"platform.{kind}"]
+
+
+def test_every_caselle_failure_scenario_passes(run: Run) -> None:
+    statuses = run.statuses()
+    assert {sit_id: statuses.get(sit_id) for sit_id in SIT_IDS} == dict.fromkeys(SIT_IDS, "passed")
+
+
+def test_cows_down_parks_the_payment_and_it_posts_once_when_cows_is_back(run: Run) -> None:
+    kinds = [e.kind for e in run.scenario("SIT-CSL-001")]
+    assert kinds.index("partner.offline") < kinds.index("platform.pump_parked") < kinds.index("partner.online")
+    assert kinds.index("partner.online") < kinds.index("platform.pump_posted")
+    failed = platform(run, "SIT-CSL-001", "pump_attempt_failed")
+    assert len(failed) == 3 and all("COWS" in d["error"] and "cannot connect" in d["error"] for d in failed)
+    (parked,) = platform(run, "SIT-CSL-001", "pump_parked")
+    assert "COWS" in parked["reason"]
+    (posted,) = platform(run, "SIT-CSL-001", "pump_posted")
+    assert posted["key"] == parked["key"] and posted["already_posted"] is False
+    # Nothing reached Caselle while COWS was down; the one posting after it is back succeeded.
+    sent = [(x["call"], x["status"]) for x in run.exchanges("SIT-CSL-001") if x["call"] == "PostPayment"]
+    assert sent == [("PostPayment", 200)]
+
+
+def test_the_generic_cr0_error_fails_the_payment_with_the_workspace_hint(run: Run) -> None:
+    (failed,) = platform(run, "SIT-CSL-002", "pump_failed")
+    assert "unexpected error" in failed["reason"] and failed["attempts"] == 1
+    assert '"use for online payments"' in failed["hint"] and failed["hint"] in failed["reason"]
+    assert platform(run, "SIT-CSL-002", "pump_parked") == []
+
+
+def test_an_expired_token_is_replaced_once_and_the_payment_posts_once(run: Run) -> None:
+    calls = [(x["call"], x["status"]) for x in run.exchanges("SIT-CSL-003")]
+    assert calls == [("PostPayment", 401), ("OAuthToken", 200), ("PostPayment", 200)]
+    assert len(platform(run, "SIT-CSL-003", "pump_posted")) == 1
+
+
+def test_a_missing_licence_is_named(run: Run) -> None:
+    (refused,) = platform(run, "SIT-CSL-004", "refused")
+    assert refused["action"] == "open_account" and "ARW4000" in refused["reason"]
+    assert platform(run, "SIT-CSL-004", "balance_observed") == []
+    (failed,) = platform(run, "SIT-CSL-005", "pump_failed")
+    assert "CRW40000" in failed["reason"] and failed["code"] == "LICENSE_REQUIRED" and failed["attempts"] == 1
+    assert platform(run, "SIT-CSL-005", "pump_parked") == []
+
+
+def test_for_a_cayenta_biller_the_caselle_scenarios_are_na(
+    demo_run: tuple[str, Path, subprocess.CompletedProcess[str]],
+) -> None:
+    run_id, store, _ = demo_run
+    with SQLiteStore(store) as events:
+        finished = [e.data for e in events.events(run_id) if e.kind == "scenario.finished"]
+    caselle = {d["sit_id"]: (d["status"], d.get("reason", "")) for d in finished if d["sit_id"] in SIT_IDS}
+    assert set(caselle) == set(SIT_IDS)
+    assert all(status == "na" and reason.startswith("Specific to partner caselle")
+               for status, reason in caselle.values())
