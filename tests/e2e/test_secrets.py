@@ -30,10 +30,19 @@ from runs import BILLER, SIT, Run, explain, sit, sit_run
 from harness.events import MASK
 
 USER, PASSWORD, SFTP_PASSWORD = "CANARY-user-7f3a", "CANARY-pass-91c2", "CANARY-sftp-44be"
+# Caselle's OAuth credentials and token, and Newport's platform API keys (the callbacks' BK=).
+CLIENT_ID, CLIENT_SECRET, TOKEN = "CANARY-cid-5b80", "CANARY-csecret-0d4e", "CANARY-token-93aa"
+API_KEY, RETIRED_KEY = "CANARY-bk-1c7e", "CANARY-bk-old-8d21"
 CANARIES = {
     "SIT_CAYENTA_API_USER": USER,
     "SIT_CAYENTA_API_PASSWORD": PASSWORD,
     "SIT_CLAYTON_SFTP_PASSWORD": SFTP_PASSWORD,
+    "SIT_CASELLE_CLIENT_ID": CLIENT_ID,
+    "SIT_CASELLE_CLIENT_SECRET": CLIENT_SECRET,
+    "SIT_CASELLE_OAUTH_TOKEN": TOKEN,
+    "SIT_NEWPORT_API_KEY": API_KEY,
+    "SIT_NEWPORT_RETIRED_API_KEY": RETIRED_KEY,
+    "SIT_NEWPORT_SFTP_PASSWORD": "CANARY-sftp-np-61f0",
 }
 # A payment (HTTP basic auth to the partner) and an invoice upload (sFTP password login).
 PAYMENT_AND_INVOICE = "card_payment_posts or days_invoice_file"
@@ -88,12 +97,12 @@ class ReportedRun(Run):
     pack: subprocess.CompletedProcess[str] | None = None  # `sit report RUN --partner-pack`
 
 
-def _run(root: Path, program: Sequence[str], select: str | None) -> ReportedRun:
+def _run(root: Path, program: Sequence[str], select: str | None, biller: str = BILLER) -> ReportedRun:
     root.mkdir()
     tmpdir = root / "tmpdir"  # the harness's scratch dirs (sFTP inbox, WireMock root) land in root too
     tmpdir.mkdir()
     env = CANARIES | {"TMPDIR": str(tmpdir)}
-    run = sit_run(root / "events.sqlite", BILLER, *(["-k", select] if select else []), export=True, program=program,
+    run = sit_run(root / "events.sqlite", biller, *(["-k", select] if select else []), export=True, program=program,
                   extra_env=env, report=True)
     pack = sit("report", run.run_id, "--partner-pack", "--store", str(run.store), program=program, extra_env=env)
     assert pack.returncode == 0, explain(pack)
