@@ -1,4 +1,8 @@
-"""Caselle's known failure modes (features/caselle_failures.feature) in one real `sit run` of Newport OR.
+"""Newport OR on Caselle Connect in one real `sit run`: the whole workbook, and Caselle's known
+failure modes (features/caselle_failures.feature).
+
+The workbook's features are the ones Clayton County runs on Cayenta: only the profile, the stub
+pack and the adapter differ.
 
 Each scenario states what the platform does, and the log must prove it: COWS down parks the
 payment and it posts once when COWS is back; the generic cr0 error comes with the profile's
@@ -15,7 +19,8 @@ from typing import Any
 import pytest
 from runs import Run, sit_run
 
-from harness.events import SQLiteStore
+from harness.events import MASK, SQLiteStore
+from tests.conftest import na_sit_ids, sit_ids
 
 CASELLE_BILLER = "newport-or"
 SIT_IDS = [f"SIT-CSL-00{n}" for n in range(1, 6)]
@@ -28,6 +33,22 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 def platform(run: Run, sit_id: str, kind: str) -> list[dict[str, Any]]:
     return [e.data for e in run.scenario(sit_id) if e.kind == f"platform.{kind}"]
+
+
+def test_the_same_features_pass_for_a_caselle_biller(run: Run) -> None:
+    statuses = run.statuses()
+    assert statuses.keys() == sit_ids()
+    assert {sit_id for sit_id, status in statuses.items() if status == "na"} == na_sit_ids(CASELLE_BILLER)
+    assert set(statuses.values()) == {"passed", "na"}
+
+
+def test_every_call_goes_to_the_billers_host_with_a_bearer_token(run: Run) -> None:
+    api = [x for x in run.exchanges() if x["url"].startswith("/tp/api/")]
+    assert len(api) > 20
+    assert {x["request_headers"]["Host"] for x in api} == {"newportor.caselleconnect.com"}
+    assert {x["request_headers"].get("Authorization") for x in api} == {MASK}  # present, and masked
+    payments = [x["fields"] for x in api if x["call"] == "PostPayment" and x["status"] == 200]
+    assert payments and {(p["category"], p["distribution"]) for p in payments} == {("UB", "101-1100")}
 
 
 def test_every_caselle_failure_scenario_passes(run: Run) -> None:

@@ -307,3 +307,16 @@ def test_large_file_streams_in_flat_memory(tmp_path: Path, layout: InvoiceFile) 
     # streamed, growth is the set of seen invoice numbers (needed for duplicates) and little else.
     # tracemalloc is not used: it cannot see libxml2's memory and makes the test five times slower.
     assert rss_peak - rss_start < 100 * 2**20, f"resident set grew {(rss_peak - rss_start) / 2**20:.0f} MiB"
+
+
+def test_a_layout_loads_only_the_records_it_names(tmp_path: Path) -> None:
+    """Caselle sends open items only: a closed item in the file is not a bill, and not a rejection."""
+    layout = load_partner(ROOT, "caselle").invoice_file
+    records = [{"account_number": "1", "invoice_number": "A", "due_date": "2026-12-01", "amount_due": "10.00"},
+               {"account_number": "2", "invoice_number": "B", "due_date": "2026-12-01", "amount_due": "20.00"}]
+    data = render_invoice_file(layout, records).replace(b"<ItemStatus>Open</ItemStatus>", b"", 1)
+    assert b"<DueDate>12/01/2026</DueDate>" in data  # ISO dates written in the layout's format
+    path = tmp_path / "ARBills_20261201.xml"
+    path.write_bytes(data.replace(b"<Bill>", b"<Bill><ItemStatus>Closed</ItemStatus>", 1))
+    result = load_invoice_file(path, layout, 2493, 42)
+    assert [bill.invoice_number for bill in result.accepted] == ["B"] and result.rejected == []
