@@ -152,10 +152,36 @@ class PartnerStubs(ABC):
         """A mapping answering the balance call for ``account`` with ``fields`` (partner names)."""
 
     @abstractmethod
+    def fault_request(self, role: str) -> tuple[str, dict[str, Any]]:
+        """The partner's call name for ``role`` and a WireMock request pattern matching that call."""
+
+    @abstractmethod
+    def posted_answer(self, call: str, again: bool) -> dict[str, Any]:
+        """A WireMock response taking a posting of ``call`` (templated from the request), or, with
+        ``again``, saying the partner already has that reference."""
+
     def fault(self, role: str, fault: str, times: int | None, delay_ms: int) -> list[dict[str, Any]]:
         """Mappings making call ``role`` fail ``times`` times (None: always) with ``fault``:
         ``timeout`` (the partner takes the posting but answers after ``delay_ms``),
         ``reset`` (connection reset) or ``server_error`` (HTTP 503)."""
+        call, request = self.fault_request(role)
+        scenario = f"{role}-{fault}"
+        if fault == "timeout":
+            # The partner takes the posting but answers too late; the retry then hears "already
+            # posted" for the same reference: the case idempotency keys exist for.
+            late = {**self.posted_answer(call, again=False), "fixedDelayMilliseconds": delay_ms}
+            return [
+                stage(f"{call} answers late", request, late, scenario, "Started", "late"),
+                stage(f"{call} already posted", request, self.posted_answer(call, again=True), scenario, "late",
+                      "recovered"),
+            ]
+        response = {"fault": "CONNECTION_RESET_BY_PEER"} if fault == "reset" else {
+            "status": 503, "body": "Service Unavailable"}
+        if times is None:
+            return [{"name": f"{call} {fault} (always)", "priority": 1, "request": request, "response": response}]
+        states = ["Started", *[f"{fault}-{i}" for i in range(1, times)], "recovered"]
+        return [stage(f"{call} {fault} {i + 1}/{times}", request, response, scenario, states[i], states[i + 1])
+                for i in range(times)]
 
     def failure(self, name: str, role: str | None = None, *, token: str = "") -> list[dict[str, Any]]:
         """Mappings for one of the partner's own known failure modes, by ``name`` (see the adapter's

@@ -25,7 +25,6 @@ from harness.partners.base import (
     Posting,
     PostingKind,
     PostResult,
-    stage,
 )
 
 TOKEN_CALL = "OAuthToken"
@@ -241,26 +240,12 @@ class CaselleStubs(PartnerStubs):
                          "headers": {"Content-Type": "application/json"}},
         }
 
-    def fault(self, role: str, fault: str, times: int | None, delay_ms: int) -> list[dict[str, Any]]:
-        request = self._role_request(role)
+    def fault_request(self, role: str) -> tuple[str, dict[str, Any]]:
         operation = self.partner.calls.get(role) or self.partner.change_log[role.removesuffix("_change")].call
-        scenario = f"{role}-{fault}"
-        if fault == "timeout":
-            # Caselle takes the posting but answers too late; the retry hears DUPLICATE for the same reference.
-            late = {**_templated(operation, POSTED), "fixedDelayMilliseconds": delay_ms}
-            return [
-                stage(f"{operation} answers late", request, late, scenario, "Started", "late"),
-                stage(f"{operation} duplicate", request, _templated(operation, DUPLICATE), scenario, "late",
-                       "recovered"),
-            ]
-        response = {"fault": "CONNECTION_RESET_BY_PEER"} if fault == "reset" else {
-            "status": 503, "body": "Service Unavailable"}
-        if times is None:
-            return [{"name": f"{operation} {fault} (always)", "priority": 1, "request": request, "response": response}]
-        states = ["Started", *[f"{fault}-{i}" for i in range(1, times)], "recovered"]
-        return [stage(f"{operation} {fault} {i + 1}/{times}", request, response, scenario, states[i], states[i + 1])
-                for i in range(times)]
+        return operation, self._role_request(role)
 
+    def posted_answer(self, call: str, again: bool) -> dict[str, Any]:
+        return _templated(call, DUPLICATE if again else POSTED)
 
     def failure(self, name: str, role: str | None = None, *, token: str = "") -> list[dict[str, Any]]:
         kind, _, licence = name.partition(":")

@@ -28,7 +28,6 @@ from harness.partners.base import (
     Posting,
     PostingKind,
     PostResult,
-    stage,
 )
 
 FORM_FIELD = "XMLREQUEST"
@@ -186,27 +185,12 @@ class CayentaStubs(PartnerStubs):
                          "body": f"<Reply><{method}><STATUS>0</STATUS><Params>{inner}</Params></{method}></Reply>"},
         }
 
-    def fault(self, role: str, fault: str, times: int | None, delay_ms: int) -> list[dict[str, Any]]:
+    def fault_request(self, role: str) -> tuple[str, dict[str, Any]]:
         request = self._role_request(role)
-        method = request["formParameters"][FORM_FIELD]["matchesXPath"].split("/")[2]
-        scenario = f"{role}-{fault}"
-        if fault == "timeout":
-            # The partner does take the posting, but answers too late; the retry then hears
-            # "already posted" for the same reference: the case idempotency keys exist for.
-            late = {**_templated_ok(method), "fixedDelayMilliseconds": delay_ms}
-            return [
-                stage(f"{method} answers late", request, late, scenario, "Started", "late"),
-                stage(f"{method} already posted", request, _templated_ok(method, ALREADY_POSTED), scenario, "late",
-                       "recovered"),
-            ]
-        response = {"fault": "CONNECTION_RESET_BY_PEER"} if fault == "reset" else {
-            "status": 503, "body": "Service Unavailable"}
-        if times is None:
-            return [{"name": f"{method} {fault} (always)", "priority": 1, "request": request, "response": response}]
-        states = ["Started", *[f"{fault}-{i}" for i in range(1, times)], "recovered"]
-        return [stage(f"{method} {fault} {i + 1}/{times}", request, response, scenario, states[i], states[i + 1])
-                for i in range(times)]
+        return request["formParameters"][FORM_FIELD]["matchesXPath"].split("/")[2], request
 
+    def posted_answer(self, call: str, again: bool) -> dict[str, Any]:
+        return _templated_ok(call, ALREADY_POSTED if again else "0")
 
 def _templated_ok(method: str, status: str = "0") -> dict[str, Any]:
     ref = f"{{{{xPath form.XMLREQUEST '/Request/{method}/Params/REFERENCE_NO/text()'}}}}"
