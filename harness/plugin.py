@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from harness.errors import SitError
+from harness.features import SIT_PREFIX, sit_id_of
 from harness.profiles import scenario_scope
 from harness.scenario import ScenarioContext, scenario_faker
 from harness.session import RunOptions, SitSession
 from harness.stubs import BACKENDS
 
-SIT_TAG_PREFIX = "SIT-"
 SESSION = pytest.StashKey[SitSession | None]()
 CURRENT = pytest.StashKey[dict[str, Any]]()
 
@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
     """SIT IDs, sections, partners and capabilities are workbook data, not pytest markers."""
-    return True if tag.startswith(SIT_TAG_PREFIX) or ":" in tag else None
+    return True if tag.startswith(SIT_PREFIX) or ":" in tag else None
 
 
 def _options(config: pytest.Config) -> RunOptions:
@@ -84,8 +84,7 @@ def _session(config: pytest.Config) -> SitSession:
 
 def scenario_tags(scenario: Any) -> tuple[str | None, set[str]]:
     tags = set(scenario.tags) | set(scenario.feature.tags)
-    sit_id = next((t for t in sorted(tags) if t.startswith(SIT_TAG_PREFIX)), None)
-    return sit_id, tags
+    return sit_id_of(tags) or None, tags
 
 
 def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
@@ -122,7 +121,7 @@ def _open_scenario(config: pytest.Config, session: SitSession, scenario: Any) ->
     if reason is not None:
         _finish(config, "na", reason=reason)
         pytest.skip(f"N/A: {reason}")
-    platform = session.open_scenario(key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_TAG_PREFIX)}-")
+    platform = session.open_scenario(key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_PREFIX)}-")
     fake = scenario_faker(session.faker, session.seed, sit_id)
     ctx = ScenarioContext(sit_id=sit_id, name=scenario.name, session=session, platform=platform, fake=fake)
     current["ctx"] = ctx

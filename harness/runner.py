@@ -23,6 +23,7 @@ from harness.errors import InputError, SitError
 from harness.events import EventStore, SQLiteStore
 from harness.plugin import SESSION
 from harness.profiles import lint_biller
+from harness.reports.fold import RunRecord, fold
 from harness.session import RunOptions, SitSession
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "na": "yellow", "interrupted": "magenta"}
@@ -145,23 +146,18 @@ class Summary:
 
 
 def summarize(store: EventStore, run_id: str) -> Summary:
-    started: dict[str, dict[str, Any]] = {}
-    sections: dict[str, Counter[str]] = defaultdict(Counter)
-    failures, not_applicable, status = [], [], "interrupted"
-    for event in store.events(run_id):
-        data = event.data
-        if event.kind == "scenario.started":
-            started[data["sit_id"] or ""] = data
-        elif event.kind == "scenario.finished":
-            scenario = started.get(data["sit_id"] or "", {})
-            sections[scenario.get("feature", "?")][data["status"]] += 1
-            if data["status"] == "na":
-                not_applicable.append((data["sit_id"], data.get("reason", "")))
-            elif data["status"] != "passed":
-                failures.append((data["sit_id"], scenario.get("name", ""), str(data.get("error") or data["status"])))
-        elif event.kind == "run.finished":
-            status = data["status"]
-    return Summary(status, dict(sections), failures, not_applicable)
+    """The console's summary of a run: the same fold over its events as every report."""
+    run = RunRecord()
+    sections: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    failures: list[tuple[str, str, str]] = []
+    not_applicable: list[tuple[str, str]] = []
+    for scenario in fold(store.events(run_id), run):
+        sections[scenario.feature or "?"][scenario.status] += 1
+        if scenario.status == "na":
+            not_applicable.append((scenario.sit_id, scenario.reason))
+        elif scenario.status != "passed":
+            failures.append((scenario.sit_id, scenario.name, scenario.error or scenario.status))
+    return Summary(run.status, dict(sections), failures, not_applicable)
 
 
 def print_summary(console: Console, summary: Summary, session: SitSession) -> None:

@@ -119,6 +119,7 @@ class SitSession:
         # Profile and pack faults are file faults: found here, before any JVM starts.
         self.adapter: Adapter = load_adapter(self.biller.partner)
         self.stubs: PartnerStubs = self.adapter.stubs(self.biller.partner, self.biller.codes)
+        self.partner_host = self.biller.partner_host  # a missing subdomain is a profile fault, found now
         self._pack = load_pack(opts.project / "stubs" / self.biller.partner.name)
         redactor = Redactor()
         self.secrets: Secrets = resolve(self.biller, redactor)
@@ -166,7 +167,7 @@ class SitSession:
         self.client: PartnerClient = self.adapter.client(
             partner, self._wiremock.base_url, self.secrets.get(creds.user_env), self.secrets.get(creds.secret_env),
             self.biller.pump.timeout_seconds, token=self.secrets.get(creds.token_env) if creds.token_env else "",
-            host=self.biller.partner_host, codes=self.biller.codes,
+            host=self.partner_host, codes=self.biller.codes,
         )
         admin = WireMockAdmin(self._wiremock.base_url)
         self.wiremock_version = admin.version()

@@ -49,7 +49,7 @@ def operation_field(operation: str) -> str:
     return operation[:1].lower() + operation[1:]
 
 
-def _document(operation: str, variables: Mapping[str, Any]) -> str:
+def _document(operation: str) -> str:
     if operation == "AccountBalance":
         return ("query AccountBalance($accountNumber: String!) { account(accountNumber: $accountNumber) "
                 "{ accountNumber customerName balance pastDue paymentRestriction budgetAmount } }")
@@ -96,7 +96,7 @@ class CaselleClient(PartnerClient):
 
     def _graphql(self, operation: str, variables: Mapping[str, Any], role: str) -> dict[str, Any]:
         path = self.partner.endpoints.get(role, self.partner.endpoint_path)
-        body = {"operationName": operation, "query": _document(operation, variables), "variables": dict(variables)}
+        body = {"operationName": operation, "query": _document(operation), "variables": dict(variables)}
         if not self._token:
             self._fetch_token()
         for attempt in (1, 2):

@@ -7,20 +7,18 @@ and ``token_expires``); no rule names a partner.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from harness.errors import ProfileError, SitError
+from harness.errors import InputError, ProfileError, SitError
+from harness.features import SIT_PREFIX, FeatureError, feature_files, read_feature
 from harness.profiles.loader import Biller, fixtures_dir, known_partners, load_biller, load_partner, where
 from harness.profiles.models import PartnerProfile
 
 TOKEN_WARNING_DAYS = 30  # warn this many days before a biller's partner OAuth token expires
-SIT_PREFIX = "SIT-"  # as harness.reports.cases reads it (reports sit above profiles)
 _VERSION = re.compile(r"\d+(?:\.\d+)+")
-_GHERKIN_AT = re.compile(r"\((\d+):\d+\)")  # "(4:5): expected: ..." in a Gherkin parser error
 
 
 @dataclass(frozen=True)
@@ -197,59 +195,22 @@ def _error(exc: SitError, project: Path, fallback: str) -> Finding:
 
 def _lint_features(project: Path, findings: list[Finding]) -> int:
     """Append feature errors (Gherkin that does not parse, scenarios without a SIT ID); the scenario count."""
-    root = project / "features"
-    if not root.is_dir():
-        findings.append(Finding("error", "features", "no features folder; run from the sit-harness checkout "
-                                                     "or pass --project"))
+    try:
+        paths = feature_files(project)
+    except InputError as exc:
+        findings.append(_error(exc, project, "features"))
         return 0
     count = 0
-    for path in sorted(root.glob("*.feature")):
+    for path in paths:
         rel = path.relative_to(project).as_posix()
         try:
-            scenarios = list(_scenarios(path))
-        except _FeatureError as exc:
-            findings.append(Finding("error", f"{rel}:{exc.line}" if exc.line else rel, str(exc)))
+            scenarios = read_feature(path, rel)
+        except FeatureError as exc:
+            where = f"{rel}:{exc.line}" if exc.line else rel
+            findings.append(Finding("error", where, str(exc).removeprefix(f"{rel}: ")))
             continue
         count += len(scenarios)
-        findings.extend(Finding("error", f"{rel}:{line}", f"scenario '{name}' has no SIT ID tag "
-                                                          f"(@{SIT_PREFIX}...): runs and the workbook skip it")
-                        for name, line, tagged in scenarios if not tagged)
+        findings.extend(Finding("error", f"{rel}:{s.line}", f"scenario '{s.name}' has no SIT ID tag "
+                                                            f"(@{SIT_PREFIX}...): runs and the workbook skip it")
+                        for s in scenarios if not s.sit_id)
     return count
-
-
-class _FeatureError(SitError):
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
-
-
-def _scenarios(path: Path) -> Iterator[tuple[str, int, bool]]:
-    """(name, line, has a SIT ID tag) of each scenario in a feature file, rules included."""
-    from gherkin.errors import CompositeParserException  # the parser only for the commands that read features
-    from gherkin.parser import Parser
-
-    try:
-        document = Parser().parse(path.read_text(encoding="utf-8"))
-    except CompositeParserException as exc:
-        found = _GHERKIN_AT.search(str(exc))
-        raise _FeatureError(f"not valid Gherkin ({' '.join(str(exc).split())[:200]})",
-                            int(found.group(1)) if found else None) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _FeatureError(f"cannot read it ({exc})") from None
-    feature = document.get("feature")
-    if feature is None:
-        return
-    yield from _walk(feature["children"], _tagged(feature))
-
-
-def _walk(children: list[dict[str, Any]], inherited: bool) -> Iterator[tuple[str, int, bool]]:
-    for child in children:
-        if "rule" in child:
-            yield from _walk(child["rule"]["children"], inherited or _tagged(child["rule"]))
-        elif "scenario" in child:
-            scenario = child["scenario"]
-            yield scenario["name"], scenario["location"]["line"], inherited or _tagged(scenario)
-
-
-def _tagged(node: dict[str, Any]) -> bool:
-    return any(tag["name"].lstrip("@").startswith(SIT_PREFIX) for tag in node.get("tags", []))

@@ -3,14 +3,32 @@ the sign-off (HTML and PDF, optionally signed), and the comparison of two runs.
 
 Reports read the event log, the features and the profiles, never the platform, the stubs
 or the partner adapters: that is what makes them reproducible from the log alone.
+
+Names load on first use: the writers bring openpyxl, Jinja2, allure-commons and
+cryptography (half a second), which `sit verify` or `sit diff` should not pay for.
 """
 
-from harness.reports.cases import SitCase, load_cases
-from harness.reports.diff import RunDiff, diff_runs, render_diff, volatile_fields
-from harness.reports.log import RunLog, open_run
-from harness.reports.report import ReportOptions, ReportPaths, write_report
-from harness.reports.signing import generate_key, sign_run, verify_signatures
-from harness.reports.workbook import write_blank_workbook
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.reports.cases import SitCase, load_cases
+    from harness.reports.diff import RunDiff, diff_runs, render_diff, volatile_fields
+    from harness.reports.log import RunLog, open_run
+    from harness.reports.report import ReportOptions, ReportPaths, write_report
+    from harness.reports.signing import generate_key, sign_run, verify_signatures
+    from harness.reports.workbook import write_blank_workbook
+
+_WHERE = {
+    "SitCase": "cases", "load_cases": "cases",
+    "RunDiff": "diff", "diff_runs": "diff", "render_diff": "diff", "volatile_fields": "diff",
+    "RunLog": "log", "open_run": "log",
+    "ReportOptions": "report", "ReportPaths": "report", "write_report": "report",
+    "generate_key": "signing", "sign_run": "signing", "verify_signatures": "signing",
+    "write_blank_workbook": "workbook",
+}  # fmt: skip
 
 __all__ = [
     "ReportOptions",
@@ -29,3 +47,9 @@ __all__ = [
     "write_blank_workbook",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

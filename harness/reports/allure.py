@@ -28,7 +28,7 @@ from allure_commons.model2 import (
 from allure_commons.types import AttachmentType, LabelType, LinkType
 from attr import asdict
 
-from harness.reports.bodies import pretty
+from harness.reports.bodies import content_type, pretty
 from harness.reports.cases import SitCase
 from harness.reports.fold import Evidence, RunRecord, ScenarioRecord, StepRecord, epoch_ms
 
@@ -58,9 +58,6 @@ class _FileLogger(AllureFileLogger):
 
     Writer threads were tried: they made a 100k-event projection slower, not faster (the
     store's cursor then waits for the GIL at every row)."""
-
-    def __init__(self, report_dir: Path) -> None:
-        super().__init__(report_dir, clean=True)
 
     def _report_item(self, item: Any) -> None:
         data = asdict(item, filter=lambda _, value: value or value is False)  # as the commons writer filters
@@ -97,7 +94,7 @@ class AllureResults:
         """``kinds``: the evidence kinds to attach (``None``: all, the platform's actions included)."""
         self._out, self._cases, self._link = out, cases, link_pattern
         self._mask, self._kinds = mask, kinds
-        self._logger = _FileLogger(out)
+        self._logger = _FileLogger(out, clean=True)
 
     def add(self, run: RunRecord, scenario: ScenarioRecord) -> None:
         case = self._cases.get(scenario.sit_id)
@@ -210,8 +207,7 @@ def exchange_text(d: dict[str, Any]) -> str:
 
 
 def _message(title: str, headers: dict[str, str], body: str) -> list[str]:
-    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-    text, kind = pretty(body, content_type)
+    text, kind = pretty(body, content_type(headers))
     return [f"{title} headers:", *(f"  {k}: {v}" for k, v in sorted(headers.items())),
             f"{title} body ({kind}):" if body else f"{title} body: (empty)", text]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -43,6 +44,13 @@ def _form(text: str, content_type: str) -> list[tuple[str, str]] | None:
         return parse_qsl(text, keep_blank_values=True, strict_parsing=True)
     except ValueError:
         return None
+
+
+def content_type(headers: Any) -> str:
+    """The Content-Type among a message's recorded headers (names in any case), or ""."""
+    if not isinstance(headers, Mapping):
+        return ""
+    return next((str(value) for name, value in headers.items() if str(name).lower() == "content-type"), "")
 
 
 def pretty(text: str, content_type: str = "") -> tuple[str, str]:

@@ -22,13 +22,12 @@ from rich.text import Text
 
 from harness.events import EventLogError
 from harness.profiles import load_partner
+from harness.reports.bodies import content_type, leaf_name
 from harness.reports.bodies import fields as body_fields
-from harness.reports.bodies import leaf_name
+from harness.reports.fold import RunRecord, fold
 from harness.reports.log import RunLog
 
 ABSENT = "absent"  # the status of a SIT ID that one of the runs does not have
-INTERRUPTED = "interrupted"  # a scenario.started that no scenario.finished closed
-OUTSIDE = "(between scenarios)"  # partner calls no scenario was running for: kept, not dropped
 # What a partner call is compared on besides its decoded fields and bodies; the rest of an
 # exchange (journal id, times, most headers) differs on every run and says nothing.
 _ATTRIBUTES = ("method", "url", "status", "matched", "stub", "fault")
@@ -102,7 +101,7 @@ class _Call:
 
 @dataclass
 class _Scenario:
-    status: str = INTERRUPTED
+    status: str
     calls: list[_Call] = field(default_factory=list)
     names: Counter[str] = field(default_factory=Counter)
 
@@ -141,16 +140,12 @@ def diff_runs(run_a: RunLog, run_b: RunLog, volatile: Iterable[str] = ()) -> Run
 def _scenarios(run: RunLog, volatile: frozenset[str]) -> dict[str, _Scenario]:
     """Per SIT ID, its status and the compared values of its partner calls, in one pass."""
     out: dict[str, _Scenario] = {}
-    current: str | None = None
-    for event in run.events():
-        if event.kind == "scenario.started":
-            current = _unique(out, str(event.data.get("sit_id", "")))
-            out[current] = _Scenario()
-        elif event.kind == "partner.exchange":
-            out.setdefault(current or OUTSIDE, _Scenario(status="-")).add(event.data, volatile)
-        elif event.kind == "scenario.finished" and current is not None:
-            out[current].status = str(event.data.get("status", INTERRUPTED))
-            current = None
+    for record in fold(run.events(), RunRecord()):
+        scenario = out[_unique(out, record.sit_id)] = _Scenario(status=record.status)
+        for step in record.steps:
+            for item in step.evidence:
+                if item.kind == "partner.exchange":
+                    scenario.add(item.data, volatile)
     return out
 
 
@@ -168,10 +163,10 @@ def _values(data: Mapping[str, Any], volatile: frozenset[str]) -> dict[Key, str]
     # Through JSON so that decoded fields are flattened, and volatile names found, as a body's are.
     values |= _part("fields", body_fields(json.dumps(data.get("fields") or {}, sort_keys=True)), volatile)
     for part in ("request", "response"):
-        content_type = _content_type(data.get(f"{part}_headers"))
-        values[("call", f"{part} Content-Type")] = content_type
+        kind = content_type(data.get(f"{part}_headers"))
+        values[("call", f"{part} Content-Type")] = kind
         body = data.get(f"{part}_body")
-        values |= _part(part, body_fields(body if isinstance(body, str) else _text(body), content_type), volatile)
+        values |= _part(part, body_fields(body if isinstance(body, str) else _text(body), kind), volatile)
     return values
 
 
@@ -181,12 +176,6 @@ def _part(part: str, flat: Mapping[str, str], volatile: frozenset[str]) -> dict[
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-
-
-def _content_type(headers: Any) -> str:
-    if not isinstance(headers, Mapping):
-        return ""
-    return next((str(value) for name, value in headers.items() if str(name).lower() == "content-type"), "")
 
 
 def _scenario_diff(sit_id: str, a: _Scenario | None, b: _Scenario | None) -> tuple[ScenarioDiff | None, int]:

@@ -7,6 +7,7 @@ that was edited after the fact: the first broken event stops the projection.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,8 @@ def open_run(target: str, store: Path) -> RunLog:
     if target.endswith(".jsonl") or path.is_file():
         if not path.is_file():
             raise InputError(f"{target}: no such file")
-        first = next(read_jsonl(path), None)
+        with closing(read_jsonl(path)) as events:  # only the first line: the file is not read to its end
+            first = next(events, None)
         if first is None:
             raise InputError(f"{target}: no events in this file")
         return RunLog(first.run_id, path, from_jsonl=True)

@@ -1,0 +1,118 @@
+"""The workbook's Gherkin features read as data: each scenario's section, tags, steps and lines.
+
+Runs read the features through pytest-bdd; the reports, the blank workbook and `sit lint`
+read them here, with the gherkin parser pytest-bdd uses itself, so all agree on what a
+feature says. Imports nothing of the harness but its errors: every layer may read features.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gherkin.errors import CompositeParserException
+from gherkin.parser import Parser
+
+from harness.errors import InputError
+
+SIT_PREFIX = "SIT-"  # a scenario's workbook ID is its tag that starts so: @SIT-PAY-001
+FEATURES = "features"
+_AT = re.compile(r"\((\d+):\d+\)")  # "(4:5): expected: ..." in a parser error
+
+
+class FeatureError(InputError):
+    """A feature file that cannot be read; ``line`` when the parser names one."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario as its feature file states it (background steps included)."""
+
+    sit_id: str  # "" when the scenario has no @SIT-... tag (runs and the workbook skip it)
+    section: str  # the feature's name: the workbook section
+    name: str
+    feature_file: str  # relative to the project, as runs record it
+    line: int
+    tags: tuple[str, ...]  # the feature's and the scenario's, without "@", sorted
+    steps: tuple[str, ...]  # "Given ...", "When ...", with data tables as "| a | b |" lines
+    step_lines: tuple[int, ...]
+    expected: tuple[str, ...]  # the Then steps (and the And/But after them)
+
+
+def sit_id_of(tags: Iterable[str]) -> str:
+    """The SIT ID among ``tags`` (the first in sorted order), or ""."""
+    return next((tag for tag in sorted(tags) if tag.startswith(SIT_PREFIX)), "")
+
+
+def feature_files(project: Path) -> list[Path]:
+    root = project / FEATURES
+    if not root.is_dir():
+        raise InputError(f"{root}: no features folder; run from the sit-harness checkout or pass --project")
+    return sorted(root.glob("*.feature"))
+
+
+def read_feature(path: Path, rel: str) -> list[Scenario]:
+    """Every scenario of the feature file at ``path`` (shown as ``rel``), rules included, in order."""
+    try:
+        document = Parser().parse(path.read_text(encoding="utf-8"))
+    except CompositeParserException as exc:
+        found = _AT.search(str(exc))
+        raise FeatureError(f"{rel}: not valid Gherkin ({' '.join(str(exc).split())[:200]})",
+                           int(found.group(1)) if found else None) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FeatureError(f"{rel}: cannot read it ({exc})") from None
+    feature = document.get("feature")
+    if feature is None:
+        return []
+    return list(_scenarios(feature["children"], feature["name"], rel, _tags(feature), []))
+
+
+def _scenarios(children: list[dict[str, Any]], section: str, rel: str, inherited: set[str],
+               background: list[dict[str, Any]]) -> Iterator[Scenario]:
+    background = [*background, *(s for child in children if "background" in child
+                                 for s in child["background"]["steps"])]
+    for child in children:
+        if "rule" in child:
+            rule = child["rule"]
+            yield from _scenarios(rule["children"], section, rel, inherited | _tags(rule), background)
+        elif "scenario" in child:
+            scenario = child["scenario"]
+            tags = tuple(sorted(inherited | _tags(scenario)))
+            steps = [*background, *scenario["steps"]]
+            yield Scenario(
+                sit_id=sit_id_of(tags), section=section, name=scenario["name"], feature_file=rel,
+                line=scenario["location"]["line"], tags=tags, steps=tuple(_text(s) for s in steps),
+                step_lines=tuple(s["location"]["line"] for s in steps), expected=_expected(steps),
+            )
+
+
+def _tags(node: dict[str, Any]) -> set[str]:
+    return {tag["name"].lstrip("@") for tag in node.get("tags", [])}
+
+
+def _text(step: dict[str, Any]) -> str:
+    text = f"{step['keyword'].strip()} {step['text']}"
+    if table := step.get("dataTable"):
+        rows = ("| " + " | ".join(cell["value"] for cell in row["cells"]) + " |" for row in table["rows"])
+        text += "\n" + "\n".join(rows)
+    if doc := step.get("docString"):
+        text += "\n" + doc["content"]
+    return text
+
+
+def _expected(steps: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The outcome steps: each Then, and the And/But steps that continue it."""
+    kind, out = "", []
+    for step in steps:
+        if step.get("keywordType") != "Conjunction":
+            kind = step.get("keywordType", "")
+        if kind == "Outcome":
+            out.append(_text(step))
+    return tuple(out)
