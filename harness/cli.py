@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
+from harness import interrupts
 from harness.errors import InputError, RunNotFound, SitError
 from harness.events import Event, EventLogError, EventStore, SQLiteStore, read_jsonl, verify_chain, write_jsonl
+from harness.interrupts import GuardedOutput
 from harness.session import DEFAULT_STORE, REPORTS, RunOptions
 from harness.stubs import BACKENDS
 
@@ -26,7 +28,7 @@ app = typer.Typer(help="Executable SIT for billing-platform partner integrations
                   pretty_exceptions_enable=False, add_completion=False)
 invoices_app = typer.Typer(help="Partner invoice files.", no_args_is_help=True)
 app.add_typer(invoices_app, name="invoices")
-console = Console(highlight=False)
+console = Console(highlight=False, file=GuardedOutput())  # `sit run | head`: a closed pipe interrupts the run
 
 ProjectOpt = Annotated[Path, typer.Option("--project", help="the sit-harness checkout (features, stubs, fixtures)")]
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="event store (default: PROJECT/reports/events.sqlite)")]
@@ -52,11 +54,14 @@ def _require_run(store: EventStore, run_id: str, path: Path) -> None:
 def run(
     biller: Annotated[str, typer.Option(help="biller slug (fixtures/billers/SLUG.yaml) or a profile's path")],
     seed: Annotated[int | None, typer.Option(help="Faker seed (default: stable per biller)")] = None,
-    select: Annotated[str | None, typer.Option("-k", help="only scenarios whose name matches (pytest -k)")] = None,
+    select: Annotated[str | None, typer.Option(
+        "-k", help="only scenarios whose SIT ID or name matches (pytest -k: -k SIT-PAY-001, -k 'payment and not ACH')")]
+    = None,
     stub_backend: Annotated[str, typer.Option(help=f"where WireMock runs: {', '.join(BACKENDS)}")] = "process",
     wiremock_url: Annotated[str | None, typer.Option(help="a running WireMock (--stub-backend external)")] = None,
     wiremock_port: Annotated[int, typer.Option(help="port for the WireMock process (default: a free one)")] = 0,
-    operator: Annotated[str | None, typer.Option(help="who executes the SIT (default: $SIT_OPERATOR)")] = None,
+    operator: Annotated[str | None, typer.Option(
+        help="the SE who executes the SIT (default: $SIT_OPERATOR, then the biller profile's operator)")] = None,
     report: Annotated[bool, typer.Option(help="write the run's reports beside the store (`sit report RUN`)")]
     = True,
     project: ProjectOpt = Path("."),
@@ -73,9 +78,9 @@ def run(
     sys.path.insert(0, str(project))
     options = RunOptions(project=project, biller=biller, seed=seed, store=_store_path(project, store),
                          stub_backend=stub_backend, wiremock_url=wiremock_url, wiremock_port=wiremock_port,
-                         operator=operator)
+                         operator=operator, select=select)
     reporter = _reporter(project, _store_path(project, store)) if report else None
-    raise typer.Exit(run_sit(options, select, console, reporter))
+    raise typer.Exit(run_sit(options, console, reporter))
 
 
 def _reporter(project: Path, store: Path) -> Callable[[str], None]:
@@ -87,27 +92,41 @@ def _reporter(project: Path, store: Path) -> Callable[[str], None]:
     return report
 
 
+RUN_STYLE = {"passed": "green", "failed": "red", "interrupted": "magenta", "running": "cyan"}
+
+
 @app.command()
 def runs(project: ProjectOpt = Path("."), store: StoreOpt = None) -> None:
-    """List the runs in the event store."""
-    table = Table()
-    table.add_column("Run", no_wrap=True)  # the id to copy into verify and export: never cut
-    table.add_column("Biller", no_wrap=True)
-    for column in ("BID", "Partner", "Started (UTC)", "Status", "Passed", "Failed", "N/A"):
-        table.add_column(column, no_wrap=column in ("Partner", "Status"))
-    rows: dict[str, list[str]] = {}
+    """List the runs in the event store, oldest first (a run id starts with its UTC start time)."""
+    from harness.reports.runs import RUNNING, run_summaries
+
     with _open_store(project, store) as events:
-        for event in events.events_of_kind(["run.started", "run.finished"]):
-            d = event.data
-            if event.kind == "run.started":
-                rows[event.run_id] = [event.run_id, d["biller"], str(d["bid"]), d["partner"],
-                                      event.ts[:16].replace("T", " "), "interrupted", "", "", ""]
-            elif event.run_id in rows:
-                counts = d.get("counts", {})
-                rows[event.run_id][5:] = [d["status"], *(str(counts.get(k, 0)) for k in ("passed", "failed", "na"))]
-    for row in rows.values():
-        table.add_row(*row)
-    console.print(table)
+        summaries = run_summaries(events)
+    rows = [["RUN", "BILLER", "PARTNER", "STATUS", "PASS", "FAIL", "N/A"]]
+    for run in summaries:
+        counts = ["", "", ""] if run.status == RUNNING else [
+            str(run.counts.get("passed", 0)), str(run.counts.get("failed", 0) + run.counts.get("interrupted", 0)),
+            str(run.counts.get("na", 0))]
+        rows.append([run.run_id, run.biller, str(run.facts.get("partner", "")), run.status, *counts])
+    for line in _columns(rows, console.width if console.is_terminal else None):
+        console.print(line, soft_wrap=True)
+    if not summaries:
+        console.print("no runs yet: `sit run --biller SLUG` makes one", highlight=False)
+
+
+def _columns(rows: list[list[str]], width: int | None) -> Iterator[Text]:
+    """Aligned columns, one line a run: the run id is never cut; on a narrow terminal the biller is."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    if width is not None and (over := sum(widths) + 2 * (len(widths) - 1) - width) > 0:
+        widths[1] = max(len(rows[0][1]), widths[1] - over)
+    for index, row in enumerate(rows):
+        line = Text()
+        for i, (cell, size) in enumerate(zip(row, widths, strict=True)):
+            cell = cell if len(cell) <= size else cell[: size - 1] + "…"
+            text = cell.rjust(size) if i >= 4 else cell.ljust(size)
+            style = "bold" if index == 0 else RUN_STYLE.get(cell, "") if i == 3 else ""
+            line.append(text + ("  " if i < len(row) - 1 else ""), style=style)
+        yield line
 
 
 @app.command()
@@ -236,7 +255,7 @@ def diff(
 
     path = _store_path(project, store)
     runs = open_run(run_a, path), open_run(run_b, path)
-    result = diff_runs(*runs, volatile_fields(project.resolve(), runs))
+    result = diff_runs(*runs, volatile_fields(runs))
     render_diff(result, console)
     raise typer.Exit(0 if result.identical else 1)
 
@@ -309,14 +328,17 @@ def report(
     partner_pack: Annotated[bool, typer.Option(
         "--partner-pack", help="write what goes to the partner: its exchanges only, personal data masked")] = False,
     html: Annotated[bool, typer.Option(help="also build the Allure HTML report (needs Node)")] = True,
+    interrupted: Annotated[bool, typer.Option(
+        "--interrupted", help="report a run that did not finish; every document then says INTERRUPTED")] = False,
     project: ProjectOpt = Path("."),
     store: StoreOpt = None,
 ) -> None:
-    """Project a run's log into Allure results and HTML, the workbook and the sign-off."""
+    """Project a run's log into Allure results and HTML, the workbook and the sign-off (the log alone)."""
     from harness.reports import ReportOptions, open_run
 
     log = open_run(target, _store_path(project, store))
-    _write_report(log, output, ReportOptions(project=project.resolve(), html=html, partner_pack=partner_pack))
+    _write_report(log, output, ReportOptions(project=project.resolve(), html=html, partner_pack=partner_pack,
+                                             interrupted=interrupted))
 
 
 def _write_report(log: RunLog, output: Path | None, options: ReportOptions) -> None:
@@ -340,12 +362,13 @@ def workbook(
 ) -> None:
     """Write the blank SIT workbook (before any run), N/A cases already marked with their reason."""
     from harness.profiles import load_biller
-    from harness.reports import load_cases, write_blank_workbook
+    from harness.reports import write_blank_workbook
+    from harness.workbook import biller_workbook
 
     project = project.resolve()
     profile = load_biller(project, biller)
     out = output or project / REPORTS / f"workbook-{profile.slug}"
-    for path in write_blank_workbook(load_cases(project), profile, out):
+    for path in write_blank_workbook(biller_workbook(project, profile), profile, out):
         console.print(f"wrote {path}", highlight=False)
 
 
@@ -354,18 +377,22 @@ def signoff(
     run_id: RunArg,
     sign: Annotated[Path | None, typer.Option("--sign", metavar="KEY", help="Ed25519 private key (PEM; `sit keygen`)")]
     = None,
-    signer: Annotated[str, typer.Option(help="who signs, as the sign-off should name them")] = "",
+    signer: Annotated[str, typer.Option(help="who signs, as the sign-off names them (required with --sign)")] = "",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="folder (default: RUN beside the store)")]
     = None,
     project: ProjectOpt = Path("."),
     store: StoreOpt = None,
 ) -> None:
-    """Write the run's sign-off (and the rest of its report); with --sign, sign its head hash first."""
+    """Write the run's sign-off (and the rest of its report); with --sign, sign its head hash first.
+
+    Only a finished run is signed, and the same key signs the same evidence once."""
     from harness.reports import ReportOptions, open_run, sign_run
 
     path = _store_path(project, store)
     log = open_run(run_id, path)
     if sign is not None:
+        if log.from_jsonl:
+            raise InputError(f"{run_id}: sign the run in its event store (`sit runs` lists them), not an export")
         with SQLiteStore(path) as events:
             signed = sign_run(events, run_id, sign, signer)
         console.print(f"signed event {signed.data['signed_seq']} (hash {signed.data['signed_hash']}) "
@@ -376,7 +403,8 @@ def signoff(
 def main() -> None:
     """Entry point: user errors are one line on stderr with a non-zero exit, never a traceback."""
     try:
-        app()
+        with interrupts.handled():  # SIGTERM and SIGHUP unwind like Ctrl-C: staged reports are removed
+            app()
     except SystemExit:
         # Everything is closed by now; a frozen heap spares the interpreter's final collection
         # over every object a run created (0.3 s of a 4 s run).
@@ -385,9 +413,9 @@ def main() -> None:
     except (SitError, EventLogError) as exc:
         print(f"sit: {exc}", file=sys.stderr)
         sys.exit(getattr(exc, "exit_code", 2))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("sit: interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(exc.exit_code if isinstance(exc, interrupts.Interrupted) else 130)
 
 
 if __name__ == "__main__":

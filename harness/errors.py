@@ -31,3 +31,9 @@ class InputError(SitError):
 
 class RunNotFound(SitError):
     """No run with that id in the event store."""
+
+
+class IncompleteRun(SitError):
+    """A run that has not finished (still running, interrupted, or its log cut short) where a finished one is needed."""
+
+    exit_code = 4

@@ -16,15 +16,18 @@ from typing import Any
 
 import pytest
 
-from harness.errors import SitError
+from harness import interrupts
+from harness.errors import ProfileError, SitError
 from harness.features import SIT_PREFIX, sit_id_of
-from harness.profiles import scenario_scope
+from harness.profiles import Biller, belongs, load_biller
 from harness.scenario import ScenarioContext, scenario_faker
 from harness.session import RunOptions, SitSession
 from harness.stubs import BACKENDS
 
 SESSION = pytest.StashKey[SitSession | None]()
 CURRENT = pytest.StashKey[dict[str, Any]]()
+SIGNALS = pytest.StashKey[ExitStack]()  # signal handling, when pytest (not `sit run`) runs the workbook
+_TAGS = "_sit_tags"  # a scenario function's workbook tags, as pytest-bdd applied them
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,7 +39,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--stub-backend", choices=BACKENDS, default="process", help="where WireMock runs")
     group.addoption("--wiremock-url", help="an already running WireMock (with --stub-backend external)")
     group.addoption("--wiremock-port", type=int, default=0, help="port for the WireMock process (default: free)")
-    group.addoption("--operator", help="who executes the SIT (default: $SIT_OPERATOR or the login name)")
+    group.addoption("--operator", help="the SE who executes the SIT (default: $SIT_OPERATOR, then the biller profile)")
+    group.addoption("--alluredir", help="also write the run's Allure results, projected from its log, into DIR")
     parser.addini("sit_biller", "biller the features run for by default", default="clayton-county-water")
 
 
@@ -47,8 +51,43 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
-    """SIT IDs, sections, partners and capabilities are workbook data, not pytest markers."""
-    return True if tag.startswith(SIT_PREFIX) or ":" in tag else None
+    """SIT IDs, sections, partners and capabilities are workbook data, not pytest markers: kept
+    on the scenario's function for ``pytest_collection_modifyitems``."""
+    if tag.startswith(SIT_PREFIX) or ":" in tag:
+        function.__dict__.setdefault(_TAGS, set()).add(tag)
+        return True
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k deselects: it matches the SIT IDs added here
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the scenarios of other partners (they are not part of this biller's workbook),
+    and let ``-k SIT-PAY-001`` select a scenario by its SIT ID."""
+    biller = _biller(config)
+    kept, foreign = [], []
+    for item in items:
+        tags: set[str] | None = getattr(getattr(item, "obj", None), _TAGS, None)
+        if tags is not None and biller is not None and not belongs(biller, tags):
+            foreign.append(item)
+            continue
+        if tags is not None and (sit_id := sit_id_of(tags)):
+            item.extra_keyword_matches.add(sit_id)
+        kept.append(item)
+    if foreign:
+        config.hook.pytest_deselected(items=foreign)
+        items[:] = kept
+
+
+def _biller(config: pytest.Config) -> Biller | None:
+    """The run's biller: the started session's, else the profile the options name (None if it does not
+    load: the session reports that fault when it starts)."""
+    if (session := config.stash[SESSION]) is not None:
+        return session.biller
+    options = _options(config)
+    try:
+        return load_biller(options.project, options.biller)
+    except ProfileError:
+        return None
 
 
 def _options(config: pytest.Config) -> RunOptions:
@@ -57,7 +96,7 @@ def _options(config: pytest.Config) -> RunOptions:
         project=config.rootpath, biller=opt("--biller") or config.getini("sit_biller"), seed=opt("--seed"),
         store=Path(opt("--sit-store")) if opt("--sit-store") else None, run_id=opt("--sit-run-id"),
         stub_backend=opt("--stub-backend"), wiremock_url=opt("--wiremock-url"),
-        wiremock_port=opt("--wiremock-port"), operator=opt("--operator"),
+        wiremock_port=opt("--wiremock-port"), operator=opt("--operator"), select=config.option.keyword or None,
     )
 
 
@@ -66,6 +105,8 @@ def _session(config: pytest.Config) -> SitSession:
     session = config.stash[SESSION]
     try:
         if session is None:
+            config.stash[SIGNALS] = signals = ExitStack()
+            signals.enter_context(interrupts.handled())
             session = config.stash[SESSION] = SitSession(_options(config))
             session.start()
         session.ready()
@@ -110,15 +151,12 @@ def _open_scenario(config: pytest.Config, session: SitSession, scenario: Any) ->
                     feature_file=feature.rel_filename, line=scenario.line_number, tags=sorted(tags))
     current = config.stash[CURRENT]
     current.update(sit_id=sit_id, started=time.perf_counter(), finished=False)
-    if sit_id is None:
-        _finish(config, "failed", error=f"{feature.rel_filename}:{scenario.line_number}: scenario has no @SIT-... tag")
-        pytest.fail("every workbook scenario needs a SIT ID tag such as @SIT-PAY-001")
-    try:
-        reason = scenario_scope(session.biller, tags)
-    except SitError as exc:
-        _finish(config, "failed", error=str(exc), category="harness")
-        raise
-    if reason is not None:
+    case = session.case(sit_id)
+    if case is None:  # the run's start refuses such features; this guards a plugin driven some other way
+        error = f"{feature.rel_filename}:{scenario.line_number}: not a case of the run's workbook (no unique SIT ID)"
+        _finish(config, "failed", error=error, category="harness")
+        pytest.fail(error)
+    if (reason := case.na_reason) is not None:
         _finish(config, "na", reason=reason)
         pytest.skip(f"N/A: {reason}")
     platform = session.open_scenario(key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_PREFIX)}-")
@@ -222,7 +260,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _finish(session.config, "interrupted")
     try:
         if sit.is_ready:  # a run that never opened (nothing selected, a set-up fault) records nothing
-            sit.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+            stopped = exitstatus == pytest.ExitCode.INTERRUPTED
+            sit.finish(interrupted=(interrupts.reason() or "KeyboardInterrupt") if stopped else None)
     finally:
         sit.stop()
         session.config.stash[SESSION] = None
+        if signals := session.config.stash.get(SIGNALS, None):
+            signals.close()
+    if sit.is_ready and (alluredir := session.config.getoption("alluredir")):
+        _write_allure(sit, Path(alluredir))
+
+
+def _write_allure(sit: SitSession, out: Path) -> None:
+    """``--alluredir``: the run's Allure results, projected from its log as `sit report` projects them."""
+    from harness.reports import open_run, write_allure_results
+
+    write_allure_results(open_run(sit.run_id, sit.store_path), out)

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness import interrupts
 from harness.errors import InputError, SitError
 from harness.events import EventStore, SQLiteStore
 from harness.plugin import SESSION
@@ -30,7 +31,8 @@ STATUS_STYLE = {"passed": "green", "failed": "red", "na": "yellow", "interrupted
 
 
 class _Progress:
-    """A pytest plugin that hands over the started session and drives a progress bar."""
+    """A pytest plugin that hands over the started session and shows progress: a bar on a
+    terminal, one line per finished scenario in a pipe or a CI log."""
 
     def __init__(self, session: SitSession, console: Console) -> None:
         self._session, self._console = session, console
@@ -48,6 +50,8 @@ class _Progress:
             self.collect_errors.append(f"{report.nodeid or 'collection'}: {str(report.longrepr).splitlines()[-1]}")
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not self._console.is_terminal:
+            return
         self._bar.start()
         self._task = self._bar.add_task(f"SIT {self._session.biller.slug}", total=len(session.items), now="")
 
@@ -56,15 +60,25 @@ class _Progress:
             self._bar.update(self._task, now=nodeid.rsplit("::", 1)[-1].removeprefix("test_")[:50])
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self._task is not None and (report.when == "call" or (report.when == "setup" and not report.passed)):
+        if not (report.when == "call" or (report.when == "setup" and not report.passed)):
+            return
+        if self._task is not None:
             self._bar.advance(self._task)
+            return
+        started = self._session.recorder.scope_events("scenario.started")
+        finished = self._session.recorder.scope_events("scenario.finished")
+        if started and finished:
+            status = finished[-1].data["status"]
+            label = {"passed": "PASS", "failed": "FAIL", "na": "N/A"}.get(status, status.upper())
+            self._console.print(f"{label:<5} {started[0].data['sit_id']:<13} {started[0].data['name']}",
+                                highlight=False, markup=False, no_wrap=True, overflow="ellipsis")
 
     def pytest_sessionfinish(self) -> None:
         if self._task is not None:
             self._bar.stop()
 
 
-def _pytest_args(options: RunOptions, select: str | None) -> list[str]:
+def _pytest_args(options: RunOptions) -> list[str]:
     # Our progress bar and summary replace pytest's terminal output (and its addopts). One
     # token per option: pytest parses its early arguments before it knows the plugin's
     # options, and would take a separate biller path for a test path.
@@ -72,7 +86,7 @@ def _pytest_args(options: RunOptions, select: str | None) -> list[str]:
             str(options.project / "pyproject.toml"), "-p", "no:terminal", "-p", "no:cacheprovider",
             "-p", "no:faker", "-p", "no:anyio",  # installed by dependencies; the workbook needs neither
             "-o", "addopts=--strict-markers", f"--biller={options.biller}"]
-    return [*args, f"-k={select}"] if select else args
+    return [*args, f"-k={options.select}"] if options.select else args
 
 
 def _check_selection(code: int, errors: str, select: str | None) -> None:
@@ -84,36 +98,53 @@ def _check_selection(code: int, errors: str, select: str | None) -> None:
         raise InputError(f"no scenario matches -k {select!r}" if select else "no workbook scenarios found")
 
 
-def run(options: RunOptions, select: str | None, console: Console,
-        report: Callable[[str], None] | None = None) -> int:
+def run(options: RunOptions, console: Console, report: Callable[[str], None] | None = None) -> int:
     """Run the SIT; returns the exit code: 0 only if every in-scope scenario passed.
 
     ``report`` projects the finished run's evidence (``sit report``); the run's result
     stands even when that fails, and ``sit report RUN`` can be retried from the log.
     """
-    session = SitSession(options)
-    try:
-        session.start()
-    except BaseException:
-        session.stop()
-        raise
+    with interrupts.handled():
+        session = SitSession(options)
+        try:
+            session.start()
+        except interrupts.Interrupted as exc:
+            session.stop()
+            console.print(f"sit: interrupted ({exc.reason}) before the run started; nothing was recorded")
+            return exc.exit_code
+        except BaseException:
+            session.stop()
+            raise
+        return _run(session, console, report)
+
+
+def _run(session: SitSession, console: Console, report: Callable[[str], None] | None) -> int:
     progress = _Progress(session, console)
     errors = io.StringIO()
     try:
         _warn(session, console)
-        with contextlib.redirect_stderr(errors):
-            code = pytest.main(_pytest_args(options, select), plugins=[progress])
+        with contextlib.redirect_stderr(errors), interrupts.scenarios_running():
+            code = pytest.main(_pytest_args(session.options), plugins=[progress])
     finally:
         session.stop()  # the plugin stops it at session end; this covers pytest failing to start
     if session.error is not None:
         raise session.error
-    _check_selection(code, errors.getvalue(), select)
+    interrupted = interrupts.exit_code()
+    if not session.is_ready:  # stopped before the first scenario: no run was recorded
+        if interrupted is not None:
+            console.print(f"sit: interrupted ({interrupts.reason()}) before the run started; nothing was recorded")
+            return interrupted
+        _check_selection(code, errors.getvalue(), session.options.select)
     sys.stderr.write(errors.getvalue())
     for line in progress.collect_errors:
         console.print(f"[red]collection error[/red] {line}", markup=True, highlight=False)
     with SQLiteStore(session.store_path) as store:
         summary = summarize(store, session.run_id)
     print_summary(console, summary, session)
+    if interrupted is not None:
+        console.print(f"The run was interrupted ({interrupts.reason()}); its evidence up to then is in the log. "
+                      f"`sit report {session.run_id} --interrupted` writes it, marked INTERRUPTED.", highlight=False)
+        return interrupted
     if report is not None and not _reported(report, session.run_id, console):
         return 1
     if progress.collect_errors or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

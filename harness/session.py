@@ -6,7 +6,6 @@ that `pytest tests/` alone never starts WireMock.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
 import platform as pyplatform
@@ -16,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib.metadata import version
@@ -31,7 +31,8 @@ from harness.platform import Platform
 from harness.platform.reference import ReferenceEngine
 from harness.platform.reference.callback import ApiKeys, CallbackServer
 from harness.profiles import Biller, load_biller
-from harness.profiles.loader import where
+from harness.profiles.loader import partner_path, where
+from harness.reports.runs import biller_history
 from harness.secrets import Secrets, resolve
 from harness.stubs import (
     ContainerWireMock,
@@ -43,6 +44,7 @@ from harness.stubs import (
     load_pack,
 )
 from harness.transfer import SftpServer
+from harness.workbook import WORKBOOK_EVENT, SitCase, biller_workbook
 
 REPORTS = Path("reports")  # git-ignored: the event store and every projection of it
 DEFAULT_STORE = REPORTS / "events.sqlite"
@@ -70,6 +72,8 @@ class RunOptions:
     wiremock_url: str | None = None
     wiremock_port: int = 0
     operator: str | None = None
+    select: str | None = None  # the -k expression a run was limited to
+    partner_mode: str = "stub"
 
 
 def _git_commit(project: Path) -> str | None:
@@ -82,11 +86,18 @@ def _git_commit(project: Path) -> str | None:
     return commit if out.returncode == 0 and len(commit) == 40 else None
 
 
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # a container user with no passwd entry
-        return "unknown"
+def recorded_profiles(project: Path, biller: Biller) -> dict[str, Any]:
+    """The biller's and partner's profiles as a run records them (``run.started``'s ``profiles``):
+    where each was read, the SHA-256 of its bytes, and its content as loaded."""
+    paths = {"biller": biller.path, "partner": partner_path(project, biller.partner.name)}
+    models = {"biller": biller.profile, "partner": biller.partner}
+    return {which: {"path": _shown(path, project), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                    "data": models[which].model_dump(mode="json")} for which, path in paths.items()}
+
+
+def _shown(path: Path, project: Path) -> str:
+    resolved, root = path.resolve(), project.resolve()
+    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(path)
 
 
 @dataclass
@@ -105,6 +116,7 @@ class SitSession:
     _workdir: Path | None = None
     _refusing: socket.socket | None = None  # while the partner's service is "down": see take_partner_offline
     _callbacks: CallbackServer | None = None
+    _held: ExitStack = field(default_factory=ExitStack)  # the run's mark as running, while it runs
     # The open scenario's system under test: partner callbacks are routed to it (None between scenarios).
     current: ReferenceEngine | None = None
 
@@ -116,7 +128,9 @@ class SitSession:
                 f"{where(self.biller.path, ['platform'])}: field 'platform': no platform adapter "
                 f"'{self.biller.profile.platform}' (known: {', '.join(PLATFORMS)})"
             )
-        # Profile and pack faults are file faults: found here, before any JVM starts.
+        # Feature, profile and pack faults are file faults: found here, before any JVM starts.
+        self.workbook: list[SitCase] = biller_workbook(opts.project, self.biller)
+        self._cases = {case.sit_id: case for case in self.workbook}
         self.adapter: Adapter = load_adapter(self.biller.partner)
         self.stubs: PartnerStubs = self.adapter.stubs(self.biller.partner, self.biller.codes)
         self.partner_host = self.biller.partner_host  # a missing subdomain is a profile fault, found now
@@ -127,6 +141,8 @@ class SitSession:
         self.today: date = now.date()
         self.run_id = opts.run_id or new_run_id(now)
         self.store_path = opts.store or opts.project / DEFAULT_STORE
+        self._store = SQLiteStore(self.store_path)
+        self._held.enter_context(self._store.running(self.run_id))
         self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
         self._wiremock = self._wiremock_backend(redactor)
         # The JVM starts in the background while the store, sFTP and pytest's collection
@@ -136,7 +152,7 @@ class SitSession:
         seeds = (opts.seed, self.biller.profile.seed, default_seed(self.biller.slug))
         self.seed = next(seed for seed in seeds if seed is not None)
         self.faker = Faker("en_US")  # reseeded per scenario; built once because building it is slow
-        self._store = SQLiteStore(self.store_path)
+        self._earlier_runs, self._history = biller_history(self._store, self.biller.slug)
         self.recorder = Recorder(self._store, self.run_id, redactor)
         self._start_sftp()
         self._start_callbacks()
@@ -147,8 +163,14 @@ class SitSession:
             return
         self._starting.result()
         self._load_partner_side()
-        self.recorder.append("run.started", **self._run_facts())
+        with self.recorder.batch():
+            self.recorder.append("run.started", **self._run_facts())
+            self.recorder.append(WORKBOOK_EVENT, cases=[case.record() for case in self.workbook])
         self.is_ready = True
+
+    def case(self, sit_id: str | None) -> SitCase | None:
+        """The workbook case the run recorded for ``sit_id`` (its scope included)."""
+        return self._cases.get(sit_id) if sit_id else None
 
     def _wiremock_backend(self, redactor: Redactor) -> WireMockServer:
         opts = self.options
@@ -237,24 +259,33 @@ class SitSession:
         return self._sftp
 
     def _run_facts(self) -> dict[str, Any]:
-        b, p = self.biller.profile, self.biller.partner
+        """What the run records at its start: what it runs, against what, by whom, and what came before."""
+        b, p, project = self.biller.profile, self.biller.partner, self.options.project
         return {
             "biller": b.slug, "biller_name": b.name, "bid": b.bid, "test_portal_bid": b.test_portal_bid,
             "partner": p.name, "partner_name": p.display_name, "partner_version": b.partner_version,
             "platform": b.platform, "seed": self.seed, "business_date": self.today.isoformat(),
             "stub_backend": self.options.stub_backend, "wiremock_version": self.wiremock_version,
-            "stub_pack": f"stubs/{p.name}", "harness_version": version("sit-harness"),
-            "git_commit": _git_commit(self.options.project),
-            "operator": self.options.operator or os.environ.get("SIT_OPERATOR") or _login(),
+            "partner_mode": self.options.partner_mode, "stub_pack": f"stubs/{p.name}",
+            "stub_pack_sha256": self._pack.sha256, "harness_version": version("sit-harness"),
+            "git_commit": _git_commit(project), "selection": self.options.select,
+            # The SE who executes the SIT, as named; never the login the run happens to use.
+            "operator": self.options.operator or os.environ.get("SIT_OPERATOR") or b.operator,
             "python": pyplatform.python_version(), "demo_secrets": self.secrets.demo,
             "sftp": {"host": self.sftp.host, "port": self.sftp.port, "user": b.sftp.user},
+            "profiles": recorded_profiles(project, self.biller),
+            "run_number": self._earlier_runs + 1, "history": self._history,
         }
 
-    def finish(self, interrupted: bool = False) -> None:
-        """Close the run with ``run.finished``: passed only if scenarios ran and none failed."""
-        failed = self.counts.get("failed", 0)
-        status = "interrupted" if interrupted else ("failed" if failed or not self.counts else "passed")
-        self.recorder.append("run.finished", status=status, counts=dict(sorted(self.counts.items())))
+    def finish(self, interrupted: str | None = None) -> None:
+        """Close the run: ``run.interrupted`` with the reason, else ``run.finished``, passed only if
+        scenarios ran and none failed."""
+        counts = dict(sorted(self.counts.items()))
+        if interrupted is not None:
+            self.recorder.append("run.interrupted", reason=interrupted, counts=counts)
+            return
+        status = "failed" if self.counts.get("failed", 0) or not self.counts else "passed"
+        self.recorder.append("run.finished", status=status, counts=counts)
 
     def stop(self) -> None:
         """Take down whatever ``start`` got as far as bringing up."""
@@ -272,6 +303,7 @@ class SitSession:
             self._pool.shutdown(wait=True)  # a JVM still starting is stopped below, not left behind
         if self._wiremock is not None:
             self._wiremock.stop()
+        self._held.close()
         if self._store is not None:
             self._store.close()
         if self._workdir is not None:

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from harness.events import SQLiteStore
+from harness.features import feature_files, read_feature
 from harness.profiles import load_biller
-from harness.reports import load_cases
+from harness.workbook import biller_workbook
 
 PROJECT = Path(__file__).resolve().parent.parent
 SIT = (sys.executable, "-m", "harness.cli")  # the `sit` command, as run_sit runs it
@@ -23,15 +24,19 @@ _LINKED = ("features", "steps", "conftest.py", "pyproject.toml", "node_modules",
 _COPIED = ("fixtures", "stubs")
 
 
-def sit_ids() -> set[str]:
-    """Every SIT ID of the workbook features: counts in tests follow the features, not a number."""
-    return {case.sit_id for case in load_cases(PROJECT)}
+def sit_ids(biller: str = "clayton-county-water") -> set[str]:
+    """Every SIT ID of the biller's workbook: counts in tests follow the features, not a number."""
+    return {case.sit_id for case in biller_workbook(PROJECT, load_biller(PROJECT, biller))}
+
+
+def all_sit_ids() -> set[str]:
+    """Every SIT ID of every feature, whichever biller's workbook it belongs to."""
+    return {s.sit_id for path in feature_files(PROJECT) for s in read_feature(path, path.name) if s.sit_id}
 
 
 def na_sit_ids(biller: str) -> set[str]:
-    """The SIT IDs that are N/A for ``biller``, by the same rule a run uses."""
-    profile = load_biller(PROJECT, biller)
-    return {case.sit_id for case in load_cases(PROJECT) if case.na_reason(profile)}
+    """The SIT IDs of the biller's workbook that are N/A for it, by the same rule a run uses."""
+    return {case.sit_id for case in biller_workbook(PROJECT, load_biller(PROJECT, biller)) if case.na_reason}
 
 
 def run_sit(

@@ -12,6 +12,8 @@ from typing import Any
 
 # The prev_hash of a run's first event: a chain has to start from a known value.
 GENESIS = "0" * 64
+# A run ends with exactly one of these; without one it is still running or was cut short.
+TERMINAL_KINDS = ("run.finished", "run.interrupted")
 
 _STR_FIELDS = ("run_id", "kind", "ts", "prev_hash", "hash")
 

@@ -8,7 +8,9 @@ keeps a commit per event cheap enough to report every step only once it is store
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator
@@ -251,11 +253,14 @@ class SQLiteStore(EventStore):
         rows = self._conn.execute("SELECT run_id FROM events WHERE seq = 1 ORDER BY ts, run_id")
         return [run_id for (run_id,) in rows]
 
-    def events_of_kind(self, kinds: Collection[str]) -> Iterator[Event]:
+    def events_of_kind(self, kinds: Collection[str], run_id: str | None = None) -> Iterator[Event]:
         kinds = list(kinds)
         if not kinds:
             return iter(())
         marks = ", ".join("?" * len(kinds))
+        if run_id is not None:
+            return self._query(f"SELECT {_COLUMNS} FROM events WHERE run_id = ? AND kind IN ({marks}) ORDER BY seq",
+                               (run_id, *kinds))
         return self._query(
             f"""SELECT {_E_COLUMNS}
                 FROM events AS e JOIN events AS first ON first.run_id = e.run_id AND first.seq = 1
@@ -263,6 +268,44 @@ class SQLiteStore(EventStore):
                 ORDER BY first.ts, e.run_id, e.seq""",
             tuple(kinds),
         )
+
+    # A run's process holds an flock on a file beside the store while it runs: the kernel drops
+    # it when the process dies, however it dies, so a killed run never reads as running.
+
+    def _run_lock(self, run_id: str) -> Path:
+        return self._path.with_name(f"{self._path.name}-runs") / f"{run_id}.lock"
+
+    @contextmanager
+    def running(self, run_id: str) -> Iterator[None]:
+        path = self._run_lock(run_id)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise EventLogError(f"{path}: cannot mark run {run_id} as running ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise EventLogError(f"run {run_id} is already running in another process") from None
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)  # before the lock goes: a reader never sees a stale free lock file
+            os.close(fd)
+
+    def is_running(self, run_id: str) -> bool:
+        try:
+            fd = os.open(self._run_lock(run_id), os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     def close(self) -> None:
         self._conn.close()

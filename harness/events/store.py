@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -54,8 +54,21 @@ class EventStore(ABC):
         """Every run, in order of its first event's ts."""
 
     @abstractmethod
-    def events_of_kind(self, kinds: Collection[str]) -> Iterator[Event]:
-        """Events of these kinds across all runs, runs in ``run_ids()`` order then by seq."""
+    def events_of_kind(self, kinds: Collection[str], run_id: str | None = None) -> Iterator[Event]:
+        """Events of these kinds across all runs (or of one run), runs in ``run_ids()`` order then by seq."""
+
+    @abstractmethod
+    def running(self, run_id: str) -> AbstractContextManager[None]:
+        """Mark ``run_id`` as running for as long as the block runs, and no longer than this process lives.
+
+        What ``is_running`` reads: a run with no terminal event whose process died (a
+        ``kill -9``, a power cut) is then seen as cut short, never as still running. Raises
+        ``EventLogError`` if the run is already marked running.
+        """
+
+    @abstractmethod
+    def is_running(self, run_id: str) -> bool:
+        """Whether a live process holds ``running(run_id)`` (on any machine the store is shared with)."""
 
     @abstractmethod
     def close(self) -> None:

@@ -12,7 +12,7 @@ from harness.profiles.models import (
     PumpPolicy,
     Status,
 )
-from harness.profiles.scope import out_of_scope, scenario_scope
+from harness.profiles.scope import belongs, out_of_scope, scenario_scope
 
 __all__ = [
     "Biller",
@@ -25,6 +25,7 @@ __all__ = [
     "PartnerProfile",
     "PumpPolicy",
     "Status",
+    "belongs",
     "known_partners",
     "lint_biller",
     "lint_project",

@@ -150,8 +150,12 @@ def known_partners(project: Path) -> list[str]:
     return sorted(p.stem for p in (fixtures_dir(project) / "partners").glob("*.yaml"))
 
 
+def partner_path(project: Path, name: str) -> Path:
+    return fixtures_dir(project) / "partners" / f"{name}.yaml"
+
+
 def load_partner(project: Path, name: str) -> PartnerProfile:
-    path = fixtures_dir(project) / "partners" / f"{name}.yaml"
+    path = partner_path(project, name)
     partner = read_model(path, PartnerProfile)
     if partner.name != name:
         raise ProfileError(f"{path}: field 'name': is '{partner.name}' but the file is named '{name}.yaml'")

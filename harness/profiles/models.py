@@ -195,6 +195,9 @@ class BillerProfile(_Model):
     api_keys: list[ApiKey] = Field(
         default_factory=list, description="the biller's platform API keys a partner calls back with (BK=)"
     )
+    operator: str | None = Field(
+        default=None, description="the SE who runs this biller's SIT, as reports name them (--operator overrides)"
+    )
     sit_link: str = Field(
         default="{}", description="where a SIT ID links in reports, e.g. https://tracker.example/SIT/{} ({} = the ID)"
     )

@@ -35,12 +35,18 @@ def out_of_scope(biller: Biller, capability: str) -> str | None:
     return f"Optional for {partner}, {how} for {biller.profile.name}: {cap.reason}"
 
 
+def belongs(biller: Biller, tags: Iterable[str]) -> bool:
+    """Whether a scenario with these tags is part of the biller's integration at all.
+
+    A scenario tagged for another partner is outside it: not an N/A row of its workbook.
+    """
+    partners = {tag.removeprefix(PARTNER_TAG) for tag in tags if tag.startswith(PARTNER_TAG)}
+    return not partners or biller.partner.name in partners
+
+
 def scenario_scope(biller: Biller, tags: Iterable[str]) -> str | None:
-    """None when a scenario with these tags is in scope, else why it is N/A."""
+    """None when a scenario of the biller's workbook is in scope, else why it is N/A."""
     for tag in sorted(tags):
-        partner = tag.removeprefix(PARTNER_TAG)
-        if tag.startswith(PARTNER_TAG) and partner != biller.partner.name:
-            return f"Specific to partner {partner}; this biller's partner is {biller.partner.name}"
         if tag.startswith(CAPABILITY_TAG) and (reason := out_of_scope(biller, tag.removeprefix(CAPABILITY_TAG))):
             return reason
     return None

@@ -29,8 +29,8 @@ from allure_commons.types import AttachmentType, LabelType, LinkType
 from attr import asdict
 
 from harness.reports.bodies import content_type, pretty
-from harness.reports.cases import SitCase
 from harness.reports.fold import Evidence, RunRecord, ScenarioRecord, StepRecord, epoch_ms
+from harness.workbook import SitCase
 
 _NAMESPACE = uuid.UUID("5b6c1f0e-6a52-4e4f-9a43-7f1e2d1c0b11")  # fixed: ids must not change between projections
 Mask = Callable[[str], str]

@@ -1,7 +1,7 @@
 """`sit diff`: what changed between two runs, per SIT ID and per partner call.
 
-A projection of two event logs, like every report: it reads the logs and the partner
-profiles, never the platform or the partner side. A run before and after a partner's new
+A projection of two event logs, like every report: it reads the logs (and the partner
+profiles the runs recorded), never the platform or the partner side. A run before and after a partner's new
 version (or a platform release) should differ only where behaviour changed, so fields that
 differ on every run by design (references carrying the run id, dates) are ignored by name,
 as the partner profile's ``evidence.volatile_fields`` lists them.
@@ -14,14 +14,11 @@ from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from pathlib import Path
 from typing import Any, Literal
 
 from rich.console import Console
 from rich.text import Text
 
-from harness.events import EventLogError
-from harness.profiles import load_partner
 from harness.reports.bodies import content_type, leaf_name
 from harness.reports.bodies import fields as body_fields
 from harness.reports.fold import RunRecord, fold
@@ -111,14 +108,11 @@ class _Scenario:
         self.calls.append(_Call(name, self.names[name], _values(data, volatile)))
 
 
-def volatile_fields(project: Path, runs: Iterable[RunLog]) -> tuple[str, ...]:
-    """The union of the volatile field names of the runs' partner profiles, sorted."""
+def volatile_fields(runs: Iterable[RunLog]) -> tuple[str, ...]:
+    """The union of the volatile field names of the partner profiles the runs recorded, sorted."""
     names: set[str] = set()
     for run in runs:
-        partner = run.facts().get("partner")
-        if not isinstance(partner, str):
-            raise EventLogError(f"{run.name}: its run.started event names no partner")
-        names.update(load_partner(project, partner).evidence.volatile_fields)
+        names.update(run.opening().profile("partner", "evidence", "volatile_fields", default=[]))
     return tuple(sorted(names))
 
 

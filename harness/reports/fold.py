@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from harness.events import Event
+from harness.events import TERMINAL_KINDS, Event
 
 # The scenario statuses of the event log, and how the workbook says them.
 WORKBOOK_STATUS = {
     "passed": "Pass", "failed": "Fail", "na": "N/A", "not_run": "Not run", "interrupted": "Interrupted",
 }  # fmt: skip
 INTERRUPTED = "the run stopped while this scenario was running"
+CUT_SHORT = "its process ended without finishing the run"
 SIGNED = "signoff.signed"
 
 
@@ -86,7 +87,8 @@ class RunRecord:
     facts: dict[str, Any] = field(default_factory=dict)
     started: str = ""
     finished: str = ""  # the ts of the last evidence event
-    status: str = "interrupted"
+    status: str = "interrupted"  # until a terminal event says otherwise: a log cut short stays interrupted
+    reason: str = CUT_SHORT  # why an interrupted run stopped, as its run.interrupted says
     counts: dict[str, int] = field(default_factory=dict)
     head_seq: int = 0  # the evidence head: the last event that is not a signature
     head_hash: str = ""
@@ -121,11 +123,19 @@ def fold(events: Iterable[Event], run: RunRecord) -> Iterator[ScenarioRecord]:
         yield _interrupted(scenario)
 
 
+def terminal_status(event: Event) -> tuple[str, str]:
+    """(status, reason) that a terminal event gives its run."""
+    if event.kind == "run.interrupted":
+        return "interrupted", str(event.data.get("reason", ""))
+    return str(event.data.get("status", "failed")), ""
+
+
 def _run_event(run: RunRecord, event: Event) -> None:
     if event.kind == "run.started":
         run.run_id, run.facts, run.started = event.run_id, event.data, event.ts
-    elif event.kind == "run.finished":
-        run.status, run.counts = event.data.get("status", "finished"), dict(event.data.get("counts", {}))
+    elif event.kind in TERMINAL_KINDS:
+        run.status, run.reason = terminal_status(event)
+        run.counts = dict(event.data.get("counts", {}))
 
 
 def _open(event: Event) -> ScenarioRecord:

@@ -1,7 +1,10 @@
 """Where a projection reads a run: the event store or an exported JSONL file.
 
 Every read goes through the chain check, so no report is ever rendered from a log
-that was edited after the fact: the first broken event stops the projection.
+that was edited after the fact: the first broken event stops the projection. What a
+report needs to know besides the scenarios (the run's facts, its workbook, the profiles
+as loaded) is what the run recorded when it started: reports never read features or
+profiles from the checkout.
 """
 
 from __future__ import annotations
@@ -13,7 +16,41 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError, RunNotFound
-from harness.events import Event, EventLogError, SQLiteStore, read_jsonl, verified
+from harness.events import TERMINAL_KINDS, Event, EventLogError, SQLiteStore, read_jsonl, verified
+from harness.reports.fold import CUT_SHORT, terminal_status
+from harness.reports.runs import RUNNING
+from harness.workbook import WORKBOOK_EVENT, SitCase, cases_from_event
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a run recorded at its start: its facts, its workbook, and the profiles as loaded."""
+
+    facts: dict[str, Any]
+    cases: list[SitCase]
+
+    def profile(self, which: str, *path: str, default: Any = None) -> Any:
+        """A field of the recorded ``biller`` or ``partner`` profile, e.g. ``profile("partner", "product")``.
+
+        Read by path with a default, not through today's profile models: a run recorded by an
+        earlier version still projects when the models have changed since.
+        """
+        node: Any = self.facts.get("profiles", {}).get(which, {}).get("data", {})
+        for name in path:
+            node = node.get(name) if isinstance(node, dict) else None
+        return default if node is None else node
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Whether a run ended, and how: passed, failed, interrupted (with the reason), or running."""
+
+    status: str
+    reason: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("passed", "failed")
 
 
 @dataclass(frozen=True)
@@ -33,22 +70,43 @@ class RunLog:
             yield from verified(store.events(self.run_id), self.run_id)
 
     def facts(self) -> dict[str, Any]:
-        """The ``run.started`` data: biller, partner, versions, seed, operator."""
-        first = self._first()
-        if first.kind != "run.started":
-            raise EventLogError(f"{self.name}: first event is {first.kind}, not run.started")
-        return first.data
+        """The ``run.started`` data: biller, partner, versions, seed, operator, profiles, history."""
+        return self.opening().facts
+
+    def opening(self) -> Opening:
+        """``run.started`` and ``run.workbook``: read from the log's first events, not to its end."""
+        events = self.events()
+        try:
+            first = next(events)
+            if first.kind != "run.started":
+                raise EventLogError(f"{self.name}: first event is {first.kind}, not run.started")
+            for event in events:
+                if event.kind == WORKBOOK_EVENT:
+                    return Opening(first.data, cases_from_event(event.data))
+                if event.kind.startswith("scenario."):
+                    break
+        finally:
+            events.close()
+        raise EventLogError(f"{self.name}: the run did not record its workbook (run.workbook); it was made by an "
+                            "earlier sit-harness whose reports read the checkout: run the SIT again")
+
+    def state(self) -> RunState:
+        """How the run ended, from its terminal event; without one, whether its process still runs."""
+        if self.from_jsonl:
+            with closing(read_jsonl(self.source)) as events:
+                terminal = [e for e in events if e.kind in TERMINAL_KINDS]
+            running = False
+        else:
+            with SQLiteStore(self.source) as store:
+                terminal = list(store.events_of_kind(TERMINAL_KINDS, self.run_id))
+                running = not terminal and store.is_running(self.run_id)
+        if terminal:
+            return RunState(*terminal_status(terminal[0]))
+        return RunState(RUNNING) if running else RunState("interrupted", CUT_SHORT)
 
     @property
     def name(self) -> str:
         return str(self.source) if self.from_jsonl else self.run_id
-
-    def _first(self) -> Event:
-        events = self.events()
-        try:
-            return next(events)
-        finally:
-            events.close()
 
 
 def open_run(target: str, store: Path) -> RunLog:

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from harness.errors import ProfileError
-from harness.profiles import Biller, load_biller
+from harness.errors import IncompleteRun
 from harness.reports import html
 from harness.reports.allure import AllureResults, result_uuid
-from harness.reports.cases import load_cases
 from harness.reports.fold import RunRecord, ScenarioRecord, fold
-from harness.reports.log import RunLog
+from harness.reports.log import Opening, RunLog
 from harness.reports.personal import Masker, collect
+from harness.reports.runs import RUNNING
 from harness.reports.signing import write_signature_file
 from harness.reports.signoff import build_view, render_html, run_facts, write_pdf
 from harness.reports.workbook import Row, RunRows, write_csv, write_xlsx
@@ -55,14 +54,27 @@ class ReportPaths:
 
 @dataclass(frozen=True)
 class ReportOptions:
-    project: Path
+    project: Path  # where the Allure command is installed (node_modules): nothing else is read from it
     html: bool = True  # the Allure HTML needs Node; the benchmark projects without it
     pdf: bool = True
     partner_pack: bool = False
+    interrupted: bool = False  # also report a run that did not finish (every document then says so)
+
+
+def reportable(log: RunLog, interrupted: bool) -> str:
+    """The run's status if it may be reported: never while it runs; interrupted only when asked for."""
+    state = log.state()
+    if state.status == RUNNING:
+        raise IncompleteRun(f"run {log.run_id} is still running; report it when it has finished")
+    if not state.finished and not interrupted:
+        raise IncompleteRun(f"run {log.run_id} did not finish ({state.reason}); `sit report {log.name} "
+                            "--interrupted` writes its evidence, every document marked INTERRUPTED")
+    return state.status
 
 
 def write_report(log: RunLog, out: Path, options: ReportOptions) -> ReportPaths:
     """Project ``log`` into ``out`` (replaced as a whole); with ``partner_pack`` into ``out/partner-pack``."""
+    reportable(log, options.interrupted)
     target = out / PARTNER_PACK if options.partner_pack else out
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
@@ -79,29 +91,34 @@ def write_report(log: RunLog, out: Path, options: ReportOptions) -> ReportPaths:
     return ReportPaths.under(target, options.html)
 
 
-def _biller(options: ReportOptions, slug: str) -> Biller:
-    try:
-        return load_biller(options.project, slug)
-    except ProfileError as exc:
-        raise ProfileError(f"{exc} (a report reads the run's biller profile: N/A reasons, product)") from None
+def _allure_results(log: RunLog, opening: Opening, out: Path, mask: Callable[[str], str] = str,
+                    kinds: tuple[str, ...] | None = None) -> AllureResults:
+    return AllureResults(out, {c.sit_id: c for c in opening.cases}, opening.profile("biller", "sit_link"),
+                         mask=mask, kinds=kinds)
+
+
+def write_allure_results(log: RunLog, out: Path) -> None:
+    """Only the Allure results of a run (``pytest --alluredir``), as ``write_report`` writes them."""
+    allure = _allure_results(log, log.opening(), out)
+    run = RunRecord()
+    for scenario in fold(log.events(), run):
+        allure.add(run, scenario)
+    allure.close(run)
 
 
 def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> None:
-    facts = log.facts()
-    biller = _biller(options, str(facts.get("biller", "")))
-    cases = load_cases(options.project)
+    opening = log.opening()
     mask: Callable[[str], str] = str
     if options.partner_pack:
-        mask = Masker(collect(log.events(), biller.partner.evidence.personal_fields))
-    allure = AllureResults(paths.allure_results, {c.sit_id: c for c in cases}, biller.profile.sit_link, mask=mask,
-                           kinds=_PARTNER_KINDS if options.partner_pack else None)
-    rows = RunRows(cases, biller, str(facts.get("operator", "")), _allure_link(log.run_id), mask)
+        mask = Masker(collect(log.events(), opening.profile("partner", "evidence", "personal_fields", default=[])))
+    allure = _allure_results(log, opening, paths.allure_results, mask, _PARTNER_KINDS if options.partner_pack else None)
+    rows = RunRows(opening.cases, str(opening.facts.get("operator") or ""), _allure_link(log.run_id), mask)
     run = RunRecord()
     for scenario in fold(log.events(), run):  # the one pass: each scenario is written as it finishes
         allure.add(run, scenario)
         rows.add(scenario)
     allure.close(run)
-    _documents(run, rows.rows(), biller.partner.product, paths, options, mask)
+    _documents(run, rows.rows(), str(opening.profile("partner", "product", default="")), paths, options, mask)
 
 
 def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPaths, options: ReportOptions,
@@ -120,6 +137,8 @@ def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPath
         write_pdf(page, paths.signoff_pdf)
     if paths.allure_report is not None and paths.allure_single is not None:
         name = f"SIT {facts.get('biller_name')} (BID {facts.get('bid')}): run {run.run_id}"
+        if run.status == "interrupted":
+            name = f"INTERRUPTED ({run.reason}): {name}"
         html.generate(options.project, paths.allure_results, paths.allure_report, paths.allure_single, name)
 
 

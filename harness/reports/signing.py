@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from harness.errors import InputError, RunNotFound
-from harness.events import ChainChecker, Event, EventStore, verified
+from harness.errors import IncompleteRun, InputError, RunNotFound
+from harness.events import TERMINAL_KINDS, ChainChecker, Event, EventStore, verified
 
 SIGNOFF_KIND = "signoff.signed"
 ALGORITHM = "ed25519"
@@ -138,37 +138,66 @@ def read_public_key(path: Path) -> str:
 
 # --- signing ----------------------------------------------------------------------------------------
 
-def evidence_head(events: Iterable[Event]) -> Event | None:
-    """The last event that is not a signature: the evidence a sign-off covers."""
-    head = None
-    for event in events:
-        if event.kind != SIGNOFF_KIND:
-            head = event
-    return head
+@dataclass
+class _Signable:
+    """What signing needs to know of a run, gathered in one pass over its events."""
+
+    head: Event | None = None  # the evidence head: the last event that is not a signature
+    terminal: Event | None = None
+    signed: set[tuple[str, str]] = field(default_factory=set)  # (key id, signed hash) of each signature
+
+    def feed(self, event: Event) -> None:
+        if event.kind == SIGNOFF_KIND:
+            self.signed.add((str(event.data.get("key_id")), str(event.data.get("signed_hash"))))
+            return
+        self.head = event
+        if event.kind in TERMINAL_KINDS:
+            self.terminal = event
 
 
-def sign_run(store: EventStore, run_id: str, key_path: Path, signer: str = "") -> Event:
-    """Sign the run's evidence head with the key at ``key_path`` and append the ``signoff.signed`` event.
-
-    The chain is checked while the head is found: signing a tampered log would vouch for it.
-    """
-    key = load_private_key(key_path)  # before reading the run, so a bad key fails at once
+def _signable(store: EventStore, run_id: str) -> _Signable:
+    """The run's evidence head and signatures, once it has finished: a run that did not is never signed."""
     if store.head(run_id) is None:
         raise RunNotFound(f"no run '{run_id}' in the event store; `sit runs` lists them")
-    head = evidence_head(verified(store.events(run_id), run_id))
-    if head is None:
-        raise InputError(f"run {run_id} has no evidence to sign, only signatures")
-    text = statement(run_id, head.seq, head.hash)
+    run = _Signable()
+    for event in verified(store.events(run_id), run_id):  # signing a tampered log would vouch for it
+        run.feed(event)
+    if run.terminal is None:
+        how = "is still running" if store.is_running(run_id) else "did not finish (its process ended first)"
+        raise IncompleteRun(f"run {run_id} {how}: only a finished run is signed")
+    if run.terminal.kind != "run.finished":
+        raise IncompleteRun(f"run {run_id} was interrupted ({run.terminal.data.get('reason', '')}): "
+                            "only a finished run is signed")
+    return run
+
+
+def sign_run(store: EventStore, run_id: str, key_path: Path, signer: str) -> Event:
+    """Sign the finished run's evidence head with the key at ``key_path`` and append ``signoff.signed``.
+
+    ``signer`` names the person, as the sign-off shows them. The same key never signs the same
+    evidence twice: a second signature would vouch for nothing new.
+    """
+    if not signer.strip():
+        raise InputError("name who signs with --signer, as the sign-off should show them (e.g. \"Pat Jones (SE)\")")
+    key = load_private_key(key_path)  # before reading the run, so a bad key fails at once
+    run = _signable(store, run_id)
+    head = run.head
+    assert head is not None  # a finished run's terminal event is evidence
     public = key.public_key()
+    kid = key_id(public)
+    if (kid, head.hash) in run.signed:
+        raise InputError(f"run {run_id}'s evidence (event {head.seq}) is already signed with key {kid}; "
+                         "another party signs with their own key")
+    text = statement(run_id, head.seq, head.hash)
     data = {
         "signed_seq": head.seq,
         "signed_hash": head.hash,
         "statement": text,
         "algorithm": ALGORITHM,
         "public_key": _public_pem(public),
-        "key_id": key_id(public),
+        "key_id": kid,
         "signature": base64.b64encode(key.sign(text.encode("utf-8"))).decode("ascii"),
-        "signer": signer,
+        "signer": signer.strip(),
     }
     return store.append(run_id, SIGNOFF_KIND, data)
 

@@ -20,8 +20,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from harness.profiles import Biller
-from harness.reports.cases import SitCase
 from harness.reports.fold import ScenarioRecord
+from harness.workbook import SitCase
 
 COLUMNS = [  # (header, width)
     ("SIT ID", 14), ("Section", 24), ("Scenario", 36), ("Steps", 60), ("Expected result", 48),
@@ -56,11 +56,11 @@ class Row:
                 self.na_reason, self.evidence, self.executed_at, self.executed_by, self.defect_id]
 
 
-def blank_row(case: SitCase, biller: Biller | None) -> Row:
+def blank_row(case: SitCase) -> Row:
     """A case before it runs: N/A already marked with its reason when the profiles say so."""
-    reason = case.na_reason(biller) if biller is not None else None
     return Row(sit_id=case.sit_id, section=case.section, scenario=case.name, steps="\n".join(case.steps),
-               expected="\n".join(case.expected), status="N/A" if reason else "", na_reason=reason or "")
+               expected="\n".join(case.expected), status="N/A" if case.na_reason else "",
+               na_reason=case.na_reason or "")
 
 
 def utc(ts: str) -> str:
@@ -80,10 +80,10 @@ def actual_result(scenario: ScenarioRecord) -> str:
 class RunRows:
     """The workbook rows of a run: the features' cases, filled in as the fold yields scenarios."""
 
-    def __init__(self, cases: Iterable[SitCase], biller: Biller | None, operator: str,
-                 allure_link: Callable[[ScenarioRecord], str], mask: Mask = str) -> None:
+    def __init__(self, cases: Iterable[SitCase], operator: str, allure_link: Callable[[ScenarioRecord], str],
+                 mask: Mask = str) -> None:
         self._cases = {case.sit_id: case for case in cases}
-        self._biller, self._operator, self._link, self._mask = biller, operator, allure_link, mask
+        self._operator, self._link, self._mask = operator, allure_link, mask
         self._run: dict[str, Row] = {}
 
     def add(self, scenario: ScenarioRecord) -> None:
@@ -108,7 +108,7 @@ class RunRows:
             if sit_id in self._run:
                 rows.append(self._run[sit_id])
                 continue
-            row = blank_row(case, self._biller)
+            row = blank_row(case)
             row.status = row.status or "Not run"
             rows.append(row)
         rows += [row for sit_id, row in self._run.items() if sit_id not in self._cases]
@@ -168,7 +168,7 @@ def _facts_sheet(sheet: Worksheet, title: str, facts: list[tuple[str, str]]) -> 
 
 def write_blank_workbook(cases: list[SitCase], biller: Biller, out: Path) -> tuple[Path, Path]:
     """The workbook before any run (playbook step 39): every case, N/A marked with its reason."""
-    rows = [blank_row(case, biller) for case in cases]
+    rows = [blank_row(case) for case in cases]
     profile = biller.profile
     title = f"SIT workbook: {profile.name} (BID {profile.bid}) with {biller.partner.display_name}"
     facts = [("Biller", profile.name), ("BID", str(profile.bid)),

@@ -7,6 +7,7 @@ same pack loads into a local process, a container or a remote WireMock alike.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ class StubPack:
     root: Path
     mappings: tuple[dict[str, Any], ...]
     sources: tuple[Path, ...]  # the file each mapping came from, for error messages
+    sha256: str  # over every file of the pack, names and bytes: what a run records it ran against
 
 
 def load_pack(root: Path) -> StubPack:
@@ -35,7 +37,18 @@ def load_pack(root: Path) -> StubPack:
         for mapping in _read_mappings(path):
             mappings.append(_inline(root, path, mapping))
             sources.append(path)
-    return StubPack(name=root.name, root=root, mappings=tuple(mappings), sources=tuple(sources))
+    return StubPack(name=root.name, root=root, mappings=tuple(mappings), sources=tuple(sources),
+                    sha256=pack_digest(root))
+
+
+def pack_digest(root: Path) -> str:
+    """SHA-256 over each file under ``root`` in path order: its relative path, then its bytes, each length-prefixed."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        for part in (path.relative_to(root).as_posix().encode("utf-8"), path.read_bytes()):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+    return digest.hexdigest()
 
 
 def _read_mappings(path: Path) -> list[dict[str, Any]]:

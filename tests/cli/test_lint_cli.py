@@ -8,7 +8,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.conftest import PROJECT, run_sit, sit_ids
+from tests.conftest import PROJECT, all_sit_ids, run_sit
 
 BILLER = "clayton-county-water"
 CARD_PAYMENT = "card_payment_posts"  # -k: only SIT-PAY-001, a short run
@@ -57,7 +57,7 @@ def test_warnings_name_the_file_and_line_and_exit_0(project_copy: Path) -> None:
                         "upgrade every biller workstation before SIT")
     assert lines[1].startswith(f"WARNING {rel}:{line_of(biller, 'token_expires:')}: OAuth token expires on ")
     assert lines[1].endswith(", in 10 days: renew it before SIT (tokens with manual authorization last six months)")
-    assert lines[2:] == [f"1 biller, 1 partner, {len(sit_ids())} scenarios checked: 0 errors, 2 warnings"]
+    assert lines[2:] == [f"1 biller, 1 partner, {len(all_sit_ids())} scenarios checked: 0 errors, 2 warnings"]
 
 
 def test_one_biller_only(project_copy: Path) -> None:
@@ -80,7 +80,7 @@ def test_a_broken_biller_profile_is_an_error_line_and_exit_1(project_copy: Path)
     assert errors == [f"ERROR fixtures/billers/broken.yaml:{line_of(broken, 'bid:')}: field 'bid': "
                       "Input should be a valid integer, unable to parse string as an integer (got 'abc')"]
     assert proc.stdout.splitlines()[-1] == (
-        f"2 billers, 1 partner, {len(sit_ids())} scenarios checked: 1 error, 0 warnings")
+        f"2 billers, 1 partner, {len(all_sit_ids())} scenarios checked: 1 error, 0 warnings")
 
 
 def test_broken_stubs_and_features_are_errors(project_copy: Path) -> None:
@@ -104,7 +104,7 @@ def test_broken_stubs_and_features_are_errors(project_copy: Path) -> None:
                         "runs and the workbook skip it"
     assert len(errors) == 3
     assert proc.stdout.splitlines()[-1] == (
-        f"1 biller, 1 partner, {len(sit_ids()) + 2} scenarios checked: 3 errors, 0 warnings")
+        f"1 biller, 1 partner, {len(all_sit_ids()) + 2} scenarios checked: 3 errors, 0 warnings")
 
 
 def test_the_real_project_has_no_errors() -> None:

@@ -104,8 +104,10 @@ def test_bad_input_is_one_line(demo_run: DemoRun, tmp_path: Path) -> None:
     run_id, store, _ = demo_run
     assert_one_line_error(run_sit("report", "20990101-000000-dead", "--store", str(store)), "no run", code=2)
     assert_one_line_error(run_sit("report", str(tmp_path / "gone.jsonl")), "gone.jsonl", code=2)
+    assert_one_line_error(run_sit("signoff", run_id, "--sign", str(tmp_path / "missing.pem"), "--signer", "Pat",
+                                  "--store", str(store)), "missing.pem", code=2)
     assert_one_line_error(run_sit("signoff", run_id, "--sign", str(tmp_path / "missing.pem"), "--store", str(store)),
-                          "missing.pem", code=2)
+                          "--signer", code=2)
     broken = tmp_path / "broken.sqlite"
     shutil.copy(store, broken)
     with sqlite3.connect(broken) as db:

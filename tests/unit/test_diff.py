@@ -13,8 +13,10 @@ import pytest
 from rich.console import Console
 
 from harness.events import SQLiteStore, write_jsonl
+from harness.profiles import load_biller
 from harness.reports.diff import CallChange, FieldChange, RunDiff, ScenarioDiff, diff_runs, render_diff, volatile_fields
 from harness.reports.log import RunLog, open_run
+from harness.session import recorded_profiles
 from tests.conftest import PROJECT
 
 VOLATILE = ("REFERENCE_NO", "reference")
@@ -50,8 +52,11 @@ def graphql(amount: str, reference: str = "r1") -> dict[str, Any]:
 
 
 def write_run(store: Path, run_id: str, scenarios: Sequence[Scenario]) -> RunLog:
+    profiles = recorded_profiles(PROJECT, load_biller(PROJECT, "clayton-county-water"))
     with SQLiteStore(store) as events:
-        events.append(run_id, "run.started", {"partner": "cayenta", "biller": "clayton-county-water"})
+        events.append(run_id, "run.started", {"partner": "cayenta", "biller": "clayton-county-water",
+                                              "profiles": profiles})
+        events.append(run_id, "run.workbook", {"cases": []})
         for sit_id, status, exchanges in scenarios:
             events.append(run_id, "scenario.started", {"sit_id": sit_id, "name": sit_id, "feature": "f"})
             for exchange in exchanges:
@@ -175,9 +180,9 @@ def test_a_store_run_and_a_jsonl_export_compare(tmp_path: Path) -> None:
     assert diff_runs(open_run(str(tmp_path / "a.jsonl"), store), open_run("run-a", store), VOLATILE).identical
 
 
-def test_volatile_fields_come_from_the_partner_profile(tmp_path: Path) -> None:
+def test_volatile_fields_come_from_the_partner_profile_the_run_recorded(tmp_path: Path) -> None:
     run = write_run(tmp_path / "events.sqlite", "run-a", BASE)
-    names = volatile_fields(PROJECT, [run, run])
+    names = volatile_fields([run, run])
     assert {"REFERENCE_NO", "AR_ITEM_NO", "reference"} <= set(names)
     assert list(names) == sorted(set(names))
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from harness.errors import ProfileError
-from harness.profiles import load_biller, out_of_scope, scenario_scope
+from harness.profiles import belongs, load_biller, out_of_scope, scenario_scope
 
 PROJECT = Path(__file__).resolve().parents[2]
 CLAYTON = PROJECT / "fixtures" / "billers" / "clayton-county-water.yaml"
@@ -75,12 +75,18 @@ def test_scope_follows_the_capability_matrix_and_the_billers_choices(tmp_path: P
         out_of_scope(clayton, "teleport")
 
 
-def test_scenario_scope_reads_partner_and_capability_tags() -> None:
+def test_scenario_scope_reads_capability_tags() -> None:
     clayton = load_biller(PROJECT, "clayton-county-water")
     assert scenario_scope(clayton, {"SIT-PAY-001", "capability:payment_posting", "partner:cayenta"}) is None
-    assert "Specific to partner caselle" in (scenario_scope(clayton, {"partner:caselle"}) or "")
     both = {"capability:paperless_change", "capability:phone_change"}
     assert "Phone number change logs" in (scenario_scope(clayton, both) or "")
+
+
+def test_a_scenario_for_another_partner_is_outside_the_billers_workbook() -> None:
+    clayton = load_biller(PROJECT, "clayton-county-water")
+    assert belongs(clayton, {"SIT-PAY-001", "capability:payment_posting"})
+    assert belongs(clayton, {"partner:cayenta"}) and belongs(clayton, {"partner:cayenta", "partner:caselle"})
+    assert not belongs(clayton, {"SIT-CSL-001", "partner:caselle"})
 
 
 def test_balance_fields_follow_the_billers_setting() -> None:

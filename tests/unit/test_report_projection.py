@@ -14,10 +14,14 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from harness.errors import IncompleteRun
 from harness.events import EventLogError, SQLiteStore
+from harness.profiles import load_biller
 from harness.reports import ReportOptions, open_run, write_report
 from harness.reports.fold import RunRecord, fold
 from harness.reports.personal import PERSONAL, Masker, collect
+from harness.session import recorded_profiles
+from harness.workbook import WORKBOOK_EVENT, biller_workbook
 from tests.conftest import PROJECT
 
 RUN = "20261101-120000-abcd"
@@ -27,6 +31,7 @@ FACTS = {"biller": "clayton-county-water", "biller_name": "Clayton County Water 
          "partner": "cayenta", "partner_name": "Cayenta Utilities", "partner_version": "7.9.2", "platform": "reference",
          "seed": 7, "stub_backend": "process", "wiremock_version": "3.13.2", "harness_version": "0.1.0",
          "git_commit": "abc", "operator": "se.jones", "test_portal_bid": None, "stub_pack": "stubs/cayenta"}
+CLAYTON = load_biller(PROJECT, "clayton-county-water")
 
 
 class Log:
@@ -60,7 +65,8 @@ def log(tmp_path: Path) -> Log:
     """A run of four scenarios: passed with evidence, failed (platform), failed on an unmatched
     request (partner), and one the process died in (no scenario.finished, no run.finished)."""
     log = Log(tmp_path / "events.sqlite")
-    log.add("run.started", **FACTS)
+    log.add("run.started", **FACTS, profiles=recorded_profiles(PROJECT, CLAYTON))
+    log.add(WORKBOOK_EVENT, cases=[case.record() for case in biller_workbook(PROJECT, CLAYTON)])
     log.scenario("SIT-PAY-001", "A card payment posts to the partner")
     log.add("step.started", sit_id="SIT-PAY-001", keyword="When", text="the payer pays 45.10 by card", line=8)
     log.add("platform.tx_created", key="k1", account="1234", amount="45.10")
@@ -100,7 +106,7 @@ def test_fold_attaches_evidence_to_the_step_that_caused_it(log: Log, tmp_path: P
     paid = scenarios["SIT-PAY-001"]
     assert [e.kind for e in paid.steps[0].evidence] == ["platform.tx_created", "partner.exchange", "partner.exchange"]
     assert paid.steps[0].expectations[0]["actual"] == "posted"
-    assert (paid.first_seq, paid.last_seq) == (2, 9)
+    assert (paid.first_seq, paid.last_seq) == (3, 10)
     assert run.status == "interrupted" and run.facts["bid"] == 1368 and run.head_seq == run.events
 
 
@@ -116,6 +122,7 @@ def test_fold_classifies_failures(log: Log, tmp_path: Path) -> None:
 def report(tmp_path: Path, out: str = "out", **options: Any) -> Path:
     options.setdefault("html", False)
     options.setdefault("pdf", False)
+    options.setdefault("interrupted", True)  # the log's process died mid-scenario
     return write_report(open_run(RUN, tmp_path / "events.sqlite"), tmp_path / out,
                         ReportOptions(project=PROJECT, **options)).root
 
@@ -160,6 +167,12 @@ def test_categories_and_environment(log: Log, tmp_path: Path) -> None:
     assert env["Partner.version"] == "7.9.2" and env["Git.commit"] == "abc" and env["Run"] == RUN
 
 
+def test_an_interrupted_run_is_reported_only_when_asked(log: Log, tmp_path: Path) -> None:
+    with pytest.raises(IncompleteRun, match=r"did not finish .*--interrupted"):
+        report(tmp_path, interrupted=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_projection_is_byte_identical(log: Log, tmp_path: Path) -> None:
     first, second = report(tmp_path, "a"), report(tmp_path, "b")
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file() and p.suffix != ".xlsx")
@@ -174,7 +187,7 @@ def test_workbook_rows(log: Log, tmp_path: Path) -> None:
     rows = {row["SIT ID"]: row for row in csv.DictReader((root / "workbook.csv").open(newline=""))}
     assert rows["SIT-PAY-001"]["Status"] == "Pass" and rows["SIT-PAY-001"]["Actual result"] == "payment status: posted"
     assert rows["SIT-PAY-001"]["Executed by"] == "se.jones" and rows["SIT-PAY-001"]["Executed at"].endswith("UTC")
-    assert rows["SIT-PAY-001"]["Evidence"].startswith("events 2-9; allure-report.html#")
+    assert rows["SIT-PAY-001"]["Evidence"].startswith("events 3-10; allure-report.html#")
     assert rows["SIT-PAY-002"]["Status"] == "Fail" and "got parked" in rows["SIT-PAY-002"]["Actual result"]
     assert rows["SIT-PAY-004"]["Status"] == "Interrupted"
     assert rows["SIT-PAY-005"]["Status"] == "Not run"  # in the features, never started
@@ -218,7 +231,7 @@ def test_a_tampered_log_is_not_projected(log: Log, tmp_path: Path) -> None:
 
     with sqlite3.connect(tmp_path / "events.sqlite") as db:
         db.execute("DROP TRIGGER events_no_update")  # what an editor of the file would do first
-        db.execute("UPDATE events SET data = replace(data, 'posted', 'parked') WHERE seq = 6")
-    with pytest.raises(EventLogError, match="chain broken at event 6"):
+        db.execute("UPDATE events SET data = replace(data, 'posted', 'parked') WHERE seq = 7")
+    with pytest.raises(EventLogError, match="chain broken at event 7"):
         report(tmp_path)
     assert not (tmp_path / "out").exists()  # nothing half-written

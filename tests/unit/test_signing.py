@@ -98,7 +98,7 @@ def test_a_second_signer_signs_the_same_evidence(store: SQLiteStore, key: Path, 
 
 
 def test_tampered_signature_is_invalid(store: SQLiteStore, key: Path, tmp_path: Path) -> None:
-    event = sign_run(store, RUN, key)
+    event = sign_run(store, RUN, key, signer="SE")
     raw = bytearray(base64.b64decode(event.data["signature"]))
     raw[0] ^= 1
     data = {**signature_file_data(event), "signature": base64.b64encode(bytes(raw)).decode()}
@@ -111,7 +111,7 @@ def test_tampered_signature_is_invalid(store: SQLiteStore, key: Path, tmp_path: 
 
 
 def test_evidence_appended_after_signing_is_named(store: SQLiteStore, key: Path) -> None:
-    sign_run(store, RUN, key)
+    sign_run(store, RUN, key, signer="SE")
     late = store.append(RUN, "step", {"what": "late"})
     check = _only(_checks(store))
     assert not check.valid
@@ -121,7 +121,7 @@ def test_evidence_appended_after_signing_is_named(store: SQLiteStore, key: Path)
 def test_wrong_public_key_is_refused(store: SQLiteStore, key: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.pem"
     generate_key(other)
-    sign_run(store, RUN, key)
+    sign_run(store, RUN, key, signer="SE")
     right = _checks(store, public_key_pem=read_public_key(key.with_name("biller.pem.pub")))
     assert [c.valid for c in right] == [True]
     wrong = _checks(store, public_key_pem=read_public_key(other))
@@ -131,7 +131,7 @@ def test_wrong_public_key_is_refused(store: SQLiteStore, key: Path, tmp_path: Pa
 
 def test_edited_evidence_breaks_the_chain_before_any_signature_counts(store: SQLiteStore, key: Path,
                                                                       tmp_path: Path) -> None:
-    sign_run(store, RUN, key)
+    sign_run(store, RUN, key, signer="SE")
     conn = sqlite3.connect(tmp_path / "events.sqlite", isolation_level=None)
     conn.execute("DROP TRIGGER events_no_update")
     conn.execute("UPDATE events SET data = ? WHERE run_id = ? AND seq = 2", ('{"what":"edited"}', RUN))
@@ -139,7 +139,7 @@ def test_edited_evidence_breaks_the_chain_before_any_signature_counts(store: SQL
     check = _only(_checks(store))
     assert check.line() == "INVALID: chain: broken at event 2: hash does not match its content"
     with pytest.raises(EventLogError, match="chain broken at event 2"):
-        sign_run(store, RUN, key)  # nobody vouches for a tampered log
+        sign_run(store, RUN, key, signer="SE")  # nobody vouches for a tampered log
 
 
 def test_signature_file_checks_a_jsonl_export(store: SQLiteStore, key: Path, tmp_path: Path) -> None:
@@ -154,13 +154,13 @@ def test_signature_file_checks_a_jsonl_export(store: SQLiteStore, key: Path, tmp
 
 
 def test_signature_file_of_another_run_is_invalid(store: SQLiteStore, key: Path) -> None:
-    data = {**signature_file_data(sign_run(store, RUN, key)), "run_id": "other-run"}
+    data = {**signature_file_data(sign_run(store, RUN, key, signer="SE")), "run_id": "other-run"}
     checks = verify_signatures(store.events(RUN), signature_file=data)
     assert checks[-1].line() == f"INVALID: signature file: it is for run 'other-run', not {RUN}"
 
 
 def test_a_signature_rewritten_onto_other_evidence_is_invalid(store: SQLiteStore, key: Path) -> None:
-    data = signature_file_data(sign_run(store, RUN, key))
+    data = signature_file_data(sign_run(store, RUN, key, signer="SE"))
     forged = {**data, "signed_seq": 2, "statement": statement(RUN, 2, data["signed_hash"])}
     check = verify_signatures(store.events(RUN), signature_file=forged)[-1]
     assert "signature does not match the statement" in check.line()
@@ -174,7 +174,7 @@ def test_unsigned_run_has_one_failure(store: SQLiteStore) -> None:
 
 def test_sign_unknown_run(store: SQLiteStore, key: Path) -> None:
     with pytest.raises(RunNotFound, match="no run 'nosuch'"):
-        sign_run(store, "nosuch", key)
+        sign_run(store, "nosuch", key, signer="SE")
 
 
 def _pem(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
@@ -221,7 +221,7 @@ def test_malformed_signature_event_is_invalid_not_a_crash(store: SQLiteStore) ->
 
 
 def test_an_old_signature_replayed_after_new_evidence_is_invalid(store: SQLiteStore, key: Path) -> None:
-    old = sign_run(store, RUN, key)
+    old = sign_run(store, RUN, key, signer="SE")
     late = store.append(RUN, "step", {"what": "late"})
     store.append(RUN, SIGNOFF_KIND, old.data)  # a valid signature, copied past evidence it never saw
     checks = _checks(store)
