@@ -64,8 +64,9 @@ def read_feature(path: Path, rel: str) -> list[Scenario]:
         document = Parser().parse(path.read_text(encoding="utf-8"))
     except CompositeParserException as exc:
         found = _AT.search(str(exc))
-        raise FeatureError(f"{rel}: not valid Gherkin ({' '.join(str(exc).split())[:200]})",
-                           int(found.group(1)) if found else None) from None
+        line = int(found.group(1)) if found else None
+        first = " ".join(str(exc).split()).removeprefix("Parser errors: ")
+        raise FeatureError(f"{rel}{f':{line}' if line else ''}: not valid Gherkin ({first[:200]})", line) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FeatureError(f"{rel}: cannot read it ({exc})") from None
     feature = document.get("feature")

@@ -34,6 +34,7 @@ class Interrupted(KeyboardInterrupt):
 
 class _State:
     first: Interrupted | None = None
+    told = False  # whether the user was told of the interruption (else the CLI says it on its way out)
     scenarios_running = False
 
 
@@ -45,6 +46,16 @@ def reason() -> str | None:
 def exit_code() -> int | None:
     """The exit code an interrupted run ends with (128 + the signal), if it was interrupted."""
     return _State.first.exit_code if _State.first else None
+
+
+def told() -> None:
+    """The user has been told of the interruption (the CLI need not say it again)."""
+    _State.told = True
+
+
+def untold() -> Interrupted | None:
+    """The interruption, if there was one the user has not been told of."""
+    return None if _State.told else _State.first
 
 
 def _interrupt(reason: str, code: int) -> None:
@@ -61,7 +72,7 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
 @contextmanager
 def handled() -> Iterator[None]:
     """Turn SIGINT, SIGTERM and SIGHUP into ``Interrupted`` for the block (main thread only)."""
-    _State.first, _State.scenarios_running = None, False
+    _State.first, _State.told, _State.scenarios_running = None, False, False
     previous = {sig: signal.signal(sig, _on_signal) for sig in SIGNALS}
     try:
         yield

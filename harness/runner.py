@@ -107,15 +107,27 @@ def run(options: RunOptions, console: Console, report: Callable[[str], None] | N
     with interrupts.handled():
         session = SitSession(options)
         try:
-            session.start()
-        except interrupts.Interrupted as exc:
-            session.stop()
-            console.print(f"sit: interrupted ({exc.reason}) before the run started; nothing was recorded")
-            return exc.exit_code
-        except BaseException:
-            session.stop()
-            raise
-        return _run(session, console, report)
+            try:
+                session.start()
+            except BaseException:
+                session.stop()
+                raise
+            return _run(session, console, report)
+        except interrupts.Interrupted as exc:  # before pytest took it over, or while it loaded the steps
+            return _interrupted(session, console, exc.exit_code)
+
+
+def _interrupted(session: SitSession, console: Console, code: int) -> int:
+    """Say what an interruption left: a recorded run to report, or nothing."""
+    if session.is_ready:
+        console.print(f"Interrupted ({interrupts.reason()}): the evidence up to then is kept. To report it,\n"
+                      f"every document marked INTERRUPTED:  sit report {session.run_id} --interrupted",
+                      highlight=False)
+    else:
+        console.print(f"sit: interrupted ({interrupts.reason()}) before the run started; nothing was recorded",
+                      highlight=False)
+    interrupts.told()
+    return code
 
 
 def _run(session: SitSession, console: Console, report: Callable[[str], None] | None) -> int:
@@ -132,8 +144,7 @@ def _run(session: SitSession, console: Console, report: Callable[[str], None] | 
     interrupted = interrupts.exit_code()
     if not session.is_ready:  # stopped before the first scenario: no run was recorded
         if interrupted is not None:
-            console.print(f"sit: interrupted ({interrupts.reason()}) before the run started; nothing was recorded")
-            return interrupted
+            return _interrupted(session, console, interrupted)
         _check_selection(code, errors.getvalue(), session.options.select)
     sys.stderr.write(errors.getvalue())
     for line in progress.collect_errors:
@@ -142,9 +153,7 @@ def _run(session: SitSession, console: Console, report: Callable[[str], None] | 
         summary = summarize(store, session.run_id)
     print_summary(console, summary, session)
     if interrupted is not None:
-        console.print(f"The run was interrupted ({interrupts.reason()}); its evidence up to then is in the log. "
-                      f"`sit report {session.run_id} --interrupted` writes it, marked INTERRUPTED.", highlight=False)
-        return interrupted
+        return _interrupted(session, console, interrupted)
     if report is not None and not _reported(report, session.run_id, console):
         return 1
     if progress.collect_errors or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

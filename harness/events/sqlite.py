@@ -273,7 +273,7 @@ class SQLiteStore(EventStore):
     # it when the process dies, however it dies, so a killed run never reads as running.
 
     def _run_lock(self, run_id: str) -> Path:
-        return self._path.with_name(f"{self._path.name}-runs") / f"{run_id}.lock"
+        return self._path.with_name(f"{self._path.name}.running") / f"{run_id}.lock"
 
     @contextmanager
     def running(self, run_id: str) -> Iterator[None]:

@@ -207,7 +207,7 @@ def _lint_features(project: Path, findings: list[Finding]) -> int:
             scenarios = read_feature(path, rel)
         except FeatureError as exc:
             where = f"{rel}:{exc.line}" if exc.line else rel
-            findings.append(Finding("error", where, str(exc).removeprefix(f"{rel}: ")))
+            findings.append(Finding("error", where, str(exc).removeprefix(f"{where}: ")))
             continue
         count += len(scenarios)
         findings.extend(Finding("error", f"{rel}:{s.line}", f"scenario '{s.name}' has no SIT ID tag "

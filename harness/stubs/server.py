@@ -146,8 +146,10 @@ class ProcessWireMock(WireMockServer):
                "--disable-banner", "--root-dir", str(root), "--local-response-templating",
                "--disable-request-logging"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # A session of its own: Ctrl-C at the terminal interrupts the run, which stops WireMock
+        # itself; the JVM must not die first and turn an interruption into "WireMock exited".
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                      stdin=subprocess.DEVNULL)
+                                      stdin=subprocess.DEVNULL, start_new_session=True)
         log = self.log_path.open("w", encoding="utf-8")
         self._reader = threading.Thread(target=self._pump_log, args=(self._proc.stdout, log), daemon=True)
         self._reader.start()
@@ -190,7 +192,8 @@ class ProcessWireMock(WireMockServer):
 
     def stop(self) -> None:
         """SIGTERM, then reap the JVM in the background: its graceful shutdown takes ~0.4 s that
-        nothing waits on, except the run that dumps the class archive, which must see it done."""
+        nothing waits on until the process exits, except the run that dumps the class archive,
+        which must see it done."""
         proc, self._proc, self._reader = self._proc, None, None
         if proc is None:
             return
@@ -200,7 +203,8 @@ class ProcessWireMock(WireMockServer):
             _reap(proc)
             self._cds.publish()
         else:
-            threading.Thread(target=_reap, args=(proc,), daemon=True, name="wiremock-reaper").start()
+            # Not a daemon: the interpreter waits for it at exit, so the JVM never outlives the run.
+            threading.Thread(target=_reap, args=(proc,), name="wiremock-reaper").start()
 
 
 def _reap(proc: subprocess.Popen[str]) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
-from runs import Run, sit_run
+from runs import Run, explain, sit, sit_run
 
-from harness.events import MASK
+from harness.events import MASK, SQLiteStore
 
 LIVE, RETIRED = "CANARY-bk-live-6c1d", "CANARY-bk-old-2f9e"
 CANARIES = {"SIT_NEWPORT_API_KEY": LIVE, "SIT_NEWPORT_RETIRED_API_KEY": RETIRED}
@@ -76,8 +76,10 @@ def test_the_keys_are_found_without_redaction(newport: Run, tmp_path: Path) -> N
     assert _leaks(leaked.read_bytes()) == [RETIRED, "canary"]
 
 
-def test_a_partner_without_callbacks_reports_them_na(tmp_path: Path) -> None:
-    clayton = sit_run(tmp_path / "events.sqlite", "clayton-county-water", *SELECT)
-    assert set(clayton.statuses().values()) == {"na"}
-    (reason,) = {clayton.finished(sit_id)["reason"] for sit_id in CALLBACKS}
-    assert reason.startswith("Not supported by Cayenta") and "call the platform back" in reason
+def test_a_partner_without_callbacks_has_no_callback_cases(tmp_path: Path) -> None:
+    """The callback scenarios are Caselle's (@partner:caselle): not N/A rows of a Cayenta biller's workbook."""
+    store = tmp_path / "events.sqlite"
+    result = sit("run", "--biller", "clayton-county-water", "--store", str(store), "--no-report", *SELECT)
+    assert result.returncode == 2 and "no scenario matches -k 'callback'" in result.stderr, explain(result)
+    with SQLiteStore(store) as events:
+        assert events.run_ids() == []

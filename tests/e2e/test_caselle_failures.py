@@ -7,7 +7,7 @@ pack and the adapter differ.
 Each scenario states what the platform does, and the log must prove it: COWS down parks the
 payment and it posts once when COWS is back; the generic cr0 error comes with the profile's
 hint; an expired token is replaced once; a missing licence is named. For a Cayenta biller
-the same scenarios are N/A, by their partner tag.
+the same scenarios are outside its workbook, by their partner tag.
 """
 
 from __future__ import annotations
@@ -93,13 +93,13 @@ def test_a_missing_licence_is_named(run: Run) -> None:
     assert platform(run, "SIT-CSL-005", "pump_parked") == []
 
 
-def test_for_a_cayenta_biller_the_caselle_scenarios_are_na(
+def test_for_a_cayenta_biller_the_caselle_scenarios_are_outside_its_workbook(
     demo_run: tuple[str, Path, subprocess.CompletedProcess[str]],
 ) -> None:
     run_id, store, _ = demo_run
     with SQLiteStore(store) as events:
-        finished = [e.data for e in events.events(run_id) if e.kind == "scenario.finished"]
-    caselle = {d["sit_id"]: (d["status"], d.get("reason", "")) for d in finished if d["sit_id"] in SIT_IDS}
-    assert set(caselle) == set(SIT_IDS)
-    assert all(status == "na" and reason.startswith("Specific to partner caselle")
-               for status, reason in caselle.values())
+        recorded = [e.data for e in events.events(run_id) if e.kind in ("run.workbook", "scenario.started")]
+    cases = {case["sit_id"] for case in recorded[0]["cases"]}
+    started = {d["sit_id"] for d in recorded[1:]}
+    assert cases and not cases & set(SIT_IDS)  # not N/A rows: not rows at all
+    assert started == cases and not started & set(SIT_IDS)

@@ -117,9 +117,23 @@ def killed(tmp_path_factory: pytest.TempPathFactory) -> Killed:
 
 @pytest.fixture(scope="module")
 def report(killed: Killed) -> Path:
-    result = killed.cli("report", killed.run_id)
+    result = killed.cli("report", killed.run_id, "--interrupted")
     assert result.returncode == 0, explain(result)
     return killed.store.parent / killed.run_id  # reports go beside the store
+
+
+def test_a_killed_run_is_listed_interrupted_and_reported_only_when_asked(killed: Killed) -> None:
+    listed = killed.cli("runs")
+    (row,) = [line.split() for line in listed.stdout.splitlines() if killed.run_id in line]
+    assert row[3] == "interrupted", listed.stdout  # its process is gone: not "running"
+    refused = killed.cli("report", killed.run_id, "-o", str(killed.store.parent / "refused"))
+    assert refused.returncode == 4, explain(refused)
+    assert "did not finish" in refused.stderr and "--interrupted" in refused.stderr
+    assert not (killed.store.parent / "refused").exists()
+    key = killed.store.parent / "se.pem"
+    assert sit("keygen", str(key)).returncode == 0
+    signed = killed.cli("signoff", killed.run_id, "--sign", str(key), "--signer", "Pat Jones (SE)")
+    assert signed.returncode == 4 and "only a finished run is signed" in signed.stderr, explain(signed)
 
 
 def _workbook(report: Path) -> dict[str, dict[str, str]]:
