@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,15 @@ def na_sit_ids(biller: str) -> set[str]:
     """The SIT IDs that are N/A for ``biller``, by the same rule a run uses."""
     profile = load_biller(PROJECT, biller)
     return {case.sit_id for case in load_cases(PROJECT) if case.na_reason(profile)}
+
+
+# What an expectation's sentence must never show: Python's literals and containers, or method codes quoted.
+_PYTHONISH = re.compile(r"\b(True|False|None)\b|[\[\]{}]|'(CC|ACH)'")
+
+
+def reads_like_python(text: str) -> bool:
+    """Whether ``text`` shows values as Python prints them (``True``, ``[['45.10', 'CC']]``), not as said."""
+    return _PYTHONISH.search(text) is not None
 
 
 def run_sit(
