@@ -11,7 +11,7 @@ from harness.events import MASK, Event
 from harness.scenario import ScenarioContext, counted, listed
 
 ACCEPTED, UNAUTHORIZED = 200, 401
-http_status = "HTTP {}".format
+_http_status = "HTTP {}".format
 
 
 def _call_back(sit: ScenarioContext, key: str | None) -> None:
@@ -55,7 +55,7 @@ def callback_accepted(sit: ScenarioContext) -> None:
 
 def _answered(sit: ScenarioContext, status: int) -> None:
     sit.expect("the platform to answer the callback with {}", status, sit.vars["callback"].status,
-               "the platform answered the callback with {}", instead="it answered {}", show=http_status)
+               "the platform answered the callback with {}", instead="it answered {}", show=_http_status)
 
 
 @then("the platform refreshed the account to a balance of {amount:Money}")

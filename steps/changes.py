@@ -32,7 +32,7 @@ def changes_email(sit: ScenarioContext) -> None:
     _change(sit, "email", sit.fake.email())
 
 
-def alert_code(code: str | None) -> str:
+def _alert_code(code: str | None) -> str:
     return f"alert code {code}" if code else "no alert code"
 
 
@@ -59,7 +59,7 @@ def accepted_with_code(sit: ScenarioContext, program: str) -> None:
     expected = sit.biller.partner.change_log[program].alert_code
     (call,) = sit.partner.calls(f"{program}_change", account=sit.vars["account"])
     sit.expect(f"the {program} change to carry {{}}", expected, call.fields.get("alert_code"),
-               f"the {program} change carried {{}}", instead="it carried {}", show=alert_code)
+               f"the {program} change carried {{}}", instead="it carried {}", show=_alert_code)
 
 
 def _letters(text: str) -> str:
@@ -80,7 +80,7 @@ def calls_match_codes(sit: ScenarioContext) -> None:
                    instead=f"it arrived on {call.call}, {{}} (check change_log in {profile})",
                    show={True: f"which names {program}", False: f"which does not name {program}"})
         sit.expect(f"the {program} change on {call.call} to carry {{}}", expected_code, call.fields.get("alert_code"),
-                   f"the {program} change on {call.call} carried {{}}", instead="it carried {}", show=alert_code)
+                   f"the {program} change on {call.call} carried {{}}", instead="it carried {}", show=_alert_code)
         tx = sit.platform.transaction(key)
         sit.expect(f"the {program} change on {call.call} to be {{}}", TxStatus.POSTED.value, tx.status.value,
                    f"the {program} change on {call.call} is {{}}{because(tx.reason)}",
