@@ -8,10 +8,12 @@ scenario's evidence back from the event log.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from enum import Enum
+from typing import Any, TypeAlias
 
 import httpx
 from faker import Faker
@@ -155,13 +157,25 @@ class ScenarioContext:
                                          path=received.path, size=received.size, sha256=received.sha256,
                                          received_at=received.received_at, **_content(received))
 
-    def expect(self, what: str, expected: Any, actual: Any) -> None:
-        """Record an expectation with expected and actual values; fail the step when they differ."""
+    def expect(self, wanted: str, expected: Any, actual: Any, saw: str | None = None, *,
+               instead: str | None = None, show: Show | None = None) -> None:
+        """Record an expectation, and fail the step when ``actual`` differs from ``expected``.
+
+        It reads as sentences, where ``{}`` stands for a value as ``show`` says it (default ``say``):
+        ``wanted`` what should be, after "expected" ("the partner to receive {}"); ``saw`` what is
+        ("the partner received {}"); ``instead`` (default ``saw``) what is when it differs, after the
+        expectation ("it received {}"). A template holds one ``{}``, before any text quoted into it
+        (a reason may hold braces), or none when the sentence already says the value.
+        The event keeps the raw values beside the sentences. Without ``saw``, ``wanted`` is a label
+        (the form before sentences): "label: expected X, got Y".
+        """
         ok = expected == actual
-        self.session.recorder.append("expectation", sit_id=self.sit_id, what=what, expected=_plain(expected),
-                                     actual=_plain(actual), ok=ok)
+        said = (_sentences(wanted, expected, actual, saw, instead, _shower(show), ok) if saw is not None
+                else _labelled(wanted, expected, actual, _shower(show), ok))
+        self.session.recorder.append("expectation", sit_id=self.sit_id, expected=_plain(expected),
+                                     actual=_plain(actual), ok=ok, **said)
         if not ok:
-            raise AssertionError(f"{what}: expected {_plain(expected)}, got {_plain(actual)}")
+            raise AssertionError(said["sentence"])
 
     # -- seeded data ----------------------------------------------------------------------
     def account_number(self) -> str:
@@ -195,7 +209,82 @@ def scenario_faker(base: Faker, seed: int, sit_id: str) -> Faker:
     return base
 
 
+# -- how expectations read ---------------------------------------------------------------
+Show: TypeAlias = Callable[[Any], str] | Mapping[Any, str]
+"""How a value reads in an expectation's sentences: a function, or words by value ({True: "allowed", ...})."""
+
+
+def say(value: Any) -> str:
+    """A value as a person says it: amounts as 45.10, nothing for None or an empty list, lists as
+    "a, b and c". Booleans read "yes"/"no" only as a last resort: a step gives them words (``show``)."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, Enum):
+        return say(value.value)
+    if isinstance(value, set | frozenset):
+        return listed()(sorted(value, key=str))
+    if isinstance(value, list | tuple):
+        return listed()(value)
+    return str(value)
+
+
+def listed(item: Callable[[Any], str] = say, none: str = "nothing") -> Callable[[Iterable[Any]], str]:
+    """Say a list: each value by ``item``, joined "a, b and c"; ``none`` when it is empty."""
+    def said(values: Iterable[Any]) -> str:
+        words = [item(v) for v in values]
+        if not words:
+            return none
+        return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+    return said
+
+
+def counted(noun: str, plural: str | None = None) -> Callable[[int], str]:
+    """Say a count of ``noun``: "no payments", "1 payment", "3 payments"."""
+    many = plural or f"{noun}s"
+    return lambda n: f"no {many}" if n == 0 else f"{n} {noun if n == 1 else many}"
+
+
+def times(n: int) -> str:
+    """Say how often: "once", "twice", "3 times"."""
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def _shower(show: Show | None) -> Callable[[Any], str]:
+    if show is None:
+        return say
+    if isinstance(show, Mapping):
+        words = show
+        return lambda value: words[value] if value in words else say(value)
+    return show
+
+
+def _fill(template: str, value: str) -> str:
+    return template.replace("{}", value, 1)
+
+
+def _sentences(wanted: str, expected: Any, actual: Any, saw: str, instead: str | None,
+               show: Callable[[Any], str], ok: bool) -> dict[str, str]:
+    """The expectation's sentences: what was expected, what was seen, and the one line a report shows
+    (what was seen when it was as expected; else the expectation, then what came instead)."""
+    expected_sentence = f"expected {_fill(wanted, show(expected))}"
+    actual_sentence = _fill(saw, show(actual))
+    sentence = actual_sentence if ok else f"{expected_sentence}; {_fill(instead or saw, show(actual))}"
+    return {"expected_sentence": expected_sentence, "actual_sentence": actual_sentence, "sentence": sentence}
+
+
+def _labelled(what: str, expected: Any, actual: Any, show: Callable[[Any], str], ok: bool) -> dict[str, str]:
+    """A labelled expectation (no sentences given): "label: value", its values said, not printed."""
+    sentence = f"{what}: {show(actual)}" if ok else f"{what}: expected {show(expected)}, got {show(actual)}"
+    return {"what": what, "expected_sentence": f"{what}: {show(expected)}",
+            "actual_sentence": f"{what}: {show(actual)}", "sentence": sentence}
+
+
 def _plain(value: Any) -> Any:
+    """A raw value as the event keeps it (JSON): amounts as text, sets sorted."""
     if isinstance(value, Decimal):
         return f"{value:.2f}"
     if isinstance(value, list | tuple | set | frozenset):

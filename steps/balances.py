@@ -6,10 +6,8 @@ from decimal import Decimal
 
 from harness.catalogue import given, then, when
 from harness.platform import AccountNotFound, PlatformRefusal
-from harness.scenario import ScenarioContext
-from steps.common import arrange_account
-
-METHOD_NAMES = {"CC": "card", "ACH": "ACH"}
+from harness.scenario import ScenarioContext, counted, listed, times
+from steps.common import METHOD_NAMES, arrange_account, article, because, method_name, no_balance_shown
 
 
 def block_code(sit: ScenarioContext, methods: set[str]) -> str:
@@ -77,19 +75,22 @@ def portal_block(sit: ScenarioContext, method: str) -> None:
 @then("the payment route shows a balance of {amount:Money}")
 def shows_balance(sit: ScenarioContext, amount: Decimal) -> None:
     """The balance the payer sees."""
-    sit.expect("balance shown", amount, sit.vars["balance"].balance)
+    sit.expect("the payment route to show a balance of {}", amount, sit.vars["balance"].balance,
+               "the payment route shows a balance of {}", instead="it shows {}")
 
 
 @then("the payment route shows {amount:Money} past due")
 def shows_past_due(sit: ScenarioContext, amount: Decimal) -> None:
     """The past due amount the payer sees."""
-    sit.expect("past due shown", amount, sit.vars["balance"].past_due)
+    sit.expect("the payment route to show {} past due", amount, sit.vars["balance"].past_due,
+               "the payment route shows {} past due", instead="it shows {}")
 
 
 @then("the payment route shows a budget amount of {amount:Money}")
 def shows_budget(sit: ScenarioContext, amount: Decimal) -> None:
     """The budget billing amount the payer sees."""
-    sit.expect("budget amount shown", amount, sit.vars["balance"].budget_amount)
+    sit.expect("the payment route to show {} as the budget amount", amount, sit.vars["balance"].budget_amount,
+               "the payment route shows {} as the budget amount", instead="it shows {}")
 
 
 @then("the platform asked the partner for that account's balance {count:Count} time")
@@ -97,15 +98,19 @@ def shows_budget(sit: ScenarioContext, amount: Decimal) -> None:
 def balance_calls(sit: ScenarioContext, count: int) -> None:
     """How many balance calls for this account reached the partner."""
     calls = sit.partner.calls("balance", account=sit.vars["account"])
-    sit.expect("balance calls for the account", count, len(calls))
+    sit.expect("the platform to ask the partner for the account's balance {}", count, len(calls),
+               "the platform asked the partner for the account's balance {}", instead="it asked {}", show=times)
 
 
 @then("{blocked:Method} payments are blocked and {allowed:Method} payments are allowed")
 def blocks_shown(sit: ScenarioContext, blocked: str, allowed: str) -> None:
     """Which payment methods the platform blocks for the account."""
     shown = sit.vars["balance"].blocked
-    sit.expect("blocked payment methods", [blocked], sorted(shown))
-    sit.expect(f"{METHOD_NAMES[allowed]} payments allowed", True, allowed not in shown)
+    sit.expect("the platform to block {} payments", [blocked], sorted(shown), "the platform blocks {} payments",
+               instead="it blocks {} payments", show=listed(method_name, none="no"))
+    sit.expect(f"{METHOD_NAMES[allowed]} payments to be allowed", True, allowed not in shown,
+               f"{METHOD_NAMES[allowed]} payments are {{}}", instead="they are {}",
+               show={True: "allowed", False: "blocked"})
 
 
 @then("a {method:Method} payment of {amount:Money} is refused as blocked")
@@ -117,18 +122,32 @@ def payment_refused(sit: ScenarioContext, method: str, amount: Decimal) -> None:
         refused = ""
     except PlatformRefusal as exc:
         refused = str(exc)
-    sit.expect(f"{METHOD_NAMES[method]} payment refused as blocked", True, "blocked" in refused)
-    sit.expect("payments sent to the partner", 0, len(sit.partner.calls("payment")))
+    payment = f"{article(METHOD_NAMES[method])} {METHOD_NAMES[method]} payment of {amount:.2f}"
+    sit.expect(f"{payment} to be refused as blocked", True, "blocked" in refused, f"{payment} {{}}", instead="it {}",
+               show={True: f"is refused as blocked ({refused})",
+                     False: f"is refused for another reason ({refused})" if refused else "is taken"})
+    sit.expect("the partner to receive {}", 0, len(sit.partner.calls("payment")), "the partner received {}",
+               instead="it received {}", show=counted("payment"))
 
 
 @then("the platform refuses the portal user's block")
 def portal_refused(sit: ScenarioContext) -> None:
     """The portal user's block flag was refused with the reason."""
-    sit.expect("portal block refused", True, "RTDR" in sit.vars.get("refusal", ""))
+    refusal = sit.vars.get("refusal", "")
+    sit.expect("the platform to refuse the portal user's block, as only RTDR sets blocks", True, "RTDR" in refusal,
+               "the platform {}", instead="it {}",
+               show={True: f"refuses the portal user's block ({refusal})",
+                     False: f"refuses the portal user's block without naming RTDR ({refusal})" if refusal
+                     else "lets the portal user set the block"})
 
 
 @then("the payment route says the account was not found")
 def not_found(sit: ScenarioContext) -> None:
     """The payer is told the account is unknown, rather than shown a zero balance."""
-    sit.expect("account not found", True, "not found" in sit.vars.get("not_found", ""))
-    sit.expect("balance shown", None, sit.vars.get("balance"))
+    said = sit.vars.get("not_found") or sit.vars.get("refusal", "")
+    sit.expect("the payment route to say the account was not found", True, "not found" in sit.vars.get("not_found", ""),
+               "the payment route {}", instead="it {}",
+               show={True: f"says the account was not found ({said})",
+                     False: f"does not say the account was not found{because(said)}"})
+    no_balance_shown(sit)
+

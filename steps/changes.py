@@ -6,7 +6,8 @@ import re
 
 from harness.catalogue import then, when
 from harness.platform import TxStatus
-from harness.scenario import ScenarioContext
+from harness.scenario import ScenarioContext, counted
+from steps.common import because, status
 
 
 def _change(sit: ScenarioContext, program: str, value: str) -> None:
@@ -31,11 +32,18 @@ def changes_email(sit: ScenarioContext) -> None:
     _change(sit, "email", sit.fake.email())
 
 
+def _alert_code(code: str | None) -> str:
+    return f"alert code {code}" if code else "no alert code"
+
+
 def _accepted(sit: ScenarioContext, program: str) -> None:
     tx = sit.platform.transaction(sit.vars["changes"][program])
-    sit.expect(f"{program} change status ({tx.reason or 'no reason'})", TxStatus.POSTED.value, tx.status.value)
+    sit.expect(f"the {program} change to be {{}}", TxStatus.POSTED.value, tx.status.value,
+               f"the {program} change is {{}}{because(tx.reason)}", instead=f"it is {{}}{because(tx.reason)}",
+               show=status)
     calls = sit.partner.calls(f"{program}_change", account=sit.vars["account"])
-    sit.expect(f"{program} changes the partner received", 1, len(calls))
+    sit.expect("the partner to receive {}", 1, len(calls), "the partner received {}", instead="it received {}",
+               show=counted(f"{program} change"))
 
 
 @then("the partner accepted the {program:Program} change")
@@ -50,7 +58,8 @@ def accepted_with_code(sit: ScenarioContext, program: str) -> None:
     _accepted(sit, program)
     expected = sit.biller.partner.change_log[program].alert_code
     (call,) = sit.partner.calls(f"{program}_change", account=sit.vars["account"])
-    sit.expect(f"{program} alert code", expected, call.fields.get("alert_code"))
+    sit.expect(f"the {program} change to carry {{}}", expected, call.fields.get("alert_code"),
+               f"the {program} change carried {{}}", instead="it carried {}", show=_alert_code)
 
 
 def _letters(text: str) -> str:
@@ -66,9 +75,13 @@ def calls_match_codes(sit: ScenarioContext) -> None:
     for program, key in sit.vars["changes"].items():
         (call,) = [c for c in sit.partner.calls() if c.fields.get("reference") == key]
         expected_code = sit.biller.partner.change_log[program].alert_code
-        sit.expect(f"{program} change: call {call.call} names {program} (check change_log in {profile})",
-                   True, _letters(program) in _letters(call.call))
-        sit.expect(f"{program} change: alert code on {call.call}", expected_code, call.fields.get("alert_code"))
+        sit.expect(f"the {program} change to arrive on a call that names {program}", True,
+                   _letters(program) in _letters(call.call), f"the {program} change arrived on {call.call}, {{}}",
+                   instead=f"it arrived on {call.call}, {{}} (check change_log in {profile})",
+                   show={True: f"which names {program}", False: f"which does not name {program}"})
+        sit.expect(f"the {program} change on {call.call} to carry {{}}", expected_code, call.fields.get("alert_code"),
+                   f"the {program} change on {call.call} carried {{}}", instead="it carried {}", show=_alert_code)
         tx = sit.platform.transaction(key)
-        sit.expect(f"{program} change on {call.call} accepted by the partner ({tx.reason or 'ok'})",
-                   TxStatus.POSTED.value, tx.status.value)
+        sit.expect(f"the {program} change on {call.call} to be {{}}", TxStatus.POSTED.value, tx.status.value,
+                   f"the {program} change on {call.call} is {{}}{because(tx.reason)}",
+                   instead=f"it is {{}}{because(tx.reason)}", show=status)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from harness.catalogue import then, when
-from harness.scenario import ScenarioContext
+from harness.scenario import ScenarioContext, times
 
 
 @when("the payer opens the image of the bill")
@@ -19,7 +19,8 @@ def opens_image(sit: ScenarioContext) -> None:
 @then("the platform shows a PDF document")
 def shows_pdf(sit: ScenarioContext) -> None:
     """What the payer gets is a PDF."""
-    sit.expect("bill image starts like a PDF", "%PDF-", sit.vars["image"][:5].decode("latin-1"))
+    sit.expect("the bill image to start like a PDF, with {}", "%PDF-", sit.vars["image"][:5].decode("latin-1"),
+               "the bill image starts with {}", instead="it starts with {}", show=lambda head: f'"{head}"')
 
 
 @then("the platform asked the partner for that bill's image {count:Count} time")
@@ -27,7 +28,8 @@ def shows_pdf(sit: ScenarioContext) -> None:
 def image_calls(sit: ScenarioContext, count: int) -> None:
     """How many bill image calls for this invoice reached the partner."""
     calls = [c for c in sit.partner.calls("statement_pdf") if c.fields.get("invoice") == sit.vars["invoice"]]
-    sit.expect("bill image calls for the invoice", count, len(calls))
+    sit.expect("the platform to ask the partner for the bill's image {}", count, len(calls),
+               "the platform asked the partner for the bill's image {}", instead="it asked {}", show=times)
 
 
 @when("the partner's application starts a CloudPay payment of {amount:Money} for the account")
@@ -40,4 +42,7 @@ def starts_cloudpay(sit: ScenarioContext, amount: Decimal) -> None:
 def hosted_page(sit: ScenarioContext) -> None:
     """The answer is the biller's hosted payment page."""
     prefix = f"/cloudpay/{sit.biller.profile.bid}/pay/"
-    sit.expect("hosted payment page", True, sit.vars["cloudpay_url"].startswith(prefix))
+    page = f"its hosted payment page ({prefix}...)"
+    sit.expect(f"the platform to answer with {page}", True, sit.vars["cloudpay_url"].startswith(prefix),
+               "the platform answered with {}", instead="it answered with {}",
+               show={True: page, False: "another address than its hosted payment page"})

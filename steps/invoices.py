@@ -7,7 +7,11 @@ from decimal import Decimal
 
 from harness.catalogue import given, then, when
 from harness.platform.invoices import expected_file_name, render_invoice_file
-from harness.scenario import ScenarioContext
+from harness.scenario import ScenarioContext, counted, listed
+
+_files = listed(lambda f: f"{f['path']} ({f['size']} bytes, SHA-256 {f['sha256']})", none="no file")
+_bills = listed(lambda b: f"bill {b[0]} of {b[1]} ({b[2]} past due), due {b[3]}", none="no bill")
+_rejections = listed(lambda reason: f'"{reason}"', none="no records")
 
 FAULTS = {
     "missing account number": {"account_number": ""},
@@ -74,21 +78,28 @@ def import_inbox(sit: ScenarioContext) -> None:
 def file_intact(sit: ScenarioContext) -> None:
     """The sFTP server got the file whole: same name, size and SHA-256 as sent."""
     got = [{k: f[k] for k in ("path", "size", "sha256")} for f in sit.partner.files_received()]
-    sit.expect("files the platform's sFTP server received", [sit.vars["file"]], got)
+    sit.expect("the platform's sFTP server to receive {}", [sit.vars["file"]], got,
+               "the platform's sFTP server received {}", instead="it received {}", show=_files)
 
 
 @then("{count:Count} bills are loaded and none is rejected")
 def loaded_none_rejected(sit: ScenarioContext, count: int) -> None:
     """The import accepted exactly this many bills and rejected nothing."""
     report = sit.vars["import"]
-    sit.expect("bills loaded", count, report.accepted)
-    sit.expect("records rejected", [], list(report.rejected))
+    _loaded(sit, count)
+    sit.expect("the platform to reject {}", [], list(report.rejected), "the platform rejected {}",
+               instead="it rejected {}", show=_rejections)
+
+
+def _loaded(sit: ScenarioContext, count: int) -> None:
+    sit.expect("the platform to load {}", count, sit.vars["import"].accepted, "the platform loaded {}",
+               instead="it loaded {}", show=counted("bill"))
 
 
 @then("{count:Count} bills are loaded")
 def loaded(sit: ScenarioContext, count: int) -> None:
     """The import accepted exactly this many bills."""
-    sit.expect("bills loaded", count, sit.vars["import"].accepted)
+    _loaded(sit, count)
 
 
 @then("every bill matches its record in the file")
@@ -98,24 +109,29 @@ def bills_match(sit: ScenarioContext) -> None:
         bills = sit.platform.bills(record["account_number"])
         got = [(b.invoice_number, f"{b.amount_due:.2f}", f"{b.past_due:.2f}", str(b.due_date)) for b in bills]
         want = [(record["invoice_number"], record["amount_due"], record["past_due"], record["due_date"])]
-        sit.expect(f"bill for account {record['account_number']}", want, got)
+        sit.expect(f"account {record['account_number']} to have {{}}", want, got,
+                   f"account {record['account_number']} has {{}}", instead="it has {}", show=_bills)
 
 
 @then("the rejected records give these reasons:")
 def rejected_reasons(sit: ScenarioContext, datatable: list[list[str]]) -> None:
     """One rejection per row, each naming the reason in the row."""
     rejected = list(sit.vars["import"].rejected)
-    sit.expect("records rejected", len(datatable) - 1, len(rejected))
+    sit.expect("the platform to reject {}", len(datatable) - 1, len(rejected), "the platform rejected {}",
+               instead="it rejected {}", show=counted("record"))
     for (reason,) in datatable[1:]:
-        sit.expect(f"a rejection says '{reason}'", True, any(reason in r for r in rejected))
+        sit.expect(f"a rejection to say '{reason}'", True, any(reason in r for r in rejected),
+                   f"{{}} rejection says '{reason}'", show={True: "a", False: "no"})
 
 
 @then("the payer's bill shows {amount:Money} due of which {past_due:Money} is past due")
 def bill_shows(sit: ScenarioContext, amount: Decimal, past_due: Decimal) -> None:
     """The bill the payer sees carries the amount due and the past due part."""
     (bill,) = sit.platform.bills(sit.vars["records"][0]["account_number"])
-    sit.expect("amount due", amount, bill.amount_due)
-    sit.expect("past due", past_due, bill.past_due)
+    sit.expect("the payer's bill to show {} due", amount, bill.amount_due, "the payer's bill shows {} due",
+               instead="it shows {}")
+    sit.expect("the payer's bill to show {} past due", past_due, bill.past_due, "the payer's bill shows {} past due",
+               instead="it shows {}")
 
 
 @then("the payer is presented {count:Count} bills totalling {total:Money}")
@@ -123,5 +139,7 @@ def bill_shows(sit: ScenarioContext, amount: Decimal, past_due: Decimal) -> None
 def presented(sit: ScenarioContext, count: int, total: Decimal) -> None:
     """How many bills the payer sees for the account, and their sum."""
     bills = sit.platform.bills(sit.vars["records"][0]["account_number"])
-    sit.expect("bills presented", count, len(bills))
-    sit.expect("total presented", total, sum((b.amount_due for b in bills), Decimal(0)))
+    sit.expect("the payer to be presented {}", count, len(bills), "the payer is presented {}",
+               instead="they are presented {}", show=counted("bill"))
+    sit.expect("the bills presented to total {}", total, sum((b.amount_due for b in bills), Decimal(0)),
+               "the bills presented total {}", instead="they total {}")

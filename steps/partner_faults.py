@@ -11,7 +11,8 @@ from typing import Any
 
 from harness.catalogue import given, then, when
 from harness.platform import Transaction, TxStatus
-from harness.scenario import ScenarioContext
+from harness.scenario import ScenarioContext, counted, times
+from steps.common import because, no_balance_shown, status
 
 
 def _events(sit: ScenarioContext, kind: str) -> list[dict[str, Any]]:
@@ -59,9 +60,11 @@ def licence_missing(sit: ScenarioContext, licence: str) -> None:
 def attempts_failed(sit: ScenarioContext, text: str) -> None:
     """The pump made all the attempts its policy allows, each failing for the named reason."""
     errors = [str(d.get("error", "")) for d in _events(sit, "pump_attempt_failed")]
-    sit.expect("pump attempts that failed", sit.biller.pump.attempts, len(errors))
-    sit.expect(f"attempts whose reason names '{text}' ({errors[0] if errors else 'none'})", len(errors),
-               sum(text in e for e in errors))
+    sit.expect("the pump to make {}", sit.biller.pump.attempts, len(errors), "the pump made {}",
+               instead="it made {}", show=counted("failed attempt"))
+    sit.expect(f"{{}} of the failed attempts to name '{text}'", len(errors), sum(text in e for e in errors),
+               f"{{}} of the failed attempts named '{text}'{because(errors[0] if errors else '')}",
+               instead=f"{{}} named it{because(errors[0] if errors else '')}")
 
 
 @then('the payment failed with a hint naming "{text:Text}"')
@@ -71,22 +74,27 @@ def failed_with_hint(sit: ScenarioContext, text: str) -> None:
     tx = _failed_once(sit)
     hints = [str(d.get("hint") or "") for d in _events(sit, "pump_failed")]
     hint = hints[-1] if hints else ""
-    sit.expect(f"diagnostic hint with the failure names '{text}' (hint: {hint or 'none'})", True,
-               text.casefold() in hint.casefold())
-    sit.expect("hint shown in the payment's reason", True, bool(hint) and hint in tx.reason)
+    sit.expect(f"the hint shown with the failure to name '{text}'", True, text.casefold() in hint.casefold(),
+               f"the hint shown with the failure {{}} '{text}'{because(hint)}",
+               show={True: "names", False: "does not name" if hint else "is missing: it cannot name"})
+    sit.expect("the hint to be shown in the payment's reason", True, bool(hint) and hint in tx.reason,
+               "the hint {} in the payment's reason", instead="it {}", show={True: "is shown", False: "is not shown"})
 
 
 @then('the payment failed with a reason naming "{text:Text}"')
 def failed_with_reason(sit: ScenarioContext, text: str) -> None:
     """The pump marked the payment failed (not parked, not retried), naming the cause."""
     tx = _failed_once(sit)
-    sit.expect(f"failure reason names '{text}' ({tx.reason})", True, text in tx.reason)
+    sit.expect(f"the failure reason to name '{text}'", True, text in tx.reason,
+               f"the failure reason {{}} '{text}'{because(tx.reason)}", show={True: "names", False: "does not name"})
 
 
 def _failed_once(sit: ScenarioContext) -> Transaction:
     tx = sit.platform.transaction(sit.vars["payment"])
-    sit.expect(f"payment status ({tx.reason or 'no reason'})", TxStatus.FAILED.value, tx.status.value)
-    sit.expect("pump attempts (a refusal is not retried)", 1, tx.attempts)
+    sit.expect("the payment to be {}", TxStatus.FAILED.value, tx.status.value,
+               f"the payment is {{}}{because(tx.reason)}", instead=f"it is {{}}{because(tx.reason)}", show=status)
+    sit.expect("the pump to try {}, as a refusal is not retried", 1, tx.attempts, "the pump tried {}",
+               instead="it tried {}", show=times)
     return tx
 
 
@@ -94,12 +102,17 @@ def _failed_once(sit: ScenarioContext) -> Transaction:
 @then("the platform fetched {count:Count} new OAuth tokens")
 def tokens_fetched(sit: ScenarioContext, count: int) -> None:
     """OAuth token requests (client credentials) that reached the partner in this scenario."""
-    sit.expect("OAuth token requests to the partner", count, len(sit.partner.calls("token")))
+    sit.expect("the platform to fetch {}", count, len(sit.partner.calls("token")), "the platform fetched {}",
+               instead="it fetched {}", show=counted("new OAuth token"))
 
 
 @then('the payment route says the account cannot be shown, naming "{text:Text}"')
 def account_refused(sit: ScenarioContext, text: str) -> None:
     """The payer is told the account cannot be shown, with the cause; no balance is shown."""
     refusal = sit.vars.get("refusal", "")
-    sit.expect(f"account refused naming '{text}' ({refusal or 'not refused'})", True, text in refusal)
-    sit.expect("balance shown", None, sit.vars.get("balance"))
+    sit.expect(f"the payment route to refuse the account, naming '{text}'", True, text in refusal,
+               "the payment route {}", instead="it {}",
+               show={True: f"refuses the account ({refusal})",
+                     False: f"refuses the account without naming '{text}' ({refusal})" if refusal
+                     else "does not refuse the account"})
+    no_balance_shown(sit)

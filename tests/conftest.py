@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,15 @@ def all_sit_ids() -> set[str]:
 def na_sit_ids(biller: str) -> set[str]:
     """The SIT IDs of the biller's workbook that are N/A for it, by the same rule a run uses."""
     return {case.sit_id for case in biller_workbook(PROJECT, load_biller(PROJECT, biller)) if case.na_reason}
+
+
+# What an expectation's sentence must never show: Python's literals and containers, or method codes quoted.
+_PYTHONISH = re.compile(r"\b(True|False|None)\b|[\[\]{}]|'(CC|ACH)'")
+
+
+def reads_like_python(text: str) -> bool:
+    """Whether ``text`` shows values as Python prints them (``True``, ``[['45.10', 'CC']]``), not as said."""
+    return _PYTHONISH.search(text) is not None
 
 
 def run_sit(

@@ -167,9 +167,14 @@ class AllureResults:
 
 
 def _expectation(data: dict[str, Any], mask: Mask) -> TestStepResult:
+    """One expectation as a sub-step: its sentence ("the partner received 45.10 by card (as expected)";
+    failed: "expected ...; it received ..."), or, in a log from before sentences, its label and raw values."""
     ok = data.get("ok", False)
-    verdict = "as expected" if ok else "NOT as expected"
-    name = f"{data.get('what', '')}: expected {data.get('expected')!s}, actual {data.get('actual')!s} ({verdict})"
+    if "sentence" in data:
+        name = f"{data['sentence']} (as expected)" if ok else str(data["sentence"])
+    else:
+        verdict = "as expected" if ok else "NOT as expected"
+        name = f"{data.get('what', '')}: expected {data.get('expected')!s}, actual {data.get('actual')!s} ({verdict})"
     return TestStepResult(name=mask(name), status=Status.PASSED if ok else Status.FAILED)
 
 

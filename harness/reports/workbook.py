@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.formatting.rule import FormulaRule
@@ -73,8 +74,16 @@ def actual_result(scenario: ScenarioRecord) -> str:
         return ""
     if scenario.status in ("failed", "interrupted"):
         return scenario.error
-    seen = [f"{e.get('what')}: {e.get('actual')}" for step in scenario.steps for e in step.expectations]
+    seen = [_seen(e) for step in scenario.steps for e in step.expectations]
     return "\n".join(seen) or "All steps passed."
+
+
+def _seen(expectation: dict[str, Any]) -> str:
+    """What an expectation saw, as its sentence ("the partner received 45.10 by card"), or, in a log
+    from before sentences, as its label and raw value."""
+    if "actual_sentence" in expectation:
+        return str(expectation["actual_sentence"])
+    return f"{expectation.get('what')}: {expectation.get('actual')}"
 
 
 class RunRows:

@@ -20,7 +20,7 @@ import pytest
 from runs import Run, sit_run
 
 from harness.events import MASK, SQLiteStore
-from tests.conftest import na_sit_ids, sit_ids
+from tests.conftest import na_sit_ids, reads_like_python, sit_ids
 
 CASELLE_BILLER = "newport-or"
 SIT_IDS = [f"SIT-CSL-00{n}" for n in range(1, 6)]
@@ -103,3 +103,14 @@ def test_for_a_cayenta_biller_the_caselle_scenarios_are_outside_its_workbook(
     started = {d["sit_id"] for d in recorded[1:]}
     assert cases and not cases & set(SIT_IDS)  # not N/A rows: not rows at all
     assert started == cases and not started & set(SIT_IDS)
+
+
+def test_every_expectation_reads_as_a_sentence(run: Run) -> None:
+    """Newport's run says what it saw in words, for the Caselle-only checks too (no alert codes, tokens)."""
+    found = [e.data for e in run.events if e.kind == "expectation"]
+    assert len(found) > 50
+    for data in found:
+        assert data["sentence"] == data["actual_sentence"] and not reads_like_python(data["sentence"]), data
+    said = {d["actual_sentence"] for d in found}
+    assert {"the paperless change carried no alert code", "the platform fetched 1 new OAuth token",
+            "the logged URL shows the key masked", "the key appears nowhere in the scenario's log"} <= said

@@ -7,6 +7,8 @@ are symlinks to this checkout and whose fixtures/ is a copy.
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,10 @@ def test_swapped_change_log_fails_sit_chg_003_naming_the_call(swapped: Run) -> N
     assert "change_log" in finished["error"]
     assert "_PostAutopayChangeXML" in finished["error"] or "_PostPaperLessChangeXML" in finished["error"]
     assert "FAILED SIT-CHG-003" in swapped.result.stdout
+    # A sentence naming the call the change arrived on instead, and where to correct it.
+    assert finished["error"] == ("expected the paperless change to arrive on a call that names paperless; it arrived "
+                                 "on _PostAutopayChangeXML, which does not name paperless "
+                                 "(check change_log in fixtures/partners/cayenta.yaml)")
 
 
 def test_swapped_change_log_fails_the_enrollments_too(swapped: Run) -> None:
@@ -149,6 +155,40 @@ def test_correct_change_log_passes_sit_chg_003(posconnect_pumped: Run) -> None:
     """The control for c: the same selection, with the change log as the repo has it."""
     for sit_id in ("SIT-CHG-001", "SIT-CHG-002", "SIT-CHG-003"):
         assert posconnect_pumped.finished(sit_id)["status"] == "passed"
+
+
+# --- e. A partner profile that retries fewer times than the scenario counts on -------------
+
+
+@pytest.fixture(scope="module")
+def fewer_attempts(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """SIT-PAY-006 drops the connection twice and expects the third attempt to post; with two attempts
+    in the partner profile the payment is parked after the second, and the scenario fails."""
+    tmp = tmp_path_factory.mktemp("attempts")
+    pump = _yaml(PROJECT / "fixtures" / "partners" / "cayenta.yaml")["pump"]
+    project = throwaway_project(tmp, pump={**pump, "attempts": 2})
+    return _sit_run(tmp / "events.sqlite", BILLER, "--project", str(project), "-k", "dropped", expect=1, report=True)
+
+
+def test_a_failed_expectation_reads_as_a_sentence_naming_what_arrived_instead(fewer_attempts: Run) -> None:
+    sentence = "expected the partner to receive the payment 3 times; it received it twice"
+    assert fewer_attempts.statuses() == {"SIT-PAY-006": "failed"}
+    assert fewer_attempts.finished("SIT-PAY-006")["error"] == sentence
+    assert f"FAILED SIT-PAY-006 A dropped connection is retried and the payment posts once: {sentence}" in " ".join(
+        fewer_attempts.result.stdout.split())
+    (unmet,) = [e.data for e in fewer_attempts.scenario("SIT-PAY-006") if e.kind == "expectation" and not e.data["ok"]]
+    assert (unmet["expected"], unmet["actual"]) == (3, 2)  # the raw values stay beside the sentences
+    assert unmet["actual_sentence"] == "the partner received the payment twice"
+
+    reports = fewer_attempts.root / fewer_attempts.run_id
+    (row,) = [r for r in csv.DictReader((reports / "workbook.csv").open(newline="")) if r["SIT ID"] == "SIT-PAY-006"]
+    assert (row["Status"], row["Actual result"]) == ("Fail", sentence)
+    assert sentence in (reports / "signoff.html").read_text(encoding="utf-8")
+    (result,) = [json.loads(p.read_text()) for p in (reports / "allure-results").glob("*-result.json")
+                 if json.loads(p.read_text())["testCaseId"] == "SIT-PAY-006"]
+    checks = [(sub["name"], sub["status"]) for step in result["steps"] for sub in step.get("steps", [])
+              if not sub["name"].startswith("platform.")]
+    assert checks == [(sentence, "failed")]
 
 
 # --- a biller profile given by a path outside the project ---------------------------------

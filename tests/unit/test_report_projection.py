@@ -235,3 +235,40 @@ def test_a_tampered_log_is_not_projected(log: Log, tmp_path: Path) -> None:
     with pytest.raises(EventLogError, match="chain broken at event 7"):
         report(tmp_path)
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_expectations_read_as_their_sentences(tmp_path: Path) -> None:
+    """A log whose expectations carry sentences: Allure names each sub-step by its sentence, the workbook's
+    actual result lists what was seen, and a failure reads "expected ...; it ...". (The ``log`` fixture's
+    expectations have no sentences, as logs had before: the tests above show those by label and value.)"""
+    log = Log(tmp_path / "events.sqlite")
+    log.add("run.started", **FACTS)
+    seen = "the partner received 45.10 by card for the account"
+    failure = "expected the partner to receive 120.00 by ACH for the account; it received nothing"
+    log.scenario("SIT-PAY-001", "A card payment posts to the partner")
+    log.add("step.started", sit_id="SIT-PAY-001", keyword="Then", text="the partner received the payment", line=8)
+    log.add("expectation", sit_id="SIT-PAY-001", expected=[["45.10", "CC"]], actual=[["45.10", "CC"]], ok=True,
+            expected_sentence="expected the partner to receive 45.10 by card for the account", actual_sentence=seen,
+            sentence=seen)
+    log.step("SIT-PAY-001", "the partner received the payment", 8)
+    log.add("scenario.finished", sit_id="SIT-PAY-001", status="passed", duration_ms=5)
+    log.scenario("SIT-PAY-002", "An ACH payment posts to the partner")
+    log.add("step.started", sit_id="SIT-PAY-002", keyword="Then", text="the partner received the payment", line=15)
+    log.add("expectation", sit_id="SIT-PAY-002", expected=[["120.00", "ACH"]], actual=[], ok=False,
+            expected_sentence="expected the partner to receive 120.00 by ACH for the account",
+            actual_sentence="the partner received nothing for the account", sentence=failure)
+    log.step("SIT-PAY-002", "the partner received the payment", 15, "failed", error=failure, category="platform")
+    log.add("scenario.finished", sit_id="SIT-PAY-002", status="failed", duration_ms=5, error=failure,
+            category="platform")
+    log.add("run.finished", status="failed", counts={"failed": 1, "passed": 1})
+    log.store.close()
+
+    root = report(tmp_path)
+    by_id = results(root)
+    assert [(s["name"], s["status"]) for s in by_id["SIT-PAY-001"]["steps"][0]["steps"]] == [
+        (f"{seen} (as expected)", "passed")]
+    assert [(s["name"], s["status"]) for s in by_id["SIT-PAY-002"]["steps"][0]["steps"]] == [(failure, "failed")]
+    rows = {row["SIT ID"]: row for row in csv.DictReader((root / "workbook.csv").open(newline=""))}
+    assert rows["SIT-PAY-001"]["Actual result"] == seen
+    assert rows["SIT-PAY-002"]["Actual result"] == failure
+    assert failure in (root / "signoff.html").read_text()
