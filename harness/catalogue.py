@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import parse
-import pytest_bdd
-from pytest_bdd import parsers
 
 from harness.errors import InputError
 
@@ -85,9 +83,12 @@ class StepDoc:
 CATALOGUE: list[StepDoc] = []
 
 
-def _register(
-    keyword: str, decorator: Callable[..., Any], pattern: str, target_fixture: str | None, needs: str
-) -> Callable[[F], F]:
+def _register(keyword: str, pattern: str, target_fixture: str | None, needs: str) -> Callable[[F], F]:
+    # pytest-bdd only where steps are defined: readers of the catalogue (`sit lint`, the profiles) need not load it.
+    import pytest_bdd
+    from pytest_bdd import parsers
+
+    decorator: Callable[..., Any] = getattr(pytest_bdd, keyword.lower())
     names = parse.compile(pattern, extra_types=TYPES).named_fields
 
     def wrap(func: F) -> F:
@@ -110,15 +111,15 @@ def _spec(pattern: str, name: str) -> str:
 def given(pattern: str, target_fixture: str | None = None, needs: str = "") -> Callable[[F], F]:
     """A Given step. ``needs``: the tag a scenario using it must carry (``setting:ROLE``, with
     ``{param}`` filled in from the step's values), so that it is N/A where the biller lacks it."""
-    return _register("Given", pytest_bdd.given, pattern, target_fixture, needs)
+    return _register("Given", pattern, target_fixture, needs)
 
 
 def when(pattern: str, target_fixture: str | None = None, needs: str = "") -> Callable[[F], F]:
-    return _register("When", pytest_bdd.when, pattern, target_fixture, needs)
+    return _register("When", pattern, target_fixture, needs)
 
 
 def then(pattern: str, target_fixture: str | None = None, needs: str = "") -> Callable[[F], F]:
-    return _register("Then", pytest_bdd.then, pattern, target_fixture, needs)
+    return _register("Then", pattern, target_fixture, needs)
 
 
 def load_catalogue(modules: list[str]) -> list[StepDoc]:

@@ -178,7 +178,7 @@ def _error(exc: SitError, project: Path, fallback: str) -> Finding:
     return Finding("error", fallback, message)
 
 
-# --- features ---------------------------------------------------------------------------------
+# --- features -----------------------------------------------------------------------------------
 
 
 def _lint_features(project: Path, findings: list[Finding]) -> int:
