@@ -16,21 +16,21 @@ Feature: Real-time balance (RTDR)
     When the payer opens the account on the payment route
     Then the payment route shows 40.00 past due
 
-  @SIT-BAL-003 @capability:rtdr_balance
+  @SIT-BAL-003 @capability:rtdr_balance @setting:block_codes:CC
   Scenario: A card block from the partner stops card payments only
     Given the partner blocks card payments for an account
     When the payer opens the account on the payment route
     Then card payments are blocked and ACH payments are allowed
     And a card payment of 20.00 is refused as blocked
 
-  @SIT-BAL-004 @capability:rtdr_balance
+  @SIT-BAL-004 @capability:rtdr_balance @setting:block_codes:ACH
   Scenario: An ACH block from the partner stops ACH payments only
     Given the partner blocks ACH payments for an account
     When the payer opens the account on the payment route
     Then ACH payments are blocked and card payments are allowed
     And an ACH payment of 20.00 is refused as blocked
 
-  @SIT-BAL-005 @capability:rtdr_balance
+  @SIT-BAL-005 @capability:rtdr_balance @setting:portal_block_lock
   Scenario: Only RTDR sets block flags when the biller says so
     Given the biller lets only RTDR set payment blocks
     And the partner holds an account with a balance of 50.00

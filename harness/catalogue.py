@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, TypeVar
 
 import parse
-import pytest_bdd
-from pytest_bdd import parsers
+
+from harness.errors import InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,6 +72,7 @@ class StepDoc:
     params: tuple[tuple[str, str], ...]
     meaning: str
     module: str
+    needs: str = ""  # a tag the scenario must carry, "setting:block_codes:{method}" (its parameters filled in)
 
     @property
     def phrase(self) -> str:
@@ -80,15 +83,18 @@ class StepDoc:
 CATALOGUE: list[StepDoc] = []
 
 
-def _register(
-    keyword: str, decorator: Callable[..., Any], pattern: str, target_fixture: str | None
-) -> Callable[[F], F]:
+def _register(keyword: str, pattern: str, target_fixture: str | None, needs: str) -> Callable[[F], F]:
+    # pytest-bdd only where steps are defined: readers of the catalogue (`sit lint`, the profiles) need not load it.
+    import pytest_bdd
+    from pytest_bdd import parsers
+
+    decorator: Callable[..., Any] = getattr(pytest_bdd, keyword.lower())
     names = parse.compile(pattern, extra_types=TYPES).named_fields
 
     def wrap(func: F) -> F:
         meaning = " ".join((func.__doc__ or "").strip().split("\n\n")[0].split())
         params = tuple((name, _spec(pattern, name)) for name in names)
-        CATALOGUE.append(StepDoc(keyword, pattern, params, meaning, func.__module__))
+        CATALOGUE.append(StepDoc(keyword, pattern, params, meaning, func.__module__, needs))
         # stacklevel 2: pytest-bdd injects the step fixture into the module that called ``wrap``.
         return decorator(parsers.parse(pattern, extra_types=TYPES), target_fixture=target_fixture, stacklevel=2)(func)
 
@@ -102,19 +108,33 @@ def _spec(pattern: str, name: str) -> str:
     return TYPE_HELP.get(kind, "a word")
 
 
-def given(pattern: str, target_fixture: str | None = None) -> Callable[[F], F]:
-    return _register("Given", pytest_bdd.given, pattern, target_fixture)
+def given(pattern: str, target_fixture: str | None = None, needs: str = "") -> Callable[[F], F]:
+    """A Given step. ``needs``: the tag a scenario using it must carry (``setting:ROLE``, with
+    ``{param}`` filled in from the step's values), so that it is N/A where the biller lacks it."""
+    return _register("Given", pattern, target_fixture, needs)
 
 
-def when(pattern: str, target_fixture: str | None = None) -> Callable[[F], F]:
-    return _register("When", pytest_bdd.when, pattern, target_fixture)
+def when(pattern: str, target_fixture: str | None = None, needs: str = "") -> Callable[[F], F]:
+    return _register("When", pattern, target_fixture, needs)
 
 
-def then(pattern: str, target_fixture: str | None = None) -> Callable[[F], F]:
-    return _register("Then", pytest_bdd.then, pattern, target_fixture)
+def then(pattern: str, target_fixture: str | None = None, needs: str = "") -> Callable[[F], F]:
+    return _register("Then", pattern, target_fixture, needs)
 
 
 def load_catalogue(modules: list[str]) -> list[StepDoc]:
     for name in modules:
         importlib.import_module(name)
     return sorted(CATALOGUE, key=lambda s: ("Given When Then".index(s.keyword), s.pattern))
+
+
+def project_catalogue(project: Path) -> list[StepDoc]:
+    """The catalogue of the project's step modules (``steps.STEP_MODULES``), imported from ``project``."""
+    root = str(project.resolve())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        from steps import STEP_MODULES
+    except ImportError:
+        raise InputError(f"{root}: no steps/ package here; run from the sit-harness checkout") from None
+    return load_catalogue(STEP_MODULES)

@@ -224,15 +224,10 @@ def keygen(
 @app.command()
 def steps(project: ProjectOpt = Path(".")) -> None:
     """Print the step catalogue: every step phrase, its parameters and what it means."""
-    sys.path.insert(0, str(project.resolve()))
-    from harness.catalogue import load_catalogue
+    from harness.catalogue import project_catalogue
 
-    try:
-        from steps import STEP_MODULES
-    except ImportError:
-        raise InputError(f"{project.resolve()}: no steps/ package here; run from the sit-harness checkout") from None
     keyword = ""
-    for doc in load_catalogue(STEP_MODULES):
+    for doc in project_catalogue(project):
         if doc.keyword != keyword:
             keyword = doc.keyword
             console.print(f"\n[bold]{keyword}[/bold]")
@@ -240,6 +235,9 @@ def steps(project: ProjectOpt = Path(".")) -> None:
         console.print(f"      {doc.meaning}", style="dim", markup=False)
         for name, kind in doc.params:
             console.print(f"      {{{name}}}: {kind}", style="dim", markup=False)
+        if doc.needs:
+            console.print(f"      the scenario carries @{doc.needs} (N/A where the biller's settings lack it)",
+                          style="dim", markup=False)
 
 
 @app.command()

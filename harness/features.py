@@ -46,6 +46,16 @@ class Scenario:
     expected: tuple[str, ...]  # the Then steps (and the And/But after them)
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step as pytest-bdd matches it against the step definitions."""
+
+    kind: str  # Given, When or Then; an And/But takes the kind before it ("" when nothing is before it)
+    keyword: str  # as written: "And"
+    text: str  # a Scenario Outline's <placeholders> filled in from one row of its examples
+    line: int
+
+
 def sit_id_of(tags: Iterable[str]) -> str:
     """The SIT ID among ``tags`` (the first in sorted order), or ""."""
     return next((tag for tag in sorted(tags) if tag.startswith(SIT_PREFIX)), "")
@@ -60,6 +70,11 @@ def feature_files(project: Path) -> list[Path]:
 
 def read_feature(path: Path, rel: str) -> list[Scenario]:
     """Every scenario of the feature file at ``path`` (shown as ``rel``), rules included, in order."""
+    return [scenario for scenario, _ in read_feature_steps(path, rel)]
+
+
+def read_feature_steps(path: Path, rel: str) -> list[tuple[Scenario, tuple[Step, ...]]]:
+    """As ``read_feature``, each scenario with its steps as pytest-bdd matches them (outlines: every example's)."""
     try:
         document = Parser().parse(path.read_text(encoding="utf-8"))
     except CompositeParserException as exc:
@@ -75,23 +90,58 @@ def read_feature(path: Path, rel: str) -> list[Scenario]:
     return list(_scenarios(feature["children"], feature["name"], rel, _tags(feature), []))
 
 
+_Block = list[dict[str, Any]]  # the steps of one background or scenario, as the parser gives them
+
+
 def _scenarios(children: list[dict[str, Any]], section: str, rel: str, inherited: set[str],
-               background: list[dict[str, Any]]) -> Iterator[Scenario]:
-    background = [*background, *(s for child in children if "background" in child
-                                 for s in child["background"]["steps"])]
+               backgrounds: list[_Block]) -> Iterator[tuple[Scenario, tuple[Step, ...]]]:
+    backgrounds = [*backgrounds, *(child["background"]["steps"] for child in children if "background" in child)]
     for child in children:
         if "rule" in child:
             rule = child["rule"]
-            yield from _scenarios(rule["children"], section, rel, inherited | _tags(rule), background)
+            yield from _scenarios(rule["children"], section, rel, inherited | _tags(rule), backgrounds)
         elif "scenario" in child:
             scenario = child["scenario"]
             tags = tuple(sorted(inherited | _tags(scenario)))
-            steps = [*background, *scenario["steps"]]
+            steps = [step for block in backgrounds for step in block] + scenario["steps"]
             yield Scenario(
                 sit_id=sit_id_of(tags), section=section, name=scenario["name"], feature_file=rel,
                 line=scenario["location"]["line"], tags=tags, steps=tuple(_text(s) for s in steps),
                 step_lines=tuple(s["location"]["line"] for s in steps), expected=_expected(steps),
-            )
+            ), _matched_steps(backgrounds, scenario)
+
+
+def _matched_steps(backgrounds: list[_Block], scenario: dict[str, Any]) -> tuple[Step, ...]:
+    """pytest-bdd's view: kinds resolved per block; an outline's steps once per example row."""
+    steps = [step for block in backgrounds for step in _kinds(block)]
+    rows = [dict(zip(header, row, strict=True)) for header, row in _examples(scenario)] or [{}]
+    for row in rows:
+        steps.extend(Step(step.kind, step.keyword, _filled(step.text, row), step.line)
+                     for step in _kinds(scenario["steps"]))
+    return tuple(dict.fromkeys(steps))
+
+
+def _filled(text: str, row: dict[str, str]) -> str:
+    """``text`` with each <name> an example row has replaced by its value, as pytest-bdd renders it."""
+    return re.sub(r"<([^<>]+)>", lambda m: row.get(m.group(1), m.group(0)), text)
+
+
+def _kinds(block: _Block) -> list[Step]:
+    kind, out = "", []
+    for step in block:
+        kind = _KINDS.get(step.get("keywordType", ""), kind)
+        out.append(Step(kind, step["keyword"].strip(), step["text"], step["location"]["line"]))
+    return out
+
+
+_KINDS = {"Context": "Given", "Action": "When", "Outcome": "Then"}
+
+
+def _examples(scenario: dict[str, Any]) -> Iterator[tuple[list[str], list[str]]]:
+    for examples in scenario.get("examples", []):
+        header = [cell["value"] for cell in (examples.get("tableHeader") or {}).get("cells", [])]
+        for row in examples.get("tableBody", []):
+            yield header, [cell["value"] for cell in row["cells"]]
 
 
 def _tags(node: dict[str, Any]) -> set[str]:

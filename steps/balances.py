@@ -5,26 +5,27 @@ from __future__ import annotations
 from decimal import Decimal
 
 from harness.catalogue import given, then, when
+from harness.errors import SitError
 from harness.platform import AccountNotFound, PlatformRefusal
 from harness.scenario import ScenarioContext, counted, listed, times
 from steps.common import METHOD_NAMES, arrange_account, article, because, method_name, no_balance_shown
 
 
-def block_code(sit: ScenarioContext, methods: set[str]) -> str:
-    """The partner's block indicator that, by the biller's block-code setting, blocks exactly ``methods``."""
-    codes: dict[str, list[str]] = sit.biller.setting("block_codes", {}) or {}
-    candidates = {code for blocking in codes.values() for code in blocking}
-    for code in sorted(candidates):
-        if {m for m, blocking in codes.items() if code in blocking} == methods:
-            return code
-    number = sit.biller.partner.settings.get("block_codes")
-    raise AssertionError(f"biller setting {number} has no block code that blocks exactly {sorted(methods)}")
+def block_code(sit: ScenarioContext, method: str) -> str:
+    """The partner's block indicator that, by the biller's block-code setting, blocks ``method`` alone.
+
+    Scenarios that need one carry ``@setting:block_codes:METHOD``: N/A for a biller without one."""
+    code = sit.biller.sole_code("block_codes", method)
+    if code is None:
+        raise SitError(f"the scenario needs the tag @setting:block_codes:{method}, so that a biller whose "
+                       f"setting has no block code for {method} alone sees it N/A")
+    return code
 
 
-@given("the partner blocks {method:Method} payments for an account")
+@given("the partner blocks {method:Method} payments for an account", needs="setting:block_codes:{method}")
 def partner_blocks(sit: ScenarioContext, method: str) -> None:
     """The partner's balance reply carries the block code that blocks this method only."""
-    arrange_account(sit, balance=Decimal("50.00"), block_indicator=block_code(sit, {method}))
+    arrange_account(sit, balance=Decimal("50.00"), block_indicator=block_code(sit, method))
 
 
 @given("the partner holds an account on budget billing of {amount:Money} a month")
@@ -33,12 +34,12 @@ def partner_budget(sit: ScenarioContext, amount: Decimal) -> None:
     arrange_account(sit, balance=amount * 3, budget_amount=amount)
 
 
-@given("the biller lets only RTDR set payment blocks")
+@given("the biller lets only RTDR set payment blocks", needs="setting:portal_block_lock")
 def only_rtdr_blocks(sit: ScenarioContext) -> None:
     """The biller's setting that keeps portal users from setting block flags is on."""
-    number = sit.biller.partner.settings.get("portal_block_lock")
-    sit.expect(f"biller setting {number} (only RTDR sets block flags)", True,
-               bool(sit.biller.setting("portal_block_lock", False)))
+    if not sit.biller.setting("portal_block_lock", False):
+        raise SitError("the scenario needs the tag @setting:portal_block_lock, so that a biller with "
+                       "the setting off sees it N/A")
 
 
 @when("the payer opens the account on the payment route")

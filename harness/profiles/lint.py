@@ -10,27 +10,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal
 
-from harness.errors import InputError, ProfileError, SitError
-from harness.features import SIT_PREFIX, FeatureError, feature_files, read_feature
+from harness.catalogue import project_catalogue
+from harness.errors import ProfileError, SitError
+from harness.feature_checks import Finding, check_features
 from harness.profiles.loader import Biller, fixtures_dir, known_partners, load_biller, load_partner, where
 from harness.profiles.models import PartnerProfile
 
 TOKEN_WARNING_DAYS = 30  # warn this many days before a biller's partner OAuth token expires
 _VERSION = re.compile(r"\d+(?:\.\d+)+")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing `sit lint` found: ``where`` is ``file:line`` relative to the project when it can be."""
-
-    level: Literal["error", "warning"]
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.level.upper()} {self.where}: {self.message}"
 
 
 @dataclass
@@ -194,23 +182,12 @@ def _error(exc: SitError, project: Path, fallback: str) -> Finding:
 
 
 def _lint_features(project: Path, findings: list[Finding]) -> int:
-    """Append feature errors (Gherkin that does not parse, scenarios without a SIT ID); the scenario count."""
+    """Append what `sit run` would refuse to start on in the features (``check_features``); the scenario count."""
     try:
-        paths = feature_files(project)
-    except InputError as exc:
-        findings.append(_error(exc, project, "features"))
+        catalogue = project_catalogue(project)
+    except SitError as exc:
+        findings.append(_error(exc, project, "steps"))
         return 0
-    count = 0
-    for path in paths:
-        rel = path.relative_to(project).as_posix()
-        try:
-            scenarios = read_feature(path, rel)
-        except FeatureError as exc:
-            where = f"{rel}:{exc.line}" if exc.line else rel
-            findings.append(Finding("error", where, str(exc).removeprefix(f"{where}: ")))
-            continue
-        count += len(scenarios)
-        findings.extend(Finding("error", f"{rel}:{s.line}", f"scenario '{s.name}' has no SIT ID tag "
-                                                            f"(@{SIT_PREFIX}...): runs and the workbook skip it")
-                        for s in scenarios if not s.sit_id)
-    return count
+    check = check_features(project, catalogue)
+    findings.extend(check.findings)
+    return check.scenarios

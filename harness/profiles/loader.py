@@ -11,7 +11,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import ProfileError
-from harness.profiles.models import BillerProfile, Capability, PartnerProfile, PumpPolicy, Status
+from harness.profiles.models import (
+    BillerProfile,
+    Capability,
+    PartnerProfile,
+    PumpPolicy,
+    Setting,
+    SettingType,
+    Status,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,18 +64,19 @@ def where(path: Path, loc: Sequence[Any]) -> str:
 
 
 def _line_of(node: yaml.Node | None, loc: Sequence[Any]) -> int | None:
-    """The 1-based line of the YAML node at ``loc``, or of its nearest existing parent."""
+    """The 1-based line of the YAML node at ``loc`` (a mapping entry: its key's line, where the field is
+    written even when its value starts below), or of its nearest existing parent."""
     line = node.start_mark.line + 1 if node else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if str(k.value) == str(part)), None)
+            entry = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            found = node.value[part]
+            entry = (node.value[part], node.value[part])
         else:
-            found = None
-        if found is None:
+            entry = None
+        if entry is None:
             return line
-        node, line = found, found.start_mark.line + 1
+        node, line = entry[1], entry[0].start_mark.line + 1
     return line
 
 
@@ -88,11 +97,21 @@ class Biller:
         return self.profile.pump or self.partner.pump
 
     def setting(self, role: str, default: Any = None) -> Any:
-        """The biller's value of the advanced setting the partner profile names for ``role``."""
-        number = self.partner.settings.get(role)
-        if number is None:
+        """The biller's value of the advanced setting the partner profile names for ``role``
+        (of the setting's type: checked when the biller was loaded)."""
+        setting = self.partner.settings.get(role)
+        if setting is None:
             return default
-        return self.profile.settings.get(number, default)
+        return self.profile.settings.get(setting.number, default)
+
+    def sole_code(self, role: str, key: str) -> str | None:
+        """A code the codes setting ``role`` lists for ``key`` and for no other key (the first in
+        sorted order): the block indicator that blocks card payments only, say. None if there is none."""
+        codes = self.setting(role)
+        if not isinstance(codes, dict):
+            return None
+        others = {code for other, listed in codes.items() if other != key for code in listed}
+        return next(iter(sorted(set(codes.get(key, [])) - others)), None)
 
     @property
     def partner_host(self) -> str | None:
@@ -159,7 +178,21 @@ def load_partner(project: Path, name: str) -> PartnerProfile:
     partner = read_model(path, PartnerProfile)
     if partner.name != name:
         raise ProfileError(f"{path}: field 'name': is '{partner.name}' but the file is named '{name}.yaml'")
+    _check_switches(path, partner)
     return partner
+
+
+def _check_switches(path: Path, partner: PartnerProfile) -> None:
+    """An optional capability switched on by a setting names a true-or-false setting of the partner's."""
+    for name, cap in partner.capabilities.items():
+        if cap.setting is None:
+            continue
+        setting = partner.settings.get(cap.setting)
+        if setting is None or setting.type is not SettingType.BOOLEAN:
+            at = where(path, ["capabilities", name, "setting"])
+            problem = "is not a setting role" if setting is None else f"is a setting of type {setting.type.value}"
+            raise ProfileError(f"{at}: field 'capabilities.{name}.setting': '{cap.setting}' {problem}; name a "
+                               f"boolean setting of 'settings' ({', '.join(partner.settings) or 'none'})")
 
 
 def load_biller(project: Path, slug_or_path: str) -> Biller:
@@ -181,6 +214,7 @@ def load_biller(project: Path, slug_or_path: str) -> Biller:
         )
     partner = load_partner(project, profile.partner)
     _check_capabilities(path, profile, partner)
+    _check_settings(path, profile, partner)
     return Biller(profile=profile, partner=partner, path=path)
 
 
@@ -195,3 +229,60 @@ def _check_capabilities(path: Path, profile: BillerProfile, partner: PartnerProf
                 f"{at}: field 'capabilities': '{name}' is {cap.status.value} for {partner.name}, "
                 "only optional capabilities are taken per biller"
             )
+
+
+def _check_settings(path: Path, profile: BillerProfile, partner: PartnerProfile) -> None:
+    """Each biller setting is one the partner profile describes, holding a value of its type."""
+    for number, value in profile.settings.items():
+        setting = partner.setting_of(number)
+        if setting is None:
+            known = ", ".join(f"{s.number} ({role})" for role, s in sorted(partner.settings.items(),
+                                                                           key=lambda item: item[1].number))
+            raise ProfileError(f"{where(path, ['settings', number])}: field 'settings.{number}': {partner.name} "
+                               f"has no advanced setting {number} (its settings: {known or 'none'}; "
+                               f"their meaning is in fixtures/partners/{partner.name}.yaml)")
+        if (fault := _setting_fault(setting, value)) is not None:
+            inner, problem = fault
+            field = ".".join(str(p) for p in ("settings", number, *inner))
+            raise ProfileError(f"{where(path, ['settings', number, *inner])}: field '{field}': setting {number} "
+                               f"({setting.meaning}) {problem}")
+
+
+_TAKES = {
+    SettingType.BOOLEAN: "takes true or false", SettingType.NUMBER: "takes a number", SettingType.TEXT: "takes text",
+}
+
+
+def _setting_fault(setting: Setting, value: Any) -> tuple[tuple[str, ...], str] | None:
+    """Where in ``value`` (a path below the setting) and what is wrong with it for ``setting``, or None."""
+    kind = setting.type
+    if kind is SettingType.CODES:
+        return _codes_fault(setting, value)
+    fits = {
+        SettingType.BOOLEAN: isinstance(value, bool),
+        SettingType.NUMBER: isinstance(value, int | float) and not isinstance(value, bool),
+        SettingType.TEXT: isinstance(value, str) and bool(value.strip()),
+    }[kind]
+    if fits:
+        return None
+    hint = " (without quotes)" if kind is SettingType.BOOLEAN and str(value).lower() in {"true", "false"} else ""
+    return (), f"{_TAKES[kind]}{hint}, got {value!r}"
+
+
+def _codes_fault(setting: Setting, value: Any) -> tuple[tuple[str, ...], str] | None:
+    if not setting.keys:
+        return None if _is_codes(value) else ((), f"takes a list of codes such as [A, B], got {value!r}")
+    keys = ", ".join(setting.keys)
+    if not isinstance(value, dict):
+        return (), f"takes a list of codes for each of {keys}, got {value!r}"
+    for key, codes in value.items():
+        if key not in setting.keys:
+            return (str(key),), f"has a list of codes for each of {keys}; '{key}' is none of them"
+        if not _is_codes(codes):
+            return (str(key),), f"takes a list of codes for {key} such as [A, B], got {codes!r}"
+    return None
+
+
+def _is_codes(value: Any) -> bool:
+    """A list of codes: text, each one non-empty (a number is quoted, so that 01 stays 01)."""
+    return isinstance(value, list) and all(isinstance(code, str) and code.strip() for code in value)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class _Model(BaseModel):
@@ -32,6 +34,33 @@ class Capability(_Model):
     setting: str | None = Field(
         default=None, description="role of the biller advanced setting that switches it on (optional ones)"
     )
+
+
+class SettingType(StrEnum):
+    """What a biller advanced setting holds."""
+
+    BOOLEAN = "boolean"  # true or false (on or off)
+    NUMBER = "number"
+    TEXT = "text"
+    CODES = "codes"  # a list of codes, or one list per key (payment method -> block codes)
+
+
+class Setting(_Model):
+    """One biller advanced setting the integration reads: its number, what it holds and what it means."""
+
+    number: int = Field(gt=0, description="the advanced setting's number in the biller portal")
+    type: SettingType
+    meaning: NonEmpty
+    keys: list[NonEmpty] = Field(
+        default_factory=list, description="codes only: one list of codes per key (CC, ACH); none: a single list"
+    )
+
+    @field_validator("keys")
+    @classmethod
+    def _keys_for_codes(cls, keys: list[str], info: ValidationInfo) -> list[str]:
+        if keys and info.data.get("type") is not SettingType.CODES:
+            raise ValueError("only a setting of type codes has keys")
+        return keys
 
 
 class FieldMap(_Model):
@@ -139,7 +168,9 @@ class PartnerProfile(_Model):
     )
     credentials: Credentials
     capabilities: dict[str, Capability]
-    settings: dict[str, int] = Field(default_factory=dict, description="role -> biller advanced setting number")
+    settings: dict[str, Setting] = Field(
+        default_factory=dict, description="role -> the biller advanced setting that holds it (number, type, meaning)"
+    )
     calls: dict[str, str] = Field(default_factory=dict, description="call role -> the partner's call name")
     change_log: dict[str, ChangeLogCall] = Field(default_factory=dict)
     codes: dict[str, str] = Field(default_factory=dict)
@@ -151,6 +182,19 @@ class PartnerProfile(_Model):
     invoice_file: InvoiceFile
     evidence: EvidenceRules = EvidenceRules()
     notes: list[str] = Field(default_factory=list)
+
+    @field_validator("settings")
+    @classmethod
+    def _one_role_per_number(cls, settings: dict[str, Setting]) -> dict[str, Setting]:
+        seen: dict[int, str] = {}
+        for role, setting in settings.items():
+            if (other := seen.setdefault(setting.number, role)) != role:
+                raise ValueError(f"'{other}' and '{role}' both name setting {setting.number}")
+        return settings
+
+    def setting_of(self, number: int) -> Setting | None:
+        """The biller advanced setting ``number``, if the integration reads it."""
+        return next((s for s in self.settings.values() if s.number == number), None)
 
 
 class InvoiceType(_Model):
@@ -171,15 +215,17 @@ class ApiKey(_Model):
 
 
 class BillerProfile(_Model):
-    slug: str
-    name: str
+    slug: NonEmpty
+    name: NonEmpty
     bid: int = Field(gt=0)
     test_portal_bid: int | None = None
     partner: str
     partner_version: str
     platform: str = "reference"
     invoice_types: list[InvoiceType] = Field(min_length=1)
-    settings: dict[int, Any] = Field(default_factory=dict, description="advanced setting number -> value")
+    settings: dict[int, Any] = Field(
+        default_factory=dict, description="advanced setting number -> value, typed by the partner profile's settings"
+    )
     capabilities: list[str] = Field(default_factory=list, description="optional capabilities this biller took")
     products: list[str] = Field(default_factory=list)
     sftp: SftpAccount

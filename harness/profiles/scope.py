@@ -2,6 +2,12 @@
 
 One rule serves both the run (scenarios out of scope are reported N/A with this reason)
 and the reference engine (postings for capabilities out of scope are never pumped).
+
+A scenario that needs the biller configured a certain way says so with a tag, so that
+it is N/A with the reason when the biller is not, rather than failing with nothing to fix:
+``@setting:ROLE`` needs the setting the partner profile names ROLE to be on (true, or
+holding codes or text); ``@setting:ROLE:KEY`` needs a code of its own for KEY in a codes
+setting, one that no other key lists (a block code for card payments only).
 """
 
 from __future__ import annotations
@@ -10,10 +16,11 @@ from collections.abc import Iterable
 
 from harness.errors import ProfileError
 from harness.profiles.loader import Biller
-from harness.profiles.models import Status
+from harness.profiles.models import SettingType, Status
 
 CAPABILITY_TAG = "capability:"
 PARTNER_TAG = "partner:"
+SETTING_TAG = "setting:"
 
 
 def out_of_scope(biller: Biller, capability: str) -> str | None:
@@ -31,7 +38,7 @@ def out_of_scope(biller: Biller, capability: str) -> str | None:
         return f"Not supported by {partner}: {cap.reason}"
     if biller.takes(capability):
         return None
-    how = f"setting {biller.partner.settings[cap.setting]} is off" if cap.setting else "not taken"
+    how = f"setting {biller.partner.settings[cap.setting].number} is off" if cap.setting else "not taken"
     return f"Optional for {partner}, {how} for {biller.profile.name}: {cap.reason}"
 
 
@@ -49,4 +56,22 @@ def scenario_scope(biller: Biller, tags: Iterable[str]) -> str | None:
     for tag in sorted(tags):
         if tag.startswith(CAPABILITY_TAG) and (reason := out_of_scope(biller, tag.removeprefix(CAPABILITY_TAG))):
             return reason
+        if tag.startswith(SETTING_TAG) and (reason := _unset(biller, tag.removeprefix(SETTING_TAG))):
+            return reason
     return None
+
+
+def _unset(biller: Biller, need: str) -> str | None:
+    """None when the biller's settings hold what ``need`` ("ROLE" or "ROLE:KEY") asks, else why not."""
+    role, _, key = need.partition(":")
+    setting = biller.partner.settings.get(role)
+    if setting is None:
+        return f"Not configurable for {biller.partner.display_name}: its profile names no biller setting '{role}'"
+    at = f"Biller setting {setting.number}"
+    name = biller.profile.name
+    if key:
+        found = biller.sole_code(role, key) is not None
+        return None if found else f"{at} has no code for {key} alone for {name} ({setting.meaning})"
+    if biller.setting(role):
+        return None
+    return f"{at} is {'off' if setting.type is SettingType.BOOLEAN else 'not set'} for {name} ({setting.meaning})"

@@ -367,6 +367,17 @@ def test_steps_explains_parameter_types(steps_output: list[str]) -> None:
     assert re.search(r"^      \{count\}: a whole number$", text, re.M)
 
 
+def test_steps_says_which_tag_a_step_needs_on_its_scenario(catalogue: list[Any], steps_output: list[str]) -> None:
+    needing = {f"  {doc.keyword} {doc.phrase}": doc.needs for doc in catalogue if doc.needs}
+    assert "  Given the biller lets only RTDR set payment blocks" in needing
+    for heading, needs in needing.items():
+        at = steps_output.index(heading) + 1
+        end = next((i for i in range(at, len(steps_output)) if not steps_output[i].startswith("      ")), None)
+        block = steps_output[at:end]
+        assert f"      the scenario carries @{needs} (N/A where the biller's settings lack it)" in block, heading
+    assert sum("the scenario carries @" in line for line in steps_output) == len(needing)
+
+
 def test_step_meanings_are_whole_sentences(catalogue: list[Any]) -> None:
     cut = [(doc.pattern, doc.meaning) for doc in catalogue if doc.meaning.rstrip().endswith((",", ";", ":"))]
     assert cut == []

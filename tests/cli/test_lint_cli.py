@@ -8,10 +8,13 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import PROJECT, all_sit_ids, run_sit
 
 BILLER = "clayton-county-water"
 CARD_PAYMENT = "card_payment_posts"  # -k: only SIT-PAY-001, a short run
+KNOWN_STEP = "Given the partner holds an account with a balance of 10.00"  # a phrase of the catalogue
 
 
 def lint(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -90,7 +93,8 @@ def test_broken_stubs_and_features_are_errors(project_copy: Path) -> None:
     (project_copy / "features").unlink()  # a symlink to the checkout's: copy it to break it
     shutil.copytree(PROJECT / "features", project_copy / "features")
     (project_copy / "features" / "extra.feature").write_text(
-        "Feature: Extra\n\n  @SIT-X-001\n  Scenario: tagged\n    Given x\n\n  Scenario: untagged\n    Given y\n",
+        f"Feature: Extra\n\n  @SIT-X-001\n  Scenario: tagged\n    {KNOWN_STEP}\n\n"
+        f"  Scenario: untagged\n    {KNOWN_STEP}\n",
         encoding="utf-8")
     (project_copy / "features" / "bad.feature").write_text("Feature: Bad\n  Scenario: a\n    Given x\n    Foo bar\n",
                                                            encoding="utf-8")
@@ -105,6 +109,104 @@ def test_broken_stubs_and_features_are_errors(project_copy: Path) -> None:
     assert len(errors) == 3
     assert proc.stdout.splitlines()[-1] == (
         f"1 biller, 1 partner, {len(all_sit_ids()) + 2} scenarios checked: 3 errors, 0 warnings")
+
+
+def own_features(project: Path, extra: str) -> Path:
+    """The copy's features as the checkout has them (copied, not linked) plus features/extra.feature."""
+    (project / "features").unlink()
+    shutil.copytree(PROJECT / "features", project / "features")
+    path = project / "features" / "extra.feature"
+    path.write_text(extra, encoding="utf-8")
+    return path
+
+
+EXTRA = """Feature: Extra
+
+  @SIT-PAY-001 @capability:payment_posting
+  Scenario: A second card payment
+    Given the partner holds an account with a balance of 10.00
+    When the payer pays 10.00 by cheque
+    Then the partnr received nothing
+    And the payment route shows a balance of ten
+
+  @SIT-X-001 @capability:rtdr_balance
+  Scenario: A block without its tag
+    Given the partner blocks ACH payments for an account
+    Given the payer pays 10.00 by card
+"""
+
+
+def test_duplicate_ids_unknown_phrases_and_refused_values_are_errors_naming_file_and_line(
+        project_copy: Path) -> None:
+    only_clayton(project_copy)
+    own_features(project_copy, EXTRA)
+    first = line_of(PROJECT / "features" / "payment_pump.feature", "  Scenario: A card payment posts")
+    proc = lint(project_copy)
+    assert proc.returncode == 1, proc.stdout
+    assert [line for line in proc.stdout.splitlines() if line.startswith("ERROR")] == [
+        "ERROR features/extra.feature:6: step 'When the payer pays 10.00 by cheque': {method} takes card or ACH, "
+        "not 'cheque' (phrase 'When the payer pays {amount} by {method}')",
+        "ERROR features/extra.feature:7: step 'Then the partnr received nothing' is in no Then phrase of the step "
+        "catalogue; the nearest is 'Then the partner received no return' (`sit steps` lists them all)",
+        "ERROR features/extra.feature:8: step 'And the payment route shows a balance of ten': {amount} takes an "
+        "amount such as 45.10, not 'ten' (phrase 'Then the payment route shows a balance of {amount}')",
+        "ERROR features/extra.feature:12: step 'Given the partner blocks ACH payments for an account' needs the tag "
+        "@setting:block_codes:ACH on its scenario, so that the scenario is N/A for a biller whose settings do not "
+        "provide it",
+        "ERROR features/extra.feature:13: step 'Given the payer pays 10.00 by card' is not a Given step: 'When the "
+        "payer pays {amount} by {method}' reads it; write it as a When step (And/But take the kind of the step "
+        "before them)",
+        f"ERROR features/payment_pump.feature:{first}: SIT ID SIT-PAY-001 of scenario 'A card payment posts to "
+        "the partner' is also the ID of 'A second card payment' at features/extra.feature:4: one result would "
+        "replace the other in the workbook; give each scenario its own ID",
+    ]
+    assert proc.stdout.splitlines()[-1] == (
+        f"1 biller, 1 partner, {len(all_sit_ids()) + 2} scenarios checked: 6 errors, 0 warnings")
+
+
+def test_an_and_step_takes_the_kind_of_the_step_before_it(project_copy: Path) -> None:
+    """The negative control of the wrong-kind rule: And after When is a When step, And after Then a Then step."""
+    only_clayton(project_copy)
+    own_features(project_copy, """Feature: Extra
+
+  @SIT-X-001 @capability:payment_posting
+  Scenario: Two payments
+    Given the partner holds an account with a balance of 10.00
+    When the payer pays 4.00 by card
+    And the payer pays 6.00 by ACH
+    Then the payment route shows a balance of 10.00
+    But the payment route shows 0.00 past due
+""")
+    proc = lint(project_copy)
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.splitlines()[-1].endswith(": 0 errors, 0 warnings")
+
+
+@pytest.mark.parametrize(("line", "replacement", "field", "message"), [
+    ("  32: true", "  32: \"false\"", "settings.32", "setting 32 (only RTDR sets payment block flags; biller-portal "
+     "users may not) takes true or false (without quotes), got 'false'"),
+    ("  114: true", "  114: yes please", "settings.114", "setting 114 (credits are posted through the data pump "
+     "(AddARItem, transaction type 6)) takes true or false, got 'yes please'"),
+    ("  107: PASTDUE_AMT", "  99: true", "settings.99", "cayenta has no advanced setting 99 (its settings: "
+     "28 (block_codes), 32 (portal_block_lock), 107 (past_due_field), 114 (credit_posting); their meaning is in "
+     "fixtures/partners/cayenta.yaml)"),
+    ("    ACH: [E, B]", "    EFT: [E, B]", "settings.28.EFT", "setting 28 (Cayenta customer block EFT indicator: "
+     "the codes that block card (CC) or ACH payments) has a list of codes for each of CC, ACH; 'EFT' is none of them"),
+    ("name: Clayton County Water Authority", "name: ''", "name", "String should have at least 1 character (got '')"),
+])
+def test_a_biller_setting_of_the_wrong_type_is_an_error_naming_line_and_field(
+        project_copy: Path, line: str, replacement: str, field: str, message: str) -> None:
+    biller = only_clayton(project_copy)
+    text = biller.read_text(encoding="utf-8")
+    old = next(t for t in text.splitlines() if t.startswith(line))
+    biller.write_text(text.replace(old, replacement), encoding="utf-8")
+    at = f"fixtures/billers/{BILLER}.yaml:{line_of(biller, replacement)}"
+    proc = lint(project_copy)
+    assert proc.returncode == 1, proc.stdout
+    assert [t for t in proc.stdout.splitlines() if t.startswith("ERROR")] == [f"ERROR {at}: field '{field}': {message}"]
+    run = run_sit("run", "--biller", BILLER, "--project", str(project_copy), "--no-report")  # refused as it loads
+    assert (run.returncode, run.stdout) == (2, "")
+    assert run.stderr == f"sit: {project_copy}/{at}: field '{field}': {message}\n"
 
 
 def test_the_real_project_has_no_errors() -> None:

@@ -16,7 +16,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 import yaml
-from runs import BILLER, PROJECT, Run
+from runs import BILLER, PROJECT, Run, explain, sit
 from runs import sit_run as _sit_run
 
 LINKED = ("features", "steps", "conftest.py", "pyproject.toml", "node_modules", ".cache", "stubs")
@@ -95,6 +95,48 @@ def test_credits_switched_off_make_the_credit_scenario_na(variant: Run) -> None:
     assert finished["status"] == "na"
     assert "setting 114" in finished["reason"]
     assert variant.exchanges("SIT-PAY-003") == []
+
+
+# --- b2. Block settings the scenarios depend on: off, or without a code for card alone --------
+
+NO_CARD_ONLY_CODE = {"CC": ["B"], "ACH": ["E", "B"]}  # B blocks both, E blocks ACH alone: none for card alone
+
+
+@pytest.fixture(scope="module")
+def blocks_off(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Path, Path]:
+    tmp = tmp_path_factory.mktemp("blocks-off")
+    project, biller = biller_variant(tmp, settings={32: False, 28: NO_CARD_ONLY_CODE})
+    return sit_run(tmp, str(biller), "block", project=project), project, biller
+
+
+def test_a_setting_off_makes_its_scenarios_na_with_the_reason_not_failed(blocks_off: tuple[Run, Path, Path]) -> None:
+    run, _, _ = blocks_off
+    assert run.statuses() == {"SIT-BAL-003": "na", "SIT-BAL-004": "passed", "SIT-BAL-005": "na"}
+    assert run.finished("SIT-BAL-005")["reason"] == (
+        "Biller setting 32 is off for Clayton County Water Authority "
+        "(only RTDR sets payment block flags; biller-portal users may not)")
+    assert run.finished("SIT-BAL-003")["reason"].startswith(
+        "Biller setting 28 has no code for CC alone for Clayton County Water Authority (")
+    for sit_id in ("SIT-BAL-003", "SIT-BAL-005"):  # decided before any step: nothing ran, nothing was asked
+        kinds = [e.kind for e in run.scenario(sit_id)]
+        assert kinds == ["scenario.started", "scenario.finished"], kinds
+    # The control: the ACH block has a code of its own (E), so SIT-BAL-004 ran against the partner.
+    assert run.exchanges("SIT-BAL-004") and "step.finished" in [e.kind for e in run.scenario("SIT-BAL-004")]
+
+
+def test_the_blank_workbook_shows_the_same_na_reasons(blocks_off: tuple[Run, Path, Path], tmp_path: Path) -> None:
+    run, project, biller = blocks_off
+    rows = {}
+    for name, profile in (("variant", str(biller)), ("clayton", BILLER)):
+        out = tmp_path / name
+        proc = sit("workbook", "--biller", profile, "--project", str(project), "-o", str(out))
+        assert proc.returncode == 0, explain(proc)
+        rows[name] = {r["SIT ID"]: r for r in csv.DictReader((out / "workbook.csv").open(newline=""))}
+    for sit_id in ("SIT-BAL-003", "SIT-BAL-005"):
+        assert rows["variant"][sit_id]["Status"] == "N/A"
+        assert rows["variant"][sit_id]["N/A reason"] == run.finished(sit_id)["reason"]
+        assert rows["clayton"][sit_id]["Status"] == ""  # Clayton as it is: both in scope
+    assert rows["variant"]["SIT-BAL-004"]["Status"] == ""
 
 
 # --- c. The change-log calls swapped as the Cayenta details page lists them ---------------

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from harness.errors import ProfileError
-from harness.profiles import belongs, load_biller, out_of_scope, scenario_scope
+from harness.profiles import belongs, load_biller, load_partner, out_of_scope, scenario_scope
 
 PROJECT = Path(__file__).resolve().parents[2]
 CLAYTON = PROJECT / "fixtures" / "billers" / "clayton-county-water.yaml"
@@ -94,3 +96,135 @@ def test_balance_fields_follow_the_billers_setting() -> None:
     assert clayton.balance_field("past_due") == "PASTDUE_AMT"  # setting 107
     assert clayton.balance_field("balance") == "BALANCE"
     assert clayton.balance_field("budget_amount") is None
+
+
+# --- biller settings, typed by the partner profile -----------------------------------------------
+
+
+def _settings_variant(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
+    """Clayton's YAML with the line starting ``old`` replaced by ``new``; the file and that line's number."""
+    text = CLAYTON.read_text()
+    line = next(t for t in text.splitlines() if t.startswith(old))
+    path = tmp_path / "biller.yaml"
+    path.write_text(text.replace(line, new))
+    return path, next(n for n, t in enumerate(path.read_text().splitlines(), 1) if t == new)
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("  32:", '  32: "false"', r"field 'settings.32': setting 32 \(only RTDR sets payment block flags; biller-portal "
+                               r"users may not\) takes true or false \(without quotes\), got 'false'$"),
+    ("  32:", "  32: 1", r"field 'settings.32': .* takes true or false, got 1$"),
+    ("  114:", "  114: yes please", r"field 'settings.114': setting 114 \(credits are posted through the data pump "
+                                    r"\(AddARItem, transaction type 6\)\) takes true or false, got 'yes please'$"),
+    ("  107:", "  107: 30", r"field 'settings.107': setting 107 \(the past due field in the RTDR reply "
+                            r"\(PASTDUE_AMT\)\) takes text, got 30$"),
+    ("  107:", "  107: ' '", r"field 'settings.107': .* takes text, got ' '$"),
+    ("  107:", "  99: true", r"field 'settings.99': cayenta has no advanced setting 99 \(its settings: 28 "
+                             r"\(block_codes\), 32 \(portal_block_lock\), 107 \(past_due_field\), 114 "
+                             r"\(credit_posting\); their meaning is in fixtures/partners/cayenta.yaml\)$"),
+    ("    CC:", "    CC: C", r"field 'settings.28.CC': .* takes a list of codes for CC such as \[A, B\], got 'C'$"),
+    ("    CC:", "    CC: [C, 7]", r"field 'settings.28.CC': .* got \['C', 7\]$"),
+    ("    CC:", "    EFT: [C]", r"field 'settings.28.EFT': .* has a list of codes for each of CC, ACH; 'EFT' is "
+                                r"none of them$"),
+    ("name:", "name: ''", r"field 'name': String should have at least 1 character \(got ''\)$"),
+    ("name:", "name: '   '", r"field 'name': String should have at least 1 character"),
+])
+def test_a_biller_setting_of_the_wrong_type_names_line_field_meaning_and_value(
+        tmp_path: Path, old: str, new: str, message: str) -> None:
+    path, line = _settings_variant(tmp_path, old, new)
+    with pytest.raises(ProfileError) as caught:
+        load_biller(PROJECT, str(path))
+    assert str(caught.value).startswith(f"{path}:{line}: "), str(caught.value)
+    assert re.search(message, str(caught.value)), str(caught.value)
+
+
+def test_a_codes_setting_with_keys_is_a_list_per_key(tmp_path: Path) -> None:
+    path = variant(tmp_path, settings={28: ["C", "E"]})
+    line = next(n for n, t in enumerate(path.read_text().splitlines(), 1) if t.startswith("  28:"))
+    with pytest.raises(ProfileError, match=rf"biller.yaml:{line}: field 'settings.28': setting 28 \(.*\) takes a "
+                                           r"list of codes for each of CC, ACH, got \['C', 'E'\]$"):
+        load_biller(PROJECT, str(path))
+
+
+def test_settings_of_each_type_load_as_written(tmp_path: Path) -> None:
+    """The negative control: the values of the real profiles, and of a number setting, are accepted."""
+    project = _project_with_partner_settings(tmp_path, grace_days={"number": 200, "type": "number",
+                                                                   "meaning": "days of grace after the due date"})
+    biller = project / "fixtures" / "billers" / "clayton-county-water.yaml"
+    data = yaml.safe_load(CLAYTON.read_text())
+    for value in (5, 2.5, 0):
+        data["settings"][200] = value
+        biller.write_text(yaml.safe_dump(data))
+        loaded = load_biller(project, "clayton-county-water")
+        assert loaded.setting("grace_days") == value
+        assert loaded.setting("portal_block_lock") is True and loaded.setting("block_codes")["ACH"] == ["E", "B"]
+    data["settings"][200] = True  # a boolean is no number
+    biller.write_text(yaml.safe_dump(data))
+    with pytest.raises(ProfileError, match=r"field 'settings.200': setting 200 \(days of grace after the due "
+                                           r"date\) takes a number, got True"):
+        load_biller(project, "clayton-county-water")
+
+
+def _project_with_partner_settings(tmp_path: Path, **settings: object) -> Path:
+    """A project whose fixtures are a copy, Cayenta's settings extended (or replaced) by ``settings``."""
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT / "fixtures", project / "fixtures")
+    path = project / "fixtures" / "partners" / "cayenta.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["settings"] = {**data["settings"], **settings}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return project
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"portal_lock_again": {"number": 32, "type": "boolean", "meaning": "x"}},
+     r"field 'settings': Value error, 'portal_block_lock' and 'portal_lock_again' both name setting 32"),
+    ({"portal_block_lock": {"number": 32, "type": "boolean", "meaning": "x", "keys": ["CC"]}},
+     r"field 'settings.portal_block_lock.keys': Value error, only a setting of type codes has keys"),
+    ({"portal_block_lock": {"number": 32, "type": "flag", "meaning": "x"}},
+     r"field 'settings.portal_block_lock.type': Input should be 'boolean', 'number', 'text' or 'codes'"),
+    ({"portal_block_lock": {"number": 32, "type": "boolean", "meaning": ""}},
+     r"field 'settings.portal_block_lock.meaning': String should have at least 1 character"),
+    ({"credit_posting": {"number": 114, "type": "text", "meaning": "x"}},
+     r"field 'capabilities.credit_posting.setting': 'credit_posting' is a setting of type text; name a boolean "
+     r"setting of 'settings'"),
+])
+def test_a_partner_settings_table_that_contradicts_itself_is_refused(
+        tmp_path: Path, settings: dict[str, object], message: str) -> None:
+    project = _project_with_partner_settings(tmp_path, **settings)
+    with pytest.raises(ProfileError, match=message) as caught:
+        load_partner(project, "cayenta")
+    assert re.match(rf"{project}/fixtures/partners/cayenta.yaml:\d+: ", str(caught.value)), str(caught.value)
+
+
+# --- scenarios that depend on a biller setting: N/A from the profile, before they run ------------
+
+
+def test_a_setting_tag_is_in_scope_only_when_the_billers_setting_provides_it(tmp_path: Path) -> None:
+    clayton = load_biller(PROJECT, "clayton-county-water")
+    for need in ("portal_block_lock", "block_codes", "block_codes:CC", "block_codes:ACH", "past_due_field"):
+        assert scenario_scope(clayton, {"capability:rtdr_balance", f"setting:{need}"}) is None, need
+    off = load_biller(PROJECT, str(variant(tmp_path, settings={28: {"CC": ["B"], "ACH": ["E", "B"]}, 32: False})))
+    assert scenario_scope(off, {"setting:portal_block_lock"}) == (
+        "Biller setting 32 is off for Clayton County Water Authority "
+        "(only RTDR sets payment block flags; biller-portal users may not)")
+    assert scenario_scope(off, {"setting:block_codes:CC"}) == (
+        "Biller setting 28 has no code for CC alone for Clayton County Water Authority (Cayenta customer block "
+        "EFT indicator: the codes that block card (CC) or ACH payments)")
+    assert scenario_scope(off, {"setting:block_codes:ACH"}) is None
+    unset = load_biller(PROJECT, str(variant(tmp_path, settings={})))
+    assert "Biller setting 107 is not set for Clayton County Water Authority" in (
+        scenario_scope(unset, {"setting:past_due_field"}) or "")
+    assert "Biller setting 28 is not set" in (scenario_scope(unset, {"setting:block_codes"}) or "")
+    newport = load_biller(PROJECT, "newport-or")
+    assert scenario_scope(newport, {"setting:past_due_field"}) == (
+        "Not configurable for Caselle Connect: its profile names no biller setting 'past_due_field'")
+    # A capability out of scope is the reason given first.
+    assert "Budget billing" in (scenario_scope(off, {"capability:budget_billing", "setting:portal_block_lock"}) or "")
+
+
+def test_the_sole_code_is_listed_for_one_key_only() -> None:
+    clayton = load_biller(PROJECT, "clayton-county-water")  # CC: [C, B], ACH: [E, B]
+    assert (clayton.sole_code("block_codes", "CC"), clayton.sole_code("block_codes", "ACH")) == ("C", "E")
+    assert clayton.sole_code("block_codes", "EFT") is None
+    assert clayton.sole_code("portal_block_lock", "CC") is None  # not a codes setting

@@ -11,6 +11,7 @@ PUBLIC = {
     "harness.events": ["GENESIS", "MASK", "TERMINAL_KINDS", "ChainBreak", "ChainChecker", "Event", "EventLogError",
                        "EventStore", "Recorder", "Redactor", "SQLiteStore", "canonical_json", "event_hash",
                        "read_jsonl", "seal", "verified", "verify_chain", "write_jsonl"],
+    "harness.feature_checks": ["FeatureCheck", "Finding", "check_features"],
     "harness.profiles": ["Biller", "BillerProfile", "Capability", "ChangeLogCall", "FieldMap", "Finding",
                          "InvoiceFile", "PartnerProfile", "PumpPolicy", "Status", "belongs", "known_partners",
                          "lint_biller",
