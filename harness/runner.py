@@ -216,5 +216,5 @@ def print_summary(console: Console, summary: Summary, session: SitSession) -> No
     console.print(f"\nRun [bold]{session.run_id}[/bold]: [{style}]{summary.status.upper()}[/{style}]  "
                   f"(seed {session.seed})", highlight=False)
     console.print(f"Evidence: {session.store_path} (hash-chained event log)", highlight=False)
-    console.print(f"  sit verify {session.run_id}    sit export {session.run_id} -o {session.run_id}.jsonl",
+    console.print(f"  sit verify {session.run_id}\n  sit export {session.run_id} -o {session.run_id}.jsonl",
                   highlight=False)

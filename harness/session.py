@@ -24,8 +24,10 @@ from typing import Any
 
 from faker import Faker
 
-from harness.errors import ProfileError, SitError
+from harness.catalogue import project_catalogue
+from harness.errors import InputError, ProfileError, SitError
 from harness.events import Recorder, Redactor, SQLiteStore
+from harness.feature_checks import check_features
 from harness.partners import Adapter, PartnerClient, PartnerStubs, load_adapter
 from harness.platform import Platform
 from harness.platform.reference import ReferenceEngine
@@ -100,6 +102,14 @@ def _shown(path: Path, project: Path) -> str:
     return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(path)
 
 
+def _check_features(project: Path) -> None:
+    """What `sit lint` finds in the features stops a run before it starts: one line, the first finding."""
+    findings = check_features(project, project_catalogue(project)).findings
+    if findings:
+        more = f" (and {len(findings) - 1} more: `sit lint` lists them)" if len(findings) > 1 else ""
+        raise InputError(f"{findings[0].where}: {findings[0].message}{more}")
+
+
 @dataclass
 class SitSession:
     """Everything a run holds open; ``start`` brings it up, ``stop`` takes it down."""
@@ -129,6 +139,7 @@ class SitSession:
                 f"'{self.biller.profile.platform}' (known: {', '.join(PLATFORMS)})"
             )
         # Feature, profile and pack faults are file faults: found here, before any JVM starts.
+        _check_features(opts.project)
         self.workbook: list[SitCase] = biller_workbook(opts.project, self.biller)
         self._cases = {case.sit_id: case for case in self.workbook}
         self.adapter: Adapter = load_adapter(self.biller.partner)
