@@ -62,7 +62,7 @@ def check_features(project: Path, catalogue: Sequence[StepDoc]) -> FeatureCheck:
             scenarios = read_feature_steps(path, rel)
         except FeatureError as exc:
             where = f"{rel}:{exc.line}" if exc.line else rel
-            check.findings.append(Finding("error", where, str(exc).removeprefix(f"{rel}: ")))
+            check.findings.append(Finding("error", where, str(exc).removeprefix(f"{where}: ")))
             continue
         check.scenarios += len(scenarios)
         for scenario, steps in scenarios:

@@ -18,6 +18,7 @@ from typing import Any, TypeAlias
 import httpx
 from faker import Faker
 
+from harness.errors import ProfileError
 from harness.events import Event
 from harness.partners import FAULTS
 from harness.platform.port import Platform
@@ -61,7 +62,8 @@ class PartnerSide:
         for role, value in values.items():
             name = biller.balance_field(role)
             if name is None:
-                raise AssertionError(f"the partner profile maps no balance reply field for '{role}'")
+                raise ProfileError(f"fixtures/partners/{biller.partner.name}.yaml: field 'balance_reply': no field "
+                                   f"for '{role}' (nor a biller setting naming it); the scenario cannot be arranged")
             fields[name] = f"{value:.2f}" if isinstance(value, Decimal) else value
         self._s.side.add(self._s.stubs.account(account, fields))
 
@@ -115,7 +117,8 @@ class PartnerSide:
         profile = self._s.biller.profile
         env = next((k.env for k in profile.api_keys if k.active == active), None)
         if env is None:
-            raise AssertionError(f"{profile.name} has no {'active' if active else 'inactive'} API key (api_keys)")
+            raise ProfileError(f"{profile.name} has no {'active' if active else 'inactive'} API key in its profile "
+                               "(api_keys): the scenario cannot be arranged")
         return self._s.secrets.get(env)
 
     def calls_back(self, account: str, key: str | None) -> CallbackReply:

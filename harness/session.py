@@ -243,8 +243,8 @@ class SitSession:
     def callback_url(self, key: str | None) -> str:
         """The URL the partner calls the platform back on, carrying ``key`` as BK (none when None)."""
         if self._callbacks is None:
-            raise AssertionError(f"{self.biller.partner.display_name} has no callback_path or "
-                                 f"{self.biller.profile.name} has no api_keys: the platform takes no callbacks")
+            raise ProfileError(f"{self.biller.partner.display_name} has no callback_path or "
+                             f"{self.biller.profile.name} has no api_keys: the platform takes no callbacks")
         return self._callbacks.url(key)
 
     def take_partner_offline(self) -> str:

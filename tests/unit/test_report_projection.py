@@ -242,7 +242,8 @@ def test_expectations_read_as_their_sentences(tmp_path: Path) -> None:
     actual result lists what was seen, and a failure reads "expected ...; it ...". (The ``log`` fixture's
     expectations have no sentences, as logs had before: the tests above show those by label and value.)"""
     log = Log(tmp_path / "events.sqlite")
-    log.add("run.started", **FACTS)
+    log.add("run.started", **FACTS, profiles=recorded_profiles(PROJECT, CLAYTON))
+    log.add(WORKBOOK_EVENT, cases=[case.record() for case in biller_workbook(PROJECT, CLAYTON)])
     seen = "the partner received 45.10 by card for the account"
     failure = "expected the partner to receive 120.00 by ACH for the account; it received nothing"
     log.scenario("SIT-PAY-001", "A card payment posts to the partner")
