@@ -41,6 +41,9 @@ class FieldMap(_Model):
     type: Literal["text", "amount", "date"] = "text"
     required: bool = False
     unique: bool = False
+    personal: bool = Field(
+        default=False, description="holds a customer's personal data (name, email, address): masked in the partner pack"
+    )
 
 
 class InvoiceFile(_Model):

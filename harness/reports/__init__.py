@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from harness.reports.cases import SitCase, load_cases
     from harness.reports.diff import RunDiff, diff_runs, render_diff, volatile_fields
+    from harness.reports.leaks import Leak, LeakFound, find_leaks
     from harness.reports.log import RunLog, open_run
     from harness.reports.report import ReportOptions, ReportPaths, write_report
     from harness.reports.signing import generate_key, sign_run, verify_signatures
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "SitCase": "cases", "load_cases": "cases",
     "RunDiff": "diff", "diff_runs": "diff", "render_diff": "diff", "volatile_fields": "diff",
+    "Leak": "leaks", "LeakFound": "leaks", "find_leaks": "leaks",
     "RunLog": "log", "open_run": "log",
     "ReportOptions": "report", "ReportPaths": "report", "write_report": "report",
     "generate_key": "signing", "sign_run": "signing", "verify_signatures": "signing",
@@ -31,12 +33,15 @@ _WHERE = {
 }  # fmt: skip
 
 __all__ = [
+    "Leak",
+    "LeakFound",
     "ReportOptions",
     "ReportPaths",
     "RunDiff",
     "RunLog",
     "SitCase",
     "diff_runs",
+    "find_leaks",
     "generate_key",
     "load_cases",
     "open_run",

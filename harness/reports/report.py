@@ -22,7 +22,7 @@ from harness.reports.allure import AllureResults, result_uuid
 from harness.reports.cases import load_cases
 from harness.reports.fold import RunRecord, ScenarioRecord, fold
 from harness.reports.log import RunLog
-from harness.reports.personal import Masker, collect
+from harness.reports.personal import Masker, find_personal, refuse_leaks
 from harness.reports.signing import write_signature_file
 from harness.reports.signoff import build_view, render_html, run_facts, write_pdf
 from harness.reports.workbook import Row, RunRows, write_csv, write_xlsx
@@ -68,7 +68,9 @@ def write_report(log: RunLog, out: Path, options: ReportOptions) -> ReportPaths:
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     staging.chmod(0o755)  # mkdtemp makes it private; a report is for sharing
     try:
-        _project(log, ReportPaths.under(staging, options.html), options)
+        personal = _project(log, ReportPaths.under(staging, options.html), options)
+        if options.partner_pack:
+            refuse_leaks(personal, staging)  # after masking, no personal value may be left in any document
         if options.partner_pack is False and (out / PARTNER_PACK).is_dir():  # keep a pack made earlier
             shutil.move(out / PARTNER_PACK, staging / PARTNER_PACK)
         if target.exists():
@@ -86,13 +88,13 @@ def _biller(options: ReportOptions, slug: str) -> Biller:
         raise ProfileError(f"{exc} (a report reads the run's biller profile: N/A reasons, product)") from None
 
 
-def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> None:
+def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> dict[str, str]:
+    """Write the documents; returns the run's personal values (name -> value) for a partner pack."""
     facts = log.facts()
     biller = _biller(options, str(facts.get("biller", "")))
     cases = load_cases(options.project)
-    mask: Callable[[str], str] = str
-    if options.partner_pack:
-        mask = Masker(collect(log.events(), biller.partner.evidence.personal_fields))
+    personal = find_personal(log.events(), biller.partner) if options.partner_pack else {}
+    mask: Callable[[str], str] = Masker(personal.values()) if options.partner_pack else str
     allure = AllureResults(paths.allure_results, {c.sit_id: c for c in cases}, biller.profile.sit_link, mask=mask,
                            kinds=_PARTNER_KINDS if options.partner_pack else None)
     rows = RunRows(cases, biller, str(facts.get("operator", "")), _allure_link(log.run_id), mask)
@@ -102,6 +104,7 @@ def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> None:
         rows.add(scenario)
     allure.close(run)
     _documents(run, rows.rows(), biller.partner.product, paths, options, mask)
+    return personal
 
 
 def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPaths, options: ReportOptions,

@@ -22,9 +22,9 @@ PUBLIC = {
     "harness.stubs": ["BACKENDS", "ContainerWireMock", "ExternalWireMock", "ProcessWireMock", "StubPack", "StubSide",
                       "WireMockAdmin", "WireMockServer", "find_java", "find_wiremock_jar", "load_pack"],
     "harness.transfer": ["Received", "SftpServer", "TransferError", "upload"],
-    "harness.reports": ["ReportOptions", "ReportPaths", "RunDiff", "RunLog", "SitCase", "diff_runs", "generate_key",
-                        "load_cases", "open_run", "render_diff", "sign_run", "verify_signatures", "volatile_fields",
-                        "write_blank_workbook", "write_report"],
+    "harness.reports": ["Leak", "LeakFound", "ReportOptions", "ReportPaths", "RunDiff", "RunLog", "SitCase",
+                        "diff_runs", "find_leaks", "generate_key", "load_cases", "open_run", "render_diff", "sign_run",
+                        "verify_signatures", "volatile_fields", "write_blank_workbook", "write_report"],
 }
 
 
