@@ -110,7 +110,9 @@ class EvidenceRules(_Model):
         default_factory=list, description="field names `sit diff` ignores: generated ids, timestamps"
     )
     personal_fields: list[str] = Field(
-        default_factory=list, description="field names whose values are masked in the partner pack"
+        default_factory=list,
+        description="names (any case) of elements, attributes, JSON keys, form fields and event data keys whose "
+                    "values are masked in the partner pack",
     )
 
 

@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, AnyStr
 from urllib.parse import quote, quote_plus
 
 from harness.errors import SitError
@@ -94,26 +94,21 @@ def _forms(value: str) -> dict[str, str]:
 
 
 class _Needles:
-    """Every form of every value, ready to be looked for in text or in bytes."""
+    """Every form of every value, ready to be looked for in text (events) or in bytes (files)."""
 
     def __init__(self, values: Mapping[str, str]) -> None:
         self.text = [(form, name, label) for name, value in values.items() if len(value) >= MIN_VALUE_LEN
                      for form, label in _forms(value).items()]
         self.data = [(form.encode(), name, label) for form, name, label in self.text]
 
-    def in_text(self, text: str) -> Iterator[tuple[str, str]]:
-        seen: set[str] = set()
-        for form, name, label in self.text:
-            if name not in seen and form in text:
-                seen.add(name)
-                yield name, label
 
-    def in_bytes(self, data: bytes) -> Iterator[tuple[str, str]]:
-        seen: set[str] = set()
-        for form, name, label in self.data:
-            if name not in seen and form in data:
-                seen.add(name)
-                yield name, label
+def _search(haystack: AnyStr, needles: Iterable[tuple[AnyStr, str, str]]) -> Iterator[tuple[str, str]]:
+    """(name, form) of each value found in ``haystack``, once per value."""
+    seen: set[str] = set()
+    for form, name, label in needles:
+        if name not in seen and form in haystack:
+            seen.add(name)
+            yield name, label
 
 
 def find_leaks(values: Mapping[str, str], events: Iterable[Event] = (), root: Path | None = None) -> list[Leak]:
@@ -126,7 +121,7 @@ def find_leaks(values: Mapping[str, str], events: Iterable[Event] = (), root: Pa
     if not needles.text:
         return []
     found = [Leak(name, form, seq=event.seq, kind=event.kind)
-             for event in events for name, form in needles.in_text(_event_text(event))]
+             for event in events for name, form in _search(_event_text(event), needles.text)]
     if root is not None:
         found += _file_leaks(needles, root)
     return found
@@ -153,7 +148,7 @@ def _file_leaks(needles: _Needles, root: Path) -> Iterator[Leak]:
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
         relative = path.relative_to(root).as_posix()
         for part, data in _parts(path, relative):
-            for name, form in needles.in_bytes(data):
+            for name, form in _search(data, needles.data):
                 yield Leak(name, form, path=part)
 
 

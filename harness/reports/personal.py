@@ -10,11 +10,11 @@ Which fields are personal is profile data, never a guess from a text's look:
 Where the log holds personal data, and how it is read there:
 - ``file.transferred``: the invoice file as uploaded, accepted and rejected records alike, read
   by the layout (a file it cannot read is withheld whole: its content is one personal value);
-- the platform's events: loaded bills (``bill``), rejections with their records, balances
-  (``customer_name``) by key; an account's email or phone change by what it changes;
-- ``partner.exchange`` and ``stub.added``: message bodies. XML and JSON are parsed as what they
-  are (parsing decides, not a first character); a body is read as a form only where the
-  message's Content-Type says it is one;
+- the platform's events: loaded bills (``bill``), rejections (with their record's fields where an
+  event carries them), balances (``customer_name``), by key; an email or phone change by what it changes;
+- ``partner.exchange`` and ``stub.added``: message bodies. XML and JSON are read where they parse
+  as such; a body is read as a form only where the message's Content-Type says it is one (a ``=``
+  in an XML prolog does not make a form);
 - expectations, step texts and errors are free text: the values found above are masked there
   too, as in every text of the pack, in every form a writer may have put them in.
 """
