@@ -179,7 +179,7 @@ def _xml_layout(layout: InvoiceFile) -> RecordStructure:
 STRUCTURES: dict[str, Callable[[InvoiceFile], RecordStructure]] = {"xml": _xml_layout}
 
 
-def personal_names(partner: PartnerProfile) -> frozenset[str]:
+def _personal_names(partner: PartnerProfile) -> frozenset[str]:
     """Names whose values are personal wherever they occur: the profile's ``personal_fields`` and the
     platform's names (BIF fields) of the invoice layout's personal fields, compared case-insensitively."""
     bif = [field for field, spec in partner.invoice_file.fields.items() if spec.personal]
@@ -194,7 +194,7 @@ class _Finder:
     """Collects the run's personal values, each with where it was first found."""
 
     def __init__(self, partner: PartnerProfile) -> None:
-        self._names = personal_names(partner)
+        self._names = _personal_names(partner)
         self._files = (STRUCTURES[partner.invoice_file.format](partner.invoice_file),)
         self.found: dict[str, str] = {}  # value -> where
 
