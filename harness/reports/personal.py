@@ -33,8 +33,8 @@ from urllib.parse import parse_qsl
 
 from lxml import etree
 
+from harness.errors import ProfileError
 from harness.events import Event
-from harness.profiles import InvoiceFile, PartnerProfile
 from harness.reports.bodies import FORM, content_type
 from harness.reports.leaks import LeakFound, find_leaks, text_forms
 
@@ -171,19 +171,43 @@ class FixedWidthRecords:
                 yield f"line {number}, {span.name} (columns {span.start}-{span.start + span.width - 1})", span.of(line)
 
 
-def _xml_layout(layout: InvoiceFile) -> RecordStructure:
-    return XmlRecords(layout.root, layout.record, tuple(f.source for f in layout.fields.values() if f.personal))
+Layout = Mapping[str, Any]  # a partner's ``invoice_file`` as data
+
+
+def _personal_sources(layout: Layout) -> dict[str, str]:
+    """BIF field -> where the layout reads it, for the fields it marks ``personal``."""
+    fields = layout.get("fields") or {}
+    return {name: str(spec.get("source", "")) for name, spec in fields.items() if spec.get("personal")}
+
+
+def _xml_layout(layout: Layout) -> RecordStructure:
+    sources = tuple(_personal_sources(layout).values())
+    return XmlRecords(str(layout.get("root", "")), str(layout.get("record", "")), sources)
 
 
 # How each invoice file format is read for personal data: a new format registers its reader here.
-STRUCTURES: dict[str, Callable[[InvoiceFile], RecordStructure]] = {"xml": _xml_layout}
+STRUCTURES: dict[str, Callable[[Layout], RecordStructure]] = {"xml": _xml_layout}
 
 
-def _personal_names(partner: PartnerProfile) -> frozenset[str]:
-    """Names whose values are personal wherever they occur: the profile's ``personal_fields`` and the
-    platform's names (BIF fields) of the invoice layout's personal fields, compared case-insensitively."""
-    bif = [field for field, spec in partner.invoice_file.fields.items() if spec.personal]
-    return frozenset(_key(name) for name in [*partner.evidence.personal_fields, *bif])
+@dataclass(frozen=True)
+class PersonalRules:
+    """What a partner profile says is personal: names (any case) wherever they occur, and the
+    invoice file layout's personal fields, read by the layout's structure."""
+
+    names: frozenset[str]
+    files: tuple[RecordStructure, ...]
+
+    @classmethod
+    def of(cls, partner: Mapping[str, Any]) -> PersonalRules:
+        """From the partner profile as data (``model_dump(mode="json")``, as a run records it at its start):
+        read by path, so a run recorded by an earlier version still reads."""
+        evidence, layout = partner.get("evidence") or {}, partner.get("invoice_file") or {}
+        names = [*(evidence.get("personal_fields") or []), *_personal_sources(layout)]
+        file_format = str(layout.get("format", "xml"))
+        if file_format not in STRUCTURES:
+            raise ProfileError(f"invoice_file format '{file_format}': no reader of its personal data, so no partner "
+                               f"pack can be written (formats read: {', '.join(sorted(STRUCTURES))})")
+        return cls(frozenset(_key(name) for name in names), (STRUCTURES[file_format](layout),))
 
 
 def _key(name: str) -> str:
@@ -193,9 +217,9 @@ def _key(name: str) -> str:
 class _Finder:
     """Collects the run's personal values, each with where it was first found."""
 
-    def __init__(self, partner: PartnerProfile) -> None:
-        self._names = _personal_names(partner)
-        self._files = (STRUCTURES[partner.invoice_file.format](partner.invoice_file),)
+    def __init__(self, rules: PersonalRules) -> None:
+        self._names = rules.names
+        self._files = rules.files
         self.found: dict[str, str] = {}  # value -> where
 
     def event(self, event: Event) -> None:
@@ -291,10 +315,10 @@ def _leaves(node: Any) -> Iterator[str]:
         yield str(node)
 
 
-def find_personal(events: Iterable[Event], partner: PartnerProfile) -> dict[str, str]:
+def find_personal(events: Iterable[Event], rules: PersonalRules) -> dict[str, str]:
     """Every personal value in the run: name -> value, the name saying where it was found first
     (a value's name can be printed; the value never is)."""
-    finder = _Finder(partner)
+    finder = _Finder(rules)
     for event in events:
         finder.event(event)
     named: dict[str, str] = {}

@@ -22,7 +22,7 @@ from harness.reports.allure import AllureResults, result_uuid
 from harness.reports.cases import load_cases
 from harness.reports.fold import RunRecord, ScenarioRecord, fold
 from harness.reports.log import RunLog
-from harness.reports.personal import Masker, find_personal, refuse_leaks
+from harness.reports.personal import Masker, PersonalRules, find_personal, refuse_leaks
 from harness.reports.signing import write_signature_file
 from harness.reports.signoff import build_view, render_html, run_facts, write_pdf
 from harness.reports.workbook import Row, RunRows, write_csv, write_xlsx
@@ -93,7 +93,9 @@ def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> dict[st
     facts = log.facts()
     biller = _biller(options, str(facts.get("biller", "")))
     cases = load_cases(options.project)
-    personal = find_personal(log.events(), biller.partner) if options.partner_pack else {}
+    personal: dict[str, str] = {}
+    if options.partner_pack:
+        personal = find_personal(log.events(), PersonalRules.of(biller.partner.model_dump(mode="json")))
     mask: Callable[[str], str] = Masker(personal.values()) if options.partner_pack else str
     allure = AllureResults(paths.allure_results, {c.sit_id: c for c in cases}, biller.profile.sit_link, mask=mask,
                            kinds=_PARTNER_KINDS if options.partner_pack else None)

@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 
+from harness.errors import ProfileError
 from harness.events import Event
-from harness.profiles import PartnerProfile, load_partner
+from harness.profiles import load_partner
 from harness.reports.leaks import LeakFound
 from harness.reports.personal import (
     PERSONAL,
     CsvRecords,
     FixedWidthRecords,
     Masker,
+    PersonalRules,
     Span,
     Unreadable,
     XmlRecords,
@@ -48,14 +50,19 @@ CAYENTA_PEOPLE = {"Leslie Landry", "msmith@example.com", "2779 Little Road Apt. 
                   "Rejected O'Reilly", "rejected@example.org", "12 Mill & Kiln Lane"}
 
 
-@pytest.fixture(scope="module")
-def cayenta() -> PartnerProfile:
-    return load_partner(PROJECT, "cayenta")
+def rules(partner: str) -> PersonalRules:
+    """As a report reads them: from the partner profile as the run recorded it (data, not the model)."""
+    return PersonalRules.of(load_partner(PROJECT, partner).model_dump(mode="json"))
 
 
 @pytest.fixture(scope="module")
-def caselle() -> PartnerProfile:
-    return load_partner(PROJECT, "caselle")
+def cayenta() -> PersonalRules:
+    return rules("cayenta")
+
+
+@pytest.fixture(scope="module")
+def caselle() -> PersonalRules:
+    return rules("caselle")
 
 
 def event(kind: str, seq: int = 1, /, **data: Any) -> Event:
@@ -67,14 +74,14 @@ def upload(content: str, path: str = "billheader_20261130.xml", truncated: bool 
                  content=content, content_truncated=truncated)
 
 
-def values(partner: PartnerProfile, *events: Event) -> set[str]:
+def values(partner: PersonalRules, *events: Event) -> set[str]:
     return set(find_personal(events, partner).values())
 
 
 # --- XML: the invoice layout's records, and names anywhere ---------------------------------------------
 
 
-def test_an_xml_file_whose_prolog_holds_equals_signs_is_read_as_xml(cayenta: PartnerProfile) -> None:
+def test_an_xml_file_whose_prolog_holds_equals_signs_is_read_as_xml(cayenta: PersonalRules) -> None:
     """Today's bug: the prolog's `version='1.0'` made the file a form, and its customers leaked."""
     found = find_personal([upload(CAYENTA_FILE)], cayenta)
     assert set(found.values()) == CAYENTA_PEOPLE
@@ -83,10 +90,26 @@ def test_an_xml_file_whose_prolog_holds_equals_signs_is_read_as_xml(cayenta: Par
         "Rejected O'Reilly")
 
 
-def test_the_layout_marks_which_fields_are_personal(cayenta: PartnerProfile) -> None:
-    personal = {field for field, spec in cayenta.invoice_file.fields.items() if spec.personal}
-    assert personal == {"customer_name", "email", "service_address"}
+def test_the_layout_marks_which_fields_are_personal(cayenta: PersonalRules) -> None:
+    layout = load_partner(PROJECT, "cayenta").invoice_file
+    assert {field for field, spec in layout.fields.items() if spec.personal} == {"customer_name", "email",
+                                                                                   "service_address"}
+    assert cayenta.files == (XmlRecords("BillHeaders", "BillHeader", ("CUSTOMER_NAME", "EMAIL", "SERVICE_ADDRESS")),)
     assert not (values(cayenta, upload(CAYENTA_FILE)) & {"172736675", "INV-1", "204.37"})  # not personal
+
+
+def test_rules_read_a_profile_recorded_by_another_version() -> None:
+    """Read by path: a run recorded before ``personal`` existed still has its names; an unknown format
+    (recorded by a later version) cannot be read, so no pack is written."""
+    data = load_partner(PROJECT, "cayenta").model_dump(mode="json")
+    for spec in data["invoice_file"]["fields"].values():
+        del spec["personal"]
+    older = PersonalRules.of(data)
+    assert older.files == (XmlRecords("BillHeaders", "BillHeader", ()),)
+    assert "customer_name" in older.names and values(older, upload(CAYENTA_FILE)) == CAYENTA_PEOPLE
+    data["invoice_file"]["format"] = "edifact"
+    with pytest.raises(ProfileError, match="invoice_file format 'edifact': no reader of its personal data"):
+        PersonalRules.of(data)
 
 
 def test_xml_records_read_attributes_nested_paths_and_namespaces() -> None:
@@ -111,14 +134,14 @@ def test_xml_that_is_not_the_layout_is_unreadable() -> None:
             list(layout.find(text))
 
 
-def test_the_first_part_of_a_big_file_is_read_up_to_where_it_stops(cayenta: PartnerProfile) -> None:
+def test_the_first_part_of_a_big_file_is_read_up_to_where_it_stops(cayenta: PersonalRules) -> None:
     cut = CAYENTA_FILE[:CAYENTA_FILE.index("rejected@example.org") + len("rejected@")]
     assert values(cayenta, upload(cut, truncated=True)) == {"Leslie Landry", "msmith@example.com",
                                                             "2779 Little Road Apt. 081", "Rejected O'Reilly",
                                                             "rejected@"}
 
 
-def test_a_file_the_layout_cannot_read_is_withheld_whole(cayenta: PartnerProfile) -> None:
+def test_a_file_the_layout_cannot_read_is_withheld_whole(cayenta: PersonalRules) -> None:
     """No structure, no way to tell its personal data apart: the whole content is one personal value."""
     broken = CAYENTA_FILE.replace("</BillHeaders>", "")  # complete, yet not well-formed
     dtd = '<!DOCTYPE BillHeaders [<!ENTITY n "Ann Lee">]>\n<BillHeaders><BillHeader/></BillHeaders>'
@@ -128,7 +151,7 @@ def test_a_file_the_layout_cannot_read_is_withheld_whole(cayenta: PartnerProfile
         assert name.startswith("content of billheader_20261130.xml (unreadable by the partner's layout: ")
 
 
-def test_personal_names_are_found_in_any_xml_body(caselle: PartnerProfile) -> None:
+def test_personal_names_are_found_in_any_xml_body(caselle: PersonalRules) -> None:
     reply = """<?xml version="1.0" encoding="utf-8"?>
     <s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>
       <r:Account xmlns:r="urn:ar" r:CustomerName="Ida Park"><r:ServiceAddress>9 Elm St</r:ServiceAddress>
@@ -140,14 +163,14 @@ def test_personal_names_are_found_in_any_xml_body(caselle: PartnerProfile) -> No
 # --- JSON, forms ----------------------------------------------------------------------------------------
 
 
-def test_json_keys_name_personal_values_and_all_they_hold(caselle: PartnerProfile) -> None:
+def test_json_keys_name_personal_values_and_all_they_hold(caselle: PersonalRules) -> None:
     body = ('{"operationName": "AccountBalance", "data": {"account": {"accountNumber": "1001", '
             '"customerName": "Mo Diaz", "EmailAddress": ["mo@example.org", "m.diaz@example.org"]}}}')
     exchange = event("partner.exchange", response_body=body, response_headers={"Content-Type": "application/json"})
     assert values(caselle, exchange) == {"Mo Diaz", "mo@example.org", "m.diaz@example.org"}
 
 
-def test_a_form_is_read_only_where_its_content_type_says_so(cayenta: PartnerProfile) -> None:
+def test_a_form_is_read_only_where_its_content_type_says_so(cayenta: PersonalRules) -> None:
     body = "CUSTOMER_NAME=Jo+Ortiz&XMLREQUEST=%3CRequest%3E%3CEMAIL%3Ejo%40example.org%3C%2FEMAIL%3E%3C%2FRequest%3E"
     as_form = event("partner.exchange", request_body=body, request_headers=FORM)
     assert values(cayenta, as_form) == {"Jo Ortiz", "jo@example.org"}
@@ -155,7 +178,7 @@ def test_a_form_is_read_only_where_its_content_type_says_so(cayenta: PartnerProf
     assert values(cayenta, unsaid) == set()  # not guessed from its look
 
 
-def test_a_stub_reply_arranged_by_a_scenario(cayenta: PartnerProfile, caselle: PartnerProfile) -> None:
+def test_a_stub_reply_arranged_by_a_scenario(cayenta: PersonalRules, caselle: PersonalRules) -> None:
     xml = {"mapping": {"response": {"headers": {"Content-Type": "application/xml"},
                                     "body": "<Reply><CUSTOMER_NAME>Al Gore Jr</CUSTOMER_NAME></Reply>"}}}
     assert values(cayenta, event("stub.added", **xml)) == {"Al Gore Jr"}
@@ -166,7 +189,7 @@ def test_a_stub_reply_arranged_by_a_scenario(cayenta: PartnerProfile, caselle: P
 # --- the platform's events --------------------------------------------------------------------------------
 
 
-def test_platform_events_by_their_keys(cayenta: PartnerProfile) -> None:
+def test_platform_events_by_their_keys(cayenta: PersonalRules) -> None:
     bill = {"account_number": "1", "invoice_number": "INV-1", "customer_name": "Kai Moss", "email": "kai@example.org",
             "service_address": "4 Oak Rd", "amount_due": "10.00"}
     rejected = {"file": "f.xml", "record": 2, "reason": "missing account number",
@@ -182,7 +205,7 @@ def test_platform_events_by_their_keys(cayenta: PartnerProfile) -> None:
                                         "new@example.org"}
 
 
-def test_names_stay_unique_when_one_field_repeats_in_a_text(cayenta: PartnerProfile) -> None:
+def test_names_stay_unique_when_one_field_repeats_in_a_text(cayenta: PersonalRules) -> None:
     body = "<Reply><CUSTOMER_NAME>Ann One</CUSTOMER_NAME><CUSTOMER_NAME>Ben Two</CUSTOMER_NAME></Reply>"
     found = find_personal([event("partner.exchange", 3, response_body=body)], cayenta)
     assert found == {"CUSTOMER_NAME in event 3 (partner.exchange)": "Ann One",

@@ -18,7 +18,7 @@ from harness.events import EventLogError, SQLiteStore
 from harness.profiles import load_partner
 from harness.reports import ReportOptions, open_run, write_report
 from harness.reports.fold import RunRecord, fold
-from harness.reports.personal import PERSONAL, Masker, find_personal
+from harness.reports.personal import PERSONAL, Masker, PersonalRules, find_personal
 from tests.conftest import PROJECT
 
 RUN = "20261101-120000-abcd"
@@ -209,7 +209,8 @@ def test_partner_pack_masks_personal_data(log: Log, tmp_path: Path) -> None:
 
 
 def test_masker_takes_values_from_bodies_and_data(log: Log, tmp_path: Path) -> None:
-    found = find_personal(open_run(RUN, tmp_path / "events.sqlite").events(), load_partner(PROJECT, "cayenta"))
+    rules = PersonalRules.of(load_partner(PROJECT, "cayenta").model_dump(mode="json"))
+    found = find_personal(open_run(RUN, tmp_path / "events.sqlite").events(), rules)
     assert found == {"CUSTOMER_NAME in event 5 (partner.exchange)": "Leslie Landry"}  # the account is not personal
     assert Masker(found.values())("Paid by Leslie Landry for 1234.") == f"Paid by {PERSONAL} for 1234."
 
