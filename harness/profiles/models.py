@@ -70,6 +70,9 @@ class FieldMap(_Model):
     type: Literal["text", "amount", "date"] = "text"
     required: bool = False
     unique: bool = False
+    personal: bool = Field(
+        default=False, description="holds a customer's personal data (name, email, address): masked in the partner pack"
+    )
 
 
 class InvoiceFile(_Model):
@@ -136,7 +139,9 @@ class EvidenceRules(_Model):
         default_factory=list, description="field names `sit diff` ignores: generated ids, timestamps"
     )
     personal_fields: list[str] = Field(
-        default_factory=list, description="field names whose values are masked in the partner pack"
+        default_factory=list,
+        description="names (any case) of elements, attributes, JSON keys, form fields and event data keys whose "
+                    "values are masked in the partner pack",
     )
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.reports.diff import RunDiff, diff_runs, render_diff, volatile_fields
+    from harness.reports.leaks import Leak, LeakFound, find_leaks
     from harness.reports.log import RunLog, open_run
     from harness.reports.report import ReportOptions, ReportPaths, write_allure_results, write_report
     from harness.reports.signing import generate_key, sign_run, verify_signatures
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "RunDiff": "diff", "diff_runs": "diff", "render_diff": "diff", "volatile_fields": "diff",
+    "Leak": "leaks", "LeakFound": "leaks", "find_leaks": "leaks",
     "RunLog": "log", "open_run": "log",
     "ReportOptions": "report", "ReportPaths": "report", "write_allure_results": "report", "write_report": "report",
     "generate_key": "signing", "sign_run": "signing", "verify_signatures": "signing",
@@ -30,11 +32,14 @@ _WHERE = {
 }  # fmt: skip
 
 __all__ = [
+    "Leak",
+    "LeakFound",
     "ReportOptions",
     "ReportPaths",
     "RunDiff",
     "RunLog",
     "diff_runs",
+    "find_leaks",
     "generate_key",
     "open_run",
     "render_diff",

@@ -145,7 +145,7 @@ class AllureResults:
 
     def _step(self, run_id: str, step: StepRecord) -> TestStepResult:
         result = TestStepResult(
-            name=f"{step.keyword} {step.text}".strip(), status=_step_status(step),
+            name=self._mask(f"{step.keyword} {step.text}".strip()), status=_step_status(step),
             start=epoch_ms(step.start), stop=epoch_ms(step.stop or step.start),
             statusDetails=StatusDetails(message=self._mask(step.error)) if step.error else None,
         )

@@ -20,7 +20,7 @@ from harness.reports import html
 from harness.reports.allure import AllureResults, result_uuid
 from harness.reports.fold import RunRecord, ScenarioRecord, fold
 from harness.reports.log import Opening, RunLog
-from harness.reports.personal import Masker, collect
+from harness.reports.personal import Masker, PersonalRules, find_personal, refuse_leaks
 from harness.reports.runs import RUNNING
 from harness.reports.signing import write_signature_file
 from harness.reports.signoff import build_view, render_html, run_facts, write_pdf
@@ -80,7 +80,9 @@ def write_report(log: RunLog, out: Path, options: ReportOptions) -> ReportPaths:
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     staging.chmod(0o755)  # mkdtemp makes it private; a report is for sharing
     try:
-        _project(log, ReportPaths.under(staging, options.html), options)
+        personal = _project(log, ReportPaths.under(staging, options.html), options)
+        if options.partner_pack:
+            refuse_leaks(personal, staging)  # after masking, no personal value may be left in any document
         if options.partner_pack is False and (out / PARTNER_PACK).is_dir():  # keep a pack made earlier
             shutil.move(out / PARTNER_PACK, staging / PARTNER_PACK)
         if target.exists():
@@ -106,11 +108,13 @@ def write_allure_results(log: RunLog, out: Path) -> None:
     allure.close(run)
 
 
-def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> None:
+def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> dict[str, str]:
+    """Write the documents; returns the run's personal values (name -> value) for a partner pack."""
     opening = log.opening()
-    mask: Callable[[str], str] = str
+    personal: dict[str, str] = {}
     if options.partner_pack:
-        mask = Masker(collect(log.events(), opening.profile("partner", "evidence", "personal_fields", default=[])))
+        personal = find_personal(log.events(), PersonalRules.of(opening.profile("partner", default={})))
+    mask: Callable[[str], str] = Masker(personal.values()) if options.partner_pack else str
     allure = _allure_results(log, opening, paths.allure_results, mask, _PARTNER_KINDS if options.partner_pack else None)
     rows = RunRows(opening.cases, str(opening.facts.get("operator") or ""), _allure_link(log.run_id), mask)
     run = RunRecord()
@@ -119,6 +123,7 @@ def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> None:
         rows.add(scenario)
     allure.close(run)
     _documents(run, rows.rows(), str(opening.profile("partner", "product", default="")), paths, options, mask)
+    return personal
 
 
 def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPaths, options: ReportOptions,

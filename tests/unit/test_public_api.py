@@ -24,9 +24,9 @@ PUBLIC = {
     "harness.stubs": ["BACKENDS", "ContainerWireMock", "ExternalWireMock", "ProcessWireMock", "StubPack", "StubSide",
                       "WireMockAdmin", "WireMockServer", "find_java", "find_wiremock_jar", "load_pack"],
     "harness.transfer": ["Received", "SftpServer", "TransferError", "upload"],
-    "harness.reports": ["ReportOptions", "ReportPaths", "RunDiff", "RunLog", "diff_runs", "generate_key", "open_run",
-                        "render_diff", "sign_run", "verify_signatures", "volatile_fields", "write_allure_results",
-                        "write_blank_workbook", "write_report"],
+    "harness.reports": ["Leak", "LeakFound", "ReportOptions", "ReportPaths", "RunDiff", "RunLog", "diff_runs",
+                        "find_leaks", "generate_key", "open_run", "render_diff", "sign_run", "verify_signatures",
+                        "volatile_fields", "write_allure_results", "write_blank_workbook", "write_report"],
 }
 
 

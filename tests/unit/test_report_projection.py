@@ -16,10 +16,10 @@ from openpyxl import load_workbook
 
 from harness.errors import IncompleteRun
 from harness.events import EventLogError, SQLiteStore
-from harness.profiles import load_biller
+from harness.profiles import load_biller, load_partner
 from harness.reports import ReportOptions, open_run, write_report
 from harness.reports.fold import RunRecord, fold
-from harness.reports.personal import PERSONAL, Masker, collect
+from harness.reports.personal import PERSONAL, Masker, PersonalRules, find_personal
 from harness.session import recorded_profiles
 from harness.workbook import WORKBOOK_EVENT, biller_workbook
 from tests.conftest import PROJECT
@@ -221,9 +221,10 @@ def test_partner_pack_masks_personal_data(log: Log, tmp_path: Path) -> None:
 
 
 def test_masker_takes_values_from_bodies_and_data(log: Log, tmp_path: Path) -> None:
-    values = collect(open_run(RUN, tmp_path / "events.sqlite").events(), ["CUSTOMER_NAME", "account"])
-    assert values == {"Leslie Landry", "1234"}
-    assert Masker(values)("Paid by Leslie Landry for 1234.") == f"Paid by {PERSONAL} for {PERSONAL}."
+    rules = PersonalRules.of(load_partner(PROJECT, "cayenta").model_dump(mode="json"))
+    found = find_personal(open_run(RUN, tmp_path / "events.sqlite").events(), rules)
+    assert found == {"CUSTOMER_NAME in event 6 (partner.exchange)": "Leslie Landry"}  # the account is not personal
+    assert Masker(found.values())("Paid by Leslie Landry for 1234.") == f"Paid by {PERSONAL} for 1234."
 
 
 def test_a_tampered_log_is_not_projected(log: Log, tmp_path: Path) -> None:

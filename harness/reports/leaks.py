@@ -1,0 +1,164 @@
+"""Finding values that must not leave the team (secrets, personal data) in a run's events and files.
+
+A value is looked for in every form a writer may have put it in: as it is, escaped for HTML,
+XML or JSON, URL-encoded, and base64-encoded, on its own or inside a longer base64 text at any
+of the three byte alignments (a password inside a Basic credential ``base64(user:password)``).
+A finding names the value by the name it was given (an environment variable, a personal
+field), never by the value: the finding itself is printed and may be shared.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AnyStr
+from urllib.parse import quote, quote_plus
+
+from harness.errors import SitError
+from harness.events import Event
+
+# Shorter values are not looked for: "abc" is in any long text (the redactor's minimum too).
+MIN_VALUE_LEN = 4
+# A base64 fragment shorter than this is too likely to occur by chance in other base64 text.
+MIN_BASE64_LEN = 8
+# Members of a zip container (xlsx) larger than this are not unpacked: a bomb, not a report.
+MAX_MEMBER_BYTES = 64 * 1024 * 1024
+_QUOTE_ESCAPES = (("'", '"'), ("&#x27;", "&quot;"), ("&#39;", "&#34;"), ("&apos;", "&quot;"))
+
+
+class LeakFound(SitError):
+    """A value that must not leave the team is in something about to leave it: a harness defect."""
+
+    exit_code = 3  # a harness error: the user can do nothing about it but report it
+
+
+@dataclass(frozen=True)
+class Leak:
+    """One value found: by its name, in which form, in which event or file."""
+
+    name: str
+    form: str
+    seq: int | None = None
+    kind: str | None = None
+    path: str | None = None  # relative to the folder searched; ``book.xlsx!xl/sharedStrings.xml`` for a member
+
+    @property
+    def where(self) -> str:
+        return f"event {self.seq} ({self.kind})" if self.path is None else self.path
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.form}) in {self.where}"
+
+
+def text_forms(value: str) -> dict[str, str]:
+    """``value`` as text writers put it -> the name of that form: escaped, URL-encoded, both."""
+    escaped = {value: "as is"}
+    markup = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for apostrophe, quotation in _QUOTE_ESCAPES:  # lxml, html.escape, Jinja2 (markupsafe), XML
+        escaped.setdefault(markup.replace("'", apostrophe).replace('"', quotation), "HTML/XML-escaped")
+    for ensure_ascii in (True, False):
+        escaped.setdefault(json.dumps(value, ensure_ascii=ensure_ascii)[1:-1], "JSON-escaped")
+    forms = dict(escaped)
+    for text, form in escaped.items():
+        for encoded in (quote(text, safe=""), quote(text), quote_plus(text)):
+            forms.setdefault(encoded, "URL-encoded" if form == "as is" else f"{form}, URL-encoded")
+    return forms
+
+
+def _base64_forms(value: str) -> dict[str, str]:
+    """The base64 texts that appear wherever ``value`` is base64-encoded, alone or inside more bytes.
+
+    Inside a longer text the value starts at some byte offset; the whole 3-byte groups that
+    follow its first group boundary encode the same at every such offset. Those are the three
+    "stable middles" (one per alignment), in the standard and the URL-safe alphabet.
+    """
+    raw = value.encode()
+    forms: dict[str, str] = {}
+    candidates = [base64.b64encode(raw)]
+    for skip in range(3):
+        whole = (len(raw) - skip) // 3 * 3
+        candidates.append(base64.b64encode(raw[skip:skip + whole]))
+    for encoded in candidates:
+        for text in (encoded.decode(), base64.urlsafe_b64encode(base64.b64decode(encoded)).decode()):
+            if len(text.rstrip("=")) >= MIN_BASE64_LEN:
+                forms.setdefault(text, "base64")
+    return forms
+
+
+def _forms(value: str) -> dict[str, str]:
+    return text_forms(value) | _base64_forms(value)
+
+
+class _Needles:
+    """Every form of every value, ready to be looked for in text (events) or in bytes (files)."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.text = [(form, name, label) for name, value in values.items() if len(value) >= MIN_VALUE_LEN
+                     for form, label in _forms(value).items()]
+        self.data = [(form.encode(), name, label) for form, name, label in self.text]
+
+
+def _search(haystack: AnyStr, needles: Iterable[tuple[AnyStr, str, str]]) -> Iterator[tuple[str, str]]:
+    """(name, form) of each value found in ``haystack``, once per value."""
+    seen: set[str] = set()
+    for form, name, label in needles:
+        if name not in seen and form in haystack:
+            seen.add(name)
+            yield name, label
+
+
+def find_leaks(values: Mapping[str, str], events: Iterable[Event] = (), root: Path | None = None) -> list[Leak]:
+    """Where the ``values`` (name -> value) occur: in ``events`` and in every file under ``root``.
+
+    Each event's strings (keys too) are searched; each file as bytes, and a zip container
+    (xlsx) member by member as well. At most one finding per value and event or file.
+    """
+    needles = _Needles(values)
+    if not needles.text:
+        return []
+    found = [Leak(name, form, seq=event.seq, kind=event.kind)
+             for event in events for name, form in _search(_event_text(event), needles.text)]
+    if root is not None:
+        found += _file_leaks(needles, root)
+    return found
+
+
+def _event_text(event: Event) -> str:
+    # NUL cannot be in a value looked for, so no form matches across two strings.
+    return "\0".join(_strings(event.data))
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield str(key)
+            yield from _strings(value)
+    elif isinstance(node, list | tuple):
+        for value in node:
+            yield from _strings(value)
+
+
+def _file_leaks(needles: _Needles, root: Path) -> Iterator[Leak]:
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        relative = path.relative_to(root).as_posix()
+        for part, data in _parts(path, relative):
+            for name, form in _search(data, needles.data):
+                yield Leak(name, form, path=part)
+
+
+def _parts(path: Path, relative: str) -> Iterator[tuple[str, bytes]]:
+    """A file's bytes, then, for a zip container (xlsx), each member's (compressed in the file)."""
+    data = path.read_bytes()
+    yield relative, data
+    if not data.startswith(b"PK") or not zipfile.is_zipfile(path):
+        return
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            if not member.is_dir() and member.file_size <= MAX_MEMBER_BYTES:
+                yield f"{relative}!{member.filename}", archive.read(member)
