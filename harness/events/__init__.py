@@ -5,23 +5,26 @@ The bottom layer: it imports nothing else from ``harness``.
 
 from harness.events.chain import ChainBreak, ChainChecker, canonical_json, event_hash, seal, verified, verify_chain
 from harness.events.jsonl import read_jsonl, write_jsonl
-from harness.events.model import GENESIS, Event, EventLogError
+from harness.events.model import GENESIS, TERMINAL_KINDS, Event, EventLogError, IncompleteEvidence
 from harness.events.recorder import Recorder
 from harness.events.redact import MASK, Redactor
-from harness.events.sqlite import SQLiteStore
+from harness.events.sqlite import SQLiteStore, StoreDamaged
 from harness.events.store import EventStore
 
 __all__ = [
     "GENESIS",
     "MASK",
+    "TERMINAL_KINDS",
     "ChainBreak",
     "ChainChecker",
     "Event",
     "EventLogError",
     "EventStore",
+    "IncompleteEvidence",
     "Recorder",
     "Redactor",
     "SQLiteStore",
+    "StoreDamaged",
     "canonical_json",
     "event_hash",
     "read_jsonl",
