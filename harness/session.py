@@ -127,6 +127,8 @@ class SitSession:
         self.today: date = now.date()
         self.run_id = opts.run_id or new_run_id(now)
         self.store_path = opts.store or opts.project / DEFAULT_STORE
+        # Checked whole before anything starts: a damaged store gets no run appended to it.
+        self._store = SQLiteStore(self.store_path, check="quick_check")
         self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
         self._wiremock = self._wiremock_backend(redactor)
         # The JVM starts in the background while the store, sFTP and pytest's collection
@@ -136,7 +138,6 @@ class SitSession:
         seeds = (opts.seed, self.biller.profile.seed, default_seed(self.biller.slug))
         self.seed = next(seed for seed in seeds if seed is not None)
         self.faker = Faker("en_US")  # reseeded per scenario; built once because building it is slow
-        self._store = SQLiteStore(self.store_path)
         self.recorder = Recorder(self._store, self.run_id, redactor)
         self._start_sftp()
         self._start_callbacks()

@@ -28,6 +28,7 @@ from harness.events import sqlite as sqlite_store
 
 CHECKS = ("quick_check", "integrity_check")
 TABLE_LEAF, INDEX_LEAF = 0x0D, 0x0A  # b-tree page types (first byte of a page's header)
+# pages, flip and break_page_size_field damage stores for the CLI tests too (tests/cli/test_store_cli.py).
 EVENTS_PER_RUN = 400
 
 
@@ -56,15 +57,15 @@ def _page_size(path: Path) -> int:
         conn.close()
 
 
-def _pages(path: Path, page_type: int, holds: bytes, lacks: bytes) -> list[int]:
+def pages(path: Path, page_type: int, holds: bytes, lacks: bytes | None = None) -> list[int]:
     """Header offsets of the pages of ``page_type`` (past page 1) whose cells hold ``holds`` and not ``lacks``."""
     data, size = path.read_bytes(), _page_size(path)
     return [offset for offset in range(size, len(data), size)
             if data[offset] == page_type and holds in data[offset:offset + size]
-            and lacks not in data[offset:offset + size]]
+            and (lacks is None or lacks not in data[offset:offset + size])]
 
 
-def _flip(path: Path, offset: int) -> None:
+def flip(path: Path, offset: int) -> None:
     data = bytearray(path.read_bytes())
     data[offset] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -72,7 +73,7 @@ def _flip(path: Path, offset: int) -> None:
 
 def _middle_leaf_of_run_b(path: Path) -> int:
     """A table leaf in the middle of run-b's rows: its events before it read fine, then the damage."""
-    leaves = _pages(path, TABLE_LEAF, holds=b"run-b", lacks=b"run-a")
+    leaves = pages(path, TABLE_LEAF, holds=b"run-b", lacks=b"run-a")
     assert len(leaves) > 4, leaves
     return leaves[len(leaves) // 2]
 
@@ -88,7 +89,7 @@ def test_an_intact_store_passes_both_checks(intact: Path, tmp_path: Path, check:
 def test_a_flipped_leaf_page_header_fails_the_check_at_open(intact: Path, tmp_path: Path,
                                                             check: sqlite_store.Check) -> None:
     copy = _copy(intact, tmp_path)
-    _flip(copy, _middle_leaf_of_run_b(copy))
+    flip(copy, _middle_leaf_of_run_b(copy))
     with pytest.raises(StoreDamaged) as caught:
         SQLiteStore(copy, check=check)
     assert str(caught.value).startswith(f"{copy}: the event store is damaged (")
@@ -101,7 +102,7 @@ def test_damage_met_mid_read_is_store_damaged_and_a_check_finds_what_a_read_miss
     """Reads stream: the damage surfaces in the generator, after the events before it. The other run's
     reads never touch the page, which is why writers and verifiers check the whole file at open."""
     copy = _copy(intact, tmp_path)
-    _flip(copy, _middle_leaf_of_run_b(copy))
+    flip(copy, _middle_leaf_of_run_b(copy))
     with SQLiteStore(copy) as store:
         assert len(list(store.events("run-a"))) == EVENTS_PER_RUN  # untouched by the damage
         seen: list[int] = []
@@ -115,14 +116,14 @@ def test_damage_met_mid_read_is_store_damaged_and_a_check_finds_what_a_read_miss
 def test_a_damaged_index_page_reads_fine_but_fails_the_check(intact: Path, tmp_path: Path) -> None:
     copy = _copy(intact, tmp_path)
     # A leaf of the index on kind: its cells hold the kind and a rowid, never the run id.
-    _flip(copy, _pages(copy, INDEX_LEAF, holds=b"step.b", lacks=b"run-")[0])
+    flip(copy, pages(copy, INDEX_LEAF, holds=b"step.b", lacks=b"run-")[0])
     with SQLiteStore(copy) as store:
         assert len(list(store.events("run-b"))) == EVENTS_PER_RUN
     with pytest.raises(StoreDamaged, match=r"SQLite's quick_check: Page \d+: "):
         SQLiteStore(copy, check="quick_check")
 
 
-def _page_size_field(data: bytearray) -> None:
+def break_page_size_field(data: bytearray) -> None:
     data[16:18] = b"\x03\x00"  # 768: not a power of two
 
 
@@ -134,7 +135,7 @@ def _payload_fraction(data: bytearray) -> None:
     data[21] = 0x10  # must be 64
 
 
-@pytest.mark.parametrize("damage", [_page_size_field, _magic_string, _payload_fraction])
+@pytest.mark.parametrize("damage", [break_page_size_field, _magic_string, _payload_fraction])
 @pytest.mark.parametrize("check", [None, "quick_check"])
 def test_a_damaged_file_header_is_store_damaged(intact: Path, tmp_path: Path, damage: Callable[[bytearray], None],
                                                 check: sqlite_store.Check | None) -> None:
