@@ -226,9 +226,9 @@ class _Verdict:
         """One line, run id (or file) first: the status, the events, the head hash or the break."""
         name = escape(self.name)
         if self.broken is not None:
-            counted = f"{self.count} events{' before an unreadable line' if self.unread else ''}"
+            counted = f" ({self.count} events{' before an unreadable line' if self.unread else ''})"
             return (f"[red]BROKEN[/red] {name}: chain broken at event {self.broken.seq}: "
-                    f"{escape(self.broken.reason)} ({counted})")
+                    f"{escape(self.broken.reason)}{counted if self.count else ''}")
         if self.code == EXIT_OK:
             return f"[green]INTACT[/green] {name}: {self.count} events, head hash {self.head}"
         why = [escape(self.cut)] if self.cut else []

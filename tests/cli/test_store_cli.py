@@ -135,6 +135,20 @@ def test_a_complete_export_with_an_edited_event_is_tampered_exit_1(export_lines:
                            f"({len(lines)} events)\n")
 
 
+def test_the_first_fault_is_named_when_an_unreadable_line_follows_a_break(export_lines: list[str],
+                                                                           tmp_path: Path) -> None:
+    lines = list(export_lines)
+    event = json.loads(lines[3])
+    lines[3] = canonical({**event, "data": tampered(event["data"])}) + "\n"
+    lines[6] = "not json\n"
+    path = tmp_path / "edited.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    proc = run_sit("verify", str(path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout == (f"BROKEN {path}: chain broken at event 4: hash does not match its content "
+                           "(6 events before an unreadable line)\n")
+
+
 def test_the_intact_export_still_verifies_exit_0(export_lines: list[str], tmp_path: Path) -> None:
     path = tmp_path / "whole.jsonl"
     path.write_text("".join(export_lines), encoding="utf-8")
