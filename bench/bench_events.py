@@ -1,4 +1,4 @@
-"""How fast the event log is: appends/s through a Recorder, chain verification, JSONL export.
+"""How fast the event log is: appends/s through a Recorder, chain verification, integrity check, JSONL export.
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/bench_events.py [--events N]``.
 
@@ -94,6 +94,13 @@ def main() -> None:
         broken = verify_chain(store.events("bench-run-1"))
         took = time.perf_counter() - start
         print(f"{'verify_chain, streamed from the store':<58} {took:>9.2f} s ({n / took:,.0f} events/s, {broken})")
+        total = sum(1 for run_id in store.run_ids() for _ in store.events(run_id))
+        for check in ("quick_check", "integrity_check"):  # what opening a store for a writer or verifier adds
+            start = time.perf_counter()
+            SQLiteStore(Path(tmp) / "events.db", check=check).close()
+            took = time.perf_counter() - start
+            print(f"{f'open + PRAGMA {check}, store of {total:,} events':<58} {took:>9.2f} s "
+                  f"({took * 100_000 / total:.2f} s per 100k events)")
         start = time.perf_counter()
         written = write_jsonl(store.events("bench-run-1"), Path(tmp) / "run.jsonl")
         took = time.perf_counter() - start

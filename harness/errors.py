@@ -6,11 +6,20 @@ file, line or field at fault and what to do about it. Anything else escaping is 
 
 from __future__ import annotations
 
+# What `sit` exits with; scripts and CI tell the outcomes apart by these.
+EXIT_OK = 0
+EXIT_FAILED = 1  # a run failed, or a chain is broken (the evidence was tampered with)
+EXIT_USAGE = 2  # the user's input cannot be used (a SitError's default)
+EXIT_HARNESS = 3  # a run could not start (the harness's own fault)
+EXIT_INCOMPLETE = 4  # the evidence is incomplete: the run has no terminal event (still running, or cut short)
+EXIT_STORE_DAMAGED = 5  # the event store's SQLite file is damaged
+EXIT_SIGNAL = 128  # + the number of a signal that ends a run: 129 SIGHUP, 130 SIGINT, 141 SIGPIPE, 143 SIGTERM
+
 
 class SitError(Exception):
     """An error for the user: ``str(error)`` is the whole, one-line message."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class ProfileError(SitError):
@@ -31,9 +40,3 @@ class InputError(SitError):
 
 class RunNotFound(SitError):
     """No run with that id in the event store."""
-
-
-class IncompleteRun(SitError):
-    """A run that has not finished (still running, interrupted, or its log cut short) where a finished one is needed."""
-
-    exit_code = 4

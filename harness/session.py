@@ -152,7 +152,8 @@ class SitSession:
         self.today: date = now.date()
         self.run_id = opts.run_id or new_run_id(now)
         self.store_path = opts.store or opts.project / DEFAULT_STORE
-        self._store = SQLiteStore(self.store_path)
+        # Checked whole before anything starts: a damaged store gets no run appended to it.
+        self._store = SQLiteStore(self.store_path, check="quick_check")
         self._held.enter_context(self._store.running(self.run_id))
         self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
         self._wiremock = self._wiremock_backend(redactor)

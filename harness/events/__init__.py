@@ -5,10 +5,10 @@ The bottom layer: it imports nothing else from ``harness``.
 
 from harness.events.chain import ChainBreak, ChainChecker, canonical_json, event_hash, seal, verified, verify_chain
 from harness.events.jsonl import read_jsonl, write_jsonl
-from harness.events.model import GENESIS, TERMINAL_KINDS, Event, EventLogError
+from harness.events.model import GENESIS, TERMINAL_KINDS, ChainBroken, Event, EventLogError, IncompleteEvidence
 from harness.events.recorder import Recorder
 from harness.events.redact import MASK, Redactor
-from harness.events.sqlite import SQLiteStore
+from harness.events.sqlite import SQLiteStore, StoreDamaged
 from harness.events.store import EventStore
 
 __all__ = [
@@ -16,13 +16,16 @@ __all__ = [
     "MASK",
     "TERMINAL_KINDS",
     "ChainBreak",
+    "ChainBroken",
     "ChainChecker",
     "Event",
     "EventLogError",
     "EventStore",
+    "IncompleteEvidence",
     "Recorder",
     "Redactor",
     "SQLiteStore",
+    "StoreDamaged",
     "canonical_json",
     "event_hash",
     "read_jsonl",

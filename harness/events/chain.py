@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring as _quote  # the C string encoder json.dumps uses
 from typing import Any
 
-from harness.events.model import GENESIS, Event, EventLogError
+from harness.events.model import GENESIS, ChainBroken, Event, EventLogError
 
 # One encoder, built once: json.dumps with these options would build a new one per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -129,7 +129,7 @@ def verified(events: Iterable[Event], name: str) -> Iterator[Event]:
     checker = ChainChecker()
     for event in events:
         if broken := checker.check(event):
-            raise EventLogError(f"{name}: chain broken at event {broken.seq}: {broken.reason}; "
+            raise ChainBroken(f"{name}: chain broken at event {broken.seq}: {broken.reason}; "
                                 f"`sit verify {name}` says more")
         yield event
     if checker.head is None:

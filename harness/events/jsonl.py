@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from harness.events.chain import canonical_json
-from harness.events.model import Event, EventLogError
+from harness.events.model import Event, EventLogError, IncompleteEvidence
 
 
 def write_jsonl(events: Iterable[Event], path: Path) -> int:
@@ -53,6 +53,9 @@ def read_jsonl(path: Path) -> Iterator[Event]:
                 try:
                     obj = json.loads(line, parse_constant=_reject_constant)
                 except ValueError as exc:
+                    if not line.endswith("\n"):  # every exported line ends with one: the file was cut here
+                        raise IncompleteEvidence(f"{path}:{lineno}: the file ends in the middle of an event "
+                                                 "(cut short); export the run again") from None
                     raise EventLogError(f"{path}:{lineno}: not valid JSON ({exc})") from None
                 if not isinstance(obj, dict):
                     raise EventLogError(f"{path}:{lineno}: not a JSON object")

@@ -12,14 +12,33 @@ from typing import Any
 
 # The prev_hash of a run's first event: a chain has to start from a known value.
 GENESIS = "0" * 64
-# A run ends with exactly one of these; without one it is still running or was cut short.
-TERMINAL_KINDS = ("run.finished", "run.interrupted")
+# The events that close a run: exactly one of them ends a finished run (signatures may follow it).
+# A run with neither is still running or was cut short, and is never signed as finished.
+TERMINAL_KINDS = frozenset({"run.finished", "run.interrupted"})
 
 _STR_FIELDS = ("run_id", "kind", "ts", "prev_hash", "hash")
 
 
 class EventLogError(Exception):
-    """A fault in the event log a user can act on; ``str()`` is one line naming where."""
+    """A fault in the event log a user can act on; ``str()`` is one line naming where.
+
+    ``exit_code`` is what the CLI exits with (``harness.errors`` names the codes; this
+    package cannot import them).
+    """
+
+    exit_code = 2
+
+
+class ChainBroken(EventLogError):
+    """A run's hash chain does not verify: its evidence was edited after it was written."""
+
+    exit_code = 1  # harness.errors.EXIT_FAILED
+
+
+class IncompleteEvidence(EventLogError):
+    """The evidence stops short: a run still running, one that did not finish, or an export cut off mid-way."""
+
+    exit_code = 4  # harness.errors.EXIT_INCOMPLETE
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,9 @@ WAL lets readers run while one process appends; ``BEGIN IMMEDIATE`` takes the wr
 lock *before* the head is read, so two processes can never seal against the same
 head. ``synchronous=NORMAL`` in WAL survives a process crash (not a power cut) and
 keeps a commit per event cheap enough to report every step only once it is stored.
+
+A damaged file (SQLite's corruption errors, or its own integrity check when asked for at
+open) is a ``StoreDamaged``, wherever it is met: reads stream, so it can surface mid-way.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harness.events.chain import encode_data, hash_encoded
 from harness.events.model import GENESIS, Event, EventLogError
@@ -26,6 +29,17 @@ from harness.events.store import EventStore, now_ts
 APPLICATION_ID = 0x53495448
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0
+
+# SQLite's own checks, by cost: quick_check reads every page and checks each b-tree's
+# structure (~0.1 s per 100k events here); integrity_check also checks every index
+# against its table (~0.3 s), which tells a damaged index from tampered rows.
+Check = Literal["quick_check", "integrity_check"]
+_CHECKS: tuple[Check, ...] = ("quick_check", "integrity_check")
+# The result codes that mean the file itself is damaged (not busy, not unreadable).
+_DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+# Bytes every SQLite file carries: its first 16, and the fixed payload fractions at 21-23.
+_MAGIC = b"SQLite format 3\x00"
+_FRACTIONS = (slice(21, 24), b"\x40\x20\x20")
 
 # Separate statements, not one script: executescript() would commit the open
 # BEGIN IMMEDIATE that guards creation against a concurrent creator.
@@ -64,10 +78,36 @@ def _event(row: Row) -> Event:
     return Event(run_id, seq, kind, ts, json.loads(data), prev_hash, hash_)
 
 
+class StoreDamaged(EventLogError):
+    """The store's SQLite file is damaged: its pages or its header no longer hold together.
+
+    Distinct from a broken chain (rows that were edited): here SQLite itself cannot
+    trust the file, so nothing in it is evidence until it is restored.
+    """
+
+    exit_code = 5  # harness.errors.EXIT_STORE_DAMAGED
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    # Extended codes (SQLITE_CORRUPT_INDEX, ...) carry the primary code in their low byte.
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _DAMAGE_CODES
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.replace("*** in database main ***", "").split())
+
+
 class SQLiteStore(EventStore):
     """An ``EventStore`` in one SQLite file (created, with its parent dirs, if absent)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, check: Check | None = None) -> None:
+        """Open (or create) the store; ``check`` runs SQLite's own check of the whole file first.
+
+        Writers and verifiers ask for a check: a damaged page no query happens to touch
+        would otherwise go unnoticed. Readers that reopen the store per read do not.
+        """
+        if check is not None and check not in _CHECKS:
+            raise ValueError(f"check must be one of {_CHECKS}, not {check!r}")
         self._path = Path(path)
         # Threads of one process share the connection; the lock keeps each of their
         # BEGIN..COMMIT whole. Other processes are kept out by SQLite's own lock.
@@ -88,21 +128,62 @@ class SQLiteStore(EventStore):
         except (OSError, sqlite3.Error) as exc:
             raise EventLogError(f"{self._path}: cannot open the event store ({exc})") from None
         try:
-            self._prepare()
+            self._prepare(check)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise EventLogError(f"{self._path}: not an sit-harness event store ({exc})") from None
+            raise self._open_error(exc) from None
         except EventLogError:
             self._conn.close()
             raise
         # One reused cursor for appends: saves creating a cursor object per event.
         self._cur = self._conn.cursor()
 
-    def _prepare(self) -> None:
+    def _open_error(self, exc: sqlite3.DatabaseError) -> EventLogError:
+        """Why the file could not be opened as a store, in one line."""
+        if _is_damage(exc) and (exc.sqlite_errorcode != sqlite3.SQLITE_NOTADB or self._was_sqlite()):
+            header = exc.sqlite_errorcode == sqlite3.SQLITE_NOTADB
+            return self._damaged(f"the file header is broken: SQLite says '{exc}'" if header else f"SQLite: {exc}")
+        if isinstance(exc, sqlite3.OperationalError):  # locked past the timeout, unreadable, read-only
+            return EventLogError(f"{self._path}: cannot open the event store ({exc})")
+        return EventLogError(f"{self._path}: not an sit-harness event store ({exc})")
+
+    def _was_sqlite(self) -> bool:
+        """Whether the file still shows SQLite's fixed header bytes (either set of them).
+
+        SQLite says "file is not a database" for a text file and for a damaged header alike;
+        a header with a damaged field, or a flipped byte in the magic string, keeps the other set.
+        """
+        try:
+            with open(self._path, "rb") as file:
+                head = file.read(100)
+        except OSError:
+            return False
+        return head.startswith(_MAGIC) or head[_FRACTIONS[0]] == _FRACTIONS[1]
+
+    def _damaged(self, detail: str) -> StoreDamaged:
+        return StoreDamaged(f"{self._path}: the event store is damaged ({detail}); restore it from a backup: "
+                            "evidence in a damaged file cannot be trusted")
+
+    def _fault(self, exc: sqlite3.DatabaseError, doing: str) -> EventLogError:
+        """A read or write that SQLite refused: damage, or why not (busy, disk full, ...)."""
+        if _is_damage(exc):
+            return self._damaged(f"SQLite: {exc}")
+        return EventLogError(f"{self._path}: cannot {doing} ({exc})")
+
+    def _check(self, check: Check) -> None:
+        """SQLite's own check of every page (and, for integrity_check, every index); rows other than "ok" are damage."""
+        problems = [_one_line(str(row[0])) for row in self._conn.execute(f"PRAGMA {check}")]
+        if problems != ["ok"]:
+            more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+            raise self._damaged(f"SQLite's {check}: {problems[0]}{more}")
+
+    def _prepare(self, check: Check | None) -> None:
         """Tune the connection; check the file is ours, creating the schema if it is empty."""
         conn = self._conn
         # Reads the header first, so a file that is not SQLite fails before anything is written.
         conn.execute("PRAGMA schema_version").fetchone()
+        if check is not None:  # before WAL mode is set: nothing is written to a damaged file
+            self._check(check)
         conn.execute("PRAGMA journal_mode=WAL").fetchone()
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("BEGIN IMMEDIATE")  # another process may be creating the schema right now
@@ -152,8 +233,8 @@ class SQLiteStore(EventStore):
                 if self._conn.in_transaction:
                     cur.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as exc:
-            raise EventLogError(f"{self._path}: cannot append to run {run_id!r} ({exc})") from None
+        except sqlite3.DatabaseError as exc:
+            raise self._fault(exc, f"append to run {run_id!r}") from None
         return seq, prev_hash, hash_
 
     def _seal_in_batch(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
@@ -165,8 +246,8 @@ class SQLiteStore(EventStore):
         if head is None:
             try:
                 head = self._cur.execute(_HEAD, (run_id,)).fetchone()
-            except sqlite3.Error as exc:
-                raise EventLogError(f"{self._path}: cannot append to run {run_id!r} ({exc})") from None
+            except sqlite3.DatabaseError as exc:
+                raise self._fault(exc, f"append to run {run_id!r}") from None
         seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
         hash_ = hash_encoded(run_id, seq, kind, ts, data_json, prev_hash)
         self._pending.append((run_id, seq, kind, ts, data_text, prev_hash, hash_))
@@ -179,8 +260,8 @@ class SQLiteStore(EventStore):
             rows, self._pending = self._pending, []
             try:
                 self._cur.executemany(_INSERT, rows)
-            except sqlite3.Error as exc:
-                raise EventLogError(f"{self._path}: cannot write {len(rows)} events ({exc})") from None
+            except sqlite3.DatabaseError as exc:
+                raise self._fault(exc, f"write {len(rows)} events") from None
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -207,8 +288,8 @@ class SQLiteStore(EventStore):
             if self._batch_depth == 0:
                 try:
                     self._cur.execute("BEGIN IMMEDIATE")
-                except sqlite3.Error as exc:
-                    raise EventLogError(f"{self._path}: cannot start a batch ({exc})") from None
+                except sqlite3.DatabaseError as exc:
+                    raise self._fault(exc, "start a batch") from None
             self._batch_depth += 1
 
     def _end_batch(self) -> None:
@@ -219,20 +300,44 @@ class SQLiteStore(EventStore):
                 try:
                     self._flush()
                 finally:
-                    if self._conn.in_transaction:
-                        self._cur.execute("COMMIT")
+                    self._commit()
+
+    def _commit(self) -> None:
+        if self._conn.in_transaction:
+            try:
+                self._cur.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                raise self._fault(exc, "commit a batch") from None
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Event]:
-        """Rows as events, one step of the cursor at a time (never fetchall)."""
+        """Rows as events, one step of the cursor at a time (never fetchall).
+
+        A generator: damage met on a page deep in the run surfaces here, mid-iteration,
+        so the cursor's steps are guarded as well as its start.
+        """
         with self._lock:
             self._flush()
-        cur = self._conn.execute(sql, params)
+        try:
+            cur = self._conn.execute(sql, params)
+        except sqlite3.DatabaseError as exc:
+            raise self._fault(exc, "read the event store") from None
         try:
             for row in cur:
                 yield _event(row)
+        except sqlite3.DatabaseError as exc:
+            raise self._fault(exc, "read the event store") from None
         finally:
             with suppress(sqlite3.ProgrammingError):  # the store was closed under a half-read cursor
                 cur.close()
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Every row of a small query, read at once (a head, the run ids)."""
+        with self._lock:
+            self._flush()
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._fault(exc, "read the event store") from None
 
     def events(self, run_id: str, after_seq: int = 0) -> Iterator[Event]:
         return self._query(
@@ -240,18 +345,11 @@ class SQLiteStore(EventStore):
         )
 
     def head(self, run_id: str) -> Event | None:
-        with self._lock:
-            self._flush()
-        row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (run_id,)
-        ).fetchone()
-        return _event(row) if row else None
+        rows = self._rows(f"SELECT {_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (run_id,))
+        return _event(rows[0]) if rows else None
 
     def run_ids(self) -> list[str]:
-        with self._lock:
-            self._flush()
-        rows = self._conn.execute("SELECT run_id FROM events WHERE seq = 1 ORDER BY ts, run_id")
-        return [run_id for (run_id,) in rows]
+        return [run_id for (run_id,) in self._rows("SELECT run_id FROM events WHERE seq = 1 ORDER BY ts, run_id")]
 
     def events_of_kind(self, kinds: Collection[str], run_id: str | None = None) -> Iterator[Event]:
         kinds = list(kinds)

@@ -122,7 +122,7 @@ def open_run(target: str, store: Path) -> RunLog:
         return RunLog(first.run_id, path, from_jsonl=True)
     if not store.exists():
         raise InputError(f"{store}: no event store yet; run `sit run --biller SLUG` first")
-    with SQLiteStore(store) as events:
+    with SQLiteStore(store, check="quick_check") as events:  # once per command; each read of the run reopens it
         if events.head(target) is None:
             raise RunNotFound(f"no run '{target}' in {store}; `sit runs` lists them")
     return RunLog(target, store)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from harness.errors import IncompleteRun
+from harness.events import IncompleteEvidence
 from harness.reports import html
 from harness.reports.allure import AllureResults, result_uuid
 from harness.reports.fold import RunRecord, ScenarioRecord, fold
@@ -65,9 +65,9 @@ def reportable(log: RunLog, interrupted: bool) -> str:
     """The run's status if it may be reported: never while it runs; interrupted only when asked for."""
     state = log.state()
     if state.status == RUNNING:
-        raise IncompleteRun(f"run {log.run_id} is still running; report it when it has finished")
+        raise IncompleteEvidence(f"run {log.run_id} is still running; report it when it has finished")
     if not state.finished and not interrupted:
-        raise IncompleteRun(f"run {log.run_id} did not finish ({state.reason}); `sit report {log.name} "
+        raise IncompleteEvidence(f"run {log.run_id} did not finish ({state.reason}); `sit report {log.name} "
                             "--interrupted` writes its evidence, every document marked INTERRUPTED")
     return state.status
 

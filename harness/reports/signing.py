@@ -24,8 +24,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from harness.errors import IncompleteRun, InputError, RunNotFound
-from harness.events import TERMINAL_KINDS, ChainChecker, Event, EventStore, verified
+from harness.errors import InputError, RunNotFound
+from harness.events import TERMINAL_KINDS, ChainChecker, Event, EventStore, IncompleteEvidence, verified
 
 SIGNOFF_KIND = "signoff.signed"
 ALGORITHM = "ed25519"
@@ -164,9 +164,9 @@ def _signable(store: EventStore, run_id: str) -> _Signable:
         run.feed(event)
     if run.terminal is None:
         how = "is still running" if store.is_running(run_id) else "did not finish (its process ended first)"
-        raise IncompleteRun(f"run {run_id} {how}: only a finished run is signed")
+        raise IncompleteEvidence(f"run {run_id} {how}: only a finished run is signed")
     if run.terminal.kind != "run.finished":
-        raise IncompleteRun(f"run {run_id} was interrupted ({run.terminal.data.get('reason', '')}): "
+        raise IncompleteEvidence(f"run {run_id} was interrupted ({run.terminal.data.get('reason', '')}): "
                             "only a finished run is signed")
     return run
 

@@ -94,4 +94,4 @@ def test_tampered_export_is_one_line(demo_run: DemoRun, demo_export: Path, tmp_p
     lines[5] = json.dumps(event)
     tampered = tmp_path / "tampered.jsonl"
     tampered.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert_one_line_error(sit_diff(run_id, str(tampered), store), str(tampered), "chain broken at event 6", code=2)
+    assert_one_line_error(sit_diff(run_id, str(tampered), store), str(tampered), "chain broken at event 6", code=1)

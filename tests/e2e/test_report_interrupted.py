@@ -150,10 +150,10 @@ def test_the_run_was_killed_inside_the_slow_scenario(killed: Killed) -> None:
     assert set(killed.started()[:-1]) == set(killed.statuses())  # every other scenario that started finished
 
 
-def test_verify_passes_on_what_was_committed(killed: Killed) -> None:
+def test_verify_finds_what_was_committed_intact_and_the_run_incomplete(killed: Killed) -> None:
     result = killed.cli("verify", killed.run_id)
-    assert result.returncode == 0, explain(result)
-    assert f"INTACT {killed.run_id}: {len(killed.events)} events" in result.stdout
+    assert result.returncode == 4, explain(result)  # evidence incomplete: killed before any terminal event
+    assert f"INCOMPLETE {killed.run_id}: {len(killed.events)} events, chain intact, head hash " in result.stdout
 
 
 def test_workbook_rows(killed: Killed, report: Path) -> None:

@@ -8,9 +8,10 @@ import pytest
 
 PUBLIC = {
     "harness": ["SitError", "__version__"],
-    "harness.events": ["GENESIS", "MASK", "TERMINAL_KINDS", "ChainBreak", "ChainChecker", "Event", "EventLogError",
-                       "EventStore", "Recorder", "Redactor", "SQLiteStore", "canonical_json", "event_hash",
-                       "read_jsonl", "seal", "verified", "verify_chain", "write_jsonl"],
+    "harness.events": ["GENESIS", "MASK", "TERMINAL_KINDS", "ChainBreak", "ChainBroken", "ChainChecker", "Event",
+                       "EventLogError", "EventStore", "IncompleteEvidence", "Recorder", "Redactor", "SQLiteStore",
+                       "StoreDamaged", "canonical_json", "event_hash", "read_jsonl", "seal", "verified", "verify_chain",
+                       "write_jsonl"],
     "harness.feature_checks": ["FeatureCheck", "Finding", "check_features"],
     "harness.profiles": ["Biller", "BillerProfile", "Capability", "ChangeLogCall", "FieldMap", "Finding",
                          "InvoiceFile", "PartnerProfile", "PumpPolicy", "Status", "belongs", "known_partners",

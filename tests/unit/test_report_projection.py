@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from harness.errors import IncompleteRun
-from harness.events import EventLogError, SQLiteStore
+from harness.events import EventLogError, IncompleteEvidence, SQLiteStore
 from harness.profiles import load_biller, load_partner
 from harness.reports import ReportOptions, open_run, write_report
 from harness.reports.fold import RunRecord, fold
@@ -168,7 +167,7 @@ def test_categories_and_environment(log: Log, tmp_path: Path) -> None:
 
 
 def test_an_interrupted_run_is_reported_only_when_asked(log: Log, tmp_path: Path) -> None:
-    with pytest.raises(IncompleteRun, match=r"did not finish .*--interrupted"):
+    with pytest.raises(IncompleteEvidence, match=r"did not finish .*--interrupted"):
         report(tmp_path, interrupted=False)
     assert not (tmp_path / "out").exists()
 
