@@ -80,6 +80,8 @@ def test_allure_html_takes_its_time_and_id_from_the_log_not_the_machine(demo_run
     assert multi["reportUuid"] == single["reportUuid"]
     # Nothing of the checkout or the machine: Allure would name the git repository and branch here.
     assert multi["ci"]["repoName"] == multi["ci"]["jobRunBranch"] == "" and multi["ci"]["type"] == "local"
+    for page in (reported / "allure-report" / "index.html", reported / "allure-report.html"):
+        assert "googletagmanager" not in page.read_text(encoding="utf-8"), f"{page} calls Google Analytics"
 
 
 def test_report_from_an_export_equals_the_report_from_the_store(demo_run: DemoRun, reported: Path,
