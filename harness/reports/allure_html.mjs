@@ -16,8 +16,8 @@
 //   {"allure": "/path/node_modules/allure/package.json", "results": DIR, "name": STR,
 //    "reportUuid": STR, "createdAt": EPOCH_MS, "categories": [...],
 //    "reports": [{"key": STR, "output": DIR, "singleFile": BOOL}, ...]}
-// Exit status 1, with Allure's complaints on stderr, when Allure reported any error: it logs
-// unreadable results and failed plugins and goes on, which would leave a report short of results.
+// Exit status 1, with one line per complaint on stderr, when Allure failed or reported any error:
+// it logs unreadable results and failed plugins and goes on, which would leave a report short.
 import crypto from "node:crypto";
 import { createRequire, syncBuiltinESMExports } from "node:module";
 import { pathToFileURL } from "node:url";
@@ -47,28 +47,32 @@ syncBuiltinESMExports(); // `import { randomUUID } from "node:crypto"` in Allure
 Date.now = () => spec.createdAt;
 process.env.ALLURE_READ_CONCURRENCY = "1";
 
-const complaints = [];
-console.error = (...args) => complaints.push(format(...args));
+const complaints = []; // the first line of each: the message, without Node's stack
+console.error = (...args) => complaints.push(format(...args).split("\n")[0]);
 
 const allure = createRequire(spec.allure);
 const load = async (name) => import(pathToFileURL(allure.resolve(name)).href);
 const { AllureReport, resolveConfig } = await load("@allurereport/core");
 const { default: AwesomePlugin } = await load("@allurereport/plugin-awesome");
 
-for (const { key, output, singleFile } of spec.reports) {
-  seed = `${spec.reportUuid}/${key}`; // each report draws its own sequence, whichever runs first
-  draws = 0;
-  const config = await resolveConfig(
-    { name: spec.name, categories: spec.categories },
-    { output, cwd: process.cwd(), plugins: {} }, // no plugin from any allurerc: only the one below
-  );
-  const options = { singleFile, groupBy: [], reportLanguage: "en" };
-  config.plugins = [{ id: "awesome", enabled: true, options, plugin: new AwesomePlugin(options) }];
-  const report = new AllureReport(config);
-  report.reportUuid = spec.reportUuid;
-  await report.start();
-  await report.readDirectory(spec.results);
-  await report.done();
+try {
+  for (const { key, output, singleFile } of spec.reports) {
+    seed = `${spec.reportUuid}/${key}`; // each report draws its own sequence, whichever runs first
+    draws = 0;
+    const config = await resolveConfig(
+      { name: spec.name, categories: spec.categories },
+      { output, cwd: process.cwd(), plugins: {} }, // no plugin from any allurerc: only the one below
+    );
+    const options = { singleFile, groupBy: [], reportLanguage: "en" };
+    config.plugins = [{ id: "awesome", enabled: true, options, plugin: new AwesomePlugin(options) }];
+    const report = new AllureReport(config);
+    report.reportUuid = spec.reportUuid;
+    await report.start();
+    await report.readDirectory(spec.results);
+    await report.done();
+  }
+} catch (error) {
+  complaints.push(String(error?.message ?? error).split("\n")[0]);
 }
 
 if (complaints.length > 0) {

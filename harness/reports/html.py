@@ -76,8 +76,14 @@ def generate(project: Path, results: Path, report_dir: Path, single_file: Path, 
         reports = [{"key": "multi", "output": str(report_dir.resolve()), "singleFile": False},
                    {"key": "single", "output": str(Path(single).resolve()), "singleFile": True}]
         procs = [_start(node, {**spec, "reports": [report]}, cwd=Path(single)) for report in reports]
-        failures = [failure for report, proc in zip(reports, procs, strict=True)
-                    if (failure := _finish(proc, f"allure ({report['key']})"))]
+        try:
+            failures = [failure for report, proc in zip(reports, procs, strict=True)
+                        if (failure := _failure(proc, f"allure ({report['key']})"))]
+        finally:
+            for proc in procs:  # after a timeout or an interrupt: no Node process outlives the report
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
         if failures:
             raise InputError("; ".join(failures))
         _finish_multi_file(report_dir)
@@ -90,12 +96,13 @@ def _start(node: str, spec: dict[str, object], cwd: Path) -> subprocess.Popen[by
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def _finish(proc: subprocess.Popen[bytes], what: str) -> str:
-    """"" when ``proc`` succeeded, else what went wrong in one line."""
+def _failure(proc: subprocess.Popen[bytes], what: str) -> str:
+    """What went wrong in ``proc``, in one line; "" when it succeeded."""
     out, _ = proc.communicate(timeout=_TIMEOUT_S)
     if proc.returncode == 0:
         return ""
-    return f"{what} failed (exit {proc.returncode}): {' '.join(out.decode(errors='replace').split())[-300:]}"
+    said = "; ".join(line.strip() for line in out.decode(errors="replace").splitlines() if line.strip())
+    return f"{what} failed (exit {proc.returncode}): {said[:300] or 'no message'}"
 
 
 def _reword(app: str, where: Path) -> str:

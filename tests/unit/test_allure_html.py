@@ -1,4 +1,5 @@
-"""What the harness changes in the pages Allure 3 writes, each change exact.
+"""What the harness changes in the pages Allure 3 writes, each change exact; and how a
+generation that goes wrong is reported.
 
 Allure's app names the statuses in fixed English words, and its pages load Google Analytics;
 no option reaches either (harness/reports/html.py). The changes are checked here on pages
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import tarfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from harness.errors import InputError
 from harness.reports import html
 from tests.conftest import PROJECT
 
+CREATED = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 STATUSES = '"statuses":{"passed":"passed","failed":"failed","broken":"broken","skipped":"skipped","unknown":"unknown"}'
 EXCLUDED = "Calculated from passed, failed, and broken tests. Skipped and unknown tests are excluded."
 APP = f"var en=JSON.parse('{{{STATUSES}}}');var a='{EXCLUDED}',b='{EXCLUDED}',c='{EXCLUDED}',d='{EXCLUDED}';"
@@ -93,3 +96,19 @@ def test_the_installed_allure_app_has_each_phrase_as_often_as_the_wording_expect
         app = extracted.read().decode("utf-8")
     for old, _, count in html._WORDING:
         assert app.count(old) == count, old
+
+
+def test_allure_not_installed_is_one_line_naming_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"node_modules/allure: Allure 3 is not installed; run `make setup`"):
+        html.generate(tmp_path, tmp_path / "allure-results", tmp_path / "allure-report", tmp_path / "report.html",
+                      "SIT", report_id="head", created=CREATED)
+
+
+def test_what_allure_complains_of_fails_the_report_in_one_line(tmp_path: Path) -> None:
+    """Allure logs an unreadable results folder and goes on; the harness refuses the report."""
+    with pytest.raises(InputError) as caught:
+        html.generate(PROJECT, tmp_path / "missing", tmp_path / "allure-report", tmp_path / "report.html",
+                      "SIT", report_id="head", created=CREATED)
+    message = str(caught.value)
+    assert message.startswith("allure (multi) failed (exit 1): can't read directory") and "missing" in message
+    assert "\n" not in message and not (tmp_path / "report.html").exists()
