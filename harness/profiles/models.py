@@ -249,6 +249,15 @@ class BillerProfile(_Model):
     operator: str | None = Field(
         default=None, description="the SE who runs this biller's SIT, as reports name them (--operator overrides)"
     )
-    sit_link: str = Field(
-        default="{}", description="where a SIT ID links in reports, e.g. https://tracker.example/SIT/{} ({} = the ID)"
+    sit_link: str | None = Field(
+        default=None,
+        description="the biller's workbook link for a SIT ID, e.g. https://tracker.example/SIT/{} ({} = the ID); "
+        "without it reports link no SIT ID",
     )
+
+    @field_validator("sit_link")
+    @classmethod
+    def _names_the_id(cls, pattern: str | None) -> str | None:
+        if pattern is not None and "{}" not in pattern:
+            raise ValueError("must contain {} where the SIT ID goes, e.g. https://tracker.example/SIT/{}")
+        return pattern

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -35,15 +36,22 @@ from harness.workbook import SitCase
 _NAMESPACE = uuid.UUID("5b6c1f0e-6a52-4e4f-9a43-7f1e2d1c0b11")  # fixed: ids must not change between projections
 Mask = Callable[[str], str]
 
-# Which Allure category a failure lands in: the trace carries the log's category.
-CATEGORIES = [
+# Which Allure category a failure lands in: the trace carries the log's category. This is
+# ``categories.json`` in the results, as Allure 2 reads it; Allure 3 takes HTML_CATEGORIES.
+_FAILURES = [
     {"name": "Platform defects", "matchedStatuses": ["failed"], "traceRegex": r"[\s\S]*sit-category: platform[\s\S]*"},
     {"name": "Partner or stub problems", "matchedStatuses": ["failed", "broken"],
      "traceRegex": r"[\s\S]*sit-category: partner[\s\S]*"},
     {"name": "Harness errors", "matchedStatuses": ["broken"], "traceRegex": r"[\s\S]*sit-category: harness[\s\S]*"},
     {"name": "Interrupted", "matchedStatuses": ["broken"], "traceRegex": r"[\s\S]*sit-category: interrupted[\s\S]*"},
-    {"name": "N/A (not applicable to this biller)", "matchedStatuses": ["skipped"], "messageRegex": r"N/A: [\s\S]*"},
 ]  # fmt: skip
+NOT_APPLICABLE = "Not applicable (N/A)"
+NA_REASON = "N/A reason"  # the label that carries an N/A scenario's reason
+# In a projected run only N/A scenarios are skipped: nothing else is left unrun.
+CATEGORIES = [*_FAILURES, {"name": NOT_APPLICABLE, "matchedStatuses": ["skipped"]}]
+# Allure 3's categories (its config, not a results file): N/A grouped by its reason.
+HTML_CATEGORIES = [*_FAILURES, {"name": NOT_APPLICABLE, "matchers": {"statuses": ["skipped"]},
+                                "groupBy": [{"label": NA_REASON}], "groupByMessage": False, "expand": True}]
 
 
 def result_uuid(run_id: str, scenario: ScenarioRecord) -> str:
@@ -89,9 +97,10 @@ class AllureResults:
     on its landing page, in run order, with its status (sections are the feature label).
     """
 
-    def __init__(self, out: Path, cases: dict[str, SitCase], link_pattern: str = "{}",
+    def __init__(self, out: Path, cases: dict[str, SitCase], link_pattern: str | None = None,
                  mask: Mask = str, kinds: Collection[str] | None = None) -> None:
-        """``kinds``: the evidence kinds to attach (``None``: all, the platform's actions included)."""
+        """``link_pattern``: the biller's workbook link for a SIT ID (``{}`` is the ID), or ``None``: no link.
+        ``kinds``: the evidence kinds to attach (``None``: all, the platform's actions included)."""
         self._out, self._cases, self._link = out, cases, link_pattern
         self._mask, self._kinds = mask, kinds
         self._logger = _FileLogger(out, clean=True)
@@ -105,8 +114,8 @@ class AllureResults:
             testCaseId=scenario.sit_id, fullName=f"{scenario.feature_file}#{scenario.sit_id}",
             status=_scenario_status(scenario), statusDetails=self._details(scenario),
             start=epoch_ms(scenario.start), stop=epoch_ms(scenario.stop or scenario.start),
-            description=self._description(scenario), labels=self._labels(facts, scenario),
-            links=[Link(type=LinkType.TEST_CASE, url=self._link.replace("{}", scenario.sit_id), name=scenario.sit_id)],
+            description=_description(facts, scenario), labels=self._labels(facts, scenario),
+            links=self._links(scenario),
         )
         result.steps = [self._step(run.run_id, step) for step in scenario.steps]
         result.steps += _not_reached(scenario, case)
@@ -118,18 +127,16 @@ class AllureResults:
 
     def _details(self, scenario: ScenarioRecord) -> StatusDetails | None:
         trace = f"sit-category: {scenario.category}\nevidence: events {scenario.first_seq}-{scenario.last_seq}"
-        if scenario.status == "na":
-            return StatusDetails(message=f"N/A: {scenario.reason}")
         if scenario.status == "interrupted":
             return StatusDetails(message=f"Interrupted: {scenario.error}", trace=trace)
         if scenario.status == "failed":
             return StatusDetails(message=self._mask(scenario.error), trace=trace)
         return None
 
-    @staticmethod
-    def _description(scenario: ScenarioRecord) -> str:
-        return (f"Workbook section **{scenario.feature}**, scenario `{scenario.feature_file}:{scenario.line}`. "
-                f"Evidence: events {scenario.first_seq}-{scenario.last_seq} of the run's hash-chained log.")
+    def _links(self, scenario: ScenarioRecord) -> list[Link]:
+        if self._link is None:  # a link with no pattern would point nowhere
+            return []
+        return [Link(type=LinkType.TEST_CASE, url=self._link.replace("{}", scenario.sit_id), name=scenario.sit_id)]
 
     @staticmethod
     def _labels(facts: dict[str, Any], scenario: ScenarioRecord) -> list[Label]:
@@ -141,6 +148,8 @@ class AllureResults:
             Label("bid", str(facts.get("bid", ""))), Label(LabelType.FRAMEWORK, "sit-harness"),
         ]
         labels += [Label(LabelType.TAG, tag) for tag in scenario.tags if tag != scenario.sit_id]
+        if scenario.status == "na":
+            labels.append(Label(NA_REASON, scenario.reason))
         return labels
 
     def _step(self, run_id: str, step: StepRecord) -> TestStepResult:
@@ -164,6 +173,23 @@ class AllureResults:
         source = ATTACHMENT_PATTERN.format(prefix=uuid.uuid5(_NAMESPACE, f"{run_id}/{key}"), ext=kind.extension)
         self._logger.report_attached_data(self._mask(body), source)
         step.attachments.append(Attachment(name=self._mask(name), source=source, type=kind.mime_type))
+
+
+def _description(facts: dict[str, Any], scenario: ScenarioRecord) -> str:
+    """Where the scenario is and where its evidence is; first, for an N/A scenario, why it did not run.
+
+    The reason is not the status message: Allure shows a message under "Error"."""
+    where = (f"Workbook section **{scenario.feature}**, scenario `{scenario.feature_file}:{scenario.line}`. "
+             f"Evidence: events {scenario.first_seq}-{scenario.last_seq} of the run's hash-chained log.")
+    if scenario.status != "na":
+        return where
+    biller = facts.get("biller_name") or facts.get("biller") or "this biller"
+    return f"**Not applicable** to {_literal(str(biller))}: {_literal(scenario.reason)}\n\n{where}"
+
+
+def _literal(text: str) -> str:
+    """``text`` that Markdown shows character for character: ``a_b_c`` is not italics, ``<x>`` not a tag."""
+    return re.sub(r"([\\`*_\[\]<>~&])", r"\\\1", text)
 
 
 def _expectation(data: dict[str, Any], mask: Mask) -> TestStepResult:

@@ -144,7 +144,10 @@ def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPath
         name = f"SIT {facts.get('biller_name')} (BID {facts.get('bid')}): run {run.run_id}"
         if run.status == "interrupted":
             name = f"INTERRUPTED ({run.reason}): {name}"
-        html.generate(options.project, paths.allure_results, paths.allure_report, paths.allure_single, name)
+        # The evidence names the report: the same log gives the same report, bytes and all.
+        report_id = f"{run.head_hash}/{PARTNER_PACK}" if options.partner_pack else run.head_hash
+        html.generate(options.project, paths.allure_results, paths.allure_report, paths.allure_single, name,
+                      report_id=report_id, created=datetime.fromisoformat(run.finished))
 
 
 def _allure_link(run_id: str) -> Callable[[ScenarioRecord], str]:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import json
+import re
 import shutil
 import sqlite3
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +17,7 @@ from harness.events import SQLiteStore
 from tests.cli.test_cli import BILLER, DemoRun, assert_one_line_error
 from tests.conftest import na_sit_ids, run_sit, sit_ids
 
-REPRODUCIBLE = ("allure-results", "workbook.csv", "signoff.html")
+REPRODUCIBLE = ("allure-results", "allure-report", "allure-report.html", "workbook.csv", "signoff.html")
 
 
 def files(root: Path) -> dict[Path, bytes]:
@@ -54,6 +58,30 @@ def test_report_twice_is_byte_identical_and_comes_back_from_the_log(demo_run: De
     for rel in first:
         if rel.parts[0] in REPRODUCIBLE:
             assert first[rel] == second[rel], rel
+
+
+def report_options(page: Path) -> dict[str, Any]:
+    """The ``window.allureReportOptions`` an Allure page starts its app with."""
+    found = re.search(r"window\.allureReportOptions = (\{.*\})\n", page.read_text(encoding="utf-8"))
+    assert found, f"{page}: no allureReportOptions"
+    options: dict[str, Any] = json.loads(found[1])
+    return options
+
+
+def test_allure_html_takes_its_time_and_id_from_the_log_not_the_machine(demo_run: DemoRun, reported: Path) -> None:
+    run_id, store, _ = demo_run
+    with SQLiteStore(store) as events:
+        head = events.head(run_id)
+    assert head is not None and head.kind == "run.finished"
+    multi, single = report_options(reported / "allure-report" / "index.html"), report_options(
+        reported / "allure-report.html")
+    # "Generated" is when the evidence ends, not when the report was made; one id for both pages.
+    assert multi["createdAt"] == single["createdAt"] == int(datetime.fromisoformat(head.ts).timestamp() * 1000)
+    assert multi["reportUuid"] == single["reportUuid"]
+    # Nothing of the checkout or the machine: Allure would name the git repository and branch here.
+    assert multi["ci"]["repoName"] == multi["ci"]["jobRunBranch"] == "" and multi["ci"]["type"] == "local"
+    for page in (reported / "allure-report" / "index.html", reported / "allure-report.html"):
+        assert "googletagmanager" not in page.read_text(encoding="utf-8"), f"{page} calls Google Analytics"
 
 
 def test_report_from_an_export_equals_the_report_from_the_store(demo_run: DemoRun, reported: Path,

@@ -11,20 +11,24 @@ from __future__ import annotations
 import csv
 import functools
 import http.server
+import math
 import re
 import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import lxml.html
 import pytest
+import yaml
 
 from harness.events import Event, SQLiteStore
-from tests.conftest import sit_ids
+from harness.reports import html
+from tests.conftest import PROJECT, run_sit, sit_ids
 
 BILLER_NAME = "Clayton County Water Authority"
 BID = "1368"
@@ -176,6 +180,118 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def test_allure_multi_file_report_over_http_lists_every_scenario(report: Report, served: str, tmp_path: Path) -> None:
     dom = render(f"{served}/index.html", tmp_path / "chromium", "tree-leaf")
     assert tree_leaves(dom) == expected_leaves(report)
+
+
+# --- N/A, as a biller reads it --------------------------------------------------------------
+
+
+def text_of(element: lxml.html.HtmlElement) -> str:
+    return " ".join(element.text_content().split())
+
+
+def one(dom: lxml.html.HtmlElement, testid: str) -> str:
+    (element,) = by_testid(dom, testid)
+    return text_of(element)
+
+
+def success_rate(dom: lxml.html.HtmlElement) -> str:
+    """The percentage in the landing page's ring, as its label says it."""
+    (label,) = dom.xpath('//*[@role="img"][starts-with(@aria-label, "Success rate: ")]/@aria-label')
+    return str(label).removeprefix("Success rate: ")
+
+
+def expected_rate(statuses: list[str]) -> str:
+    """Passed among the scenarios that ran (N/A is no success and no failure), as Allure rounds it."""
+    ran = [s for s in statuses if s != "na"]
+    return f"{math.floor(ran.count('passed') / len(ran) * 10000) / 100:g}%"
+
+
+def test_landing_page_shows_na_as_not_applicable_beside_the_rate_of_what_ran(report: Report, tmp_path: Path) -> None:
+    dom = render((report.root / "allure-report.html").as_uri(), tmp_path / "chromium", "tree-leaf")
+    statuses = [s["status"] for s in report.scenarios().values()]
+    na = statuses.count("na")
+    assert na > 0 and success_rate(dom) == expected_rate(statuses) == "100%"
+    assert one(dom, "metadata-item-skipped") == f"Not applicable{na}"  # the ring's legend
+    assert one(dom, "tab-skipped") == f"Not applicable {na}"  # the status filter
+    assert not re.search("(?i)skipped", text_of(dom.body)), "the landing page says Skipped"
+
+
+def test_negative_control_allures_own_wording_says_skipped(report: Report, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same results through Allure with the harness's wording switched off (here only): the
+    landing page then says Skipped, so the check above would see it."""
+    monkeypatch.setattr(html, "_WORDING", ())
+    html.generate(PROJECT, report.root / "allure-results", tmp_path / "allure-report", tmp_path / "control.html",
+                  "control", report_id="control", created=datetime(2026, 1, 1, tzinfo=UTC))
+    dom = render((tmp_path / "control.html").as_uri(), tmp_path / "chromium", "tree-leaf")
+    assert one(dom, "tab-skipped").startswith("Skipped ")
+
+
+def test_na_result_page_says_not_applicable_with_its_reason_and_no_dead_link(report: Report, tmp_path: Path) -> None:
+    row = next(r for r in report.workbook() if r["Status"] == "N/A")
+    sit_id, reason = row["SIT ID"], report.scenarios()[row["SIT ID"]]["reason"]
+    link = re.search(r"allure-report\.html#([0-9a-f]{32})$", row["Evidence"])
+    assert link and reason, row
+    dom = render(f"{(report.root / 'allure-report.html').as_uri()}#{link[1]}", tmp_path / "chromium",
+                 "test-result-info-title")
+    assert one(dom, "test-result-status-skipped") == "Not applicable"
+    assert "Category: Not applicable (N/A)" in text_of(dom.body)
+    (frame,) = dom.xpath('//iframe[@data-testid="test-result-description-frame"]/@srcdoc')
+    description = text_of(lxml.html.fromstring(str(frame)))
+    assert f"Not applicable to {BILLER_NAME}: {' '.join(reason.split())}" in description
+    # The demo biller sets no SIT-ID link pattern: no link at all, where there was a dead relative one.
+    assert not [a for a in dom.xpath("//a[@href]") if sit_id in a.get("href")], "a link to the SIT ID"
+
+
+# A real run with failures beside N/A: Cayenta's change-log calls swapped (as its details page lists
+# them) fail SIT-CHG-001..003; the biller's profile has a SIT-ID link pattern.
+SWAPPED = {"autopay": {"call": "_PostPaperLessChangeXML", "alert_code": "AUTOP"},
+           "paperless": {"call": "_PostAutopayChangeXML", "alert_code": "EBILL"}}
+SIT_LINK = "https://tracker.example/SIT/{}?view=full"
+
+
+def _edit(path: Path, **changes: Any) -> None:
+    path.write_text(yaml.safe_dump(yaml.safe_load(path.read_text(encoding="utf-8")) | changes, sort_keys=False),
+                    encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def failed_report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    tmp = tmp_path_factory.mktemp("failed-run")
+    project = tmp / "project"
+    project.mkdir()
+    for name in ("features", "steps", "conftest.py", "pyproject.toml", "node_modules", ".cache", "stubs"):
+        if (PROJECT / name).exists():
+            (project / name).symlink_to(PROJECT / name)
+    shutil.copytree(PROJECT / "fixtures", project / "fixtures")
+    _edit(project / "fixtures" / "partners" / "cayenta.yaml", change_log=SWAPPED)
+    _edit(project / "fixtures" / "billers" / "clayton-county-water.yaml", sit_link=SIT_LINK)
+    store = tmp / "events.sqlite"
+    proc = run_sit("run", "--biller", "clayton-county-water", "--project", str(project), "--store", str(store),
+                   "-k", "change or enrollment or (card and posts)", timeout=300)
+    assert proc.returncode == 1, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    with SQLiteStore(store) as log:
+        (run_id,) = log.run_ids()
+        return Report(run_id, tmp / run_id, list(log.events(run_id)))
+
+
+def test_rate_counts_what_ran_and_na_as_neither_success_nor_failure(failed_report: Report, tmp_path: Path) -> None:
+    statuses = [s["status"] for s in failed_report.scenarios().values()]
+    assert {"passed", "failed", "na"} <= set(statuses), statuses
+    dom = render((failed_report.root / "allure-report.html").as_uri(), tmp_path / "chromium", "tree-leaf")
+    assert success_rate(dom) == expected_rate(statuses)
+    counted_as_success = sum(s in ("passed", "na") for s in statuses) / len(statuses)
+    assert success_rate(dom) != f"{math.floor(counted_as_success * 10000) / 100:g}%"
+
+
+def test_sit_id_links_follow_the_billers_pattern(failed_report: Report, tmp_path: Path) -> None:
+    row = next(r for r in failed_report.workbook() if r["Status"] == "Fail")
+    link = re.search(r"allure-report\.html#([0-9a-f]{32})$", row["Evidence"])
+    assert link, row
+    dom = render(f"{(failed_report.root / 'allure-report.html').as_uri()}#{link[1]}", tmp_path / "chromium",
+                 "test-result-info-title")
+    links = {text_of(a): a.get("href") for a in dom.xpath("//a[@href]") if row["SIT ID"] in a.get("href")}
+    assert links == {row["SIT ID"]: SIT_LINK.replace("{}", row["SIT ID"])}
 
 
 def test_signoff_pdf_renders_to_pages_with_the_run_facts(report: Report, tmp_path: Path) -> None:

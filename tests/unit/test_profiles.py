@@ -38,6 +38,7 @@ def variant(tmp_path: Path, **changes: object) -> Path:
         ({"capabilities": ["phone_change"]}, r"'phone_change' is not_supported for cayenta"),
         ({"capabilities": ["teleport"]}, r"'teleport' is not a capability of cayenta"),
         ({"colour": "blue"}, r"field 'colour': Extra inputs are not permitted"),
+        ({"sit_link": "https://tracker.example/SIT"}, r"field 'sit_link': .*must contain \{\} where the SIT ID goes"),
     ],
 )
 def test_bad_biller_profiles_are_one_line_naming_file_and_field(
@@ -46,6 +47,12 @@ def test_bad_biller_profiles_are_one_line_naming_file_and_field(
     with pytest.raises(ProfileError, match=message) as caught:
         load_biller(PROJECT, str(variant(tmp_path, **changes)))
     assert "\n" not in str(caught.value)
+
+
+def test_sit_link_is_the_billers_pattern_or_nothing(tmp_path: Path) -> None:
+    assert load_biller(PROJECT, str(CLAYTON)).profile.sit_link is None  # no pattern: reports link no SIT ID
+    pattern = "https://tracker.example/SIT/{}"
+    assert load_biller(PROJECT, str(variant(tmp_path, sit_link=pattern))).profile.sit_link == pattern
 
 
 def test_the_line_of_a_nested_field_is_named(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from harness.events import EventLogError, IncompleteEvidence, SQLiteStore
 from harness.profiles import load_biller, load_partner
 from harness.reports import ReportOptions, open_run, write_report
+from harness.reports.allure import AllureResults
 from harness.reports.fold import RunRecord, fold
 from harness.reports.personal import PERSONAL, Masker, PersonalRules, find_personal
 from harness.session import recorded_profiles
@@ -139,7 +140,7 @@ def test_allure_results_carry_labels_links_statuses_and_attachments(log: Log, tm
     assert {("epic", "Cayenta Utilities"), ("feature", "Payment posting (data pump)"), ("bid", "1368"),
             ("story", "A card payment posts to the partner"), ("tag", "SIT-PAY-001"),
             ("as_id", "SIT-PAY-001")} <= labels
-    assert paid["links"] == [{"type": "tms", "url": "SIT-PAY-001", "name": "SIT-PAY-001"}]
+    assert "links" not in paid  # Clayton's profile sets no SIT-ID link pattern: no link, not a dead one
     assert paid["status"] == "passed" and paid["start"] < paid["stop"]
     step = paid["steps"][0]
     assert [s["name"].split(":")[0] for s in step["steps"]] == ["platform.tx_created", "payment status"]
@@ -156,11 +157,41 @@ def test_allure_results_carry_labels_links_statuses_and_attachments(log: Log, tm
     assert died["status"] == "broken" and died["statusDetails"]["message"].startswith("Interrupted")
 
 
+def test_sit_id_links_follow_the_billers_pattern_or_are_absent(log: Log, tmp_path: Path) -> None:
+    run, scenarios = folded(tmp_path / "events.sqlite")
+    out = tmp_path / "results"
+    shown = {}
+    for pattern in (None, "https://tracker.example/SIT/{}?view=full"):
+        AllureResults(out, {}, pattern).add(run, scenarios["SIT-PAY-001"])
+        (result,) = [json.loads(p.read_text()) for p in out.glob("*-result.json")]
+        shown[pattern] = result.get("links")
+    assert shown == {None: None, "https://tracker.example/SIT/{}?view=full": [
+        {"type": "tms", "url": "https://tracker.example/SIT/SIT-PAY-001?view=full", "name": "SIT-PAY-001"}]}
+
+
+def test_na_scenario_reads_not_applicable_with_its_reason(tmp_path: Path) -> None:
+    reason = "Optional for Cayenta Utilities, not taken: capability ach_reject_posting (see *Details*)."
+    log = Log(tmp_path / "events.sqlite")
+    log.add("run.started", **FACTS)
+    log.scenario("SIT-BAL-007", "A budget billing account shows its monthly budget amount")
+    log.add("scenario.finished", sit_id="SIT-BAL-007", status="na", reason=reason)
+    log.add("run.finished", status="passed", counts={"passed": 0, "failed": 0, "na": 1})
+    log.store.close()
+    na = results(report(tmp_path))["SIT-BAL-007"]
+    # Skipped is Allure's one status for a result that did not run; its report words it "not applicable".
+    assert na["status"] == "skipped"
+    assert "statusDetails" not in na  # Allure shows a status message under "Error"
+    shown = r"capability ach\_reject\_posting (see \*Details\*)."  # Markdown: read as written, not in italics
+    assert na["description"].startswith(f"**Not applicable** to Clayton County Water Authority: {reason.split(':')[0]}"
+                                        f": {shown}\n\nWorkbook section")
+    assert {"name": "N/A reason", "value": reason} in na["labels"]  # the Categories tab groups N/A by it
+
+
 def test_categories_and_environment(log: Log, tmp_path: Path) -> None:
     root = report(tmp_path) / "allure-results"
     names = [c["name"] for c in json.loads((root / "categories.json").read_text())]
     assert names == ["Platform defects", "Partner or stub problems", "Harness errors", "Interrupted",
-                     "N/A (not applicable to this biller)"]
+                     "Not applicable (N/A)"]
     env = dict(line.split("=", 1) for line in (root / "environment.properties").read_text().splitlines())
     assert env["BID"] == "1368" and env["Faker.seed"] == "7" and env["WireMock.version"] == "3.13.2"
     assert env["Partner.version"] == "7.9.2" and env["Git.commit"] == "abc" and env["Run"] == RUN
