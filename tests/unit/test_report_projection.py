@@ -40,6 +40,11 @@ class Log:
     def __init__(self, path: Path) -> None:
         self.store, self.second = SQLiteStore(path), 0
 
+    def start(self) -> None:
+        """What a run records first: its facts with the profiles as loaded, then its workbook."""
+        self.add("run.started", **FACTS, profiles=recorded_profiles(PROJECT, CLAYTON))
+        self.add(WORKBOOK_EVENT, cases=[case.record() for case in biller_workbook(PROJECT, CLAYTON)])
+
     def add(self, kind: str, **data: Any) -> None:
         self.second += 1
         self.store.append(RUN, kind, data, ts=f"2026-11-01T12:{self.second // 60:02d}:{self.second % 60:02d}+00:00")
@@ -65,8 +70,7 @@ def log(tmp_path: Path) -> Log:
     """A run of four scenarios: passed with evidence, failed (platform), failed on an unmatched
     request (partner), and one the process died in (no scenario.finished, no run.finished)."""
     log = Log(tmp_path / "events.sqlite")
-    log.add("run.started", **FACTS, profiles=recorded_profiles(PROJECT, CLAYTON))
-    log.add(WORKBOOK_EVENT, cases=[case.record() for case in biller_workbook(PROJECT, CLAYTON)])
+    log.start()
     log.scenario("SIT-PAY-001", "A card payment posts to the partner")
     log.add("step.started", sit_id="SIT-PAY-001", keyword="When", text="the payer pays 45.10 by card", line=8)
     log.add("platform.tx_created", key="k1", account="1234", amount="45.10")
@@ -172,7 +176,7 @@ def test_sit_id_links_follow_the_billers_pattern_or_are_absent(log: Log, tmp_pat
 def test_na_scenario_reads_not_applicable_with_its_reason(tmp_path: Path) -> None:
     reason = "Optional for Cayenta Utilities, not taken: capability ach_reject_posting (see *Details*)."
     log = Log(tmp_path / "events.sqlite")
-    log.add("run.started", **FACTS)
+    log.start()
     log.scenario("SIT-BAL-007", "A budget billing account shows its monthly budget amount")
     log.add("scenario.finished", sit_id="SIT-BAL-007", status="na", reason=reason)
     log.add("run.finished", status="passed", counts={"passed": 0, "failed": 0, "na": 1})
@@ -273,8 +277,7 @@ def test_expectations_read_as_their_sentences(tmp_path: Path) -> None:
     actual result lists what was seen, and a failure reads "expected ...; it ...". (The ``log`` fixture's
     expectations have no sentences, as logs had before: the tests above show those by label and value.)"""
     log = Log(tmp_path / "events.sqlite")
-    log.add("run.started", **FACTS, profiles=recorded_profiles(PROJECT, CLAYTON))
-    log.add(WORKBOOK_EVENT, cases=[case.record() for case in biller_workbook(PROJECT, CLAYTON)])
+    log.start()
     seen = "the partner received 45.10 by card for the account"
     failure = "expected the partner to receive 120.00 by ACH for the account; it received nothing"
     log.scenario("SIT-PAY-001", "A card payment posts to the partner")
