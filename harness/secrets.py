@@ -8,7 +8,9 @@ value, demo or real, is registered with the redactor before anything is written.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.events import Redactor
 from harness.profiles import Biller
@@ -27,11 +29,25 @@ class Secrets:
         return self.values[env_name]
 
 
+def secret_names(partner: Mapping[str, Any], biller: Mapping[str, Any]) -> list[str]:
+    """The environment variables that hold a run's secrets, as the profiles (loaded or recorded) name them."""
+    creds = partner.get("credentials") or {}
+    names = [creds.get("user_env"), creds.get("secret_env"), creds.get("token_env"),
+             (biller.get("sftp") or {}).get("password_env"), *(key.get("env") for key in biller.get("api_keys") or [])]
+    return [name for name in names if name]
+
+
+def recorded_secrets(profiles: Mapping[str, Any], demo: Iterable[str]) -> dict[str, str]:
+    """The secret values of a recorded run that this environment knows: each variable the run's profiles
+    name, as set here, and the demo values the run used (``demo``). What a report must never show."""
+    data = {which: (profiles.get(which) or {}).get("data") or {} for which in ("partner", "biller")}
+    values = {name: os.environ[name] for name in secret_names(data["partner"], data["biller"]) if os.environ.get(name)}
+    return values | {f"{name} (demo value)": demo_value(name) for name in demo}
+
+
 def resolve(biller: Biller, redactor: Redactor) -> Secrets:
     """Read the biller's and partner's secrets and teach the redactor every one of them."""
-    creds = biller.partner.credentials
-    names = [creds.user_env, creds.secret_env, *([creds.token_env] if creds.token_env else []),
-             biller.profile.sftp.password_env, *(key.env for key in biller.profile.api_keys)]
+    names = secret_names(biller.partner.model_dump(), biller.profile.model_dump())
     secrets = Secrets()
     for name in names:
         value = os.environ.get(name)

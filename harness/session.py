@@ -34,6 +34,7 @@ from harness.platform.reference import ReferenceEngine
 from harness.platform.reference.callback import ApiKeys, CallbackServer
 from harness.profiles import Biller, load_biller
 from harness.profiles.loader import partner_path, where
+from harness.reports.leaks import find_leaks
 from harness.reports.runs import biller_history
 from harness.secrets import Secrets, resolve
 from harness.stubs import (
@@ -293,11 +294,21 @@ class SitSession:
         """Close the run: ``run.interrupted`` with the reason, else ``run.finished``, passed only if
         scenarios ran and none failed."""
         counts = dict(sorted(self.counts.items()))
+        leaked = self._leaks()
         if interrupted is not None:
-            self.recorder.append("run.interrupted", reason=interrupted, counts=counts)
+            self.recorder.append("run.interrupted", reason=interrupted, counts=counts, **leaked)
             return
-        status = "failed" if self.counts.get("failed", 0) or not self.counts else "passed"
-        self.recorder.append("run.finished", status=status, counts=counts)
+        status = "failed" if self.counts.get("failed", 0) or not self.counts or leaked else "passed"
+        self.recorder.append("run.finished", status=status, counts=counts, **leaked)
+
+    def _leaks(self) -> dict[str, str]:
+        """The leak check every run ends with: no secret of the run, in any form, in any of its events.
+        A hit fails the run as a harness error naming the event (and the secret's name, never its value)."""
+        leaks = find_leaks(self.secrets.values, self._store.events(self.run_id) if self._store else ())
+        if not leaks:
+            return {}
+        more = f" (and {len(leaks) - 1} more)" if len(leaks) > 1 else ""
+        return {"error": f"a secret reached the event log: {leaks[0]}{more}", "category": "harness"}
 
     def stop(self) -> None:
         """Take down whatever ``start`` got as far as bringing up."""

@@ -19,12 +19,14 @@ from harness.events import IncompleteEvidence
 from harness.reports import html
 from harness.reports.allure import AllureResults, result_uuid
 from harness.reports.fold import RunRecord, ScenarioRecord, fold
+from harness.reports.leaks import LeakFound, find_leaks
 from harness.reports.log import Opening, RunLog
 from harness.reports.personal import Masker, PersonalRules, find_personal, refuse_leaks
 from harness.reports.runs import RUNNING
 from harness.reports.signing import write_signature_file
 from harness.reports.signoff import build_view, render_html, run_facts, write_pdf
 from harness.reports.workbook import Row, RunRows, write_csv, write_xlsx
+from harness.secrets import recorded_secrets
 
 PARTNER_PACK = "partner-pack"
 # Evidence kinds the partner pack keeps: what crossed the interface, not the platform's inner workings.
@@ -81,6 +83,7 @@ def write_report(log: RunLog, out: Path, options: ReportOptions) -> ReportPaths:
     staging.chmod(0o755)  # mkdtemp makes it private; a report is for sharing
     try:
         personal = _project(log, ReportPaths.under(staging, options.html), options)
+        _refuse_secrets(log, staging)
         if options.partner_pack:
             refuse_leaks(personal, staging)  # after masking, no personal value may be left in any document
         if options.partner_pack is False and (out / PARTNER_PACK).is_dir():  # keep a pack made earlier
@@ -91,6 +94,15 @@ def write_report(log: RunLog, out: Path, options: ReportOptions) -> ReportPaths:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ReportPaths.under(target, options.html)
+
+
+def _refuse_secrets(log: RunLog, staging: Path) -> None:
+    """No document is written that holds a secret of the run, in any form (its events were checked when it ran)."""
+    facts = log.opening().facts
+    leaks = find_leaks(recorded_secrets(facts.get("profiles") or {}, facts.get("demo_secrets") or []), root=staging)
+    if leaks:
+        raise LeakFound(f"report withheld, nothing written: a secret is in {leaks[0]}; this is a harness defect, "
+                        "please report it")
 
 
 def _allure_results(log: RunLog, opening: Opening, out: Path, mask: Callable[[str], str] = str,

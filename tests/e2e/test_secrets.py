@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import shutil
 import subprocess
@@ -46,11 +47,18 @@ CANARIES = {
 }
 # A payment (HTTP basic auth to the partner) and an invoice upload (sFTP password login).
 PAYMENT_AND_INVOICE = "card_payment_posts or days_invoice_file"
+# Redaction switched off inside the child process (no switch in the product): the leak checks a
+# run ends with, and every report makes, must then catch the secrets.
 UNREDACTED = (
     "import sys; import harness.events.redact as r; "
     "r.Redactor.redact = lambda self, obj: obj; r.Redactor.scrub = lambda self, text: text; "
     "from harness.cli import main; sys.argv = ['sit', *sys.argv[1:]]; main()"
 )
+# ...and the leak checks switched off too: the negative control of this module's own search.
+UNCHECKED = UNREDACTED.replace(
+    "from harness.cli import main;",
+    "import harness.session as s, harness.reports.report as rr; "
+    "s.find_leaks = rr.find_leaks = lambda *args, **kwargs: []; from harness.cli import main;")
 
 
 def _b64_fragments(secret: bytes) -> list[bytes]:
@@ -97,15 +105,16 @@ class ReportedRun(Run):
     pack: subprocess.CompletedProcess[str] | None = None  # `sit report RUN --partner-pack`
 
 
-def _run(root: Path, program: Sequence[str], select: str | None, biller: str = BILLER) -> ReportedRun:
+def _run(root: Path, program: Sequence[str], select: str | None, biller: str = BILLER,
+         expect: int = 0) -> ReportedRun:
     root.mkdir()
     tmpdir = root / "tmpdir"  # the harness's scratch dirs (sFTP inbox, WireMock root) land in root too
     tmpdir.mkdir()
     env = CANARIES | {"TMPDIR": str(tmpdir)}
     run = sit_run(root / "events.sqlite", biller, *(["-k", select] if select else []), export=True, program=program,
-                  extra_env=env, report=True)
+                  extra_env=env, report=True, expect=expect)
     pack = sit("report", run.run_id, "--partner-pack", "--store", str(run.store), program=program, extra_env=env)
-    assert pack.returncode == 0, explain(pack)
+    assert pack.returncode == (3 if expect else 0), explain(pack)
     return ReportedRun(**vars(run), reports=root / run.run_id, pack=pack)
 
 
@@ -117,8 +126,30 @@ def redacted(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
 
 @pytest.fixture(scope="module")
 def unredacted(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
-    return _run(tmp_path_factory.mktemp("secrets") / "unredacted", [sys.executable, "-c", UNREDACTED],
+    """Redaction and leak checks off: what this module's search finds when nothing protects the evidence."""
+    return _run(tmp_path_factory.mktemp("secrets") / "unredacted", [sys.executable, "-c", UNCHECKED],
                 PAYMENT_AND_INVOICE)
+
+
+@pytest.fixture(scope="module")
+def leak_checked(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
+    """Redaction off, the product's leak checks on: the run fails and no report is written."""
+    return _run(tmp_path_factory.mktemp("secrets") / "leak-checked", [sys.executable, "-c", UNREDACTED],
+                PAYMENT_AND_INVOICE, expect=1)
+
+
+def test_a_secret_in_the_log_fails_the_run_naming_the_event(leak_checked: ReportedRun) -> None:
+    (finished,) = [e for e in leak_checked.events if e.kind == "run.finished"]
+    assert finished.data["status"] == "failed" and finished.data["category"] == "harness"
+    error = finished.data["error"]
+    assert error.startswith("a secret reached the event log: SIT_CAYENTA_API_") and " in event " in error, error
+    assert PASSWORD not in error and USER not in error  # named, never shown
+    seq = int(error.split(" in event ")[1].split()[0])
+    leaked = next(e for e in leak_checked.events if e.seq == seq)
+    assert leaks(json.dumps(leaked.data).encode())  # the event it names does hold the secret
+    assert "report withheld, nothing written" in leak_checked.result.stdout
+    assert not leak_checked.reports.exists()
+    assert leak_checked.pack is not None and "report withheld" in leak_checked.pack.stderr
 
 
 def _files(root: Path) -> list[Path]:

@@ -18,7 +18,7 @@ from test_secrets import (
     CLIENT_SECRET,
     RETIRED_KEY,
     TOKEN,
-    UNREDACTED,
+    UNCHECKED,
     ReportedRun,
     _files,
     _run,
@@ -39,7 +39,7 @@ def redacted(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
 
 @pytest.fixture(scope="module")
 def unredacted(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
-    return _run(tmp_path_factory.mktemp("caselle-secrets") / "unredacted", [sys.executable, "-c", UNREDACTED],
+    return _run(tmp_path_factory.mktemp("caselle-secrets") / "unredacted", [sys.executable, "-c", UNCHECKED],
                 UNMASKED, BILLER)
 
 
