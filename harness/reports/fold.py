@@ -21,6 +21,7 @@ WORKBOOK_STATUS = {
 }  # fmt: skip
 INTERRUPTED = "the run stopped while this scenario was running"
 SIGNED = "signoff.signed"
+_TERMINAL = ("run.finished", "run.interrupted")
 
 
 def epoch_ms(ts: str) -> int:
@@ -86,7 +87,8 @@ class RunRecord:
     facts: dict[str, Any] = field(default_factory=dict)
     started: str = ""
     finished: str = ""  # the ts of the last evidence event
-    status: str = "interrupted"
+    status: str = "interrupted"  # until a terminal event says otherwise: a run cut short never finished
+    reason: str = ""  # why an interrupted run stopped (run.interrupted's reason, e.g. "SIGTERM")
     counts: dict[str, int] = field(default_factory=dict)
     head_seq: int = 0  # the evidence head: the last event that is not a signature
     head_hash: str = ""
@@ -103,6 +105,9 @@ def fold(events: Iterable[Event], run: RunRecord) -> Iterator[ScenarioRecord]:
             run.signatures.append(event)
             continue
         run.head_seq, run.head_hash, run.finished = event.seq, event.hash, event.ts
+        if event.kind in _TERMINAL and scenario is not None:  # the run ended inside a scenario
+            yield _interrupted(scenario)
+            scenario = None
         if scenario is not None:
             scenario.last_seq, scenario.last_ts = event.seq, event.ts
         if event.kind == "scenario.started":
@@ -126,6 +131,9 @@ def _run_event(run: RunRecord, event: Event) -> None:
         run.run_id, run.facts, run.started = event.run_id, event.data, event.ts
     elif event.kind == "run.finished":
         run.status, run.counts = event.data.get("status", "finished"), dict(event.data.get("counts", {}))
+    elif event.kind == "run.interrupted":
+        run.status, run.reason = "interrupted", str(event.data.get("reason", ""))
+        run.counts = dict(event.data.get("counts", {}))
 
 
 def _open(event: Event) -> ScenarioRecord:

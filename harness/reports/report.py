@@ -12,7 +12,6 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from harness.errors import ProfileError
@@ -24,8 +23,9 @@ from harness.reports.fold import RunRecord, ScenarioRecord, fold
 from harness.reports.log import RunLog
 from harness.reports.personal import Masker, collect
 from harness.reports.signing import write_signature_file
-from harness.reports.signoff import build_view, render_html, run_facts, write_pdf
-from harness.reports.workbook import Row, RunRows, write_csv, write_xlsx
+from harness.reports.signoff import build_view, render_html, write_pdf
+from harness.reports.summary import summarize
+from harness.reports.workbook import Heading, Row, RunRows, write_csv, write_xlsx
 
 PARTNER_PACK = "partner-pack"
 # Evidence kinds the partner pack keeps: what crossed the interface, not the platform's inner workings.
@@ -108,18 +108,22 @@ def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPath
                mask: Callable[[str], str]) -> None:
     """What is written once the fold is done: workbook, signatures, sign-off, Allure HTML."""
     facts = run.facts
-    write_csv(table, paths.workbook_csv)
+    summary = summarize(run, {row.sit_id: row.status for row in table}, product)  # history, banner, dates
     title = f"SIT workbook: {facts.get('biller_name')} (BID {facts.get('bid')}), run {run.run_id}"
-    write_xlsx(table, paths.workbook_xlsx, title, run_facts(run, product), datetime.fromisoformat(run.finished))
+    heading = Heading.of_run(title, summary)
+    write_csv(table, paths.workbook_csv, heading)
+    write_xlsx(table, paths.workbook_xlsx, heading)
     for signature in run.signatures:
         paths.signatures.mkdir(exist_ok=True)
         write_signature_file(signature, paths.signatures / f"{signature.data.get('key_id', signature.seq)}.sig.json")
-    page = mask(render_html(build_view(run, table, product)))
+    page = mask(render_html(build_view(run, table, summary)))
     paths.signoff_html.write_text(page, encoding="utf-8")
     if options.pdf:
-        write_pdf(page, paths.signoff_pdf)
+        write_pdf(page, paths.signoff_pdf, summary)
     if paths.allure_report is not None and paths.allure_single is not None:
         name = f"SIT {facts.get('biller_name')} (BID {facts.get('bid')}): run {run.run_id}"
+        if summary.banner:  # the report's title is its first page
+            name = f"INTERRUPTED: {name}"
         html.generate(options.project, paths.allure_results, paths.allure_report, paths.allure_single, name)
 
 
