@@ -225,7 +225,7 @@ def test_signoff_html_in_chromium_lists_every_case_linked_to_its_allure_result(r
     ])
     dom = lxml.html.fromstring(proc.stdout)
     rows = {}
-    for tr in dom.xpath('//table[@class="cases"]//tr[td and not(@class="section")]'):
+    for tr in dom.xpath('//table[contains(@class, "cases")]//tr[td and not(@class="section")]'):
         sit_id, _, result, evidence = (" ".join(td.text_content().split()) for td in tr.xpath("./td"))
         rows[sit_id] = (result, tr.xpath("./td[4]//a/@href"), evidence)
     workbook = report.workbook()
