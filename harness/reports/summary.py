@@ -58,10 +58,6 @@ class RunSummary:
     head_hash: str  # the evidence head: the PDF's permanent /ID
 
     @property
-    def this_run(self) -> RunResults:
-        return self.runs[-1]
-
-    @property
     def banner(self) -> str:
         """The line every document of a run that did not finish opens with ("" for one that did)."""
         return f"{INTERRUPTED}: {self.interruption}" if self.interruption else ""
@@ -88,11 +84,19 @@ def run_facts(run: RunRecord, product: str) -> list[tuple[str, str]]:
         ("Partner version", f.get("partner_version")), ("Platform adapter", f.get("platform")),
         ("Run", run.run_id), ("Period (UTC)", period), ("Executed by", f.get("operator") or NOT_NAMED),
         ("Partner side",
-         f"WireMock {f.get('wiremock_version')} ({f.get('stub_backend')}), stub pack {f.get('stub_pack')}"),
+         f"WireMock {f.get('wiremock_version')} ({f.get('stub_backend')}), stub pack {_stub_pack(f.get('stub_pack'))}"),
         ("Harness", f"sit-harness {f.get('harness_version')}, commit {f.get('git_commit') or 'unknown'}"),
         ("Faker seed", f.get("seed")),
     ]
     return [(name, "" if value is None else str(value)) for name, value in rows]
+
+
+def _stub_pack(recorded: Any) -> str:
+    """The stub pack as the run recorded it: its folder, and its digest where the run took one."""
+    if isinstance(recorded, Mapping):
+        digest = str(recorded.get("sha256") or "")
+        return f"{recorded.get('path')} (sha256 {digest[:16]}…)" if digest else str(recorded.get("path"))
+    return str(recorded)
 
 
 def portal_bid(facts: Mapping[str, Any]) -> Any:

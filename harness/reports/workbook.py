@@ -165,16 +165,8 @@ def write_xlsx(rows: list[Row], path: Path, heading: Heading) -> None:
     width = len(COLUMNS) + len(heading.runs)
     _first_row(sheet, heading)
     _header(sheet, heading.runs)
-    wrap = Alignment(wrap_text=True, vertical="top")
     for index, row in enumerate(rows, start=_TOP + 1):
-        cells = row.cells() + [run.results.get(row.sit_id, "") for run in heading.runs]
-        for column, value in enumerate(cells, start=1):
-            sheet.cell(row=index, column=column, value=value).alignment = wrap
-        for column in (_COLUMN["Status"], *range(len(COLUMNS) + 1, width + 1)):
-            if fill := STATUS_FILL.get(sheet.cell(row=index, column=column).value or ""):
-                sheet.cell(row=index, column=column).fill = PatternFill("solid", fgColor=fill)
-        if row.allure:
-            _link(sheet.cell(row=index, column=_COLUMN["Allure link"]), row.allure)
+        _row(sheet, index, row, heading.runs)
     last = len(rows) + _TOP
     sheet.freeze_panes = f"B{_TOP + 1}"
     sheet.auto_filter.ref = f"A{_TOP}:{get_column_letter(width)}{last}"
@@ -196,6 +188,19 @@ def _first_row(sheet: Worksheet, heading: Heading) -> None:
     cell.alignment = Alignment(wrap_text=True, vertical="center")
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
     sheet.row_dimensions[1].height = 36
+
+
+def _row(sheet: Worksheet, index: int, row: Row, runs: Sequence[RunResults]) -> None:
+    """One case: its cells wrapped, its statuses (this run's and every Result_RunN) coloured, its Allure link live."""
+    cells = row.cells() + [run.results.get(row.sit_id, "") for run in runs]
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for column, value in enumerate(cells, start=1):
+        sheet.cell(row=index, column=column, value=value).alignment = wrap
+    for column in (_COLUMN["Status"], *range(len(COLUMNS) + 1, len(cells) + 1)):
+        if fill := STATUS_FILL.get(cells[column - 1]):
+            sheet.cell(row=index, column=column).fill = PatternFill("solid", fgColor=fill)
+    if row.allure:
+        _link(sheet.cell(row=index, column=_COLUMN["Allure link"]), row.allure)
 
 
 def _header(sheet: Worksheet, runs: Sequence[RunResults]) -> None:
@@ -231,7 +236,7 @@ def _facts_sheet(sheet: Worksheet, heading: Heading) -> None:
 
 def _runs_table(sheet: Worksheet, top: int, runs: Sequence[RunResults]) -> None:
     """The biller's runs behind the Result_RunN columns (the last is this run)."""
-    headers = ("Column", "Run", "Started (UTC)", "Status", "Pass", "Fail", "N/A", "Other")
+    headers = ("Column", "Run", "Started (UTC)", "Status", "Pass", "Fail", "N/A", "Not executed")
     for column, header in enumerate(headers, start=1):
         sheet.cell(row=top, column=column, value=header).font = Font(bold=True)
     for row, run in enumerate(runs, start=top + 1):

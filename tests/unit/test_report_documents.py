@@ -215,10 +215,12 @@ def test_signoff_lists_every_case_with_its_evidence(finished: Path) -> None:
 def test_signoff_names_the_operator_and_the_recorded_test_portal_bid(finished: Path, tmp_path: Path) -> None:
     assert fact(finished, "Executed by") == "Pat Jones (SE)"
     assert fact(finished, "Test portal BID") == "91368"  # from the recorded profile: the flat fact is None
-    write_log(tmp_path / "other.sqlite", operator=None, profiles=None)
+    write_log(tmp_path / "other.sqlite", operator=None, profiles=None,
+              stub_pack={"path": "stubs/cayenta", "sha256": "ab" * 32})
     other = write_report_from(tmp_path / "other.sqlite", tmp_path / "other")
     assert fact(other, "Executed by") == "not named"
     assert fact(other, "Test portal BID") == "none recorded"
+    assert fact(other, "Partner side").endswith("stub pack stubs/cayenta (sha256 abababababababab…)")
 
 
 def write_report_from(store: Path, out: Path) -> Path:
