@@ -279,8 +279,8 @@ class SitSession:
             "partner": p.name, "partner_name": p.display_name, "partner_version": b.partner_version,
             "platform": b.platform, "seed": self.seed, "business_date": self.today.isoformat(),
             "stub_backend": self.options.stub_backend, "wiremock_version": self.wiremock_version,
-            "partner_mode": self.options.partner_mode, "stub_pack": f"stubs/{p.name}",
-            "stub_pack_sha256": self._pack.sha256, "harness_version": version("sit-harness"),
+            "partner_mode": self.options.partner_mode, "harness_version": version("sit-harness"),
+            "stub_pack": {"path": f"stubs/{p.name}", "sha256": self._pack.sha256},
             "git_commit": _git_commit(project), "selection": self.options.select,
             # The SE who executes the SIT, as named; never the login the run happens to use.
             "operator": self.options.operator or os.environ.get("SIT_OPERATOR") or b.operator,

@@ -22,6 +22,7 @@ WORKBOOK_STATUS = {
 INTERRUPTED = "the run stopped while this scenario was running"
 CUT_SHORT = "its process ended without finishing the run"
 SIGNED = "signoff.signed"
+_TERMINAL = ("run.finished", "run.interrupted")
 
 
 def epoch_ms(ts: str) -> int:
@@ -105,6 +106,9 @@ def fold(events: Iterable[Event], run: RunRecord) -> Iterator[ScenarioRecord]:
             run.signatures.append(event)
             continue
         run.head_seq, run.head_hash, run.finished = event.seq, event.hash, event.ts
+        if event.kind in _TERMINAL and scenario is not None:  # the run ended inside a scenario
+            yield _interrupted(scenario)
+            scenario = None
         if scenario is not None:
             scenario.last_seq, scenario.last_ts = event.seq, event.ts
         if event.kind == "scenario.started":

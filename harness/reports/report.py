@@ -24,8 +24,9 @@ from harness.reports.log import Opening, RunLog
 from harness.reports.personal import Masker, PersonalRules, find_personal, refuse_leaks
 from harness.reports.runs import RUNNING
 from harness.reports.signing import write_signature_file
-from harness.reports.signoff import build_view, render_html, run_facts, write_pdf
-from harness.reports.workbook import Row, RunRows, write_csv, write_xlsx
+from harness.reports.signoff import build_view, render_html, write_pdf
+from harness.reports.summary import summarize
+from harness.reports.workbook import Heading, Row, RunRows, write_csv, write_xlsx
 from harness.secrets import recorded_secrets
 
 PARTNER_PACK = "partner-pack"
@@ -142,19 +143,21 @@ def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPath
                mask: Callable[[str], str]) -> None:
     """What is written once the fold is done: workbook, signatures, sign-off, Allure HTML."""
     facts = run.facts
-    write_csv(table, paths.workbook_csv)
+    summary = summarize(run, {row.sit_id: row.status for row in table}, product)  # history, banner, dates
     title = f"SIT workbook: {facts.get('biller_name')} (BID {facts.get('bid')}), run {run.run_id}"
-    write_xlsx(table, paths.workbook_xlsx, title, run_facts(run, product), datetime.fromisoformat(run.finished))
+    heading = Heading.of_run(title, summary)
+    write_csv(table, paths.workbook_csv, heading)
+    write_xlsx(table, paths.workbook_xlsx, heading)
     for signature in run.signatures:
         paths.signatures.mkdir(exist_ok=True)
         write_signature_file(signature, paths.signatures / f"{signature.data.get('key_id', signature.seq)}.sig.json")
-    page = mask(render_html(build_view(run, table, product)))
+    page = mask(render_html(build_view(run, table, summary)))
     paths.signoff_html.write_text(page, encoding="utf-8")
     if options.pdf:
-        write_pdf(page, paths.signoff_pdf)
+        write_pdf(page, paths.signoff_pdf, summary)
     if paths.allure_report is not None and paths.allure_single is not None:
         name = f"SIT {facts.get('biller_name')} (BID {facts.get('bid')}): run {run.run_id}"
-        if run.status == "interrupted":
+        if summary.banner:  # the report's title is its first page
             name = f"INTERRUPTED ({run.reason}): {name}"
         # The evidence names the report: the same log gives the same report, bytes and all.
         report_id = f"{run.head_hash}/{PARTNER_PACK}" if options.partner_pack else run.head_hash

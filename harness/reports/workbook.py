@@ -1,34 +1,45 @@
 """The SIT workbook: one row per SIT ID, as an SE hands it to a biller (xlsx and csv).
 
 Rows come from the features (section, scenario, steps, expected result) and, after a
-run, from the log (status, actual result, evidence, when and by whom). Before any run
-the same layout is the blank workbook reviewed with biller and partner (playbook step 39).
+run, from the log (status, actual result, evidence, when and by whom), with one
+``Result_RunN`` column per run of the biller, this run last. Before any run the same
+layout is the blank workbook reviewed with biller and partner (playbook step 39).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
+import io
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
 
 from harness.profiles import Biller
 from harness.reports.fold import ScenarioRecord
+from harness.reports.summary import RunResults, RunSummary
 from harness.workbook import SitCase
 
 COLUMNS = [  # (header, width)
     ("SIT ID", 14), ("Section", 24), ("Scenario", 36), ("Steps", 60), ("Expected result", 48),
-    ("Actual result", 48), ("Status", 12), ("N/A reason", 40), ("Evidence", 34), ("Executed at", 20),
-    ("Executed by", 16), ("Defect ID", 14),
+    ("Actual result", 48), ("Status", 12), ("N/A reason", 40), ("Evidence", 14), ("Allure link", 30),
+    ("Executed at", 20), ("Executed by", 16), ("Defect ID", 14),
 ]  # fmt: skip
+_COLUMN = {header: index for index, (header, _) in enumerate(COLUMNS, start=1)}
+_RUN_WIDTH = 13
+_TOP = 2  # the header's row: row 1 says what the workbook is (or that its run did not finish)
+_TITLE_FILL, _BANNER_FILL = "DCE6F1", "F4B084"
 STATUS_FILL = {
     "Pass": "C6EFCE", "Fail": "FFC7CE", "N/A": "D9D9D9", "Not run": "FFEB9C", "Interrupted": "F4B084",
 }  # fmt: skip
@@ -47,14 +58,30 @@ class Row:
     actual: str = ""
     status: str = ""
     na_reason: str = ""
-    evidence: str = ""
+    evidence: str = ""  # the event range: "events 12-40"
+    allure: str = ""  # the scenario's Allure result, relative to the report folder
     executed_at: str = ""
     executed_by: str = ""
     defect_id: str = ""
 
     def cells(self) -> list[str]:
         return [self.sit_id, self.section, self.scenario, self.steps, self.expected, self.actual, self.status,
-                self.na_reason, self.evidence, self.executed_at, self.executed_by, self.defect_id]
+                self.na_reason, self.evidence, self.allure, self.executed_at, self.executed_by, self.defect_id]
+
+
+@dataclass(frozen=True)
+class Heading:
+    """What a workbook says besides its rows."""
+
+    title: str  # row 1 of the first sheet, and the Run sheet's title
+    facts: list[tuple[str, str]]  # the Run sheet
+    when: datetime  # the file's own dates (properties, zip entries): from the log, so a rebuild is byte-identical
+    runs: Sequence[RunResults] = ()  # the Result_RunN columns, oldest first
+    banner: str = ""  # "INTERRUPTED: ...": row 1 instead of the title, and the csv's first line
+
+    @classmethod
+    def of_run(cls, title: str, summary: RunSummary) -> Heading:
+        return cls(title, summary.facts, summary.ended, summary.runs, summary.banner)
 
 
 def blank_row(case: SitCase) -> Row:
@@ -102,7 +129,7 @@ class RunRows:
             steps="\n".join(case.steps) if case else "\n".join(f"{s.keyword} {s.text}" for s in scenario.steps),
             expected="\n".join(case.expected) if case else "", actual=self._mask(actual_result(scenario)),
             status=scenario.workbook_status, na_reason=scenario.reason if scenario.status == "na" else "",
-            evidence=f"events {scenario.first_seq}-{scenario.last_seq}; {self._link(scenario)}",
+            evidence=f"events {scenario.first_seq}-{scenario.last_seq}", allure=self._link(scenario),
             executed_at=utc(scenario.start) if scenario.status != "na" else "",
             executed_by=self._operator if scenario.status != "na" else "",
         )
@@ -124,55 +151,122 @@ class RunRows:
         return rows
 
 
-def write_csv(rows: Iterable[Row], path: Path) -> None:
+def write_csv(rows: Iterable[Row], path: Path, heading: Heading) -> None:
+    """One line per case under one header line; a run that did not finish says so on the line above it.
+
+    The banner breaks an import that expects the header first: an unfinished run is never
+    taken for a finished one by a script, and a person opening the file reads it first.
+    """
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow([header for header, _ in COLUMNS])
-        writer.writerows(row.cells() for row in rows)
+        if heading.banner:
+            writer.writerow([heading.banner])
+        writer.writerow([header for header, _ in COLUMNS] + [run.column for run in heading.runs])
+        writer.writerows(row.cells() + [run.results.get(row.sit_id, "") for run in heading.runs] for row in rows)
 
 
-def write_xlsx(rows: list[Row], path: Path, title: str, facts: list[tuple[str, str]], when: datetime) -> None:
-    """The styled workbook: frozen header, filters, status colours, and a sheet of run facts."""
+def write_xlsx(rows: list[Row], path: Path, heading: Heading) -> None:
+    """The styled workbook: title (or banner) row, frozen header, filters, status colours, a sheet of run facts."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None  # a new Workbook always has one sheet
     sheet.title = "SIT"
-    _header(sheet)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for index, row in enumerate(rows, start=2):
-        for column, value in enumerate(row.cells(), start=1):
-            cell = sheet.cell(row=index, column=column, value=value)
-            cell.alignment = wrap
-        if fill := STATUS_FILL.get(row.status):
-            sheet.cell(row=index, column=7).fill = PatternFill("solid", fgColor=fill)
-    last = len(rows) + 1
-    sheet.freeze_panes = "B2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{last}"
+    width = len(COLUMNS) + len(heading.runs)
+    _first_row(sheet, heading)
+    _header(sheet, heading.runs)
+    for index, row in enumerate(rows, start=_TOP + 1):
+        _row(sheet, index, row, heading.runs)
+    last = len(rows) + _TOP
+    sheet.freeze_panes = f"B{_TOP + 1}"
+    sheet.auto_filter.ref = f"A{_TOP}:{get_column_letter(width)}{last}"
     # A Fail without a defect ID is flagged until someone enters one (IEEE 829: mandatory on Fail).
-    flag = FormulaRule(formula=['AND($G2="Fail",$L2="")'], fill=PatternFill("solid", fgColor="FF9999"))
-    sheet.conditional_formatting.add(f"L2:L{max(last, 2)}", flag)
-    _facts_sheet(book.create_sheet("Run"), title, facts)
-    book.properties.title, book.properties.creator = title, "sit-harness"
-    book.properties.created = book.properties.modified = when
-    book.save(path)
+    status, defect = (get_column_letter(_COLUMN[name]) for name in ("Status", "Defect ID"))
+    flag = FormulaRule(formula=[f'AND(${status}{_TOP + 1}="Fail",${defect}{_TOP + 1}="")'],
+                       fill=PatternFill("solid", fgColor="FF9999"))
+    sheet.conditional_formatting.add(f"{defect}{_TOP + 1}:{defect}{max(last, _TOP + 1)}", flag)
+    _facts_sheet(book.create_sheet("Run"), heading)
+    book.properties.title, book.properties.creator = heading.title, "sit-harness"
+    _save(book, path, heading.when)
 
 
-def _header(sheet: Worksheet) -> None:
+def _first_row(sheet: Worksheet, heading: Heading) -> None:
+    """Row 1: what the workbook is, or that its run did not finish (in the Interrupted colour)."""
+    cell = sheet.cell(row=1, column=1, value=heading.banner or heading.title)
+    cell.font = Font(bold=True, size=13, color="9C0006" if heading.banner else "1F4E78")
+    cell.fill = PatternFill("solid", fgColor=_BANNER_FILL if heading.banner else _TITLE_FILL)
+    cell.alignment = Alignment(wrap_text=True, vertical="center")
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
+    sheet.row_dimensions[1].height = 36
+
+
+def _row(sheet: Worksheet, index: int, row: Row, runs: Sequence[RunResults]) -> None:
+    """One case: its cells wrapped, its statuses (this run's and every Result_RunN) coloured, its Allure link live."""
+    cells = row.cells() + [run.results.get(row.sit_id, "") for run in runs]
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for column, value in enumerate(cells, start=1):
+        sheet.cell(row=index, column=column, value=value).alignment = wrap
+    for column in (_COLUMN["Status"], *range(len(COLUMNS) + 1, len(cells) + 1)):
+        if fill := STATUS_FILL.get(cells[column - 1]):
+            sheet.cell(row=index, column=column).fill = PatternFill("solid", fgColor=fill)
+    if row.allure:
+        _link(sheet.cell(row=index, column=_COLUMN["Allure link"]), row.allure)
+
+
+def _header(sheet: Worksheet, runs: Sequence[RunResults]) -> None:
     bold, fill = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="1F4E78")
     edge = Border(bottom=Side(style="thin"))
-    for column, (header, width) in enumerate(COLUMNS, start=1):
-        cell = sheet.cell(row=1, column=column, value=header)
+    headers = COLUMNS + [(run.column, _RUN_WIDTH) for run in runs]
+    for column, (header, width) in enumerate(headers, start=1):
+        cell = sheet.cell(row=_TOP, column=column, value=header)
         cell.font, cell.fill, cell.border = bold, fill, edge
         cell.alignment = Alignment(vertical="center", wrap_text=True)
         sheet.column_dimensions[get_column_letter(column)].width = width
 
 
-def _facts_sheet(sheet: Worksheet, title: str, facts: list[tuple[str, str]]) -> None:
-    sheet.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
-    for index, (name, value) in enumerate(facts, start=3):
-        sheet.cell(row=index, column=1, value=name).font = Font(bold=True)
-        sheet.cell(row=index, column=2, value=value)
+def _link(cell: Cell, link: str) -> None:
+    """A real hyperlink, relative to the workbook's folder (the Allure single file lies beside it)."""
+    target, _, location = link.partition("#")
+    cell.hyperlink = Hyperlink(ref=cell.coordinate, target=target, location=location or None, tooltip="Open in Allure")
+    cell.font = Font(color="0563C1", underline="single")
+
+
+def _facts_sheet(sheet: Worksheet, heading: Heading) -> None:
+    sheet.cell(row=1, column=1, value=heading.title).font = Font(bold=True, size=14)
+    if heading.banner:
+        sheet.cell(row=2, column=1, value=heading.banner).font = Font(bold=True, color="9C0006")
+    first = 4 if heading.banner else 3
+    for row, (name, value) in enumerate(heading.facts, start=first):
+        sheet.cell(row=row, column=1, value=name).font = Font(bold=True)
+        sheet.cell(row=row, column=2, value=value)
+    if any(run.run_id for run in heading.runs):  # a run's workbook; the blank one has no runs yet
+        _runs_table(sheet, first + len(heading.facts) + 1, heading.runs)
     sheet.column_dimensions["A"].width, sheet.column_dimensions["B"].width = 24, 90
+
+
+def _runs_table(sheet: Worksheet, top: int, runs: Sequence[RunResults]) -> None:
+    """The biller's runs behind the Result_RunN columns (the last is this run)."""
+    headers = ("Column", "Run", "Started (UTC)", "Status", "Pass", "Fail", "N/A", "Not executed")
+    for column, header in enumerate(headers, start=1):
+        sheet.cell(row=top, column=column, value=header).font = Font(bold=True)
+    for row, run in enumerate(runs, start=top + 1):
+        values = (run.column, run.run_id, run.started[:19].replace("T", " "), run.status, run.passed, run.failed,
+                  run.na, run.other)
+        for column, value in enumerate(values, start=1):
+            sheet.cell(row=row, column=column, value=value)
+
+
+def _save(book: Workbook, path: Path, when: datetime) -> None:
+    """openpyxl stamps the wall clock into docProps and every zip entry: stamp ``when`` instead."""
+    naive = when.astimezone(UTC).replace(tzinfo=None)  # openpyxl writes naive datetimes as UTC
+    book.properties.created = book.properties.modified = naive
+    built = io.BytesIO()
+    ExcelWriter(book, ZipFile(built, "w", ZIP_DEFLATED, allowZip64=True)).save()  # save_workbook sets modified=now
+    stamp = naive.timetuple()[:6]
+    with ZipFile(built) as source, ZipFile(path, "w", ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            stamped = ZipInfo(entry.filename, date_time=stamp)
+            stamped.compress_type, stamped.external_attr = ZIP_DEFLATED, 0o644 << 16
+            target.writestr(stamped, source.read(entry))
 
 
 def write_blank_workbook(cases: list[SitCase], biller: Biller, out: Path) -> tuple[Path, Path]:
@@ -185,8 +279,10 @@ def write_blank_workbook(cases: list[SitCase], biller: Biller, out: Path) -> tup
              ("Partner (CIS)", biller.partner.display_name), ("Product", biller.partner.product),
              ("Partner version", profile.partner_version), ("Platform adapter", profile.platform),
              ("Cases", f"{len(rows)} ({sum(r.status == 'N/A' for r in rows)} N/A)")]
+    # The first run's column, empty: the same layout a run's workbook has, to fill in by hand if need be.
+    heading = Heading(title, facts, datetime.now(UTC), runs=[RunResults(number=1)])
     out.mkdir(parents=True, exist_ok=True)
     xlsx, csv_path = out / "workbook.xlsx", out / "workbook.csv"
-    write_xlsx(rows, xlsx, title, facts, datetime.now(UTC).replace(tzinfo=None))
-    write_csv(rows, csv_path)
+    write_xlsx(rows, xlsx, heading)
+    write_csv(rows, csv_path, heading)
     return xlsx, csv_path

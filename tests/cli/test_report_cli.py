@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from harness.events import SQLiteStore
 from tests.cli.test_cli import BILLER, DemoRun, assert_one_line_error
 from tests.conftest import na_sit_ids, run_sit, sit_ids
 
-REPRODUCIBLE = ("allure-results", "allure-report", "allure-report.html", "workbook.csv", "signoff.html")
+REPRODUCIBLE = ("allure-results", "allure-report", "allure-report.html", "workbook.csv", "workbook.xlsx",
+               "signoff.html", "signoff.pdf")
 
 
 def files(root: Path) -> dict[Path, bytes]:
@@ -90,8 +92,8 @@ def test_report_from_an_export_equals_the_report_from_the_store(demo_run: DemoRu
     export = tmp_path / "run.jsonl"
     assert run_sit("export", run_id, "-o", str(export), "--store", str(store)).returncode == 0
     out = report(str(export), tmp_path / "from-export", "--no-html")
-    assert (out / "workbook.csv").read_bytes() == (reported / "workbook.csv").read_bytes()
-    assert (out / "signoff.html").read_bytes() == (reported / "signoff.html").read_bytes()
+    for name in ("workbook.csv", "workbook.xlsx", "signoff.html", "signoff.pdf"):
+        assert (out / name).read_bytes() == (reported / name).read_bytes(), name
 
 
 def test_blank_workbook_marks_na_before_any_run(tmp_path: Path) -> None:
@@ -102,6 +104,10 @@ def test_blank_workbook_marks_na_before_any_run(tmp_path: Path) -> None:
     assert rows["SIT-BAL-007"]["Status"] == "N/A" and "Budget billing" in rows["SIT-BAL-007"]["N/A reason"]
     assert rows["SIT-ACH-001"]["Status"] == "N/A"  # optional, not taken by this biller
     assert rows["SIT-PAY-001"]["Status"] == "" and rows["SIT-PAY-001"]["Actual result"] == ""
+    assert {r["Result_Run1"] for r in rows.values()} == {""}  # the first run's column, to be filled by a run
+    sheet = load_workbook(tmp_path / "workbook.xlsx").worksheets[0]
+    assert sheet["A1"].value.startswith("SIT workbook: Clayton County Water Authority (BID 1368)")
+    assert [c.value for c in sheet[2]][:3] == ["SIT ID", "Section", "Scenario"] and sheet.max_row == len(rows) + 2
     assert {sit_id for sit_id, r in rows.items() if r["Status"] == "N/A"} == na_sit_ids(BILLER)
 
 

@@ -14,6 +14,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from runs import BILLER, PROJECT, SIT, clean_env, explain, sit
 
 from harness.events import Event, SQLiteStore
@@ -137,7 +139,10 @@ def test_a_killed_run_is_listed_interrupted_and_reported_only_when_asked(killed:
 
 
 def _workbook(report: Path) -> dict[str, dict[str, str]]:
+    """The csv's rows, under the header that follows its INTERRUPTED line."""
     with (report / "workbook.csv").open(encoding="utf-8", newline="") as fh:
+        banner = next(csv.reader(fh))
+        assert banner[0].startswith("INTERRUPTED: "), banner
         return {row["SIT ID"]: row for row in csv.DictReader(fh)}
 
 
@@ -206,3 +211,21 @@ def test_allure_result_of_the_interrupted_scenario_is_broken(killed: Killed, rep
     assert steps[:committed] == ["passed"] * committed  # the steps that ended before the kill
     assert set(steps[committed:]) <= {"skipped"} and steps[committed:]  # the rest never reported
     assert {by_case[sit_id]["status"] for sit_id in killed.statuses()} <= {"passed", "skipped"}
+
+
+def test_every_document_says_interrupted_on_its_first_page(killed: Killed, report: Path) -> None:
+    banner = f"INTERRUPTED: run {killed.run_id} did not finish (no reason recorded: the process was cut short); "
+    first_line = (report / "workbook.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert first_line.startswith(banner)
+    assert load_workbook(report / "workbook.xlsx").worksheets[0]["A1"].value == first_line
+    page = (report / "signoff.html").read_text(encoding="utf-8")
+    assert re.search(r'<div class="banner" role="alert"><span class="word">INTERRUPTED</span>', page)
+    assert page.index("INTERRUPTED</span>") < page.index("<h2>")  # above every section
+    pdftotext = shutil.which("pdftotext")
+    assert pdftotext, "pdftotext is not installed (Debian package poppler-utils); `make test` installs it"
+    first_page = subprocess.run([pdftotext, "-f", "1", "-l", "1", str(report / "signoff.pdf"), "-"],
+                                capture_output=True, text=True, check=True).stdout
+    assert "INTERRUPTED" in first_page and f"Run {killed.run_id} did not finish" in " ".join(first_page.split())
+    # The Allure report's name is its first page (the HTML is built only where Node and Allure are).
+    options = re.search(r'"reportName":"([^"]*)"', (report / "allure-report.html").read_text(encoding="utf-8"))
+    assert options and options[1].startswith("INTERRUPTED: SIT "), options

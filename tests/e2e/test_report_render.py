@@ -140,11 +140,11 @@ def test_allure_single_file_lists_every_scenario_with_its_status(report: Report,
 
 def test_allure_result_page_shows_the_scenario_and_its_steps(report: Report, tmp_path: Path) -> None:
     scenarios = report.scenarios()
-    # The workbook's Evidence link of the passed scenario with the most steps.
+    # The workbook's Allure link of the passed scenario with the most steps.
     row = max((r for r in report.workbook() if r["Status"] == "Pass"), key=lambda r: len(report.steps(r["SIT ID"])))
     sit_id = row["SIT ID"]
-    link = re.search(r"allure-report\.html#([0-9a-f]{32})$", row["Evidence"])
-    assert link, f"{sit_id}: Evidence has no Allure link: {row['Evidence']!r}"
+    link = re.fullmatch(r"allure-report\.html#([0-9a-f]{32})", row["Allure link"])
+    assert link, f"{sit_id}: no Allure link: {row['Allure link']!r}"
     url = f"{(report.root / 'allure-report.html').as_uri()}#{link[1]}"
     dom = render(url, tmp_path / "chromium", "test-result-info-title")
 
@@ -303,7 +303,7 @@ def test_signoff_pdf_renders_to_pages_with_the_run_facts(report: Report, tmp_pat
     info = re.search(r"^Pages:\s+(\d+)$", _run([pdfinfo, pdf]).stdout, re.MULTILINE)
     assert info, "pdfinfo printed no page count"
     pages = int(info[1])
-    assert 1 <= pages <= 5
+    assert 1 <= pages <= 6
     _run([pdftoppm, "-r", "50", "-png", pdf, str(tmp_path / "page")])
     pngs = sorted(tmp_path.glob("page-*.png"))
     assert len(pngs) == pages
@@ -314,8 +314,11 @@ def test_signoff_pdf_renders_to_pages_with_the_run_facts(report: Report, tmp_pat
     head = report.events[-1]
     assert head.kind == "run.finished"
     for fact in (BILLER_NAME, "BID", BID, report.run_id, "Exit criteria", "MET", head.hash, "Approvals",
-                 "Partner / CIS", "Not applicable (N/A), with reasons", f"Page {pages} of {pages}"):
+                 "Partner / CIS", "Not applicable (N/A), with reasons", f"Page {pages} of {pages}",
+                 "Run history of this biller", "Every case and its evidence",
+                 *(row["SIT ID"] for row in report.workbook())):
         assert fact in text, f"signoff.pdf lacks {fact!r}"
+    assert "INTERRUPTED" not in text  # the negative control of test_report_interrupted's first page
     assert re.search(r"\bSE\b.*solution engineer", text, re.IGNORECASE), "signoff.pdf lacks the SE approval row"
     assert not re.search(r"\bNOT MET\b", text)
 
@@ -325,3 +328,29 @@ def test_signoff_pdf_renders_to_pages_with_the_run_facts(report: Report, tmp_pat
     assert reasons
     for reason in reasons:
         assert " ".join(reason.split()) in flowing, f"signoff.pdf lacks the N/A reason {reason!r}"
+
+
+def test_signoff_html_in_chromium_lists_every_case_linked_to_its_allure_result(report: Report, tmp_path: Path) -> None:
+    """Each case of the workbook is a row of the rendered sign-off, linked to the Allure result the workbook names."""
+    chromium = _tool("chromium", "chromium")
+    proc = _run([
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,1000", "--dump-dom",
+        (report.root / "signoff.html").as_uri(),
+    ])
+    dom = lxml.html.fromstring(proc.stdout)
+    rows = {}
+    for tr in dom.xpath('//table[contains(@class, "cases")]//tr[td and not(@class="section")]'):
+        sit_id, _, result, evidence = (" ".join(td.text_content().split()) for td in tr.xpath("./td"))
+        rows[sit_id] = (result, tr.xpath("./td[4]//a/@href"), evidence)
+    workbook = report.workbook()
+    assert list(rows) == [r["SIT ID"] for r in workbook]
+    for row in workbook:
+        result, links, evidence = rows[row["SIT ID"]]
+        assert (result, links) == (row["Status"], [row["Allure link"]]), row["SIT ID"]
+        assert evidence == f"Allure, {row['Evidence']}", row["SIT ID"]
+        target = report.root / links[0].partition("#")[0]
+        assert target.name == "allure-report.html" and target.is_file()
+    (bar,) = dom.xpath("//svg/g")  # the demo store holds one run: this one
+    assert " ".join(bar.xpath("./title")[0].text_content().split()).startswith(f"Run 1 ({report.run_id}): ")
