@@ -42,6 +42,7 @@ from harness.stubs import (
     WireMockServer,
     load_pack,
 )
+from harness.stubs.orphans import reap as reap_orphans
 from harness.transfer import SftpServer
 
 REPORTS = Path("reports")  # git-ignored: the event store and every projection of it
@@ -127,6 +128,7 @@ class SitSession:
         self.today: date = now.date()
         self.run_id = opts.run_id or new_run_id(now)
         self.store_path = opts.store or opts.project / DEFAULT_STORE
+        reap_orphans()  # the WireMock and folder of a run killed earlier (kill -9), before starting ours
         self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
         self._wiremock = self._wiremock_backend(redactor)
         # The JVM starts in the background while the store, sFTP and pytest's collection
