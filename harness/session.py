@@ -157,7 +157,7 @@ class SitSession:
         assert self._workdir is not None
         log = self.store_path.parent / "logs" / f"wiremock-{self.run_id}.log"
         if opts.stub_backend == "container":
-            return ContainerWireMock()
+            return ContainerWireMock(workdir=self._workdir)
         if opts.stub_backend == "external":
             return ExternalWireMock(opts.wiremock_url or "")
         return ProcessWireMock(opts.project, self._workdir, log, redactor.scrub, opts.wiremock_port)

@@ -92,9 +92,10 @@ def register_jvm(pid: int, workdir: Path, leftovers: Iterable[Path] = (), folder
                                       "leftovers": [str(p) for p in leftovers]}, folder)
 
 
-def register_container(container_id: str, folder: Path | None = None) -> str:
+def register_container(container_id: str, workdir: Path | None = None, folder: Path | None = None) -> str:
     """Record a WireMock container this process started."""
-    return _write(f"container-{container_id[:12]}.json", {"container": container_id, "leftovers": []}, folder)
+    return _write(f"container-{container_id[:12]}.json",
+                  {"container": container_id, "workdir": str(workdir) if workdir else None, "leftovers": []}, folder)
 
 
 def release(name: str, folder: Path | None = None) -> None:

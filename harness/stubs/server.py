@@ -268,8 +268,9 @@ class ContainerWireMock(WireMockServer):
 
     backend = "container"
 
-    def __init__(self, image: str | None = None) -> None:
+    def __init__(self, image: str | None = None, workdir: Path | None = None) -> None:
         self.image = image or os.environ.get("SIT_WIREMOCK_IMAGE") or WIREMOCK_IMAGE
+        self._workdir = workdir  # the run's temporary folder: removed with the container should the run be killed
         self._container: Any = None
         self._entry = ""
         self.base_url = ""
@@ -279,13 +280,15 @@ class ContainerWireMock(WireMockServer):
         from testcontainers.core.container import DockerContainer
 
         _provide_image(self.image)
-        self._container = DockerContainer(self.image).with_exposed_ports(8080).with_command(
-            "--local-response-templating --disable-banner --disable-request-logging"
-        )
+        # The process backend's JIT and GC choice (see ProcessWireMock.start): without it a cold JVM in a
+        # container answers the first matched call in more than a partner's 1 s timeout on 2 cores.
+        self._container = (DockerContainer(self.image).with_exposed_ports(8080)
+                           .with_env("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+                           .with_command("--local-response-templating --disable-banner --disable-request-logging"))
         ryuk, testcontainers_config.ryuk_disabled = testcontainers_config.ryuk_disabled, True
         try:
             self._container.start()
-            self._entry = orphans.register_container(self._container.get_wrapped_container().id)
+            self._entry = orphans.register_container(self._container.get_wrapped_container().id, self._workdir)
             self.base_url = (f"http://{self._container.get_container_host_ip()}:"
                              f"{self._container.get_exposed_port(8080)}")
         except Exception as exc:

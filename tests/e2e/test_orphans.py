@@ -11,11 +11,14 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
+import pytest
 from runs import BILLER, PROJECT, SIT, clean_env, explain
 
+from harness.stubs.server import WIREMOCK_IMAGE
 from tests.conftest import run_sit
 
 CARD_PAYMENT = "card_payment_posts"  # -k: only SIT-PAY-001
@@ -100,3 +103,69 @@ def test_the_next_run_stops_the_wiremock_of_a_killed_run_and_removes_its_folder(
         for proc in jvms:
             if _running(proc):
                 proc.kill()
+
+
+@pytest.mark.docker
+def test_the_next_run_removes_the_container_of_a_killed_run(tmp_path: Path) -> None:
+    """The container backend leaves the same orphan (ryuk is not used): the next run removes it."""
+    client = _engine_with_image()
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = clean_env({"TMPDIR": str(tmp)})
+    store = tmp_path / "events.sqlite"
+    before = {c.id for c in client.containers.list(all=True)}
+    first = subprocess.Popen([*SIT, "run", "--biller", BILLER, "--store", str(store), "--no-report",
+                              "--stub-backend", "container"], cwd=PROJECT, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        container = _container_of(first, client, before)
+        (workdir,) = tmp.glob("sit-20*")
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        time.sleep(0.5)
+        container.reload()
+        assert container.status == "running", "the control: the killed run's container lives on"
+
+        second = run_sit("run", "--biller", BILLER, "--store", str(store), "--no-report", "-k", CARD_PAYMENT,
+                         env=env, timeout=300)
+
+        assert second.returncode == 0, explain(second)
+        notes = [line for line in second.stdout.splitlines() if line.startswith("note: cleaned up")]
+        assert notes == [f"note: cleaned up after a killed run: stopped WireMock container {container.id[:12]}; "
+                         f"removed {workdir}"]
+        assert {c.id for c in client.containers.list(all=True)} == before
+        assert not workdir.exists()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        for leftover in client.containers.list(all=True):
+            if leftover.id not in before:
+                leftover.remove(force=True)
+
+
+def _engine_with_image() -> Any:
+    docker = pytest.importorskip("docker")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # docker-py raises several kinds when no engine answers
+        pytest.skip(f"no Docker engine answers: {str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}")
+    try:
+        client.images.get(WIREMOCK_IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.skip(f"the Docker engine has no image {WIREMOCK_IMAGE} (tests/e2e/test_backends.py says how to get it)")
+    return client
+
+
+def _container_of(run: subprocess.Popen[bytes], client: Any, before: set[str]) -> Any:
+    """The run's WireMock container, once WireMock answers in it."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert run.poll() is None, f"the run ended (exit {run.returncode}) before its container was seen"
+        for container in client.containers.list():
+            ports = container.ports.get("8080/tcp") or []
+            if container.id not in before and ports and _answers(int(ports[0]["HostPort"])):
+                return container
+        time.sleep(0.2)
+    raise AssertionError("no WireMock container answered within 120 s")
