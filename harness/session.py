@@ -123,12 +123,12 @@ class SitSession:
         self.partner_host = self.biller.partner_host  # a missing subdomain is a profile fault, found now
         self._pack = load_pack(opts.project / "stubs" / self.biller.partner.name)
         redactor = Redactor()
+        reap_orphans()  # the WireMock and folder of a run killed earlier (kill -9), before starting ours
         self.secrets: Secrets = resolve(self.biller, redactor)
         now = datetime.now(UTC)
         self.today: date = now.date()
         self.run_id = opts.run_id or new_run_id(now)
         self.store_path = opts.store or opts.project / DEFAULT_STORE
-        reap_orphans()  # the WireMock and folder of a run killed earlier (kill -9), before starting ours
         self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
         self._wiremock = self._wiremock_backend(redactor)
         # The JVM starts in the background while the store, sFTP and pytest's collection

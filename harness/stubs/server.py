@@ -155,10 +155,10 @@ class ProcessWireMock(WireMockServer):
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                       stdin=subprocess.DEVNULL)
-        self._entry = orphans.register_jvm(self._proc.pid, self._workdir, self._cds.leftovers)
         log = self.log_path.open("w", encoding="utf-8")
         self._reader = threading.Thread(target=self._pump_log, args=(self._proc.stdout, log), daemon=True)
         self._reader.start()
+        self._entry = orphans.register_jvm(self._proc.pid, self._workdir, self._cds.leftovers)
         self.base_url = f"http://127.0.0.1:{port}"
         self._wait_ready(port)
 
@@ -199,15 +199,13 @@ class ProcessWireMock(WireMockServer):
 
     def stop(self) -> None:
         """SIGTERM, then reap the JVM in the background: its graceful shutdown takes ~0.4 s that
-        nothing waits on, except the run that dumps the class archive, which must see it done.
-
-        Once told to stop, the JVM leaves the registry of servers a killed run may leave behind:
-        WireMock honours SIGTERM, and the reaper kills it if it does not within 10 s."""
+        nothing waits on, except the run that dumps the class archive, which must see it done."""
         proc, self._proc, self._reader = self._proc, None, None
         if proc is None:
             return
         if proc.poll() is None:
             proc.terminate()
+        # Told to stop, the JVM leaves the registry: WireMock honours SIGTERM, and _reap kills it if not.
         orphans.release(self._entry)
         if self._cds is not None and self._cds.dumping:
             _reap(proc)
