@@ -5,7 +5,8 @@ to stop its WireMock: the JVM is re-parented to PID 1 and keeps its port and mem
 container keeps running, and the run's temporary folder stays. So every server a run starts
 is written down here, one small JSON file each, in a registry per user and machine: what to
 stop (the JVM's pid and start time, or the container's id), the owning Python process (pid and
-start time) and the run's temporary folder. A clean stop deletes the file. Each run begins with
+start time) and the run's temporary folder; it lives in the user's cache, not in the temporary
+directory, which a run leaves as it found it. A clean stop deletes the file. Each run begins with
 ``reap``: an entry whose owner is dead is an orphan; its server is stopped, its folder
 removed, its entry deleted, and one line says so.
 
@@ -16,7 +17,7 @@ Why the kernel is not asked to kill the JVM with its parent (``prctl(PR_SET_PDEA
 ``preexec_fn``): the signal fires when the *thread* that forked exits, and the JVM is started
 from a worker thread, so its life would hang on an executor's thread policy; ``preexec_fn`` is
 documented as unsafe in a process with threads (the child may deadlock before ``exec``), and
-the harness has several; it is Linux-only. The registry covers every platform psutil does.
+the harness has several; it is Linux-only. The registry works wherever psutil and flock do.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
+import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -51,17 +52,18 @@ class Orphan:
 
 
 def registry() -> Path:
-    """The registry's folder: under the temporary directory, beside the runs' own folders."""
-    return Path(tempfile.gettempdir()) / f"sit-harness-{os.getuid()}" / "servers"
+    """The registry's folder: the user's cache, one folder per machine (a home may be shared by several)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "sit-harness" / "servers" / socket.gethostname()
 
 
 def _folder(folder: Path | None) -> Path | None:
-    """The registry, created private; None if someone else owns it (a shared /tmp): then it is not used."""
-    path = folder or registry()
+    """The registry, created private; None if it cannot be (no home) or is someone else's: then it is not used."""
     try:
+        path = folder or registry()
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return path if all(p.lstat().st_uid == os.getuid() for p in (path, path.parent)) else None
-    except OSError:
+        return path if path.lstat().st_uid == os.getuid() else None
+    except (OSError, RuntimeError):  # RuntimeError: no home directory to find
         return None
 
 
@@ -101,8 +103,8 @@ def register_container(container_id: str, workdir: Path | None = None, folder: P
 
 def release(name: str, folder: Path | None = None) -> None:
     """The server was stopped cleanly: forget it."""
-    root = folder or registry()
-    if name:
+    root = _folder(folder)
+    if name and root:
         (root / name).unlink(missing_ok=True)
 
 
