@@ -46,6 +46,7 @@ from harness.stubs import (
     WireMockServer,
     load_pack,
 )
+from harness.stubs.orphans import reap as reap_orphans
 from harness.transfer import SftpServer
 from harness.workbook import WORKBOOK_EVENT, SitCase, biller_workbook
 
@@ -148,6 +149,7 @@ class SitSession:
         self.partner_host = self.biller.partner_host  # a missing subdomain is a profile fault, found now
         self._pack = load_pack(opts.project / "stubs" / self.biller.partner.name)
         redactor = Redactor()
+        reap_orphans()  # the WireMock and folder of a run killed earlier (kill -9), before starting ours
         self.secrets: Secrets = resolve(self.biller, redactor)
         now = datetime.now(UTC)
         self.today: date = now.date()
@@ -190,7 +192,7 @@ class SitSession:
         assert self._workdir is not None
         log = self.store_path.parent / "logs" / f"wiremock-{self.run_id}.log"
         if opts.stub_backend == "container":
-            return ContainerWireMock()
+            return ContainerWireMock(workdir=self._workdir)
         if opts.stub_backend == "external":
             return ExternalWireMock(opts.wiremock_url or "")
         return ProcessWireMock(opts.project, self._workdir, log, redactor.scrub, opts.wiremock_port)

@@ -11,11 +11,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
 from harness.errors import StubServerError
+from harness.stubs import orphans
 from harness.stubs.runtime import find_java, find_wiremock_jar, java_major
 
 BACKENDS = ("process", "container", "external")
@@ -92,6 +93,11 @@ class ClassArchive:
         if self._dump.is_file():
             os.replace(self._dump, self.path)
 
+    @property
+    def leftovers(self) -> list[Path]:
+        """What a JVM stopped without its owner leaves: the dump nobody publishes."""
+        return [self._dump] if self.dumping else []
+
 
 QUIET_NOTE = (
     "[sit-harness] WireMock is up. Its console is not kept from here on: it echoes unmatched requests "
@@ -124,6 +130,7 @@ class ProcessWireMock(WireMockServer):
         self._proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
         self._cds: ClassArchive | None = None
+        self._entry = ""  # the JVM's name in the registry of servers a killed run may leave behind
         self._up = threading.Event()
         self.base_url = ""
 
@@ -153,6 +160,7 @@ class ProcessWireMock(WireMockServer):
         log = self.log_path.open("w", encoding="utf-8")
         self._reader = threading.Thread(target=self._pump_log, args=(self._proc.stdout, log), daemon=True)
         self._reader.start()
+        self._entry = orphans.register_jvm(self._proc.pid, self._workdir, self._cds.leftovers)
         self.base_url = f"http://127.0.0.1:{port}"
         self._wait_ready(port)
 
@@ -175,6 +183,7 @@ class ProcessWireMock(WireMockServer):
                 self._up.set()
                 return
             if self._proc.poll() is not None:
+                orphans.release(self._entry)  # it is gone: nothing for a later run to stop
                 self._reader and self._reader.join(timeout=5)
                 raise StubServerError(self._exit_reason(port))
             time.sleep(0.05)
@@ -199,6 +208,8 @@ class ProcessWireMock(WireMockServer):
             return
         if proc.poll() is None:
             proc.terminate()
+        # Told to stop, the JVM leaves the registry: WireMock honours SIGTERM, and _reap kills it if not.
+        orphans.release(self._entry)
         if self._cds is not None and self._cds.dumping:
             _reap(proc)
             self._cds.publish()
@@ -215,32 +226,79 @@ def _reap(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
+def _reason(exc: BaseException) -> str:
+    """The first line of what the engine said (docker-py's ``explanation``), short enough for one line."""
+    text = str(getattr(exc, "explanation", None) or exc)
+    return text.splitlines()[0][:200] if text.strip() else type(exc).__name__
+
+
+def _provide_image(image: str) -> None:
+    """An engine answers and has ``image`` (pulled if need be), or one line saying which is missing."""
+    import docker  # loaded only for this backend
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # docker-py raises several kinds when no engine answers
+        raise StubServerError(
+            f"--stub-backend container needs a Docker engine and none answered ({_reason(exc)}); "
+            "use the default process backend"
+        ) from None
+    try:
+        try:
+            client.images.get(image)
+        except docker.errors.ImageNotFound:
+            client.images.pull(image)  # offline or behind a proxy, the engine answers 500 from images/create
+    except Exception as exc:  # an APIError, or the transport giving up on a registry that never answers
+        raise StubServerError(
+            f"--stub-backend container: the Docker engine has no image {image} and cannot pull it "
+            f"({_reason(exc)}); provide it under that name: `docker pull {image}` where a registry answers, "
+            "`docker load -i FILE` of a saved copy, or build it locally (README, \"WireMock image without a "
+            "registry\"); or use the default process backend"
+        ) from None
+    finally:
+        client.close()
+
+
 class ContainerWireMock(WireMockServer):
-    """WireMock's official image through testcontainers; needs a Docker engine."""
+    """WireMock's image (``$SIT_WIREMOCK_IMAGE``, default the official one) through testcontainers.
+
+    Testcontainers' ryuk sidecar is not used: it needs an image of its own (a second one to provide
+    where no registry answers) and a privileged container holding the engine's socket. Its one job,
+    removing the container of a run that was killed, is the registry's (``harness.stubs.orphans``),
+    as for the JVM: the next run removes it.
+    """
 
     backend = "container"
 
-    def __init__(self, image: str = WIREMOCK_IMAGE) -> None:
-        self._image = image
-        self._container: object | None = None
+    def __init__(self, image: str | None = None, workdir: Path | None = None) -> None:
+        self.image = image or os.environ.get("SIT_WIREMOCK_IMAGE") or WIREMOCK_IMAGE
+        self._workdir = workdir  # the run's temporary folder: removed with the container should the run be killed
+        self._container: Any = None
+        self._entry = ""
         self.base_url = ""
 
     def start(self) -> None:
-        try:
-            from testcontainers.core.container import DockerContainer
+        from testcontainers.core.config import testcontainers_config
+        from testcontainers.core.container import DockerContainer
 
-            container = DockerContainer(self._image).with_exposed_ports(8080).with_command(
-                "--local-response-templating --disable-banner --disable-request-logging"
-            )
-            container.start()
-        except Exception as exc:  # docker-py and testcontainers raise many kinds when no engine answers
-            reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-            raise StubServerError(
-                f"--stub-backend container needs a Docker engine and none answered ({reason}); "
-                "use the default process backend"
-            ) from None
-        self._container = container
-        self.base_url = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(8080)}"
+        _provide_image(self.image)
+        # The process backend's JIT and GC choice (see ProcessWireMock.start): without it a cold JVM in a
+        # container answers the first matched call in more than a partner's 1 s timeout on 2 cores.
+        self._container = (DockerContainer(self.image).with_exposed_ports(8080)
+                           .with_env("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+                           .with_command("--local-response-templating --disable-banner --disable-request-logging"))
+        ryuk, testcontainers_config.ryuk_disabled = testcontainers_config.ryuk_disabled, True
+        try:
+            self._container.start()
+            self._entry = orphans.register_container(self._container.get_wrapped_container().id, self._workdir)
+            self.base_url = (f"http://{self._container.get_container_host_ip()}:"
+                             f"{self._container.get_exposed_port(8080)}")
+        except Exception as exc:
+            self.stop()
+            raise StubServerError(f"the WireMock container ({self.image}) did not start: {_reason(exc)}") from None
+        finally:
+            testcontainers_config.ryuk_disabled = ryuk
         deadline = time.monotonic() + 60
         while not _answers(self.base_url):
             if time.monotonic() > deadline:
@@ -249,9 +307,14 @@ class ContainerWireMock(WireMockServer):
             time.sleep(0.2)
 
     def stop(self) -> None:
-        if self._container is not None:
-            self._container.stop()  # type: ignore[attr-defined]
-            self._container = None
+        container, self._container = self._container, None
+        if container is None:
+            return
+        try:
+            container.stop()
+        except Exception:  # the engine went away meanwhile: the entry stays, the next run removes it
+            return
+        orphans.release(self._entry)
 
 
 class ExternalWireMock(WireMockServer):

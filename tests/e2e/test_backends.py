@@ -6,13 +6,17 @@ Each test runs the real `sit` command in a subprocess, against a real WireMock.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from runs import BILLER, PROJECT, explain, sit, sit_run
+from runs import BILLER, PROJECT, explain, sit, sit_run, stored_run
 
+from harness.events import SQLiteStore
 from harness.stubs import ProcessWireMock, WireMockAdmin
+from harness.stubs.server import WIREMOCK_IMAGE
 
 CARD_PAYMENT = "card_payment_posts"  # -k: only test_a_card_payment_posts_to_the_partner (SIT-PAY-001)
 
@@ -54,19 +58,83 @@ def test_external_backend_uses_the_given_server_and_leaves_it_running(external_w
     assert not (tmp_path / "logs").exists()
 
 
-@pytest.mark.docker
-def test_container_backend(tmp_path: Path) -> None:
+def _engine() -> Any:
+    """A client of the Docker engine that answers here, or the test is skipped saying why."""
     docker = pytest.importorskip("docker")
     try:
-        docker.from_env().ping()
+        client = docker.from_env()
+        client.ping()
     except Exception as exc:  # docker-py raises several kinds when no engine answers
         pytest.skip(f"no Docker engine answers: {str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}")
+    return client
+
+
+def _container_run(store: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return sit("run", "--biller", BILLER, "--store", str(store), "--no-report", "--stub-backend", "container",
+               "-k", CARD_PAYMENT, timeout=600, extra_env=env)
+
+
+def _run_ids(store: Path) -> list[str]:
+    if not store.exists():
+        return []
+    with SQLiteStore(store) as events:
+        return events.run_ids()
+
+
+def _image_unavailable(result: subprocess.CompletedProcess[str], image: str) -> str:
+    """The run stopped with one line naming the image and the ways to provide it; that line."""
+    assert "Traceback" not in result.stdout + result.stderr, explain(result)
+    assert result.returncode in (2, 3), explain(result)
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"sit: --stub-backend container: the Docker engine has no image {image} "
+                           "and cannot pull it ("), line
+    for way in (f"`docker pull {image}`", "`docker load -i FILE`", "build it locally"):
+        assert way in line, line
+    return line
+
+
+@pytest.mark.docker
+def test_container_backend(tmp_path: Path) -> None:
+    """Where the engine has the image (or can pull it) the workbook passes on it; where it cannot have it,
+    the run says so in one line and this test is skipped with that line."""
+    client = _engine()
+    before = {c.id for c in client.containers.list(all=True)}
     store = tmp_path / "events.sqlite"
-    run = sit_run(store, BILLER, "--stub-backend", "container", "-k", CARD_PAYMENT, timeout=600)
+    result = _container_run(store)
+    if result.returncode != 0 and "has no image" in result.stderr:
+        pytest.skip(_image_unavailable(result, WIREMOCK_IMAGE).removeprefix("sit: "))
+    run = stored_run(result, store)
+    assert result.returncode == 0, explain(result)
     assert run.started()["stub_backend"] == "container"
     assert run.finished("SIT-PAY-001")["status"] == "passed"
     calls = [x["call"] for x in run.exchanges("SIT-PAY-001")]
     assert calls == ["AddARItem"]
+    assert {c.id for c in client.containers.list(all=True)} == before, "the run's container was removed"
+
+
+@pytest.mark.docker
+def test_container_backend_names_an_image_the_engine_cannot_have(tmp_path: Path) -> None:
+    """An image no registry has: pulled offline or online, the answer is the same one line."""
+    client = _engine()
+    image = "sit-harness.invalid/no-such-wiremock:0"
+    before = {c.id for c in client.containers.list(all=True)}
+    store = tmp_path / "events.sqlite"
+    result = _container_run(store, SIT_WIREMOCK_IMAGE=image)
+    _image_unavailable(result, image)
+    assert _run_ids(store) == [], "no run is recorded"
+    assert {c.id for c in client.containers.list(all=True)} == before
+
+
+def test_container_backend_without_an_engine_is_one_line(tmp_path: Path) -> None:
+    """No engine at the address given (here a socket that does not exist): one line, not a traceback."""
+    store = tmp_path / "events.sqlite"
+    result = _container_run(store, DOCKER_HOST=f"unix://{tmp_path / 'no-engine.sock'}")
+    assert "Traceback" not in result.stdout + result.stderr, explain(result)
+    assert result.returncode in (2, 3), explain(result)
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("sit: --stub-backend container needs a Docker engine and none answered ("), line
+    assert line.endswith("use the default process backend"), line
+    assert _run_ids(store) == [], "no run is recorded"
 
 
 def test_external_backend_without_url_is_one_line_exit_2(tmp_path: Path) -> None:

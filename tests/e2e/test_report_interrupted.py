@@ -29,6 +29,7 @@ from openpyxl import load_workbook
 from runs import BILLER, PROJECT, SIT, clean_env, explain, sit
 
 from harness.events import Event, SQLiteStore
+from harness.stubs.orphans import reap as reap_orphans
 
 SLOW = "SIT-PAY-005"  # its data pump step waits ~1 s for the partner's timeout: a wide window to kill in
 AT_LEAST_FINISHED = 5  # scenarios finished before the kill (SIT-PAY-005 comes after 18)
@@ -109,9 +110,10 @@ def killed(tmp_path_factory: pytest.TempPathFactory) -> Killed:
     try:
         _kill_in_flight(proc, store, output)
     finally:
-        with suppress(ProcessLookupError):  # a failed wait: never leave the run or its JVM behind
+        with suppress(ProcessLookupError):  # a failed wait: never leave the run behind
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        reap_orphans(say=lambda _: None)  # its JVM, in a session of its own, as the next run would
     with SQLiteStore(store) as events:
         (run_id,) = events.run_ids()
         return Killed(run_id, store, list(events.events(run_id)))
