@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -183,6 +184,7 @@ class Summary:
     sections: dict[str, Counter[str]]
     failures: list[tuple[str, str, str]]
     not_applicable: list[tuple[str, str]]
+    error: str = ""  # the run's own harness error (a secret found in its log)
 
 
 def summarize(store: EventStore, run_id: str) -> Summary:
@@ -197,7 +199,7 @@ def summarize(store: EventStore, run_id: str) -> Summary:
             not_applicable.append((scenario.sit_id, scenario.reason))
         elif scenario.status != "passed":
             failures.append((scenario.sit_id, scenario.name, scenario.error or scenario.status))
-    return Summary(run.status, dict(sections), failures, not_applicable)
+    return Summary(run.status, dict(sections), failures, not_applicable, run.error)
 
 
 def print_summary(console: Console, summary: Summary, session: SitSession) -> None:
@@ -209,9 +211,11 @@ def print_summary(console: Console, summary: Summary, session: SitSession) -> No
         table.add_row(section, str(counts["passed"]), str(counts["failed"] + counts["interrupted"]), str(counts["na"]))
     console.print(table)
     for sit_id, name, error in summary.failures:
-        console.print(f"[red]FAILED[/red] {sit_id} {name}: {error}", highlight=False)
+        console.print(f"[red]FAILED[/red] {sit_id} {escape(name)}: {escape(error)}", highlight=False)
     for sit_id, reason in summary.not_applicable:
-        console.print(f"[yellow]N/A[/yellow]    {sit_id}: {reason}", highlight=False)
+        console.print(f"[yellow]N/A[/yellow]    {sit_id}: {escape(reason)}", highlight=False)
+    if summary.error:
+        console.print(f"[red]HARNESS ERROR[/red] {escape(summary.error)}", highlight=False)
     style = STATUS_STYLE.get(summary.status, "")
     console.print(f"\nRun [bold]{session.run_id}[/bold]: [{style}]{summary.status.upper()}[/{style}]  "
                   f"(seed {session.seed})", highlight=False)

@@ -90,6 +90,7 @@ class RunRecord:
     finished: str = ""  # the ts of the last evidence event
     status: str = "interrupted"  # until a terminal event says otherwise: a log cut short stays interrupted
     reason: str = CUT_SHORT  # why an interrupted run stopped, as its run.interrupted says
+    error: str = ""  # a harness error of the run as a whole (a secret found in its log)
     counts: dict[str, int] = field(default_factory=dict)
     head_seq: int = 0  # the evidence head: the last event that is not a signature
     head_hash: str = ""
@@ -139,6 +140,7 @@ def _run_event(run: RunRecord, event: Event) -> None:
         run.run_id, run.facts, run.started = event.run_id, event.data, event.ts
     elif event.kind in TERMINAL_KINDS:
         run.status, run.reason = terminal_status(event)
+        run.error = str(event.data.get("error", ""))
         run.counts = dict(event.data.get("counts", {}))
 
 

@@ -11,6 +11,7 @@ import hashlib
 import shutil
 import tempfile
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -79,6 +80,7 @@ def write_report(log: RunLog, out: Path, options: ReportOptions) -> ReportPaths:
     """Project ``log`` into ``out`` (replaced as a whole); with ``partner_pack`` into ``out/partner-pack``."""
     reportable(log, options.interrupted)
     target = out / PARTNER_PACK if options.partner_pack else out
+    made = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
     staging.chmod(0o755)  # mkdtemp makes it private; a report is for sharing
@@ -92,8 +94,12 @@ def write_report(log: RunLog, out: Path, options: ReportOptions) -> ReportPaths:
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)
-    finally:
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        for folder in made:  # the folders made for it: nothing is left of a report not written
+            with suppress(OSError):
+                folder.rmdir()
+        raise
     return ReportPaths.under(target, options.html)
 
 
@@ -158,7 +164,7 @@ def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPath
     if paths.allure_report is not None and paths.allure_single is not None:
         name = f"SIT {facts.get('biller_name')} (BID {facts.get('bid')}): run {run.run_id}"
         if summary.banner:  # the report's title is its first page
-            name = f"INTERRUPTED ({run.reason}): {name}"
+            name = f"INTERRUPTED: {name}"
         # The evidence names the report: the same log gives the same report, bytes and all.
         report_id = f"{run.head_hash}/{PARTNER_PACK}" if options.partner_pack else run.head_hash
         html.generate(options.project, paths.allure_results, paths.allure_report, paths.allure_single, name,

@@ -137,7 +137,7 @@ def interruption(run: RunRecord, results: Mapping[str, str]) -> str:
     """Why and how far a run that did not finish got ("" for one that did)."""
     if run.status != "interrupted":
         return ""
-    why = run.reason or "no reason recorded: the process was cut short"
+    why = run.reason
     in_scope = [status for status in results.values() if status != "N/A"]
     executed = sum(status in _EXECUTED for status in in_scope)
     return (f"run {run.run_id} did not finish ({why}); {executed} of {len(in_scope)} in-scope cases were executed. "

@@ -216,7 +216,7 @@ def test_allure_result_of_the_interrupted_scenario_is_broken(killed: Killed, rep
 
 
 def test_every_document_says_interrupted_on_its_first_page(killed: Killed, report: Path) -> None:
-    banner = f"INTERRUPTED: run {killed.run_id} did not finish (no reason recorded: the process was cut short); "
+    banner = f"INTERRUPTED: run {killed.run_id} did not finish (its process ended without finishing the run); "
     first_line = (report / "workbook.csv").read_text(encoding="utf-8").splitlines()[0]
     assert first_line.startswith(banner)
     assert load_workbook(report / "workbook.xlsx").worksheets[0]["A1"].value == first_line

@@ -230,7 +230,7 @@ def test_negative_control_allures_own_wording_says_skipped(report: Report, tmp_p
 def test_na_result_page_says_not_applicable_with_its_reason_and_no_dead_link(report: Report, tmp_path: Path) -> None:
     row = next(r for r in report.workbook() if r["Status"] == "N/A")
     sit_id, reason = row["SIT ID"], report.scenarios()[row["SIT ID"]]["reason"]
-    link = re.search(r"allure-report\.html#([0-9a-f]{32})$", row["Evidence"])
+    link = re.search(r"allure-report\.html#([0-9a-f]{32})$", row["Allure link"])
     assert link and reason, row
     dom = render(f"{(report.root / 'allure-report.html').as_uri()}#{link[1]}", tmp_path / "chromium",
                  "test-result-info-title")
@@ -286,7 +286,7 @@ def test_rate_counts_what_ran_and_na_as_neither_success_nor_failure(failed_repor
 
 def test_sit_id_links_follow_the_billers_pattern(failed_report: Report, tmp_path: Path) -> None:
     row = next(r for r in failed_report.workbook() if r["Status"] == "Fail")
-    link = re.search(r"allure-report\.html#([0-9a-f]{32})$", row["Evidence"])
+    link = re.search(r"allure-report\.html#([0-9a-f]{32})$", row["Allure link"])
     assert link, row
     dom = render(f"{(failed_report.root / 'allure-report.html').as_uri()}#{link[1]}", tmp_path / "chromium",
                  "test-result-info-title")

@@ -135,7 +135,8 @@ def test_a_signal_interrupts_the_run_cleanly(start: Start, signum: signal.Signal
     reported = run.cli("report", run_id, "--interrupted", "--no-html")
     assert reported.returncode == 0, explain(reported)
     with (run.store.parent / run_id / "workbook.csv").open(encoding="utf-8", newline="") as rows:
-        statuses = {row["Status"] for row in csv.DictReader(rows) if row.get("SIT ID", "").startswith("SIT-")}
+        assert rows.readline().startswith(f"INTERRUPTED: run {run_id} did not finish ({signal.Signals(signum).name})")
+        statuses = {row["Status"] for row in csv.DictReader(rows)}
     assert "Pass" in statuses and "Not run" in statuses
 
 
