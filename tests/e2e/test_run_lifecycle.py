@@ -225,3 +225,23 @@ def test_pytest_alluredir_writes_the_projected_results(tmp_path: Path) -> None:
         assert (results / name).read_bytes() == (projected / name).read_bytes(), name
     cases = {json.loads(p.read_text())["testCaseId"] for p in results.glob("*-result.json")}
     assert {"SIT-PAY-001", "SIT-BAL-007"} <= cases
+
+
+def test_a_second_run_remembers_the_first_in_its_workbook_and_sign_off(tmp_path: Path) -> None:
+    store = tmp_path / "events.sqlite"
+    for select in ("SIT-PAY-001 or SIT-PAY-002", "SIT-PAY-001"):
+        result = sit("run", "--biller", BILLER, "--store", str(store), "-k", select, "--operator", "Pat Jones (SE)")
+        assert result.returncode == 0, explain(result)
+    with SQLiteStore(store) as events:
+        first, second = events.run_ids()
+        (started,) = [e.data for e in events.events(second) if e.kind == "run.started"]
+    assert started["run_number"] == 2 and started["operator"] == "Pat Jones (SE)"
+    (earlier,) = started["history"]
+    assert (earlier["run_id"], earlier["number"], earlier["status"]) == (first, 1, "passed")
+    assert earlier["results"] == {"SIT-PAY-001": "passed", "SIT-PAY-002": "passed"}
+    with (tmp_path / second / "workbook.csv").open(encoding="utf-8", newline="") as rows:
+        table = {row["SIT ID"]: row for row in csv.DictReader(rows)}
+    assert (table["SIT-PAY-001"]["Result_Run1"], table["SIT-PAY-001"]["Result_Run2"]) == ("Pass", "Pass")
+    assert (table["SIT-PAY-002"]["Result_Run1"], table["SIT-PAY-002"]["Result_Run2"]) == ("Pass", "Not run")
+    page = (tmp_path / second / "signoff.html").read_text(encoding="utf-8")
+    assert first in page and "Pat Jones (SE)" in page and "<svg" in page

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from harness.errors import InputError, RunNotFound
-from harness.events import EventLogError, SQLiteStore, read_jsonl, write_jsonl
+from harness.events import EventLogError, IncompleteEvidence, SQLiteStore, read_jsonl, write_jsonl
 from harness.reports.signing import (
     SIGNOFF_KIND,
     SignatureCheck,
@@ -228,3 +228,31 @@ def test_an_old_signature_replayed_after_new_evidence_is_invalid(store: SQLiteSt
     assert [c.valid for c in checks] == [False, False]
     assert (f"evidence was added after signing: it signs event {old.data['signed_seq']} but the evidence runs "
             f"to event {late.seq} (step)") in checks[1].line()
+
+
+def test_the_same_key_signs_the_same_evidence_once(store: SQLiteStore, key: Path, tmp_path: Path) -> None:
+    sign_run(store, RUN, key, signer="SE")
+    with pytest.raises(InputError, match=r"is already signed with key .*another party signs with their own key"):
+        sign_run(store, RUN, key, signer="SE again")
+    other = tmp_path / "partner.pem"
+    generate_key(other)
+    sign_run(store, RUN, other, signer="Partner")  # a second party: its own key
+    assert [c.valid for c in _checks(store)] == [True, True]
+
+
+def test_who_signs_must_be_named(store: SQLiteStore, key: Path) -> None:
+    with pytest.raises(InputError, match="--signer"):
+        sign_run(store, RUN, key, signer="  ")
+    assert store.head(RUN).kind == "run.finished"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("ending", [None, "run.interrupted"])
+def test_a_run_that_did_not_finish_is_never_signed(tmp_path: Path, key: Path, ending: str | None) -> None:
+    with SQLiteStore(tmp_path / "unfinished.sqlite") as events:
+        events.append(RUN, "run.started", {})
+        events.append(RUN, "step", {})
+        if ending is not None:
+            events.append(RUN, ending, {"reason": "SIGTERM"})
+        with pytest.raises(IncompleteEvidence, match="only a finished run is signed"):
+            sign_run(events, RUN, key, signer="SE")
+        assert [e.kind for e in events.events(RUN)][-1] != SIGNOFF_KIND
