@@ -101,7 +101,7 @@ def test_negative_control_unmasked_the_pack_is_refused(canaries: CanaryRun) -> N
     (line,) = result.stderr.splitlines()
     assert line.startswith("sit: partner pack refused, nothing written: ") and "holds personal data" in line
     assert TOKEN.lower() not in line.lower()  # named, not shown
-    assert not folder.exists() and not any((canaries.root / "unmasked").iterdir())
+    assert not folder.exists() and not (canaries.root / "unmasked").exists()  # not even its folder
 
 
 def test_negative_control_unmasked_and_unchecked_the_search_finds_the_canaries(canaries: CanaryRun) -> None:
