@@ -66,17 +66,21 @@ def run_sit(
                           capture_output=True, text=True, timeout=timeout)
 
 
+def copy_project(root: Path, copied: Sequence[str] = _COPIED) -> Path:
+    """A sit-harness project at ``root`` to break things in: ``copied`` folders copied, the rest linked."""
+    root.mkdir()
+    for name in (*_LINKED, *_COPIED):
+        if name in copied:
+            shutil.copytree(PROJECT / name, root / name)
+        elif (PROJECT / name).exists():
+            (root / name).symlink_to(PROJECT / name)
+    return root
+
+
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """A sit-harness project to break things in: sources linked, profiles and stub packs copied."""
-    root = tmp_path / "project"
-    root.mkdir()
-    for name in _LINKED:
-        if (PROJECT / name).exists():
-            (root / name).symlink_to(PROJECT / name)
-    for name in _COPIED:
-        shutil.copytree(PROJECT / name, root / name)
-    return root
+    return copy_project(tmp_path / "project")
 
 
 @pytest.fixture(scope="session")

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.events import Event, SQLiteStore, read_jsonl
 from tests.conftest import PROJECT, SIT, run_sit
 
 __all__ = [  # PROJECT and SIT are tests.conftest's, given on to the test modules
-    "BILLER", "CREDENTIAL_ENVS", "PROJECT", "SIT", "Run", "clean_env", "explain", "finished", "scenario_events", "sit",
-    "sit_run", "stored_run",
+    "BILLER", "CREDENTIAL_ENVS", "PROJECT", "SIT", "Run", "clean_env", "docker_engine", "explain", "finished",
+    "scenario_events", "sit", "sit_run", "stored_run",
 ]
 
 BILLER = "clayton-county-water"
@@ -37,6 +39,17 @@ def sit(*args: str, timeout: float = 300, program: Sequence[str] = SIT,
         extra_env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`sit ARGS` (or ``program`` ARGS) in PROJECT, in the clean environment plus ``extra_env``."""
     return run_sit(*args, env=clean_env(extra_env), timeout=timeout, program=program)
+
+
+def docker_engine() -> Any:
+    """A client of the Docker engine that answers here, or the test is skipped saying why."""
+    docker = pytest.importorskip("docker")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # docker-py raises several kinds when no engine answers
+        pytest.skip(f"no Docker engine answers: {str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}")
+    return client
 
 
 def explain(result: subprocess.CompletedProcess[str]) -> str:

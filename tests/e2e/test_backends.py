@@ -9,10 +9,9 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from runs import BILLER, PROJECT, explain, sit, sit_run, stored_run
+from runs import BILLER, PROJECT, docker_engine, explain, sit, sit_run, stored_run
 
 from harness.events import SQLiteStore
 from harness.stubs import ProcessWireMock, WireMockAdmin
@@ -58,15 +57,6 @@ def test_external_backend_uses_the_given_server_and_leaves_it_running(external_w
     assert not (tmp_path / "logs").exists()
 
 
-def _engine() -> Any:
-    """A client of the Docker engine that answers here, or the test is skipped saying why."""
-    docker = pytest.importorskip("docker")
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:  # docker-py raises several kinds when no engine answers
-        pytest.skip(f"no Docker engine answers: {str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}")
-    return client
 
 
 def _container_run(store: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -97,7 +87,7 @@ def _image_unavailable(result: subprocess.CompletedProcess[str], image: str) -> 
 def test_container_backend(tmp_path: Path) -> None:
     """Where the engine has the image (or can pull it) the workbook passes on it; where it cannot have it,
     the run says so in one line and this test is skipped with that line."""
-    client = _engine()
+    client = docker_engine()
     before = {c.id for c in client.containers.list(all=True)}
     store = tmp_path / "events.sqlite"
     result = _container_run(store)
@@ -115,7 +105,7 @@ def test_container_backend(tmp_path: Path) -> None:
 @pytest.mark.docker
 def test_container_backend_names_an_image_the_engine_cannot_have(tmp_path: Path) -> None:
     """An image no registry has: pulled offline or online, the answer is the same one line."""
-    client = _engine()
+    client = docker_engine()
     image = "sit-harness.invalid/no-such-wiremock:0"
     before = {c.id for c in client.containers.list(all=True)}
     store = tmp_path / "events.sqlite"

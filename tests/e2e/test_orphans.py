@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from runs import BILLER, PROJECT, SIT, clean_env, explain
+from runs import BILLER, PROJECT, SIT, clean_env, docker_engine, explain
 
 from harness.stubs.server import WIREMOCK_IMAGE
 from tests.conftest import run_sit
@@ -149,15 +149,10 @@ def test_the_next_run_removes_the_container_of_a_killed_run(tmp_path: Path) -> N
 
 
 def _engine_with_image() -> Any:
-    docker = pytest.importorskip("docker")
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:  # docker-py raises several kinds when no engine answers
-        pytest.skip(f"no Docker engine answers: {str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}")
+    client = docker_engine()
     try:
         client.images.get(WIREMOCK_IMAGE)
-    except docker.errors.ImageNotFound:
+    except pytest.importorskip("docker").errors.ImageNotFound:
         pytest.skip(f"the Docker engine has no image {WIREMOCK_IMAGE} (tests/e2e/test_backends.py says how to get it)")
     return client
 

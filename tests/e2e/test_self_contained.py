@@ -17,19 +17,13 @@ import pytest
 from runs import BILLER, PROJECT, explain, sit
 
 from harness.events import SQLiteStore
+from tests.conftest import copy_project as copy_tree
 
-LINKED = ("steps", "conftest.py", "pyproject.toml", "node_modules", ".cache")
-COPIED = ("features", "fixtures", "stubs")
+COPIED = ("features", "fixtures", "stubs")  # what the tests change under a finished run
 
 
 def copy_project(root: Path) -> Path:
-    root.mkdir()
-    for name in LINKED:
-        if (PROJECT / name).exists():
-            (root / name).symlink_to(PROJECT / name)
-    for name in COPIED:
-        shutil.copytree(PROJECT / name, root / name)
-    return root
+    return copy_tree(root, COPIED)
 
 
 def in_copy(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
