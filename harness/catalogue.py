@@ -124,7 +124,12 @@ def then(pattern: str, target_fixture: str | None = None, needs: str = "") -> Ca
 
 def load_catalogue(modules: list[str]) -> list[StepDoc]:
     for name in modules:
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a step module is project code: any fault in it is the user's to fix
+            where = f"{exc.filename}:{exc.lineno}" if isinstance(exc, SyntaxError) else name
+            raise InputError(f"{where}: the step module {name} does not import "
+                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
     return sorted(CATALOGUE, key=lambda s: ("Given When Then".index(s.keyword), s.pattern))
 
 

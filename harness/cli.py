@@ -115,19 +115,19 @@ RUN_STYLE = {"passed": "green", "failed": "red", "interrupted": "magenta", "runn
 @app.command()
 def runs(project: ProjectOpt = Path("."), store: StoreOpt = None) -> None:
     """List the runs in the event store, oldest first (a run id starts with its UTC start time)."""
-    from harness.reports.runs import RUNNING, run_summaries
+    from harness.reports.runs import RUNNING, run_listings
 
     with _open_store(project, store) as events:
-        summaries = run_summaries(events)
+        listed = run_listings(events)
     rows = [["RUN", "BILLER", "PARTNER", "STATUS", "PASS", "FAIL", "N/A"]]
-    for run in summaries:
-        counts = ["", "", ""] if run.status == RUNNING else [
+    for run in listed:
+        counts = ["", "", ""] if run.state.status == RUNNING else [
             str(run.counts.get("passed", 0)), str(run.counts.get("failed", 0) + run.counts.get("interrupted", 0)),
             str(run.counts.get("na", 0))]
-        rows.append([run.run_id, run.biller, str(run.facts.get("partner", "")), run.status, *counts])
+        rows.append([run.run_id, run.biller, str(run.facts.get("partner", "")), run.state.status, *counts])
     for line in _columns(rows, console.width if console.is_terminal else None):
         console.print(line, soft_wrap=True)
-    if not summaries:
+    if not listed:
         console.print("no runs yet: `sit run --biller SLUG` makes one", highlight=False)
 
 
@@ -463,9 +463,9 @@ def workbook(
     project: ProjectOpt = Path("."),
 ) -> None:
     """Write the blank SIT workbook (before any run), N/A cases already marked with their reason."""
+    from harness.cases import biller_workbook
     from harness.profiles import load_biller
     from harness.reports import write_blank_workbook
-    from harness.workbook import biller_workbook
 
     project = project.resolve()
     profile = load_biller(project, biller)
@@ -489,9 +489,11 @@ def signoff(
 
     Only a finished run is signed, and the same key signs the same evidence once."""
     from harness.reports import ReportOptions, open_run, sign_run
+    from harness.reports.report import reportable
 
     path = _store_path(project, store)
     log = open_run(run_id, path)
+    reportable(log, interrupted=False)  # a sign-off is of a finished run: refused before anything is signed
     if sign is not None:
         if log.from_jsonl:
             raise InputError(f"{run_id}: sign the run in its event store (`sit runs` lists them), not an export")

@@ -10,7 +10,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILED = 1  # a run failed, or a chain is broken (the evidence was tampered with)
 EXIT_USAGE = 2  # the user's input cannot be used (a SitError's default)
-EXIT_HARNESS = 3  # a run could not start (the harness's own fault)
+EXIT_HARNESS = 3  # a harness error: a run could not start, or evidence the harness itself got wrong
 EXIT_INCOMPLETE = 4  # the evidence is incomplete: the run has no terminal event (still running, or cut short)
 EXIT_STORE_DAMAGED = 5  # the event store's SQLite file is damaged
 EXIT_SIGNAL = 128  # + the number of a signal that ends a run: 129 SIGHUP, 130 SIGINT, 141 SIGPIPE, 143 SIGTERM
@@ -40,3 +40,9 @@ class InputError(SitError):
 
 class RunNotFound(SitError):
     """No run with that id in the event store."""
+
+
+class HarnessError(SitError):
+    """A fault of the harness itself, not of the user's input: there is nothing to fix but to report it."""
+
+    exit_code = EXIT_HARNESS

@@ -8,6 +8,7 @@ hook closes the scenario with its status. Steps get the scenario through the ``s
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Generator
 from contextlib import ExitStack
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 
 from harness import interrupts
-from harness.errors import ProfileError, SitError
+from harness.errors import HarnessError, ProfileError, SitError
+from harness.events import EventLogError
 from harness.features import SIT_PREFIX, sit_id_of
 from harness.profiles import Biller, belongs, load_biller
 from harness.scenario import ScenarioContext, scenario_faker
@@ -113,13 +115,13 @@ def _session(config: pytest.Config) -> SitSession:
     except Exception as exc:
         # Without pytest's terminal (as `sit run` runs it) an unexpected error would vanish: it
         # becomes the run's one-line error, and `pytest steps --biller SLUG` shows its traceback.
-        error = exc if isinstance(exc, SitError) else SitError(
+        error = exc if isinstance(exc, SitError) else HarnessError(
             f"the run could not start: {type(exc).__name__}: {exc} (a harness bug; "
             "`pytest steps --biller SLUG` shows where)")
         session.error = error
         session.stop()
         config.stash[SESSION] = None
-        pytest.exit(f"sit: {error}", returncode=3)
+        pytest.exit(f"sit: {error}", returncode=error.exit_code)
     return session
 
 
@@ -268,11 +270,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if signals := session.config.stash.get(SIGNALS, None):
             signals.close()
     if sit.is_ready and (alluredir := session.config.getoption("alluredir")):
-        _write_allure(sit, Path(alluredir))
+        _write_allure(session, sit, Path(alluredir))
 
 
-def _write_allure(sit: SitSession, out: Path) -> None:
-    """``--alluredir``: the run's Allure results, projected from its log as `sit report` projects them."""
+def _write_allure(session: pytest.Session, sit: SitSession, out: Path) -> None:
+    """``--alluredir``: the run's Allure results, projected from its log as `sit report` projects them;
+    a fault is one line and a failed session, not pytest's internal-error traceback."""
     from harness.reports import open_run, write_allure_results
 
-    write_allure_results(open_run(sit.run_id, sit.store_path), out)
+    try:
+        write_allure_results(open_run(sit.run_id, sit.store_path), out)
+    except (SitError, EventLogError) as exc:
+        print(f"sit: --alluredir {out}: {exc}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from harness import interrupts
-from harness.errors import InputError, SitError
+from harness.errors import EXIT_FAILED, EXIT_HARNESS, EXIT_OK, InputError, SitError
 from harness.events import EventStore, SQLiteStore
 from harness.plugin import SESSION
 from harness.profiles import lint_biller
@@ -106,7 +106,7 @@ def run(options: RunOptions, console: Console, report: Callable[[str], None] | N
     stands even when that fails, and ``sit report RUN`` can be retried from the log.
     """
     with interrupts.handled():
-        session = SitSession(options)
+        session = SitSession(options, notify=lambda line: console.print(line, markup=False, highlight=False))
         try:
             try:
                 session.start()
@@ -151,15 +151,17 @@ def _run(session: SitSession, console: Console, report: Callable[[str], None] | 
     for line in progress.collect_errors:
         console.print(f"[red]collection error[/red] {line}", markup=True, highlight=False)
     with SQLiteStore(session.store_path) as store:
-        summary = summarize(store, session.run_id)
+        summary = console_summary(store, session.run_id)
     print_summary(console, summary, session)
     if interrupted is not None:
         return _interrupted(session, console, interrupted)
     if report is not None and not _reported(report, session.run_id, console):
-        return 1
+        return EXIT_HARNESS
+    if summary.error:
+        return EXIT_HARNESS
     if progress.collect_errors or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        return 1
-    return 0 if summary.status == "passed" else 1
+        return EXIT_FAILED
+    return EXIT_OK if summary.status == "passed" else EXIT_FAILED
 
 
 def _warn(session: SitSession, console: Console) -> None:
@@ -172,14 +174,14 @@ def _reported(report: Callable[[str], None], run_id: str, console: Console) -> b
     try:
         report(run_id)
     except SitError as exc:
-        console.print(f"[red]report failed[/red]: {exc}; the log is intact: retry with `sit report {run_id}`",
-                      highlight=False)
+        retry = "" if exc.exit_code == EXIT_HARNESS else f"; the log is intact: retry with `sit report {run_id}`"
+        console.print(f"[red]report failed[/red]: {escape(str(exc))}{retry}", highlight=False)
         return False
     return True
 
 
 @dataclass
-class Summary:
+class ConsoleSummary:
     status: str
     sections: dict[str, Counter[str]]
     failures: list[tuple[str, str, str]]
@@ -187,7 +189,7 @@ class Summary:
     error: str = ""  # the run's own harness error (a secret found in its log)
 
 
-def summarize(store: EventStore, run_id: str) -> Summary:
+def console_summary(store: EventStore, run_id: str) -> ConsoleSummary:
     """The console's summary of a run: the same fold over its events as every report."""
     run = RunRecord()
     sections: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -199,10 +201,10 @@ def summarize(store: EventStore, run_id: str) -> Summary:
             not_applicable.append((scenario.sit_id, scenario.reason))
         elif scenario.status != "passed":
             failures.append((scenario.sit_id, scenario.name, scenario.error or scenario.status))
-    return Summary(run.status, dict(sections), failures, not_applicable, run.error)
+    return ConsoleSummary(run.status, dict(sections), failures, not_applicable, run.error)
 
 
-def print_summary(console: Console, summary: Summary, session: SitSession) -> None:
+def print_summary(console: Console, summary: ConsoleSummary, session: SitSession) -> None:
     table = Table(title=f"SIT {session.biller.profile.name} (BID {session.biller.profile.bid}) "
                         f"with {session.biller.partner.display_name}")
     for column, style in (("Workbook section", ""), ("Passed", "green"), ("Failed", "red"), ("N/A", "yellow")):

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 
 from faker import Faker
 
+from harness.cases import WORKBOOK_EVENT, SitCase, biller_workbook
 from harness.catalogue import project_catalogue
 from harness.errors import InputError, ProfileError, SitError
 from harness.events import Recorder, Redactor, SQLiteStore
@@ -48,7 +50,6 @@ from harness.stubs import (
 )
 from harness.stubs.orphans import reap as reap_orphans
 from harness.transfer import SftpServer
-from harness.workbook import WORKBOOK_EVENT, SitCase, biller_workbook
 
 REPORTS = Path("reports")  # git-ignored: the event store and every projection of it
 DEFAULT_STORE = REPORTS / "events.sqlite"
@@ -117,6 +118,8 @@ class SitSession:
     """Everything a run holds open; ``start`` brings it up, ``stop`` takes it down."""
 
     options: RunOptions
+    # Where a notice goes (a killed run cleaned up after): `sit run` hands its console's printer.
+    notify: Callable[[str], None] = print
     biller: Biller = field(init=False)
     recorder: Recorder = field(init=False)
     counts: dict[str, int] = field(default_factory=dict)
@@ -149,7 +152,7 @@ class SitSession:
         self.partner_host = self.biller.partner_host  # a missing subdomain is a profile fault, found now
         self._pack = load_pack(opts.project / "stubs" / self.biller.partner.name)
         redactor = Redactor()
-        reap_orphans()  # the WireMock and folder of a run killed earlier (kill -9), before starting ours
+        reap_orphans(self.notify)  # the WireMock and folder of a run killed earlier (kill -9), before ours
         self.secrets: Secrets = resolve(self.biller, redactor)
         now = datetime.now(UTC)
         self.today: date = now.date()
@@ -157,6 +160,8 @@ class SitSession:
         self.store_path = opts.store or opts.project / DEFAULT_STORE
         # Checked whole before anything starts: a damaged store gets no run appended to it.
         self._store = SQLiteStore(self.store_path, check="quick_check")
+        if self._store.head(self.run_id) is not None:  # a run's log is written once, by one process
+            raise InputError(f"run {self.run_id} already exists in {self.store_path}; a run id is used once")
         self._held.enter_context(self._store.running(self.run_id))
         self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
         self._wiremock = self._wiremock_backend(redactor)
@@ -313,23 +318,25 @@ class SitSession:
         return {"error": f"a secret reached the event log: {leaks[0]}{more}", "category": "harness"}
 
     def stop(self) -> None:
-        """Take down whatever ``start`` got as far as bringing up."""
+        """Take down whatever ``start`` got as far as bringing up: every part, even when one of them
+        fails (the failure is raised once every part went down). Calling it again does no harm."""
+        parts: list[Callable[[], object]] = []  # in the order they go down
         if hasattr(self, "client"):
-            self.client.close()
+            parts.append(self.client.close)
         if self._refusing is not None:
-            self._refusing.close()
+            parts.append(self._refusing.close)
         if hasattr(self, "side"):
-            self.side.admin.close()
-        if self._sftp is not None:
-            self._sftp.stop()
-        if self._callbacks is not None:
-            self._callbacks.stop()
+            parts.append(self.side.admin.close)
+        parts += [part.stop for part in (self._sftp, self._callbacks) if part is not None]
         if hasattr(self, "_pool"):
-            self._pool.shutdown(wait=True)  # a JVM still starting is stopped below, not left behind
+            parts.append(lambda: self._pool.shutdown(wait=True))  # a JVM still starting is stopped next
         if self._wiremock is not None:
-            self._wiremock.stop()
-        self._held.close()
+            parts.append(self._wiremock.stop)
+        parts.append(self._held.close)
         if self._store is not None:
-            self._store.close()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+            parts.append(self._store.close)
+        if (workdir := self._workdir) is not None:
+            parts.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
+        with ExitStack() as down:
+            for part in reversed(parts):  # an ExitStack runs the last one pushed first
+                down.callback(part)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.cases import biller_workbook
 from harness.events import SQLiteStore
 from harness.features import feature_files, read_feature
 from harness.profiles import load_biller
-from harness.workbook import biller_workbook
 
 PROJECT = Path(__file__).resolve().parent.parent
 SIT = (sys.executable, "-m", "harness.cli")  # the `sit` command, as run_sit runs it

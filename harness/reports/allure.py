@@ -29,9 +29,9 @@ from allure_commons.model2 import (
 from allure_commons.types import AttachmentType, LabelType, LinkType
 from attr import asdict
 
+from harness.cases import SitCase
 from harness.reports.bodies import content_type, pretty
 from harness.reports.fold import Evidence, RunRecord, ScenarioRecord, StepRecord, epoch_ms
-from harness.workbook import SitCase
 
 _NAMESPACE = uuid.UUID("5b6c1f0e-6a52-4e4f-9a43-7f1e2d1c0b11")  # fixed: ids must not change between projections
 Mask = Callable[[str], str]
@@ -103,7 +103,7 @@ class AllureResults:
         ``kinds``: the evidence kinds to attach (``None``: all, the platform's actions included)."""
         self._out, self._cases, self._link = out, cases, link_pattern
         self._mask, self._kinds = mask, kinds
-        self._logger = _FileLogger(out, clean=True)
+        self._logger = _FileLogger(out, clean=False)  # reports write into a fresh folder; --alluredir adds to one
 
     def add(self, run: RunRecord, scenario: ScenarioRecord) -> None:
         case = self._cases.get(scenario.sit_id)

@@ -15,7 +15,11 @@ from urllib.parse import parse_qsl
 
 from lxml import etree
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True)
+# How every body of the log is parsed as XML: no entities, no network, no DTD, and UTF-8 whatever
+# the prolog declares (the text was decoded already: a declared encoding would garble it).
+XML_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
+               "encoding": "utf-8"}
+_PARSER = etree.XMLParser(remove_blank_text=True, **XML_OPTIONS)
 FORM = "application/x-www-form-urlencoded"
 
 

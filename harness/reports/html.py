@@ -98,7 +98,12 @@ def _start(node: str, spec: dict[str, object], cwd: Path) -> subprocess.Popen[by
 
 def _failure(proc: subprocess.Popen[bytes], what: str) -> str:
     """What went wrong in ``proc``, in one line; "" when it succeeded."""
-    out, _ = proc.communicate(timeout=_TIMEOUT_S)
+    try:
+        out, _ = proc.communicate(timeout=_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return f"{what} did not finish within {_TIMEOUT_S} s"
     if proc.returncode == 0:
         return ""
     said = "; ".join(line.strip() for line in out.decode(errors="replace").splitlines() if line.strip())

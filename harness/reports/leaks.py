@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, AnyStr
 from urllib.parse import quote, quote_plus
 
-from harness.errors import SitError
+from harness.errors import HarnessError
 from harness.events import Event
 
 # Shorter values are not looked for: "abc" is in any long text (the redactor's minimum too).
@@ -30,10 +30,8 @@ MAX_MEMBER_BYTES = 64 * 1024 * 1024
 _QUOTE_ESCAPES = (("'", '"'), ("&#x27;", "&quot;"), ("&#39;", "&#34;"), ("&apos;", "&quot;"))
 
 
-class LeakFound(SitError):
+class LeakFound(HarnessError):
     """A value that must not leave the team is in something about to leave it: a harness defect."""
-
-    exit_code = 3  # a harness error: the user can do nothing about it but report it
 
 
 @dataclass(frozen=True)

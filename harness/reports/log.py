@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.cases import WORKBOOK_EVENT, SitCase, cases_from_event
 from harness.errors import InputError, RunNotFound
 from harness.events import TERMINAL_KINDS, Event, EventLogError, SQLiteStore, read_jsonl, verified
-from harness.reports.fold import CUT_SHORT, terminal_status
-from harness.reports.runs import RUNNING
-from harness.workbook import WORKBOOK_EVENT, SitCase, cases_from_event
+from harness.reports.runs import RunState, run_state
 
 
 @dataclass(frozen=True)
@@ -42,18 +41,6 @@ class Opening:
 
 
 @dataclass(frozen=True)
-class RunState:
-    """Whether a run ended, and how: passed, failed, interrupted (with the reason), or running."""
-
-    status: str
-    reason: str = ""
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("passed", "failed")
-
-
-@dataclass(frozen=True)
 class RunLog:
     """One run's events, readable as many times as a projection needs (each read streams)."""
 
@@ -68,10 +55,6 @@ class RunLog:
             return
         with SQLiteStore(self.source) as store:
             yield from verified(store.events(self.run_id), self.run_id)
-
-    def facts(self) -> dict[str, Any]:
-        """The ``run.started`` data: biller, partner, versions, seed, operator, profiles, history."""
-        return self.opening().facts
 
     def opening(self) -> Opening:
         """``run.started`` and ``run.workbook``: read from the log's first events, not to its end."""
@@ -92,17 +75,12 @@ class RunLog:
 
     def state(self) -> RunState:
         """How the run ended, from its terminal event; without one, whether its process still runs."""
-        if self.from_jsonl:
+        if self.from_jsonl:  # an export has no process: without its terminal event it was cut short
             with closing(read_jsonl(self.source)) as events:
-                terminal = [e for e in events if e.kind in TERMINAL_KINDS]
-            running = False
-        else:
-            with SQLiteStore(self.source) as store:
-                terminal = list(store.events_of_kind(TERMINAL_KINDS, self.run_id))
-                running = not terminal and store.is_running(self.run_id)
-        if terminal:
-            return RunState(*terminal_status(terminal[0]))
-        return RunState(RUNNING) if running else RunState("interrupted", CUT_SHORT)
+                return run_state(next((e for e in events if e.kind in TERMINAL_KINDS), None), running=False)
+        with SQLiteStore(self.source) as store:
+            running = store.is_running(self.run_id)
+            return run_state(next(iter(store.events_of_kind(TERMINAL_KINDS, self.run_id)), None), running)
 
     @property
     def name(self) -> str:

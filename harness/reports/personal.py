@@ -4,8 +4,9 @@ Which fields are personal is profile data, never a guess from a text's look:
 - the partner's ``evidence.personal_fields`` name elements, attributes, JSON keys, form fields
   and event data keys, wherever they occur;
 - the fields of the partner's invoice file layout marked ``personal`` are read by the layout's
-  own structure: paths in an XML record, columns of a CSV file by header, positions in a
-  fixed-width record (one reader per format: ``RecordStructure``).
+  own structure: paths in an XML record today (``STRUCTURES``); the readers of CSV columns by
+  header and of fixed-width positions are here for the file layouts that partners like STW/OpenGov
+  bring, and register in ``STRUCTURES`` once a profile can declare such a layout.
 
 Where the log holds personal data, and how it is read there:
 - ``file.transferred``: the invoice file as uploaded, accepted and rejected records alike, read
@@ -35,7 +36,7 @@ from lxml import etree
 
 from harness.errors import ProfileError
 from harness.events import Event
-from harness.reports.bodies import FORM, content_type
+from harness.reports.bodies import FORM, XML_OPTIONS, content_type
 from harness.reports.leaks import LeakFound, find_leaks, text_forms
 
 PERSONAL = "[personal data]"
@@ -61,9 +62,7 @@ class RecordStructure(Protocol):
         ...
 
 
-_XML = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
-        "encoding": "utf-8"}  # the text was decoded already: a declared encoding does not apply
-_STRICT, _LENIENT = etree.XMLParser(**_XML), etree.XMLParser(recover=True, **_XML)
+_STRICT, _LENIENT = etree.XMLParser(**XML_OPTIONS), etree.XMLParser(recover=True, **XML_OPTIONS)
 
 
 def _xml(text: str, recover: bool) -> etree._Element:

@@ -8,6 +8,7 @@ never half of one.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from harness.errors import InputError
 from harness.events import IncompleteEvidence
 from harness.reports import html
 from harness.reports.allure import AllureResults, result_uuid
@@ -81,26 +83,45 @@ def write_report(log: RunLog, out: Path, options: ReportOptions) -> ReportPaths:
     reportable(log, options.interrupted)
     target = out / PARTNER_PACK if options.partner_pack else out
     made = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    except OSError as exc:
+        raise InputError(f"{target.parent}: cannot write a report there ({exc.strerror or exc})") from None
     staging.chmod(0o755)  # mkdtemp makes it private; a report is for sharing
     try:
         personal = _project(log, ReportPaths.under(staging, options.html), options)
         _refuse_secrets(log, staging)
         if options.partner_pack:
             refuse_leaks(personal, staging)  # after masking, no personal value may be left in any document
-        if options.partner_pack is False and (out / PARTNER_PACK).is_dir():  # keep a pack made earlier
-            shutil.move(out / PARTNER_PACK, staging / PARTNER_PACK)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    except BaseException:
+        _swap_in(staging, target, keep=None if options.partner_pack else PARTNER_PACK)
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         for folder in made:  # the folders made for it: nothing is left of a report not written
             with suppress(OSError):
                 folder.rmdir()
+        if isinstance(exc, OSError):
+            raise InputError(f"{target}: cannot write the report ({exc.strerror or exc})") from None
         raise
     return ReportPaths.under(target, options.html)
+
+
+def _swap_in(staging: Path, target: Path, keep: str | None) -> None:
+    """``staging`` becomes ``target``; the previous report stays whole until then (and ``keep``, a
+    folder of it such as the partner pack made earlier, moves over)."""
+    if not target.exists():
+        staging.rename(target)
+        return
+    backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+    target.rename(backup)
+    try:
+        staging.rename(target)
+    except BaseException:
+        backup.rename(target)
+        raise
+    if keep is not None and (backup / keep).is_dir():
+        (backup / keep).rename(target / keep)
+    shutil.rmtree(backup, ignore_errors=True)
 
 
 def _refuse_secrets(log: RunLog, staging: Path) -> None:
@@ -119,12 +140,23 @@ def _allure_results(log: RunLog, opening: Opening, out: Path, mask: Callable[[st
 
 
 def write_allure_results(log: RunLog, out: Path) -> None:
-    """Only the Allure results of a run (``pytest --alluredir``), as ``write_report`` writes them."""
-    allure = _allure_results(log, log.opening(), out)
-    run = RunRecord()
-    for scenario in fold(log.events(), run):
-        allure.add(run, scenario)
-    allure.close(run)
+    """Only the Allure results of a run (``pytest --alluredir``), as ``write_report`` writes them.
+
+    Added to ``out`` as allure-pytest adds its results (nothing there is removed), and only once
+    they are all written and searched for the run's secrets."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out, prefix=".sit-results-") as staging:
+            allure = _allure_results(log, log.opening(), Path(staging))
+            run = RunRecord()
+            for scenario in fold(log.events(), run):
+                allure.add(run, scenario)
+            allure.close(run)
+            _refuse_secrets(log, Path(staging))
+            for written in sorted(Path(staging).iterdir()):
+                os.replace(written, out / written.name)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write the Allure results there ({exc.strerror or exc})") from None
 
 
 def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> dict[str, str]:

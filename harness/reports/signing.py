@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from harness.errors import InputError, RunNotFound
 from harness.events import TERMINAL_KINDS, ChainChecker, Event, EventStore, IncompleteEvidence, verified
+from harness.reports.runs import RUNNING, run_state
 
 SIGNOFF_KIND = "signoff.signed"
 ALGORITHM = "ed25519"
@@ -156,18 +157,21 @@ class _Signable:
 
 
 def _signable(store: EventStore, run_id: str) -> _Signable:
-    """The run's evidence head and signatures, once it has finished: a run that did not is never signed."""
+    """The run's evidence head and signatures, once it has finished: a run that did not is never signed,
+    nor one with evidence after its end."""
     if store.head(run_id) is None:
         raise RunNotFound(f"no run '{run_id}' in the event store; `sit runs` lists them")
+    running = store.is_running(run_id)
     run = _Signable()
     for event in verified(store.events(run_id), run_id):  # signing a tampered log would vouch for it
         run.feed(event)
-    if run.terminal is None:
-        how = "is still running" if store.is_running(run_id) else "did not finish (its process ended first)"
+    state = run_state(run.terminal, running)
+    if not state.finished:
+        how = "is still running" if state.status == RUNNING else f"did not finish ({state.reason})"
         raise IncompleteEvidence(f"run {run_id} {how}: only a finished run is signed")
-    if run.terminal.kind != "run.finished":
-        raise IncompleteEvidence(f"run {run_id} was interrupted ({run.terminal.data.get('reason', '')}): "
-                            "only a finished run is signed")
+    if run.head is not run.terminal:
+        raise IncompleteEvidence(f"run {run_id} has evidence after its end (event {run.head.seq if run.head else 0}): "
+                                 "only a finished run is signed")
     return run
 
 
@@ -180,6 +184,11 @@ def sign_run(store: EventStore, run_id: str, key_path: Path, signer: str) -> Eve
     if not signer.strip():
         raise InputError("name who signs with --signer, as the sign-off should show them (e.g. \"Pat Jones (SE)\")")
     key = load_private_key(key_path)  # before reading the run, so a bad key fails at once
+    with store.batch():  # the write lock from the check to the append: two signers never race past it
+        return _sign(store, run_id, key, signer)
+
+
+def _sign(store: EventStore, run_id: str, key: Ed25519PrivateKey, signer: str) -> Event:
     run = _signable(store, run_id)
     head = run.head
     assert head is not None  # a finished run's terminal event is evidence

@@ -26,10 +26,10 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
+from harness.cases import SitCase
 from harness.profiles import Biller
 from harness.reports.fold import ScenarioRecord
 from harness.reports.summary import RunResults, RunSummary
-from harness.workbook import SitCase
 
 COLUMNS = [  # (header, width)
     ("SIT ID", 14), ("Section", 24), ("Scenario", 36), ("Steps", 60), ("Expected result", 48),

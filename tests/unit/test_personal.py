@@ -14,6 +14,7 @@ import pytest
 from harness.errors import ProfileError
 from harness.events import Event
 from harness.profiles import load_partner
+from harness.reports.bodies import pretty
 from harness.reports.leaks import LeakFound
 from harness.reports.personal import (
     PERSONAL,
@@ -158,6 +159,15 @@ def test_personal_names_are_found_in_any_xml_body(caselle: PersonalRules) -> Non
       </r:Account></s:Body></s:Envelope>"""
     exchange = event("partner.exchange", response_body=reply, response_headers={"Content-Type": "text/xml"})
     assert values(caselle, exchange) == {"Ida Park", "9 Elm St"}
+
+
+def test_a_body_declaring_another_encoding_is_masked_as_the_pack_shows_it(caselle: PersonalRules) -> None:
+    """The log holds decoded text: a prolog's encoding must not make the pack show another spelling."""
+    reply = '<?xml version="1.0" encoding="ISO-8859-1"?><Account><CustomerName>Zoë Ångström</CustomerName></Account>'
+    exchange = event("partner.exchange", response_body=reply, response_headers={"Content-Type": "text/xml"})
+    assert values(caselle, exchange) == {"Zoë Ångström"}
+    shown, _ = pretty(reply, "text/xml")
+    assert "Zoë Ångström" in shown and PERSONAL in Masker(["Zoë Ångström"])(shown)
 
 
 # --- JSON, forms ----------------------------------------------------------------------------------------

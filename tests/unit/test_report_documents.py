@@ -21,6 +21,7 @@ import lxml.html
 import pytest
 from openpyxl import load_workbook
 
+from harness.cases import WORKBOOK_EVENT, biller_workbook
 from harness.events import SQLiteStore
 from harness.profiles import load_biller
 from harness.reports import open_run
@@ -28,7 +29,6 @@ from harness.reports.fold import RunRecord, fold
 from harness.reports.signoff import CHART_RUNS
 from harness.reports.workbook import COLUMNS, write_blank_workbook
 from harness.session import recorded_profiles
-from harness.workbook import WORKBOOK_EVENT, biller_workbook
 from tests.conftest import PROJECT
 from tests.unit.test_report_projection import CLAYTON, FACTS, RUN, Log, exchange, report
 

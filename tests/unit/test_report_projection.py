@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from harness.cases import WORKBOOK_EVENT, biller_workbook
 from harness.events import EventLogError, IncompleteEvidence, SQLiteStore
 from harness.profiles import load_biller, load_partner
 from harness.reports import ReportOptions, open_run, write_report
@@ -21,7 +22,6 @@ from harness.reports.allure import AllureResults
 from harness.reports.fold import RunRecord, fold
 from harness.reports.personal import PERSONAL, Masker, PersonalRules, find_personal
 from harness.session import recorded_profiles
-from harness.workbook import WORKBOOK_EVENT, biller_workbook
 from tests.conftest import PROJECT
 
 RUN = "20261101-120000-abcd"

@@ -1,4 +1,4 @@
-"""A biller's SIT workbook: the features' scenarios that belong to its integration.
+"""A biller's SIT workbook cases: the features' scenarios that belong to its integration.
 
 Each case is in scope or N/A with the reason the profiles give. A run records its workbook
 when it starts (the ``run.workbook`` event), so that every report reads the cases back from
