@@ -489,12 +489,10 @@ def signoff(
 
     Only a finished run is signed, and the same key signs the same evidence once."""
     from harness.reports import ReportOptions, open_run, sign_run
-    from harness.reports.report import reportable
 
     path = _store_path(project, store)
     log = open_run(run_id, path)
-    reportable(log, interrupted=False)  # a sign-off is of a finished run: refused before anything is signed
-    if sign is not None:
+    if sign is not None:  # signing refuses what reporting would (by the same run state), before anything is signed
         if log.from_jsonl:
             raise InputError(f"{run_id}: sign the run in its event store (`sit runs` lists them), not an export")
         with SQLiteStore(path) as events:
