@@ -129,8 +129,8 @@ def _refuse_secrets(log: RunLog, staging: Path) -> None:
     facts = log.opening().facts
     leaks = find_leaks(recorded_secrets(facts.get("profiles") or {}, facts.get("demo_secrets") or []), root=staging)
     if leaks:
-        raise LeakFound(f"report withheld, nothing written: a secret is in {leaks[0]}; this is a harness defect, "
-                        "please report it")
+        raise LeakFound(f"report withheld, nothing written: it would hold a secret, {leaks[0]}; this is a harness "
+                        "defect, please report it")
 
 
 def _allure_results(log: RunLog, opening: Opening, out: Path, mask: Callable[[str], str] = str,
