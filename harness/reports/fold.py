@@ -19,10 +19,11 @@ from harness.events import TERMINAL_KINDS, Event
 WORKBOOK_STATUS = {
     "passed": "Pass", "failed": "Fail", "na": "N/A", "not_run": "Not run", "interrupted": "Interrupted",
 }  # fmt: skip
+# How bad each status is: a worse one wins when a run holds the same SIT ID twice.
+STATUS_RANK = {"passed": 1, "na": 2, "not_run": 3, "interrupted": 4, "failed": 5}
 INTERRUPTED = "the run stopped while this scenario was running"
 CUT_SHORT = "its process ended without finishing the run"
 SIGNED = "signoff.signed"
-_TERMINAL = ("run.finished", "run.interrupted")
 
 
 def epoch_ms(ts: str) -> int:
@@ -107,7 +108,7 @@ def fold(events: Iterable[Event], run: RunRecord) -> Iterator[ScenarioRecord]:
             run.signatures.append(event)
             continue
         run.head_seq, run.head_hash, run.finished = event.seq, event.hash, event.ts
-        if event.kind in _TERMINAL and scenario is not None:  # the run ended inside a scenario
+        if event.kind in TERMINAL_KINDS and scenario is not None:  # the run ended inside a scenario
             yield _interrupted(scenario)
             scenario = None
         if scenario is not None:

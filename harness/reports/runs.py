@@ -10,14 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.events import TERMINAL_KINDS, ChainBroken, Event, EventStore, verified
-from harness.reports.fold import CUT_SHORT, terminal_status
+from harness.reports.fold import CUT_SHORT, STATUS_RANK, terminal_status
 
 RUNNING = "running"
 # The runs of a biller a new run records as its history: the workbook's _RunN columns and the
 # sign-off's chart show that many, and a run's start record stays small however many came before.
 HISTORY_RUNS = 9
-# A worse status wins when a run holds the same SIT ID twice.
-_RANK = {"passed": 1, "na": 2, "not_run": 3, "interrupted": 4, "failed": 5}
 
 
 @dataclass(frozen=True)
@@ -101,5 +99,5 @@ def _entry(store: EventStore, number: int, run: RunListing) -> dict[str, Any]:
 
 
 def _worst(results: dict[str, str], sit_id: str, status: str) -> None:
-    if sit_id and _RANK.get(status, 0) >= _RANK.get(results.get(sit_id, ""), 0):
+    if sit_id and STATUS_RANK.get(status, 0) >= STATUS_RANK.get(results.get(sit_id, ""), 0):
         results[sit_id] = status

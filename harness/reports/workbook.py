@@ -28,7 +28,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from harness.cases import SitCase
 from harness.profiles import Biller
-from harness.reports.fold import ScenarioRecord
+from harness.reports.fold import STATUS_RANK, WORKBOOK_STATUS, ScenarioRecord
 from harness.reports.summary import RunResults, RunSummary
 
 COLUMNS = [  # (header, width)
@@ -44,7 +44,7 @@ STATUS_FILL = {
     "Pass": "C6EFCE", "Fail": "FFC7CE", "N/A": "D9D9D9", "Not run": "FFEB9C", "Interrupted": "F4B084",
 }  # fmt: skip
 # A worse status wins when a run holds the same SIT ID twice.
-_RANK = {"": 0, "Pass": 1, "N/A": 2, "Not run": 3, "Interrupted": 4, "Fail": 5}
+_RANK = {"": 0} | {WORKBOOK_STATUS[status]: rank for status, rank in STATUS_RANK.items()}  # as the log ranks them
 Mask = Callable[[str], str]
 
 
