@@ -62,3 +62,80 @@ Feature: Payment posting (data pump)
     When the partner recovers
     And the data pump runs
     Then the payment is posted exactly once
+
+  @SIT-PAY-008 @capability:payment_posting
+  Scenario: Two payments of the same amount on one account both post, each once
+    Given the partner holds an account with a balance of 120.00
+    When the payer pays 40.00 by card
+    And the payer pays 40.00 by card
+    And the data pump runs
+    Then the partner received exactly these postings:
+      | posting | amount | method |
+      | payment | 40.00  | card   |
+      | payment | 40.00  | card   |
+    And each payment is posted exactly once
+
+  @SIT-PAY-009 @capability:payment_posting @capability:credit_posting
+  Scenario: A payment and a credit on one account each post as what they are
+    Given the partner holds an account with a balance of 80.00
+    When the payer pays 30.00 by card
+    And the biller credits 12.00 to the account
+    And the data pump runs
+    Then the partner received exactly these postings:
+      | posting | amount | method |
+      | payment | 30.00  | card   |
+      | credit  | 12.00  |        |
+    And the payment is posted exactly once
+    And the credit is posted exactly once
+
+  @SIT-PAY-010 @capability:payment_posting @capability:rtdr_balance
+  Scenario: Payments on two accounts open at once each reach their own account
+    Given the partner holds these accounts:
+      | account | balance |
+      | A       | 150.00  |
+      | B       | 75.50   |
+    When the payer opens account A on the payment route
+    And the payer opens account B on the payment route
+    And the payer pays 150.00 by card on account A
+    And the payer pays 20.25 by ACH on account B
+    And the data pump runs
+    Then the partner received exactly these postings:
+      | account | posting | amount | method |
+      | A       | payment | 150.00 | card   |
+      | B       | payment | 20.25  | ACH    |
+    And each payment is posted exactly once
+
+  @SIT-PAY-011 @capability:payment_posting
+  Scenario: Amounts a binary fraction cannot hold post to the cent, in full or in part
+    Given the partner holds these accounts:
+      | account | balance    |
+      | A       | 0.10       |
+      | B       | 0.29       |
+      | C       | 20.00      |
+      | D       | 2000000.00 |
+      | E       | 0.01       |
+    When the payer makes these payments:
+      | account | amount     | method |
+      | A       | 0.10       | card   |
+      | B       | 0.29       | ACH    |
+      | C       | 19.99      | card   |
+      | D       | 1234567.89 | ACH    |
+      | E       | 0.01       | card   |
+    And the data pump runs
+    Then the partner received exactly these postings:
+      | account | posting | amount     | method |
+      | A       | payment | 0.10       | card   |
+      | B       | payment | 0.29       | ACH    |
+      | C       | payment | 19.99      | card   |
+      | D       | payment | 1234567.89 | ACH    |
+      | E       | payment | 0.01       | card   |
+    And each payment is posted exactly once
+
+  @SIT-PAY-012 @capability:payment_posting
+  Scenario: The largest amount the partner takes posts to the cent, and one cent more is refused
+    Given the partner holds an account with a balance of 120.00
+    When the payer pays the largest amount the partner takes by ACH
+    And the data pump runs
+    Then the partner received the largest amount the partner takes by ACH for the account
+    And the payment is posted exactly once
+    And a payment of one cent more than the partner takes is refused

@@ -55,13 +55,19 @@ def _program(text: str) -> str:
     return text.removesuffix(" billing")
 
 
+@parse.with_pattern(r"[A-Z][A-Za-z0-9]*")
+def _name(text: str) -> str:
+    return text
+
+
 TYPES: dict[str, Callable[[str], Any]] = {
     "Money": _money, "Count": _count, "Text": _text, "Method": _method, "Role": _role, "Program": _program,
+    "Name": _name,
 }
 TYPE_HELP = {
     "Money": "an amount such as 45.10", "Count": "a whole number", "Text": "free text in quotes",
     "Method": "card or ACH", "Role": "payment, credit, void or return",
-    "Program": "paperless, autopay, phone or email",
+    "Program": "paperless, autopay, phone or email", "Name": "a name the scenario gives an account: A, B",
 }
 
 

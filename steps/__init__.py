@@ -5,6 +5,7 @@ STEP_MODULES = [
     "steps.invoices",
     "steps.balances",
     "steps.payments",
+    "steps.reversals",
     "steps.changes",
     "steps.images",
     "steps.callbacks",

@@ -8,7 +8,7 @@ from harness.catalogue import given, then, when
 from harness.errors import SitError
 from harness.platform import AccountNotFound, PlatformRefusal
 from harness.scenario import ScenarioContext, counted, listed, times
-from steps.common import METHOD_NAMES, arrange_account, article, because, method_name, no_balance_shown
+from steps.common import METHOD_NAMES, account_named, arrange_account, article, because, method_name, no_balance_shown
 
 
 def block_code(sit: ScenarioContext, method: str) -> str:
@@ -53,6 +53,12 @@ def open_unknown_account(sit: ScenarioContext) -> None:
     """As above, for an account number the partner has never heard of."""
     sit.vars["account"] = sit.account_number()
     _open(sit, sit.vars["account"])
+
+
+@when("the payer opens account {name:Name} on the payment route")
+def open_named_account(sit: ScenarioContext, name: str) -> None:
+    """As above, for one of the accounts the scenario named."""
+    _open(sit, account_named(sit, name))
 
 
 def _open(sit: ScenarioContext, account: str) -> None:

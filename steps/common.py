@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from harness.catalogue import given, then, when
+from harness.errors import SitError
 from harness.platform import TxStatus
 from harness.scenario import ScenarioContext, counted, listed, say
 
@@ -53,17 +55,64 @@ def _a_balance(amount: Decimal | None) -> str:
     return "no balance" if amount is None else f"a balance of {say(amount)}"
 
 
-def arrange_account(sit: ScenarioContext, **values: Decimal | str) -> str:
+def arrange_account(sit: ScenarioContext, name: str | None = None, **values: Decimal | str) -> str:
+    """A new account the partner holds with ``values``; the scenario's account from now on, and
+    known by ``name`` when given (scenarios with several accounts name them: A, B...)."""
     account = sit.account_number()
     sit.partner.holds_account(account, **values)
     sit.vars["account"] = account
+    if name is not None:
+        sit.vars.setdefault("accounts", {})[name] = account
     return account
+
+
+def account_named(sit: ScenarioContext, name: str) -> str:
+    """The number of the account the scenario named ``name``."""
+    accounts: dict[str, str] = sit.vars.get("accounts", {})
+    if name not in accounts:
+        known = ", ".join(accounts) or "none yet"
+        raise SitError(f"no account {name} in this scenario (named so far: {known}); arrange it first with "
+                       "'the partner holds these accounts:'")
+    return accounts[name]
+
+
+def remember(sit: ScenarioContext, role: str, key: str, amount: Decimal | None = None) -> str:
+    """Note a transaction the scenario made: "the payment" is the latest, "each payment" all of them."""
+    sit.vars[role] = key
+    sit.vars.setdefault("made", {}).setdefault(role, []).append(key)
+    if amount is not None:
+        sit.vars.setdefault("amount_of", {})[key] = amount
+    return key
+
+
+def money_cell(row: dict[str, str], column: str) -> Decimal:
+    """A table cell holding an amount; anything else is the scenario's fault, named."""
+    text = row[column]
+    if not re.fullmatch(r"\d+\.\d{2}", text):
+        raise SitError(f"the table's {column} column holds {text!r}: write an amount such as 45.10")
+    return Decimal(text)
+
+
+def rows(datatable: list[list[str]], required: tuple[str, ...]) -> list[dict[str, str]]:
+    """A step's table as one dict per row, by the header's names; a missing column is the scenario's fault."""
+    header = [cell.strip().lower() for cell in datatable[0]]
+    if missing := [name for name in required if name not in header]:
+        raise SitError(f"the table needs the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                       f"(it has {', '.join(header)})")
+    return [dict(zip(header, (cell.strip() for cell in row), strict=True)) for row in datatable[1:]]
 
 
 @given("the partner holds an account with a balance of {balance:Money}")
 def partner_holds_account(sit: ScenarioContext, balance: Decimal) -> None:
     """The partner's balance call knows a new account with this balance."""
     arrange_account(sit, balance=balance)
+
+
+@given("the partner holds these accounts:")
+def partner_holds_accounts(sit: ScenarioContext, datatable: list[list[str]]) -> None:
+    """One new account per row, named by its ``account`` column (A, B...), with its ``balance``."""
+    for row in rows(datatable, ("account", "balance")):
+        arrange_account(sit, row["account"], balance=money_cell(row, "balance"))
 
 
 @given("the partner holds an account with a balance of {balance:Money} of which {past_due:Money} is past due")
@@ -81,13 +130,30 @@ def pump_runs(sit: ScenarioContext) -> None:
 @then("the {what:Role} is posted exactly once")
 def posted_exactly_once(sit: ScenarioContext, what: str) -> None:
     """The platform posted it once, and the partner only ever saw it under that one reference."""
-    key, noun = sit.vars[what], ROLE_NAMES.get(what, what)
+    _posted_once(sit, what, sit.vars[what])
+
+
+@then("each {what:Role} is posted exactly once")
+def each_posted_once(sit: ScenarioContext, what: str) -> None:
+    """Every such transaction of the scenario, on whichever account: posted once, under its own reference."""
+    for key in sit.vars.get("made", {}).get(what, []):
+        _posted_once(sit, what, key)
+
+
+def _posted_once(sit: ScenarioContext, what: str, key: str) -> None:
+    noun = ROLE_NAMES.get(what, what)
     tx = sit.platform.transaction(key)
     sit.expect(f"{noun} {key} to be {{}}", TxStatus.POSTED.value, tx.status.value,
                f"{noun} {key} is {{}}{because(tx.reason)}", instead=f"it is {{}}{because(tx.reason)}", show=status)
     posted = [e for e in sit.session.recorder.scope_events("platform.pump_posted") if e.data["key"] == key]
     sit.expect(f"the platform to record {{}} of {noun} {key}", 1, len(posted),
                f"the platform recorded {{}} of {noun} {key}", instead="it recorded {}", show=counted("posting"))
-    refs = {c.fields.get("reference") for c in sit.partner.calls(what, account=tx.account)}
-    sit.expect(f"the partner to see the account's {noun} under {{}} only", [key], sorted(r or "" for r in refs),
-               f"the partner saw the account's {noun} under {{}}", instead="it saw it under {}", show=references)
+    refs = [c.fields.get("reference") for c in sit.partner.calls(what, account=tx.account)]
+    mine = sorted({r or "" for r in refs if r == key or r not in _made(sit, what)})
+    sit.expect(f"the partner to see {noun} {key} under {{}} only", [key], mine,
+               f"the partner saw {noun} {key} under {{}}", instead="it saw it under {}", show=references)
+
+
+def _made(sit: ScenarioContext, what: str) -> list[str]:
+    """The keys of the scenario's other transactions of this kind (their postings are theirs, not a duplicate)."""
+    return sit.vars.get("made", {}).get(what, [])

@@ -1,22 +1,17 @@
-"""Payments, credits, ACH returns and voids through the data pump, and partner faults."""
+"""Payments and credits through the data pump, on one account or several, and partner faults."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from harness.catalogue import given, then, when
-from harness.platform import TxStatus
-from harness.scenario import PartnerCall, ScenarioContext, counted, listed, say, times
-from steps.common import arrange_account, because, method_name, references, status
+from harness.errors import SitError
+from harness.platform import PlatformRefusal, TxStatus
+from harness.scenario import PartnerCall, ScenarioContext, counted, times
+from steps import postings
+from steps.common import account_named, because, money_cell, references, remember, rows, status
 
 POSCONNECT = "POSConnect"
-KIND_NAMES = {"ach_notice": "a notification of change", "ach_return": "an ACH return", "payment": "a payment",
-              "credit": "a credit", "void": "a void"}
-
-# Postings as the partner received them, said: "45.10 by card and 45.10 by ACH", "nothing".
-payment_postings = listed(lambda p: f"{say(p[0])} by {method_name(p[1])}")
-credit_postings = listed(lambda c: f"a credit of {say(c[0])} coded {say(c[1])}")
-return_postings = listed(lambda r: f"a return of {say(r[0])} with code {say(r[1])} for payment {say(r[2])}")
 
 
 def _calls(sit: ScenarioContext, role: str) -> list[PartnerCall]:
@@ -24,46 +19,64 @@ def _calls(sit: ScenarioContext, role: str) -> list[PartnerCall]:
     return sit.partner.calls(role, account=sit.vars["account"])
 
 
+def method_cell(row: dict[str, str]) -> str:
+    """A table's method column: card or ACH, as the platform codes them."""
+    method = {"card": "CC", "ACH": "ACH"}.get(row.get("method", ""))
+    if method is None:
+        raise SitError(f"the table's method column holds {row.get('method', '')!r}: write card or ACH")
+    return method
+
+
+def pay(sit: ScenarioContext, account: str, amount: Decimal, method: str, channel: str = "web") -> str:
+    """A payment the scenario makes, remembered with what the partner must receive for it."""
+    return remember(sit, "payment", sit.platform.pay(account, amount, method, channel=channel), amount)
+
+
+def give_credit(sit: ScenarioContext, account: str, amount: Decimal) -> str:
+    return remember(sit, "credit", sit.platform.credit(account, amount), amount)
+
+
 @when("the payer pays {amount:Money} by {method:Method}")
 def pays(sit: ScenarioContext, amount: Decimal, method: str) -> None:
     """A payment on the platform's payment route."""
-    sit.vars["payment"] = sit.platform.pay(sit.vars["account"], amount, method)
+    pay(sit, sit.vars["account"], amount, method)
+
+
+@when("the payer pays {amount:Money} by {method:Method} on account {name:Name}")
+def pays_on(sit: ScenarioContext, amount: Decimal, method: str, name: str) -> None:
+    """A payment on one of the accounts the scenario named."""
+    pay(sit, account_named(sit, name), amount, method)
+
+
+@when("the payer makes these payments:")
+def pays_each(sit: ScenarioContext, datatable: list[list[str]]) -> None:
+    """One payment per row: its ``account`` (a name the scenario gave), ``amount`` and ``method`` (card or ACH)."""
+    for row in rows(datatable, ("account", "amount", "method")):
+        pay(sit, account_named(sit, row["account"]), money_cell(row, "amount"), method_cell(row))
 
 
 @when("the payer pays {amount:Money} by {method:Method} at a POSConnect terminal")
 def pays_posconnect(sit: ScenarioContext, amount: Decimal, method: str) -> None:
     """A payment taken at a POSConnect point-of-sale terminal."""
-    sit.vars["payment"] = sit.platform.pay(sit.vars["account"], amount, method, channel=POSCONNECT)
+    pay(sit, sit.vars["account"], amount, method, channel=POSCONNECT)
 
 
 @when("the biller credits {amount:Money} to the account")
 def credits(sit: ScenarioContext, amount: Decimal) -> None:
     """The biller issues a credit to the account."""
-    sit.vars["credit"] = sit.platform.credit(sit.vars["account"], amount)
+    give_credit(sit, sit.vars["account"], amount)
 
 
-@given("a posted {method:Method} payment of {amount:Money}")
-def posted_payment(sit: ScenarioContext, method: str, amount: Decimal) -> None:
-    """An account, a payment on it, and a pump run that posted it."""
-    arrange_account(sit, balance=amount)
-    key = sit.platform.pay(sit.vars["account"], amount, method)
-    sit.platform.run_pump()
-    sit.vars["payment"] = key
-    tx = sit.platform.transaction(key)
-    sit.expect(f"payment {key} to be {{}}", TxStatus.POSTED.value, tx.status.value,
-               f"payment {key} is {{}}{because(tx.reason)}", instead=f"it is {{}}{because(tx.reason)}", show=status)
+@when("the biller credits {amount:Money} to account {name:Name}")
+def credits_to(sit: ScenarioContext, amount: Decimal, name: str) -> None:
+    """The biller issues a credit to one of the accounts the scenario named."""
+    give_credit(sit, account_named(sit, name), amount)
 
 
-@when("the bank returns the payment with code {code}")
-def bank_returns(sit: ScenarioContext, code: str) -> None:
-    """The payer's bank sends back the ACH payment with a NACHA code (R-code or C-code)."""
-    sit.vars["ach_return"] = sit.platform.return_ach(sit.vars["payment"], code)
-
-
-@when("the biller voids the payment")
-def voids(sit: ScenarioContext) -> None:
-    """The biller cancels the payment."""
-    sit.vars["void"] = sit.platform.void(sit.vars["payment"])
+@when("the payer pays the largest amount the partner takes by {method:Method}")
+def pays_largest(sit: ScenarioContext, method: str) -> None:
+    """A payment of the partner profile's ``max_amount``: the largest its amount field holds."""
+    pay(sit, sit.vars["account"], largest(sit), method)
 
 
 @given("the partner's {role:Role} posting times out once")
@@ -93,19 +106,72 @@ def recovers(sit: ScenarioContext) -> None:
 
 @then("the partner received the payment of {amount:Money} by {method:Method} for the account")
 def received_payment(sit: ScenarioContext, amount: Decimal, method: str) -> None:
-    """One payment posting for the account, with this amount and method."""
-    got = [(c.fields.get("amount"), c.fields.get("method")) for c in _calls(sit, "payment")]
-    sit.expect("the partner to receive {} for the account", [(f"{amount:.2f}", method)], got,
-               "the partner received {} for the account", instead="it received {}", show=payment_postings)
+    """The account's postings are this one payment: amount, method and the codes the profiles give it."""
+    postings.expect_postings(sit, [postings.payment(sit, amount, method)], sit.vars["account"])
 
 
 @then("the partner received a credit of {amount:Money} coded as the partner's credit transaction type")
 def received_credit(sit: ScenarioContext, amount: Decimal) -> None:
-    """One credit posting for the account, with this amount and the partner's credit type code."""
-    code = sit.biller.partner.codes.get("credit_transaction_type")
-    got = [(c.fields.get("amount"), c.fields.get("type_code")) for c in _calls(sit, "credit")]
-    sit.expect("the partner to receive {} for the account", [(f"{amount:.2f}", code)], got,
-               "the partner received {} for the account", instead="it received {}", show=credit_postings)
+    """The account's postings are this one credit, with the partner's credit transaction type."""
+    postings.expect_postings(sit, [postings.credit(sit, amount)], sit.vars["account"])
+
+
+@then("the partner received the largest amount the partner takes by {method:Method} for the account")
+def received_largest(sit: ScenarioContext, method: str) -> None:
+    """The account's postings are one payment of the partner profile's ``max_amount``, to the cent."""
+    postings.expect_postings(sit, [postings.payment(sit, largest(sit), method)], sit.vars["account"])
+
+
+@then("the partner received exactly these postings:")
+def received_table(sit: ScenarioContext, datatable: list[list[str]]) -> None:
+    """Exactly the rows' postings, nothing more or less: ``posting`` (payment or credit), ``amount``,
+    ``method`` for payments, and ``account`` (a name the scenario gave) when it has several; each
+    compared with the codes the profiles give it."""
+    table = rows(datatable, ("posting", "amount"))
+    named = "account" in table[0] if table else False
+    wanted: dict[str, list[postings.Posting]] = {name: [] for name in sit.vars.get("accounts", {})} if named else {}
+    for row in table:
+        wanted.setdefault(row["account"] if named else "", []).append(_posting(sit, row))
+    for name, expected in wanted.items():
+        if name:
+            postings.expect_postings(sit, expected, account_named(sit, name), f"for account {name}")
+        else:
+            postings.expect_postings(sit, expected, sit.vars["account"])
+
+
+def _posting(sit: ScenarioContext, row: dict[str, str]) -> postings.Posting:
+    amount = money_cell(row, "amount")
+    match row["posting"]:
+        case "payment":
+            return postings.payment(sit, amount, method_cell(row))
+        case "credit":
+            return postings.credit(sit, amount)
+    raise SitError(f"the table's posting column holds {row['posting']!r}: write payment or credit")
+
+
+@then("a payment of one cent more than the partner takes is refused")
+def over_largest_refused(sit: ScenarioContext) -> None:
+    """The platform refuses a payment above the partner's ``max_amount``; nothing more reaches the partner."""
+    before = len(postings.received(sit, sit.vars["account"]))
+    amount = largest(sit) + Decimal("0.01")
+    try:
+        sit.platform.pay(sit.vars["account"], amount, "ACH")
+        refused = ""
+    except PlatformRefusal as exc:
+        refused = str(exc)
+    sit.platform.run_pump()
+    sit.expect(f"a payment of {amount} to be {{}}", True, bool(refused), f"a payment of {amount} is {{}}",
+               show={True: f"refused ({refused})", False: "taken"})
+    sit.expect("the partner to receive {} more", 0, len(postings.received(sit, sit.vars["account"])) - before,
+               "the partner received {} more", instead="it received {} more", show=counted("posting"))
+
+
+def largest(sit: ScenarioContext) -> Decimal:
+    top = sit.biller.partner.max_amount
+    if top is None:
+        raise SitError(f"fixtures/partners/{sit.biller.partner.name}.yaml: field 'max_amount': not set; "
+                       "name the largest amount the partner's amount field takes")
+    return top
 
 
 @then("the partner received the payment {count:Count} times, always with the same reference")
@@ -145,45 +211,3 @@ def posconnect(sit: ScenarioContext) -> None:
                    reason in tx.reason, f"the payment {{}}{because(tx.reason)}",
                    show={True: "is held back for the partner profile's reason",
                          False: "is held back for another reason than the partner profile's"})
-
-
-@then("the partner received the return of {amount:Money} with code {code} for the original payment")
-def received_return(sit: ScenarioContext, amount: Decimal, code: str) -> None:
-    """One return posting with the amount, the return code and the original payment's reference."""
-    got = [(c.fields.get("amount"), c.fields.get("return_code"), c.fields.get("original"))
-           for c in _calls(sit, "ach_return")]
-    sit.expect("the partner to receive {}", [(f"{amount:.2f}", code, sit.vars["payment"])], got,
-               "the partner received {}", instead="it received {}", show=return_postings)
-
-
-@then("the partner received no return")
-def no_return(sit: ScenarioContext) -> None:
-    """No return posting reached the partner."""
-    sit.expect("the partner to receive {}", 0, len(sit.partner.calls("ach_return")), "the partner received {}",
-               instead="it received {}", show=counted("return posting"))
-
-
-@then("the platform recorded {code} as a notification of change")
-def notice_recorded(sit: ScenarioContext, code: str) -> None:
-    """The C-code is kept as a notification of change; nothing moves."""
-    tx = sit.platform.transaction(sit.vars["ach_return"])
-    sit.expect("the platform to hold {}", ("ach_notice", code, TxStatus.RECORDED.value),
-               (tx.kind, tx.code, tx.status.value), "the platform holds {}", instead="it holds {}",
-               show=lambda t: f"{t[1]} as {KIND_NAMES.get(t[0], t[0])}, {t[2]}")
-
-
-@then("the partner received {count:Count} void for the payment's reference")
-@then("the partner received {count:Count} voids for the payment's reference")
-def received_voids(sit: ScenarioContext, count: int) -> None:
-    """Void postings that name the original payment."""
-    voids = [c for c in _calls(sit, "void") if c.fields.get("original") == sit.vars["payment"]]
-    sit.expect("the partner to receive {} for the payment's reference", count, len(voids),
-               "the partner received {} for the payment's reference", instead="it received {}", show=counted("void"))
-
-
-@then("the partner received no payment and no void")
-def nothing_sent(sit: ScenarioContext) -> None:
-    """Neither the payment nor its void reached the partner."""
-    sit.expect("the partner to receive {}", (0, 0),
-               (len(sit.partner.calls("payment")), len(sit.partner.calls("void"))), "the partner received {}",
-               instead="it received {}", show=lambda n: f"{counted('payment')(n[0])} and {counted('void')(n[1])}")

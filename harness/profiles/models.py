@@ -8,6 +8,7 @@ capabilities it took. The engine reads these; it never names a partner.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -183,6 +184,10 @@ class PartnerProfile(_Model):
         default_factory=dict, description="balance field -> element of the partner's balance reply"
     )
     billing_model: Literal["balance_forward", "open_item"] = "balance_forward"
+    max_amount: Decimal | None = Field(
+        default=None, gt=0, decimal_places=2,
+        description="the largest amount the partner's amount field takes; the platform takes no larger payment",
+    )
     pump: PumpPolicy = PumpPolicy()
     invoice_file: InvoiceFile
     evidence: EvidenceRules = EvidenceRules()

@@ -17,7 +17,7 @@ from faker import Faker
 from harness.events import Event, Recorder, Redactor, SQLiteStore
 from harness.scenario import ScenarioContext, counted, listed, say, times
 from steps.common import references, status
-from steps.payments import payment_postings
+from steps.postings import posting_said, postings_said
 from tests.conftest import reads_like_python
 
 
@@ -49,39 +49,59 @@ def test_counts_times_and_lists() -> None:
     assert [times(n) for n in (0, 1, 2, 3)] == ["0 times", "once", "twice", "3 times"]
     assert listed(str.upper, none="no codes")(["r01", "c01"]) == "R01 and C01"
     assert listed(str.upper, none="no codes")([]) == "no codes"
-    assert payment_postings([("45.10", "CC"), ("45.10", "ACH")]) == "45.10 by card and 45.10 by ACH"
+    both = "a payment of 45.10 by card and a payment of 45.10 by ACH"
+    assert postings_said([pay("45.10", "CC"), pay("45.10", "ACH")]) == both
     assert references(["P1"]) == "reference P1" and references(["P1", ""]) == "references P1 and (blank)"
     assert status("failed") == "marked failed" and status("posted") == "posted"
 
 
+def pay(amount: str, method: str) -> dict[str, str]:
+    return {"role": "payment", "amount": amount, "method": method}
+
+
 def test_a_met_expectation_records_raw_values_and_its_sentences(sit: ScenarioContext) -> None:
-    sit.expect("the partner to receive {}", [("45.10", "CC")], [("45.10", "CC")], "the partner received {}",
-               instead="it received {}", show=payment_postings)
+    sit.expect("the partner to receive {}", [pay("45.10", "CC")], [pay("45.10", "CC")], "the partner received {}",
+               instead="it received {}", show=postings_said)
     data = recorded(sit).data
     assert data == {
-        "sit_id": "SIT-PAY-001", "ok": True, "expected": [["45.10", "CC"]], "actual": [["45.10", "CC"]],
-        "expected_sentence": "expected the partner to receive 45.10 by card",
-        "actual_sentence": "the partner received 45.10 by card",
-        "sentence": "the partner received 45.10 by card",
+        "sit_id": "SIT-PAY-001", "ok": True, "expected": [pay("45.10", "CC")], "actual": [pay("45.10", "CC")],
+        "expected_sentence": "expected the partner to receive a payment of 45.10 by card",
+        "actual_sentence": "the partner received a payment of 45.10 by card",
+        "sentence": "the partner received a payment of 45.10 by card",
     }
 
 
 @pytest.mark.parametrize(("actual", "instead"), [
-    ([("45.10", "ACH")], "it received 45.10 by ACH"),
+    ([pay("45.10", "ACH")], "it received a payment of 45.10 by ACH"),
     ([], "it received nothing"),
-    ([("45.10", "CC"), ("45.10", "CC")], "it received 45.10 by card and 45.10 by card"),
+    ([pay("45.10", "CC"), pay("45.10", "CC")], "it received a payment of 45.10 by card and a payment of 45.10 by card"),
 ])
 def test_an_unmet_expectation_fails_with_a_sentence_naming_what_came_instead(
-        sit: ScenarioContext, actual: list[tuple[str, str]], instead: str) -> None:
+        sit: ScenarioContext, actual: list[dict[str, str]], instead: str) -> None:
     with pytest.raises(AssertionError) as raised:
-        sit.expect("the partner to receive {}", [("45.10", "CC")], actual, "the partner received {}",
-                   instead="it received {}", show=payment_postings)
-    sentence = f"expected the partner to receive 45.10 by card; {instead}"
+        sit.expect("the partner to receive {}", [pay("45.10", "CC")], actual, "the partner received {}",
+                   instead="it received {}", show=postings_said)
+    sentence = f"expected the partner to receive a payment of 45.10 by card; {instead}"
     assert str(raised.value) == sentence
     data = recorded(sit).data
     assert data["ok"] is False and data["sentence"] == sentence
-    assert data["actual"] == [list(posting) for posting in actual]  # the raw value, for sit diff and later checks
+    assert data["actual"] == actual  # the raw value, for sit diff and later checks
     assert data["actual_sentence"] == instead.replace("it received", "the partner received")
+
+
+@pytest.mark.parametrize(("posting", "said"), [
+    ({"role": "credit", "amount": "12.00", "type_code": "6"}, "a credit of 12.00 with type 6"),
+    ({"role": "payment", "amount": "12.00", "type_code": "1"}, "a payment of 12.00 with type 1"),
+    ({"role": "ach_return", "amount": "88.00", "return_code": "R01", "original": "P1"},
+     "a return of 88.00 with code R01 for payment P1"),
+    ({"role": "void", "amount": "25.00", "original": ""}, "a void of 25.00 for payment (no reference)"),
+    ({"role": "paperless_change", "value": "N", "alert_code": "EBILL"},
+     "a paperless change un-enrolling with alert code EBILL"),
+    ({"role": "", "amount": "1.00"}, "an unknown call of 1.00"),
+    ({"role": "AddARItem", "amount": "1.00"}, "an AddARItem call of 1.00"),
+])
+def test_a_posting_reads_as_what_the_partner_acts_on(posting: dict[str, str], said: str) -> None:
+    assert posting_said(posting) == said
 
 
 def test_booleans_read_as_the_words_the_step_gives(sit: ScenarioContext) -> None:

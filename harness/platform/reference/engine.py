@@ -154,10 +154,12 @@ class ReferenceEngine(Platform):
         self._check_amount(amount)
         return self._create("C", "credit", account, amount=money(amount))
 
-    @staticmethod
-    def _check_amount(amount: Decimal) -> None:
+    def _check_amount(self, amount: Decimal) -> None:
         if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
             raise PlatformRefusal(f"amount {amount} must be positive with at most 2 decimals")
+        top = self.biller.partner.max_amount
+        if top is not None and amount > top:
+            raise PlatformRefusal(f"amount {amount} is more than {self.biller.partner.display_name} takes ({top})")
 
     def return_ach(self, payment_key: str, code: str) -> str:
         payment = self.transaction(payment_key)
