@@ -20,7 +20,7 @@ from steps.common import article
 NOT_POSTINGS = frozenset({"balance", "statement_pdf", "token"})
 NOUNS = {"payment": "payment", "credit": "credit", "ach_return": "return", "void": "void"}
 # The order values are said in, after "a payment of 45.10".
-FIELD_ORDER = ("method", "payment_code", "type_code", "return_code", "original", "value", "alert_code")
+FIELD_ORDER = ("method", "payment_code", "category", "distribution", "type_code", "return_code", "original", "value", "alert_code")
 ONLINE_CHANNELS = ("web", "mobile")  # an ACH payment made online is an OBD (online bank draft)
 
 Posting = dict[str, str]
@@ -36,9 +36,10 @@ def payment(sit: ScenarioContext, amount: Decimal, method: str, channel: str = "
     wanted = {"role": "payment", "amount": amount_text(amount), "method": method}
     if type_code := sit.biller.partner.codes.get("payment_transaction_type"):
         wanted["type_code"] = type_code
-    if sit.biller.code("payment_cc") is not None:  # a partner coded per biller: each payment carries its code
+    if sit.biller.code("payment_cc") is not None:  # a partner coded per biller: each payment carries its codes
         name = "payment_cc" if method == "CC" else "payment_obd" if channel in ONLINE_CHANNELS else "payment_ach"
         wanted["payment_code"] = sit.biller.code(name) or ""
+        wanted.update({field: code for field in ("category", "distribution") if (code := sit.biller.code(field))})
     return wanted
 
 
@@ -114,6 +115,10 @@ def _field_said(name: str, value: str) -> str:
             return "by " + {"CC": "card", "ACH": "ACH"}.get(value, value or "no method")
         case "payment_code":
             return f"with payment code {value or '(none)'}"
+        case "category":
+            return f"in category {value or '(none)'}"
+        case "distribution":
+            return f"to distribution {value or '(none)'}"
         case "type_code":
             return f"with type {value or '(none)'}"
         case "return_code":
