@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from harness.catalogue import given, then, when
@@ -164,12 +165,18 @@ def blocks_by_code(sit: ScenarioContext) -> None:
     block-code setting holds the account's code: none for no code or a code the setting does not list."""
     own = _block_codes(sit)
     for code, account in sit.vars["coded_accounts"]:
-        expected = sorted(method for method, codes in own.items() if code in codes)
+        expected = [method for method, codes in own.items() if code in codes]
         seen = sit.vars["opened"][account]
-        shown = sorted(seen.blocked) if isinstance(seen, Balance) else seen
+        shown = _in_order(seen.blocked, own) if isinstance(seen, Balance) else seen
         which = _coded(code, own)
         sit.expect(f"{which} to block {{}}", expected, shown, f"{which} blocks {{}}", instead="it blocks {}",
                    show=_blocks)
+
+
+def _in_order(methods: Iterable[str], own: dict[str, list[str]]) -> list[str]:
+    """Methods in the setting's order (card before ACH as the setting lists them); others after, by name."""
+    order = list(own)
+    return sorted(methods, key=lambda method: (order.index(method) if method in order else len(order), method))
 
 
 def _coded(code: str | None, own: dict[str, list[str]]) -> str:
