@@ -71,10 +71,11 @@ Feature: Real-time balance (RTDR)
     And the platform asked the partner for that account's balance 2 times
 
   @SIT-BAL-010 @capability:rtdr_balance @setting:block_codes
-  Scenario: Each block code of the biller's setting blocks exactly its methods, and other billers' codes block nothing
+  Scenario: Every block code of the biller's setting blocks exactly its methods, and other billers' codes block nothing
     Given the partner holds an account for each block code of the biller's setting, one without a code and one for each of these codes of other billers:
       | code      |
       | B         |
+      | C         |
       | E         |
       | NO_CC     |
       | NO_ACH    |
