@@ -50,3 +50,20 @@ Feature: Caselle Connect: known failure modes
     And the data pump runs
     Then the payment failed with a reason naming "CRW40000"
     And the partner received the payment of 19.99 by card for the account
+
+  @SIT-CSL-006 @partner:caselle @capability:rtdr_balance @capability:payment_posting
+  Scenario: An OAuth token is fetched only when the one held expired, once, and kept for the calls after it
+    Given the partner holds an account with a balance of 150.00
+    When the payer opens the account on the payment route
+    And the payer pays 40.00 by card
+    And the payer pays 30.00 by ACH
+    And the data pump runs
+    Then the platform fetched no new OAuth token
+    When the OAuth token the platform holds expires
+    And the payer opens the account on the payment route again
+    And the payer pays 25.00 by card
+    And the payer pays 15.00 by ACH
+    And the data pump runs
+    Then the platform fetched 1 new OAuth token
+    And the payment route shows a balance of 150.00
+    And every payment the payer made is posted

@@ -11,6 +11,18 @@ Feature: Partner callbacks
     And the platform refreshed the account to a balance of 64.20
     And the platform asked the partner for that account's balance 1 time
 
+  @SIT-CB-005 @partner:caselle @capability:partner_callbacks @capability:rtdr_balance
+  Scenario: After a callback about a changed account, the payer sees the partner's new balance
+    Given the partner holds an account with a balance of 64.20
+    When the payer opens the account on the payment route
+    And the partner's balance for the account changes to 20.00
+    And the partner calls the platform back about the account with the biller's API key
+    Then the platform accepts the callback
+    And the platform refreshed the account to a balance of 20.00
+    When the payer opens the account on the payment route again
+    Then the payment route shows a balance of 20.00
+    And the platform asked the partner for that account's balance 3 times
+
   @SIT-CB-002 @partner:caselle @capability:partner_callbacks
   Scenario: A callback with an unknown API key is refused and changes nothing
     Given the partner holds an account with a balance of 64.20

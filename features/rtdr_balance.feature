@@ -47,3 +47,38 @@ Feature: Real-time balance (RTDR)
     Given the partner holds an account on budget billing of 95.00 a month
     When the payer opens the account on the payment route
     Then the payment route shows a budget amount of 95.00
+
+  @SIT-BAL-008 @capability:rtdr_balance
+  Scenario: A second look at the account shows the partner's new balance, asked for again
+    Given the partner holds an account with a balance of 120.00
+    When the payer opens the account on the payment route
+    Then the payment route shows a balance of 120.00
+    When the partner's balance for the account changes to 62.00
+    And the payer opens the account on the payment route again
+    Then the payment route shows a balance of 62.00
+    And the platform asked the partner for that account's balance 2 times
+
+  @SIT-BAL-009 @capability:rtdr_balance @capability:payment_posting
+  Scenario: After a payment posted, the payer sees the balance the partner now holds, asked for again
+    Given the partner holds an account with a balance of 120.00
+    When the payer opens the account on the payment route
+    And the payer pays 58.00 by ACH
+    And the data pump runs
+    Then the partner received the payment of 58.00 by ACH for the account
+    When the partner's balance for the account changes to 62.00
+    And the payer opens the account on the payment route again
+    Then the payment route shows a balance of 62.00
+    And the platform asked the partner for that account's balance 2 times
+
+  @SIT-BAL-010 @capability:rtdr_balance @setting:block_codes
+  Scenario: Every block code of the biller's setting blocks exactly its methods, and other billers' codes block nothing
+    Given the partner holds an account for each block code of the biller's setting, one without a code and one for each of these codes of other billers:
+      | code      |
+      | B         |
+      | C         |
+      | E         |
+      | NO_CC     |
+      | NO_ACH    |
+      | NO_ONLINE |
+    When the payer opens each of those accounts on the payment route
+    Then each account blocks exactly the payment methods whose block codes list its code

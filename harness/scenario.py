@@ -18,7 +18,7 @@ from typing import Any, TypeAlias
 import httpx
 from faker import Faker
 
-from harness.errors import ProfileError
+from harness.errors import ProfileError, SitError
 from harness.events import Event
 from harness.partners import FAULTS
 from harness.platform.port import Platform
@@ -54,6 +54,7 @@ class PartnerSide:
     def __init__(self, session: SitSession) -> None:
         self._s = session
         self._faults: list[str] = []
+        self._held: dict[str, dict[str, Decimal | str]] = {}  # what each arranged account's balance call answers
 
     def holds_account(self, account: str, **values: Decimal | str) -> None:
         """The partner's balance call answers for ``account`` with ``values`` by balance role
@@ -66,6 +67,17 @@ class PartnerSide:
                                    f"for '{role}' (nor a biller setting naming it); the scenario cannot be arranged")
             fields[name] = f"{value:.2f}" if isinstance(value, Decimal) else value
         self._s.side.add(self._s.stubs.account(account, fields))
+        self._held[account] = dict(values)
+
+    def balance_changes(self, account: str, **values: Decimal | str) -> None:
+        """The partner's account changed (a payment applied, a new bill): from now on its balance call
+        answers with ``values``, the rest of what it held kept. The new answer is a newer mapping of
+        the same priority, which WireMock prefers to the earlier one."""
+        held = self._held.get(account)
+        if held is None:
+            raise SitError(f"the scenario changes account {account}, which the partner does not hold yet: "
+                           "arrange the account first (the partner holds an account ...)")
+        self.holds_account(account, **{**held, **values})
 
     def fails(self, role: str, fault: str, times: int | None) -> None:
         """Make the partner's ``role`` call fail ``times`` times (None: until it recovers)."""

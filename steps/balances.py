@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from harness.catalogue import given, then, when
 from harness.errors import SitError
-from harness.platform import AccountNotFound, PlatformRefusal
+from harness.platform import AccountNotFound, Balance, PlatformRefusal
 from harness.scenario import ScenarioContext, counted, listed, times
 from steps.common import METHOD_NAMES, account_named, arrange_account, article, because, method_name, no_balance_shown
 
@@ -28,6 +29,30 @@ def partner_blocks(sit: ScenarioContext, method: str) -> None:
     arrange_account(sit, balance=Decimal("50.00"), block_indicator=block_code(sit, method))
 
 
+@given("the partner holds an account for each block code of the biller's setting, one without a code and one "
+       "for each of these codes of other billers:", needs="setting:block_codes")
+def partner_holds_coded_accounts(sit: ScenarioContext, datatable: list[list[str]]) -> None:
+    """One account per code the biller's block-code setting lists (card, ACH or both), one whose
+    balance reply carries no code, and one per code in the table that the setting does not list
+    (codes other billers use, which must block nothing here)."""
+    own = _block_codes(sit)
+    listed_codes = list(dict.fromkeys(code for codes in own.values() for code in codes))
+    foreign = [code for (code, *_) in datatable[1:] if code not in listed_codes]
+    sit.vars["coded_accounts"] = [
+        *((code, arrange_account(sit, balance=Decimal("50.00"), block_indicator=code)) for code in listed_codes),
+        (None, arrange_account(sit, balance=Decimal("50.00"))),
+        *((code, arrange_account(sit, balance=Decimal("50.00"), block_indicator=code)) for code in foreign),
+    ]
+
+
+def _block_codes(sit: ScenarioContext) -> dict[str, list[str]]:
+    codes = sit.biller.setting("block_codes")
+    if not isinstance(codes, dict) or not codes:
+        raise SitError("the scenario needs the tag @setting:block_codes, so that a biller without block codes "
+                       "sees it N/A")
+    return codes
+
+
 @given("the partner holds an account on budget billing of {amount:Money} a month")
 def partner_budget(sit: ScenarioContext, amount: Decimal) -> None:
     """The partner's balance reply carries a monthly budget billing amount."""
@@ -43,9 +68,17 @@ def only_rtdr_blocks(sit: ScenarioContext) -> None:
 
 
 @when("the payer opens the account on the payment route")
+@when("the payer opens the account on the payment route again")
 def open_account(sit: ScenarioContext) -> None:
     """The platform asks the partner for the account's balance (RTDR)."""
     _open(sit, sit.vars["account"])
+
+
+@when("the partner's balance for the account changes to {amount:Money}")
+def balance_changes(sit: ScenarioContext, amount: Decimal) -> None:
+    """The partner's balance call answers with the new balance from now on (a payment applied, a new
+    charge); the platform sees it only by asking again."""
+    sit.partner.balance_changes(sit.vars["account"], balance=amount)
 
 
 @when("the payer opens an account the partner does not hold")
@@ -68,6 +101,18 @@ def _open(sit: ScenarioContext, account: str) -> None:
         sit.vars["not_found"] = str(exc)
     except PlatformRefusal as exc:  # the partner refused or could not be reached
         sit.vars["refusal"] = str(exc)
+
+
+@when("the payer opens each of those accounts on the payment route")
+def open_coded_accounts(sit: ScenarioContext) -> None:
+    """The platform asks the partner for each account's balance (RTDR), one after the other."""
+    opened: dict[str, Balance | str] = {}
+    for _, account in sit.vars["coded_accounts"]:
+        try:
+            opened[account] = sit.platform.open_account(account)
+        except PlatformRefusal as exc:  # AccountNotFound too: the account cannot be shown, for this reason
+            opened[account] = str(exc)
+    sit.vars["opened"] = opened
 
 
 @when("a biller portal user tries to block {method:Method} payments for the account")
@@ -118,6 +163,41 @@ def blocks_shown(sit: ScenarioContext, blocked: str, allowed: str) -> None:
     sit.expect(f"{METHOD_NAMES[allowed]} payments to be allowed", True, allowed not in shown,
                f"{METHOD_NAMES[allowed]} payments are {{}}", instead="they are {}",
                show={True: "allowed", False: "blocked"})
+
+
+@then("each account blocks exactly the payment methods whose block codes list its code")
+def blocks_by_code(sit: ScenarioContext) -> None:
+    """For each account, the methods the platform blocks are those whose list in the biller's
+    block-code setting holds the account's code: none for no code or a code the setting does not list."""
+    own = _block_codes(sit)
+    for code, account in sit.vars["coded_accounts"]:
+        expected = [method for method, codes in own.items() if code in codes]
+        seen = sit.vars["opened"][account]
+        shown = _in_order(seen.blocked, own) if isinstance(seen, Balance) else seen
+        which = _coded(code, own)
+        sit.expect(f"{which} to block {{}}", expected, shown, f"{which} blocks {{}}", instead="it blocks {}",
+                   show=_blocks)
+
+
+def _in_order(methods: Iterable[str], own: dict[str, list[str]]) -> list[str]:
+    """Methods in the setting's order (card before ACH as the setting lists them); others after, by name."""
+    order = list(own)
+    return sorted(methods, key=lambda method: (order.index(method) if method in order else len(order), method))
+
+
+def _coded(code: str | None, own: dict[str, list[str]]) -> str:
+    """The account as said in an expectation: by its code, and whose code it is."""
+    if code is None:
+        return "an account without a block code"
+    listed_by = any(code in codes for codes in own.values())
+    return f"block code {code}" if listed_by else f"block code {code} (not in the biller's setting)"
+
+
+def _blocks(shown: list[str] | str) -> str:
+    """Blocked methods as said after "blocks": "card and ACH payments", "no payments", or why none was shown."""
+    if isinstance(shown, str):
+        return f"nothing: the account cannot be shown ({shown})"
+    return f"{listed(method_name, none='no')(shown)} payments"
 
 
 @then("a {method:Method} payment of {amount:Money} is refused as blocked")

@@ -43,9 +43,10 @@ def workspace_not_online(sit: ScenarioContext) -> None:
 
 
 @given("the OAuth token the partner issued has expired")
+@when("the OAuth token the platform holds expires")
 def token_expired(sit: ScenarioContext) -> None:
-    """The partner refuses the OAuth token it issued (HTTP 401); a token fetched anew with the
-    client credentials is accepted."""
+    """The partner refuses, from now on, the OAuth token the platform holds (the one it issued, or one
+    the platform fetched earlier) with HTTP 401; a token fetched anew with the client credentials is accepted."""
     sit.partner.has_failure("token_expired")
 
 
@@ -104,6 +105,12 @@ def tokens_fetched(sit: ScenarioContext, count: int) -> None:
     """OAuth token requests (client credentials) that reached the partner in this scenario."""
     sit.expect("the platform to fetch {}", count, len(sit.partner.calls("token")), "the platform fetched {}",
                instead="it fetched {}", show=counted("new OAuth token"))
+
+
+@then("the platform fetched no new OAuth token")
+def no_token_fetched(sit: ScenarioContext) -> None:
+    """No OAuth token request reached the partner in this scenario: the token held was used."""
+    tokens_fetched(sit, 0)
 
 
 @then('the payment route says the account cannot be shown, naming "{text:Text}"')

@@ -15,7 +15,7 @@ from harness.events import MASK, SQLiteStore
 
 LIVE, RETIRED = "CANARY-bk-live-6c1d", "CANARY-bk-old-2f9e"
 CANARIES = {"SIT_NEWPORT_API_KEY": LIVE, "SIT_NEWPORT_RETIRED_API_KEY": RETIRED}
-CALLBACKS = ("SIT-CB-001", "SIT-CB-002", "SIT-CB-003", "SIT-CB-004")
+CALLBACKS = ("SIT-CB-001", "SIT-CB-002", "SIT-CB-003", "SIT-CB-004", "SIT-CB-005")
 SELECT = ("-k", "callback")
 
 

@@ -23,7 +23,7 @@ from harness.events import MASK, SQLiteStore
 from tests.conftest import na_sit_ids, reads_like_python, sit_ids
 
 CASELLE_BILLER = "newport-or"
-SIT_IDS = [f"SIT-CSL-00{n}" for n in range(1, 6)]
+SIT_IDS = [f"SIT-CSL-00{n}" for n in range(1, 7)]
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +82,14 @@ def test_an_expired_token_is_replaced_once_and_the_payment_posts_once(run: Run) 
     calls = [(x["call"], x["status"]) for x in run.exchanges("SIT-CSL-003")]
     assert calls == [("PostPayment", 401), ("OAuthToken", 200), ("PostPayment", 200)]
     assert len(platform(run, "SIT-CSL-003", "pump_posted")) == 1
+
+
+def test_the_token_is_fetched_once_after_it_expired_and_kept(run: Run) -> None:
+    """On the wire (not the scenario's own count): no fetch while the token held is valid; after it
+    expired one refused call, one fetch, and every later call accepted with the token fetched."""
+    calls = [(x["call"], x["status"]) for x in run.exchanges("SIT-CSL-006")]
+    valid = [("AccountBalance", 200), ("PostPayment", 200), ("PostPayment", 200)]
+    assert calls == [*valid, ("AccountBalance", 401), ("OAuthToken", 200), *valid]
 
 
 def test_a_missing_licence_is_named(run: Run) -> None:

@@ -111,7 +111,10 @@ def blocks_off(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Path, Pat
 
 def test_a_setting_off_makes_its_scenarios_na_with_the_reason_not_failed(blocks_off: tuple[Run, Path, Path]) -> None:
     run, _, _ = blocks_off
-    assert run.statuses() == {"SIT-BAL-003": "na", "SIT-BAL-004": "passed", "SIT-BAL-005": "na"}
+    # SIT-BAL-010 follows the setting whatever its shape: B blocks both here, E ACH, and C (Clayton's
+    # card code, not in this setting) nothing.
+    assert run.statuses() == {"SIT-BAL-003": "na", "SIT-BAL-004": "passed", "SIT-BAL-005": "na",
+                              "SIT-BAL-010": "passed"}
     assert run.finished("SIT-BAL-005")["reason"] == (
         "Biller setting 32 is off for Clayton County Water Authority "
         "(only RTDR sets payment block flags; biller-portal users may not)")
@@ -122,6 +125,17 @@ def test_a_setting_off_makes_its_scenarios_na_with_the_reason_not_failed(blocks_
         assert kinds == ["scenario.started", "scenario.finished"], kinds
     # The control: the ACH block has a code of its own (E), so SIT-BAL-004 ran against the partner.
     assert run.exchanges("SIT-BAL-004") and "step.finished" in [e.kind for e in run.scenario("SIT-BAL-004")]
+
+
+def test_every_block_code_follows_the_billers_own_setting(blocks_off: tuple[Run, Path, Path]) -> None:
+    """SIT-BAL-010 arranges its accounts from this biller's setting 28, not Clayton's: C, a card code at
+    Clayton, is another biller's code here and blocks nothing."""
+    run, _, _ = blocks_off
+    said = [e.data["sentence"] for e in run.scenario("SIT-BAL-010") if e.kind == "expectation"]
+    foreign = [f"block code {code} (not in the biller's setting) blocks no payments"
+               for code in ("C", "NO_CC", "NO_ACH", "NO_ONLINE")]
+    assert said == ["block code B blocks card and ACH payments", "block code E blocks ACH payments",
+                    "an account without a block code blocks no payments", *foreign]
 
 
 def test_the_blank_workbook_shows_the_same_na_reasons(blocks_off: tuple[Run, Path, Path], tmp_path: Path) -> None:
