@@ -66,4 +66,4 @@ Feature: Caselle Connect: known failure modes
     And the data pump runs
     Then the platform fetched 1 new OAuth token
     And the payment route shows a balance of 150.00
-    And every payment the payer made is posted
+    And each payment is posted exactly once

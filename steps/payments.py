@@ -174,18 +174,6 @@ def largest(sit: ScenarioContext) -> Decimal:
     return top
 
 
-@then("every payment the payer made is posted")
-def every_payment_posted(sit: ScenarioContext) -> None:
-    """Each payment the platform took in this scenario was posted to the partner (not parked, failed or pending)."""
-    keys = [e.data["key"] for e in sit.session.recorder.scope_events("platform.tx_created")
-            if e.data.get("kind") == "payment"]
-    for key in keys:
-        tx = sit.platform.transaction(key)
-        sit.expect(f"payment {key} of {say(tx.amount)} to be {{}}", TxStatus.POSTED.value, tx.status.value,
-                   f"payment {key} of {say(tx.amount)} is {{}}{because(tx.reason)}",
-                   instead=f"it is {{}}{because(tx.reason)}", show=status)
-
-
 @then("the partner received the payment {count:Count} times, always with the same reference")
 def received_times(sit: ScenarioContext, count: int) -> None:
     """Every attempt at the payment carried its one idempotency key."""

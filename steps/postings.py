@@ -20,7 +20,8 @@ from steps.common import article
 NOT_POSTINGS = frozenset({"balance", "statement_pdf", "token"})
 NOUNS = {"payment": "payment", "credit": "credit", "ach_return": "return", "void": "void"}
 # The order values are said in, after "a payment of 45.10".
-FIELD_ORDER = ("method", "payment_code", "category", "distribution", "type_code", "return_code", "original", "value", "alert_code")
+FIELD_ORDER = ("method", "payment_code", "category", "distribution", "type_code", "return_code", "original", "value",
+               "alert_code")
 ONLINE_CHANNELS = ("web", "mobile")  # an ACH payment made online is an OBD (online bank draft)
 
 Posting = dict[str, str]
