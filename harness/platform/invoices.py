@@ -318,8 +318,8 @@ def render_invoice_file(layout: InvoiceFile, records: Iterable[Mapping[str, str]
         for field, spec in layout.fields.items():
             if field in values:
                 _place(record, spec.source).text = _rendered(values[field], spec, layout.date_format)
-        for amount in (adjustments or {}).get(index, ()):
-            _line(record, layout.lines, amount)  # type: ignore[arg-type]
+        if adjustments and index in adjustments:
+            _adjust(record, layout.lines, adjustments[index])  # type: ignore[arg-type]
         # A record the partner sends to be loaded, or one it sends that does not load (a closed item).
         for source, value in (layout.otherwise if index in closed else layout.only_when).items():
             _place(record, source).text = value
@@ -327,12 +327,20 @@ def render_invoice_file(layout: InvoiceFile, records: Iterable[Mapping[str, str]
     return codecs.BOM_UTF8 + data if bom else data
 
 
-def _line(record: etree._Element, lines: ChargeLines, amount: str) -> None:
-    """An adjustment line of ``amount`` after the record's other lines."""
+def _adjust(record: etree._Element, lines: ChargeLines, amounts: Sequence[str]) -> None:
+    """Adjustment lines of these amounts, listed before the record's other lines: a reader that takes
+    the first line for the past due one (or any line's sign for the bill's) goes wrong on them."""
     parent, _, name = lines.source.rpartition("/")
     holder = _place(record, parent) if parent else record
+    first = holder.find(name)
     attrs = {lines.kind: lines.adjustment} if lines.kind and lines.adjustment else {}
-    etree.SubElement(holder, name, attrs).text = amount
+    for amount in amounts:
+        line = etree.Element(name, attrs)
+        line.text = amount
+        if first is None:
+            holder.append(line)
+        else:
+            first.addprevious(line)
 
 
 def _rendered(text: str, spec: FieldMap, date_format: str) -> str:

@@ -347,7 +347,8 @@ def test_a_credit_line_inside_a_positive_bill_loads(tmp_path: Path, layout: Invo
     records = [{"account_number": "1", "invoice_number": "A", "due_date": "2026-12-01", "amount_due": "120.00",
                 "past_due": "35.00"}]
     data = render_invoice_file(layout, records, adjustments={0: ["-15.00", "0.29"]})
-    assert b'<Charge DESCRIPTOR="30">35.00</Charge>\n      <Charge DESCRIPTOR="ADJ">-15.00</Charge>' in data
+    assert b'<Charge DESCRIPTOR="ADJ">-15.00</Charge>\n      <Charge DESCRIPTOR="ADJ">0.29</Charge>\n      ' \
+           b'<Charge DESCRIPTOR="30">35.00</Charge>' in data
 
     result = load_invoice_file(write(tmp_path, data), layout, BID, INVOICE_TYPE)
 
