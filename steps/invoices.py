@@ -143,9 +143,10 @@ def file_intact(sit: ScenarioContext) -> None:
 def loaded_none_rejected(sit: ScenarioContext, count: int) -> None:
     """The import accepted exactly this many bills and rejected nothing."""
     report = sit.vars["import"]
-    _loaded(sit, count)
+    # Rejections first: where a file did not load, the reason says why (a count would say only how many).
     sit.expect("the platform to reject {}", [], list(report.rejected), "the platform rejected {}",
                instead="it rejected {}", show=_rejections)
+    _loaded(sit, count)
 
 
 def _loaded(sit: ScenarioContext, count: int) -> None:
