@@ -26,7 +26,7 @@ LAYOUT_TAG = "layout:"
 # What a partner's invoice file layout may hold that a scenario needs: tag value -> (its field, in words).
 LAYOUT_PARTS = {
     "charge_lines": ("lines", "charge lines (invoice_file.lines)"),
-    "item_status": ("otherwise", "an item status for items that do not load (invoice_file.only_when, otherwise)"),
+    "item_status": ("otherwise", "item status for the items it does not load (invoice_file.only_when, otherwise)"),
 }
 
 
@@ -78,7 +78,7 @@ def _not_in_layout(biller: Biller, part: str) -> str | None:
     field, words = LAYOUT_PARTS[part]
     if getattr(biller.partner.invoice_file, field):
         return None
-    return f"Not in {biller.partner.display_name}'s invoice file: its layout has no {words}"
+    return f"Not in the invoice file of {biller.partner.display_name}: its layout has no {words}"
 
 
 def _unset(biller: Biller, need: str) -> str | None:

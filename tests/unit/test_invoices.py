@@ -352,7 +352,8 @@ def test_a_credit_line_inside_a_positive_bill_loads(tmp_path: Path, layout: Invo
 
     result = load_invoice_file(write(tmp_path, data), layout, BID, INVOICE_TYPE)
 
-    assert result.ok and [(r.amount_due, r.past_due) for r in result.accepted] == [(Decimal("120.00"), Decimal("35.00"))]
+    assert result.ok
+    assert [(r.amount_due, r.past_due) for r in result.accepted] == [(Decimal("120.00"), Decimal("35.00"))]
 
 
 @pytest.mark.parametrize(
