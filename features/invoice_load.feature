@@ -16,11 +16,13 @@ Feature: Invoice load
   Scenario: Faulty records are rejected with a reason and the good ones still load
     Given the partner has an invoice file for today with 3 bills
     And the invoice file also has these faulty records:
-      | fault                    |
-      | missing account number   |
-      | negative amount          |
-      | non-numeric amount       |
-      | duplicate invoice number |
+      | fault                      |
+      | missing account number     |
+      | negative amount            |
+      | non-numeric amount         |
+      | amount with three decimals |
+      | amount with an exponent    |
+      | duplicate invoice number   |
     When the partner uploads the invoice file to the platform's sFTP inbox
     And the platform imports its sFTP inbox
     Then 3 bills are loaded
@@ -29,6 +31,8 @@ Feature: Invoice load
       | missing account number   |
       | is negative              |
       | is not a number          |
+      | has more than 2 decimals |
+      | is not a plain amount    |
       | duplicate invoice number |
 
   @SIT-INV-003 @capability:past_due
@@ -51,3 +55,69 @@ Feature: Invoice load
     When the partner uploads the invoice file to the platform's sFTP inbox
     And the platform imports its sFTP inbox
     Then the payer is presented 2 bills totalling 200.00
+
+  @SIT-INV-006 @capability:open_item_billing @layout:item_status
+  Scenario: Closed items in the file are not loaded and the payer is not presented them
+    Given the partner has an invoice file for today with 2 open and 2 closed items for one account
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then 2 bills are loaded and none is rejected
+    And the payer is presented only the open items
+
+  @SIT-INV-007 @capability:invoice_load
+  Scenario: Several bills per account load and are presented as the partner's billing model says
+    Given the partner has an invoice file for today with 3 accounts of 3 bills each
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then 9 bills are loaded and none is rejected
+    And each account is presented its bills as the partner's billing model says
+
+  @SIT-INV-008 @capability:past_due @layout:charge_lines
+  Scenario: A credit adjustment inside a positive bill is not a fault
+    Given the partner has an invoice file for today with a bill of 120.00 of which 35.00 is past due
+    And the bill has a credit adjustment of 15.00
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then 1 bill is loaded and none is rejected
+    And the payer's bill shows 120.00 due of which 35.00 is past due
+
+  @SIT-INV-009 @capability:invoice_load
+  Scenario: A file that starts with a byte-order mark loads
+    Given the partner has an invoice file for today with 3 bills for customers with accented names
+    And the invoice file starts with a byte-order mark
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then 3 bills are loaded and none is rejected
+    And every bill matches its record in the file
+
+  @SIT-INV-010 @capability:invoice_load
+  Scenario: A file in ISO-8859-1 loads with the customers' names intact
+    Given the partner has an invoice file for today with 3 bills for customers with accented names
+    And the invoice file is written in "ISO-8859-1"
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then 3 bills are loaded and none is rejected
+    And every bill matches its record in the file
+
+  @SIT-INV-011 @capability:invoice_load
+  Scenario: A file in windows-1252 loads with the customers' names intact
+    Given the partner has an invoice file for today with 4 bills for customers with accented names
+    And the invoice file is written in "windows-1252"
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then 4 bills are loaded and none is rejected
+    And every bill matches its record in the file
+
+  @SIT-INV-012 @capability:invoice_load
+  Scenario: Amounts in the file load exactly, to the cent
+    Given the partner has an invoice file for today with bills of these amounts:
+      | amount     |
+      | 0.10       |
+      | 0.29       |
+      | 19.99      |
+      | 1234567.89 |
+      | 0.01       |
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then 5 bills are loaded and none is rejected
+    And every bill matches its record in the file

@@ -94,7 +94,7 @@ def _ids(scenario: Scenario, first_seen: dict[str, Scenario]) -> Iterable[tuple[
 
 
 class _TagRules:
-    """``@capability:`` and ``@setting:`` tags against the partner profiles that load: a run fails on a
+    """``@capability:``, ``@setting:`` and ``@layout:`` tags against the partner profiles that load: a run fails on a
     capability a partner's matrix lacks, and a setting tag nobody names would make its scenario N/A everywhere."""
 
     def __init__(self, project: Path) -> None:
@@ -117,7 +117,8 @@ class _TagRules:
             kind, _, value = tag.partition(":")
             if (scenario.feature_file, tag) in self._seen:
                 continue  # a feature-level tag, or one repeated: said once per file
-            message = {"capability": self._capability, "setting": self._setting}.get(kind, lambda _: None)(value)
+            rules = {"capability": self._capability, "setting": self._setting, "layout": self._layout}
+            message = rules.get(kind, lambda _: None)(value)
             if message:
                 self._seen.add((scenario.feature_file, tag))
                 yield f"{scenario.feature_file}:{scenario.line}", f"tag @{tag}: {message}"
@@ -128,6 +129,12 @@ class _TagRules:
             return None
         files = ", ".join(f"fixtures/partners/{p}.yaml" for p in missing)
         return f"no entry for '{name}' in the capability matrix of {files}; add it with its status and reason"
+
+    @staticmethod
+    def _layout(part: str) -> str | None:
+        from harness.profiles.scope import LAYOUT_PARTS
+
+        return None if part in LAYOUT_PARTS else f"no such part of an invoice file layout ({', '.join(LAYOUT_PARTS)})"
 
     def _setting(self, need: str) -> str | None:
         role, _, key = need.partition(":")

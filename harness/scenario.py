@@ -197,17 +197,22 @@ class ScenarioContext:
         return self.fake.unique.numerify("1########")
 
     def invoice_record(self, account: str | None = None, amount: Decimal | None = None,
-                       past_due: Decimal = Decimal(0)) -> dict[str, str]:
+                       past_due: Decimal = Decimal(0), name: str | None = None) -> dict[str, str]:
         today = self.session.today
         return {
             "account_number": account or self.account_number(),
             "invoice_number": f"INV-{today:%Y%m}-{self.fake.unique.numerify('######')}",
-            "customer_name": self.fake.name(), "email": self.fake.email(),
+            "customer_name": name or self.fake.name(), "email": self.fake.email(),
             "service_address": self.fake.street_address(),
             "bill_date": today.isoformat(), "due_date": (today + timedelta(days=21)).isoformat(),
             "amount_due": f"{amount if amount is not None else self.money(20, 400):.2f}",
             "past_due": f"{past_due:.2f}",
         }
+
+    def accented_name(self) -> str:
+        """A customer name with letters beyond ASCII that ISO-8859-1 or windows-1252 files hold
+        (Š and Ž are windows-1252's own: read as ISO-8859-1 they become control characters)."""
+        return str(self.fake.unique.random_element(_ACCENTED_NAMES))
 
     def unknown_api_key(self) -> str:
         """A key shaped like an API key that the biller never issued (seeded, so the run repeats)."""
@@ -215,6 +220,10 @@ class ScenarioContext:
 
     def money(self, low: int, high: int) -> Decimal:
         return Decimal(self.fake.pyint(low * 100, high * 100)) / 100
+
+
+_ACCENTED_NAMES = ("Renée Côté", "José Peña", "Zoë Ångström", "François Müller", "Šárka Žižková", "Íñigo Ibáñez",
+                   "Søren Ærø", "Œdipe Lefèvre")
 
 
 def scenario_faker(base: Faker, seed: int, sit_id: str) -> Faker:

@@ -10,13 +10,21 @@ from harness.platform.invoices import expected_file_name, render_invoice_file
 from harness.scenario import ScenarioContext, counted, listed
 
 _files = listed(lambda f: f"{f['path']} ({f['size']} bytes, SHA-256 {f['sha256']})", none="no file")
-_bills = listed(lambda b: f"bill {b[0]} of {b[1]} ({b[2]} past due), due {b[3]}", none="no bill")
+_bills = listed(lambda b: f"bill {b[0]} of {b[1]} ({b[2]} past due), due {b[3]}, for {b[4]}", none="no bill")
+_presented = listed(lambda b: f"bill {b[0]} of {b[1]}", none="no bill")
 _rejections = listed(lambda reason: f'"{reason}"', none="no records")
 
 FAULTS = {
     "missing account number": {"account_number": ""},
     "negative amount": {"amount_due": "-5.00"},
     "non-numeric amount": {"amount_due": "abc"},
+    "amount with three decimals": {"amount_due": "10.005"},
+    "amount with an exponent": {"amount_due": "1.5E+2"},
+}
+# What the payer is presented of an account's bills, by the partner's billing model (profile data).
+_BILLING_MODELS = {
+    "balance_forward": ("only its latest bill (balance forward)", lambda bills: bills[-1:]),
+    "open_item": ("every one of its bills (open items)", lambda bills: bills),
 }
 
 
@@ -40,10 +48,56 @@ def invoice_file_one_account(sit: ScenarioContext, first: Decimal, second: Decim
     sit.vars["records"] = [sit.invoice_record(account, first), sit.invoice_record(account, second)]
 
 
+@given("the partner has an invoice file for today with bills of these amounts:")
+def invoice_file_amounts(sit: ScenarioContext, datatable: list[list[str]]) -> None:
+    """One bill per row of the table (column "amount"), each on its own account."""
+    sit.vars["records"] = [sit.invoice_record(amount=Decimal(amount)) for (amount,) in datatable[1:]]
+
+
+@given("the partner has an invoice file for today with {accounts:Count} accounts of {count:Count} bills each")
+def invoice_file_several_per_account(sit: ScenarioContext, accounts: int, count: int) -> None:
+    """Several bills per account, the accounts' bills interleaved in the file as a day's run writes them."""
+    numbers = [sit.account_number() for _ in range(accounts)]
+    sit.vars["records"] = [sit.invoice_record(account) for _ in range(count) for account in numbers]
+
+
+@given("the partner has an invoice file for today with {open_count:Count} open and {closed:Count} closed items "
+       "for one account", needs="layout:item_status")
+def invoice_file_closed_items(sit: ScenarioContext, open_count: int, closed: int) -> None:
+    """Open items and closed (paid) ones for one account, closed ones first, as an AR export holds them."""
+    account = sit.account_number()
+    sit.vars["records"] = [sit.invoice_record(account) for _ in range(closed + open_count)]
+    sit.vars["closed"] = set(range(closed))
+
+
+@given("the bill has a credit adjustment of {amount:Money}", needs="layout:charge_lines")
+def credit_adjustment(sit: ScenarioContext, amount: Decimal) -> None:
+    """A charge line of minus this amount inside the (positive) bill, before its other lines."""
+    sit.vars.setdefault("adjustments", {}).setdefault(0, []).append(f"{-amount:.2f}")
+
+
+@given("the partner has an invoice file for today with {count:Count} bills for customers with accented names")
+def invoice_file_accented(sit: ScenarioContext, count: int) -> None:
+    """Good bills whose customer names have letters beyond ASCII (é, ñ, Å, Š, Œ)."""
+    sit.vars["records"] = [sit.invoice_record(name=sit.accented_name()) for _ in range(count)]
+
+
+@given('the invoice file is written in "{encoding:Text}"')
+def file_encoding(sit: ScenarioContext, encoding: str) -> None:
+    """The file's encoding, declared in its XML prolog (ISO-8859-1, windows-1252, UTF-8)."""
+    sit.vars["encoding"] = encoding
+
+
+@given("the invoice file starts with a byte-order mark")
+def file_bom(sit: ScenarioContext) -> None:
+    """The UTF-8 byte-order mark some partner systems write before the XML prolog."""
+    sit.vars["bom"] = True
+
+
 @given("the invoice file also has these faulty records:")
 def faulty_records(sit: ScenarioContext, datatable: list[list[str]]) -> None:
     """Adds one faulty record per row; faults: missing account number, negative amount,
-    non-numeric amount, duplicate invoice number."""
+    non-numeric amount, amount with three decimals, amount with an exponent, duplicate invoice number."""
     records = sit.vars["records"]
     for (fault,) in datatable[1:]:
         if fault == "duplicate invoice number":
@@ -61,7 +115,9 @@ def faulty_records(sit: ScenarioContext, datatable: list[list[str]]) -> None:
 def upload_invoice_file(sit: ScenarioContext) -> None:
     """The partner puts the file on the platform's sFTP server under its usual name."""
     layout = sit.biller.partner.invoice_file
-    content = render_invoice_file(layout, sit.vars["records"])
+    content = render_invoice_file(layout, sit.vars["records"], closed=sit.vars.get("closed", ()),
+                                  adjustments=sit.vars.get("adjustments"), encoding=sit.vars.get("encoding", "UTF-8"),
+                                  bom=sit.vars.get("bom", False))
     name = expected_file_name(layout, sit.session.today)
     sit.partner.upload(name, content)
     sit.vars["file"] = {"path": name, "size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
@@ -83,12 +139,14 @@ def file_intact(sit: ScenarioContext) -> None:
 
 
 @then("{count:Count} bills are loaded and none is rejected")
+@then("{count:Count} bill is loaded and none is rejected")
 def loaded_none_rejected(sit: ScenarioContext, count: int) -> None:
     """The import accepted exactly this many bills and rejected nothing."""
     report = sit.vars["import"]
-    _loaded(sit, count)
+    # Rejections first: where a file did not load, the reason says why (a count would say only how many).
     sit.expect("the platform to reject {}", [], list(report.rejected), "the platform rejected {}",
                instead="it rejected {}", show=_rejections)
+    _loaded(sit, count)
 
 
 def _loaded(sit: ScenarioContext, count: int) -> None:
@@ -104,11 +162,13 @@ def loaded(sit: ScenarioContext, count: int) -> None:
 
 @then("every bill matches its record in the file")
 def bills_match(sit: ScenarioContext) -> None:
-    """Each loaded bill carries its record's invoice number, amounts and due date."""
+    """Each loaded bill carries its record's invoice number, amounts, due date and customer name."""
     for record in sit.vars["records"]:
         bills = sit.platform.bills(record["account_number"])
-        got = [(b.invoice_number, f"{b.amount_due:.2f}", f"{b.past_due:.2f}", str(b.due_date)) for b in bills]
-        want = [(record["invoice_number"], record["amount_due"], record["past_due"], record["due_date"])]
+        got = [(b.invoice_number, f"{b.amount_due:.2f}", f"{b.past_due:.2f}", str(b.due_date), b.customer_name)
+               for b in bills]
+        want = [(record["invoice_number"], record["amount_due"], record["past_due"], record["due_date"],
+                 record["customer_name"])]
         sit.expect(f"account {record['account_number']} to have {{}}", want, got,
                    f"account {record['account_number']} has {{}}", instead="it has {}", show=_bills)
 
@@ -143,3 +203,31 @@ def presented(sit: ScenarioContext, count: int, total: Decimal) -> None:
                instead="they are presented {}", show=counted("bill"))
     sit.expect("the bills presented to total {}", total, sum((b.amount_due for b in bills), Decimal(0)),
                "the bills presented total {}", instead="they total {}")
+
+
+@then("the payer is presented only the open items")
+def presented_open_items(sit: ScenarioContext) -> None:
+    """The account's bills are its open items, each once; no closed item of the file is among them."""
+    closed = sit.vars.get("closed", set())
+    records = sit.vars["records"]
+    want = [(r["invoice_number"], Decimal(r["amount_due"])) for i, r in enumerate(records) if i not in closed]
+    account = records[0]["account_number"]
+    got = [(b.invoice_number, b.amount_due) for b in sit.platform.bills(account)]
+    sit.expect(f"the payer of account {account} to be presented {{}}", want, got,
+               f"the payer of account {account} is presented {{}}", instead="they are presented {}", show=_presented)
+
+
+@then("each account is presented its bills as the partner's billing model says")
+def presented_by_billing_model(sit: ScenarioContext) -> None:
+    """Balance forward: each account's latest bill only (it carries the balance forward); open items:
+    every bill of the account. The model is the partner profile's ``billing_model``."""
+    model = sit.biller.partner.billing_model
+    words, presented = _BILLING_MODELS[model]
+    by_account: dict[str, list[tuple[str, Decimal]]] = {}
+    for record in sit.vars["records"]:
+        by_account.setdefault(record["account_number"], []).append(
+            (record["invoice_number"], Decimal(record["amount_due"])))
+    for account, bills in by_account.items():
+        got = [(b.invoice_number, b.amount_due) for b in sit.platform.bills(account)]
+        sit.expect(f"account {account} to be presented {words}: {{}}", presented(bills), got,
+                   f"account {account} is presented {{}}", instead="it is presented {}", show=_presented)

@@ -9,11 +9,12 @@ fault in the file into a ``Rejection`` instead of raising.
 
 from __future__ import annotations
 
+import codecs
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import IO
@@ -22,7 +23,7 @@ from lxml import etree
 
 from harness.errors import ProfileError
 from harness.platform.bif import BIF_FIELDS, BifRecord
-from harness.profiles.models import FieldMap, InvoiceFile
+from harness.profiles.models import ChargeLines, FieldMap, InvoiceFile
 
 _DTD_REFUSAL = "refused: the file declares a DTD (<!DOCTYPE ...>); invoice files may not declare entities"
 # lxml repeats the position at the end of its message; the rejection states it once.
@@ -174,6 +175,8 @@ class _RecordMapper:
         # Plain child names are read from one pass over the children: lxml's find() costs
         # microseconds a call, which dominates the load time of a big file.
         self._by_name = {field: bool(_NAME.fullmatch(spec.source)) for field, spec in layout.fields.items()}
+        # A field read from a charge line (past due) is checked as that field; the other lines as lines.
+        self._line_fields = [spec.source for field, spec in layout.fields.items() if not self._by_name[field]]
 
     def map(self, record: etree._Element) -> BifRecord | Rejection | None:
         """The record in BIF, or why it is rejected; None for a record the layout does not load
@@ -194,11 +197,26 @@ class _RecordMapper:
                 self._check_unique(field, spec, text)
             except _Fault as fault:
                 faults.append(str(fault))
+        if self._layout.lines is not None:
+            faults.extend(self._line_faults(record, self._layout.lines))
         if faults:
             invoice = record.findtext(self._layout.fields["invoice_number"].source)
             invoice = invoice.strip() if invoice and invoice.strip() else None
             return Rejection(self._file, self._count, record.sourceline, invoice, "; ".join(faults))
         return BifRecord(bid=self._bid, invoice_type=self._invoice_type, **values)  # type: ignore[arg-type]
+
+    def _line_faults(self, record: etree._Element, lines: ChargeLines) -> Iterator[str]:
+        """A line is a charge or an adjustment: a plain amount, negative for a credit."""
+        taken = {id(element) for source in self._line_fields if (element := record.find(source)) is not None}
+        for line in record.iterfind(lines.source):
+            if id(line) in taken:
+                continue
+            kind = line.get(lines.kind) if lines.kind else None
+            label = f"{lines.source} ({lines.kind} {kind})" if kind is not None else lines.source
+            try:
+                _amount((line.text or "").strip(), label, signed=True)
+            except _Fault as fault:
+                yield str(fault)
 
     def _check_unique(self, field: str, spec: FieldMap, text: str) -> None:
         if not spec.unique or not text:
@@ -229,20 +247,31 @@ def _date(text: str, date_format: str) -> date:
     return datetime.strptime(text, date_format).date()
 
 
-def _amount(text: str, source: str) -> Decimal:
-    """Parse by hand so nothing Decimal would accept beyond plain money slips through."""
+def _amount(text: str, source: str, *, signed: bool = False) -> Decimal:
+    """Parse by hand so nothing Decimal would accept beyond plain money slips through (an exponent,
+    NaN, underscores: "not a plain amount"); never through float. ``signed``: a credit may be negative."""
     match = _AMOUNT.fullmatch(text)
     if match is None or not (match["whole"] or match["frac"]):
-        raise _Fault(f"{source} {_quote(text)} is not a number")
+        raise _Fault(f"{source} {_quote(text)} {'is not a plain amount' if _decimal(text) else 'is not a number'}")
     whole = match["whole"].lstrip("0")
     frac = (match["frac"] or "").rstrip("0")
-    if match["sign"] == "-" and (whole or frac):
+    negative = match["sign"] == "-" and bool(whole or frac)
+    if negative and not signed:
         raise _Fault(f"{source} {_quote(text)} is negative")
     if len(frac) > 2:
         raise _Fault(f"{source} {_quote(text)} has more than 2 decimals")
     if len(whole) > _MAX_WHOLE_DIGITS:
         raise _Fault(f"{source} {_quote(text)} is too large (more than {_MAX_WHOLE_DIGITS} digits)")
-    return Decimal(f"{whole or 0}.{frac or 0}").quantize(_CENT)
+    return Decimal(f"{'-' if negative else ''}{whole or 0}.{frac or 0}").quantize(_CENT)
+
+
+def _decimal(text: str) -> bool:
+    """Whether Decimal reads ``text`` as a number: 1e3, 1_000, NaN, Infinity are numbers, not money."""
+    try:
+        Decimal(text)
+    except InvalidOperation:
+        return False
+    return True
 
 
 def _quote(text: str, limit: int = 40) -> str:
@@ -263,11 +292,25 @@ def _check_layout(layout: InvoiceFile) -> None:
             raise ProfileError(f"invoice_file field {field}: bad source path {spec.source!r}: {exc}") from None
 
 
-def render_invoice_file(layout: InvoiceFile, records: Iterable[Mapping[str, str]]) -> bytes:
-    """Build a partner-shaped file from dicts of BIF field -> text, using the profile's paths."""
+def render_invoice_file(layout: InvoiceFile, records: Iterable[Mapping[str, str]], *, closed: Collection[int] = (),
+                        adjustments: Mapping[int, Sequence[str]] | None = None, encoding: str = "UTF-8",
+                        bom: bool = False) -> bytes:
+    """Build a partner-shaped file from dicts of BIF field -> text, using the profile's paths.
+
+    What real files hold, by record index: ``closed`` records are items the layout does not load
+    (``otherwise``: a closed item); ``adjustments`` are charge lines added to a record (``lines``),
+    "-15.00" for a credit. The file is written in ``encoding`` (declared in its prolog; a character
+    the encoding lacks becomes a character reference), after a byte-order mark if ``bom`` (UTF-8 only).
+    """
     _check_layout(layout)
+    if closed and not layout.otherwise:
+        raise ProfileError("invoice_file: no 'otherwise' value says how the partner writes an item that does not load")
+    if adjustments and (layout.lines is None or (layout.lines.kind and not layout.lines.adjustment)):
+        raise ProfileError("invoice_file: no 'lines' (with an 'adjustment' kind) says how a bill's charge lines look")
+    if bom and codecs.lookup(encoding).name != "utf-8":
+        raise ValueError(f"a byte-order mark is written before UTF-8 only, not {encoding}")
     root = etree.Element(layout.root)
-    for values in records:
+    for index, values in enumerate(records):
         unknown = values.keys() - layout.fields.keys()
         if unknown:
             raise ValueError(f"fields not in the {layout.root} layout: {', '.join(sorted(unknown))}")
@@ -275,9 +318,29 @@ def render_invoice_file(layout: InvoiceFile, records: Iterable[Mapping[str, str]
         for field, spec in layout.fields.items():
             if field in values:
                 _place(record, spec.source).text = _rendered(values[field], spec, layout.date_format)
-        for source, value in layout.only_when.items():  # a record the partner sends to be loaded
+        if adjustments and index in adjustments:
+            _adjust(record, layout.lines, adjustments[index])  # type: ignore[arg-type]
+        # A record the partner sends to be loaded, or one it sends that does not load (a closed item).
+        for source, value in (layout.otherwise if index in closed else layout.only_when).items():
             _place(record, source).text = value
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    data = etree.tostring(root, xml_declaration=True, encoding=encoding, pretty_print=True)
+    return codecs.BOM_UTF8 + data if bom else data
+
+
+def _adjust(record: etree._Element, lines: ChargeLines, amounts: Sequence[str]) -> None:
+    """Adjustment lines of these amounts, listed before the record's other lines: a reader that takes
+    the first line for the past due one (or any line's sign for the bill's) goes wrong on them."""
+    parent, _, name = lines.source.rpartition("/")
+    holder = _place(record, parent) if parent else record
+    first = holder.find(name)
+    attrs = {lines.kind: lines.adjustment} if lines.kind and lines.adjustment else {}
+    for amount in amounts:
+        line = etree.Element(name, attrs)
+        line.text = amount
+        if first is None:
+            holder.append(line)
+        else:
+            first.addprevious(line)
 
 
 def _rendered(text: str, spec: FieldMap, date_format: str) -> str:

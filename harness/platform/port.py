@@ -51,6 +51,7 @@ class Bill:
     amount_due: Decimal
     past_due: Decimal
     due_date: date | None
+    customer_name: str = ""
 
 
 @dataclass(frozen=True)

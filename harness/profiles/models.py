@@ -76,6 +76,17 @@ class FieldMap(_Model):
     )
 
 
+class ChargeLines(_Model):
+    """The charge lines of a bill, where a layout itemises it: one element per charge or adjustment,
+    a credit adjustment being a negative line inside a positive bill."""
+
+    source: str = Field(description="path of each line relative to the record element, e.g. Charges/Charge")
+    kind: str | None = Field(default=None, description="attribute that says what a line is, e.g. DESCRIPTOR")
+    adjustment: str | None = Field(
+        default=None, description="value of ``kind`` on an adjustment line (what the invoice-file generator writes)"
+    )
+
+
 class InvoiceFile(_Model):
     """A partner's invoice file layout and its mapping to the platform's BIF."""
 
@@ -89,6 +100,23 @@ class InvoiceFile(_Model):
     only_when: dict[str, str] = Field(
         default_factory=dict, description="element -> value a record must hold to load (Caselle: open items only)"
     )
+    otherwise: dict[str, str] = Field(
+        default_factory=dict,
+        description="element -> value of a record the partner sends that does not load (a closed item): "
+        "what the invoice-file generator writes for one",
+    )
+    lines: ChargeLines | None = Field(default=None, description="the bill's charge lines, if the layout has them")
+
+    @field_validator("otherwise")
+    @classmethod
+    def _otherwise_differs(cls, otherwise: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        only_when = info.data.get("only_when") or {}
+        for element, value in otherwise.items():
+            if element not in only_when:
+                raise ValueError(f"'{element}' is not an element of only_when ({', '.join(only_when) or 'none'})")
+            if only_when[element] == value:
+                raise ValueError(f"'{element}: {value}' is the value of a record that loads")
+        return otherwise
 
     @field_validator("fields")
     @classmethod

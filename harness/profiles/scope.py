@@ -7,7 +7,8 @@ A scenario that needs the biller configured a certain way says so with a tag, so
 it is N/A with the reason when the biller is not, rather than failing with nothing to fix:
 ``@setting:ROLE`` needs the setting the partner profile names ROLE to be on (true, or
 holding codes or text); ``@setting:ROLE:KEY`` needs a code of its own for KEY in a codes
-setting, one that no other key lists (a block code for card payments only).
+setting, one that no other key lists (a block code for card payments only); ``@layout:PART`` needs
+the partner's invoice file layout to hold PART (``LAYOUT_PARTS``: charge lines, an item status).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from harness.profiles.models import SettingType, Status
 CAPABILITY_TAG = "capability:"
 PARTNER_TAG = "partner:"
 SETTING_TAG = "setting:"
+LAYOUT_TAG = "layout:"
+# What a partner's invoice file layout may hold that a scenario needs: tag value -> (its field, in words).
+LAYOUT_PARTS = {
+    "charge_lines": ("lines", "charge lines (invoice_file.lines)"),
+    "item_status": ("otherwise", "item status for the items it does not load (invoice_file.only_when, otherwise)"),
+}
 
 
 def out_of_scope(biller: Biller, capability: str) -> str | None:
@@ -58,7 +65,20 @@ def scenario_scope(biller: Biller, tags: Iterable[str]) -> str | None:
             return reason
         if tag.startswith(SETTING_TAG) and (reason := _unset(biller, tag.removeprefix(SETTING_TAG))):
             return reason
+        if tag.startswith(LAYOUT_TAG) and (reason := _not_in_layout(biller, tag.removeprefix(LAYOUT_TAG))):
+            return reason
     return None
+
+
+def _not_in_layout(biller: Biller, part: str) -> str | None:
+    """None when the partner's invoice file layout holds ``part``, else why the scenario is N/A."""
+    if part not in LAYOUT_PARTS:
+        raise ProfileError(f"tag @{LAYOUT_TAG}{part}: no such part of an invoice file layout "
+                           f"(parts: {', '.join(LAYOUT_PARTS)})")
+    field, words = LAYOUT_PARTS[part]
+    if getattr(biller.partner.invoice_file, field):
+        return None
+    return f"Not in the invoice file of {biller.partner.display_name}: its layout has no {words}"
 
 
 def _unset(biller: Biller, need: str) -> str | None:

@@ -80,7 +80,7 @@ def test_the_canaries_are_in_accepted_and_rejected_records(canaries: CanaryRun) 
     rejected = [e.data["record"] for e in faulty if e.kind == "platform.invoice_rejected"]
     (content,) = [e.data["content"] for e in faulty if e.kind == "file.transferred"]
     records = list(etree.fromstring(content.encode()))
-    assert len(rejected) == 4 and len(records) == 7
+    assert len(rejected) == 6 and len(records) == 9  # SIT-INV-002: 3 good records, 6 faulty ones
     for number in rejected:
         fields = {child.tag: child.text or "" for child in records[number - 1]}
         assert sum(TOKEN.lower() in value.lower() for value in fields.values()) == 3, fields  # name, email, address

@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -28,7 +28,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from runs import BILLER, SIT, Run, explain, sit, sit_run
 
-from harness.events import MASK
+from harness.events import MASK, Event
 
 USER, PASSWORD, SFTP_PASSWORD = "CANARY-user-7f3a", "CANARY-pass-91c2", "CANARY-sftp-44be"
 # Caselle's OAuth credentials and token, and Newport's platform API keys (the callbacks' BK=).
@@ -138,18 +138,29 @@ def leak_checked(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
                 PAYMENT_AND_INVOICE, expect=3)  # a harness error, not a failed scenario
 
 
-def test_a_secret_in_the_log_fails_the_run_naming_the_event(leak_checked: ReportedRun) -> None:
-    (finished,) = [e for e in leak_checked.events if e.kind == "run.finished"]
+def assert_the_leak_check_caught(run: ReportedRun, secrets: Collection[str]) -> Event:
+    """The run ended failed, as a harness error naming one of ``secrets`` (environment variables) and
+    the event holding it, never its value; no report was written. Returns that event."""
+    (finished,) = [e for e in run.events if e.kind == "run.finished"]
     assert finished.data["status"] == "failed" and finished.data["category"] == "harness"
     error = finished.data["error"]
-    assert error.startswith("a secret reached the event log: SIT_CAYENTA_API_") and " in event " in error, error
-    assert PASSWORD not in error and USER not in error  # named, never shown
+    assert error.startswith("a secret reached the event log: ") and " in event " in error, error
+    name = error.removeprefix("a secret reached the event log: ").split()[0]
+    assert name in secrets, error
+    assert leaks(error.encode()) == []  # named, never shown
     seq = int(error.split(" in event ")[1].split()[0])
-    leaked = next(e for e in leak_checked.events if e.seq == seq)
-    assert leaks(json.dumps(leaked.data).encode())  # the event it names does hold the secret
-    assert "report withheld, nothing written" in leak_checked.result.stdout
-    assert not leak_checked.reports.exists()
-    assert leak_checked.pack is not None and "report withheld" in leak_checked.pack.stderr
+    leaked = next(e for e in run.events if e.seq == seq)
+    held = leaks(json.dumps(leaked.data).encode())
+    assert any(found.startswith(CANARIES[name]) for found in held), (name, held)  # the event does hold it
+    assert "report withheld, nothing written" in run.result.stdout
+    assert not run.reports.exists()
+    assert run.pack is not None and "report withheld" in run.pack.stderr
+    return leaked
+
+
+def test_a_secret_in_the_log_fails_the_run_naming_the_event(leak_checked: ReportedRun) -> None:
+    leaked = assert_the_leak_check_caught(leak_checked, {"SIT_CAYENTA_API_USER", "SIT_CAYENTA_API_PASSWORD"})
+    assert leaked.kind == "partner.exchange"  # the Basic credential of a call to the partner
 
 
 def _files(root: Path) -> list[Path]:

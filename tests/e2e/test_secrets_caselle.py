@@ -19,9 +19,11 @@ from test_secrets import (
     RETIRED_KEY,
     TOKEN,
     UNCHECKED,
+    UNREDACTED,
     ReportedRun,
     _files,
     _run,
+    assert_the_leak_check_caught,
     leaks,
     report_leaks,
 )
@@ -35,6 +37,13 @@ UNMASKED = "expired_oauth or billers_api_key_refreshes or card_payment_posts"
 @pytest.fixture(scope="module")
 def redacted(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
     return _run(tmp_path_factory.mktemp("caselle-secrets") / "redacted", SIT, USES_EVERY_SECRET, BILLER)
+
+
+@pytest.fixture(scope="module")
+def leak_checked(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
+    """Redaction off, the product's leak checks on: the bearer token of a payment reaches the log."""
+    return _run(tmp_path_factory.mktemp("caselle-secrets") / "leak-checked", [sys.executable, "-c", UNREDACTED],
+                "card_payment_posts", BILLER, expect=3)
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +75,10 @@ def test_negative_control_without_redaction_every_secret_is_found(unredacted: Re
     assert {CLIENT_ID, CLIENT_SECRET, TOKEN, API_KEY} <= set(leaks(store))
     assert RETIRED_KEY not in leaks(store)  # the retired key was not used by these scenarios
     assert report_leaks(unredacted.reports)
+
+
+def test_a_caselle_secret_in_an_exchange_fails_the_run_naming_the_event(leak_checked: ReportedRun) -> None:
+    leaked = assert_the_leak_check_caught(leak_checked, {"SIT_CASELLE_OAUTH_TOKEN", "SIT_CASELLE_CLIENT_ID",
+                                                         "SIT_CASELLE_CLIENT_SECRET"})
+    assert leaked.kind == "partner.exchange"
+    assert leaked.data["request_headers"]["Authorization"] == f"Bearer {TOKEN}"  # the payment's bearer token

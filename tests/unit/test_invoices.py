@@ -110,10 +110,15 @@ def test_bad_sample_keeps_good_records_and_rejects_each_bad_one(layout: InvoiceF
         ("0.5", "0.50"),
         ("1.500", "1.50"),
         ("-0.00", "0.00"),
-        ("1e3", "'1e3' is not a number"),
-        ("1_000", "'1_000' is not a number"),
-        ("NaN", "'NaN' is not a number"),
+        ("1e3", "'1e3' is not a plain amount"),
+        ("1.5E+2", "'1.5E+2' is not a plain amount"),
+        ("1_000", "'1_000' is not a plain amount"),
+        ("NaN", "'NaN' is not a plain amount"),
+        ("-Infinity", "'-Infinity' is not a plain amount"),
+        ("10.005", "'10.005' has more than 2 decimals"),
+        ("0.001", "'0.001' has more than 2 decimals"),
         (".", "'.' is not a number"),
+        ("12,50", "'12,50' is not a number"),
         ("1234567890123", "'1234567890123' is too large (more than 12 digits)"),
     ],
 )
@@ -320,3 +325,98 @@ def test_a_layout_loads_only_the_records_it_names(tmp_path: Path) -> None:
     path.write_bytes(data.replace(b"<Bill>", b"<Bill><ItemStatus>Closed</ItemStatus>", 1))
     result = load_invoice_file(path, layout, 2493, 42)
     assert [bill.invoice_number for bill in result.accepted] == ["B"] and result.rejected == []
+
+
+EXACT = ("0.10", "0.29", "19.99", "1234567.89", "0.01", "999999999999.99")
+
+
+def test_amounts_whose_binary_float_is_inexact_load_exactly(tmp_path: Path, layout: InvoiceFile) -> None:
+    """Decimal end to end: float(0.29) * 100 is 28.999..., a cents conversion through float loses a cent."""
+    body = "".join(record_xml(f"A{i}", f"I{i}", amount) for i, amount in enumerate(EXACT))
+    path = write(tmp_path, f"<BillHeaders>{body}</BillHeaders>".encode())
+
+    result = load_invoice_file(path, layout, BID, INVOICE_TYPE)
+
+    assert result.ok
+    assert [r.amount_due for r in result.accepted] == [Decimal(a) for a in EXACT]
+    assert all(type(r.amount_due) is Decimal for r in result.accepted)
+    assert [r.to_dict()["amount_due"] for r in result.accepted] == list(EXACT)
+
+
+def test_a_credit_line_inside_a_positive_bill_loads(tmp_path: Path, layout: InvoiceFile) -> None:
+    records = [{"account_number": "1", "invoice_number": "A", "due_date": "2026-12-01", "amount_due": "120.00",
+                "past_due": "35.00"}]
+    data = render_invoice_file(layout, records, adjustments={0: ["-15.00", "0.29"]})
+    assert b'<Charge DESCRIPTOR="ADJ">-15.00</Charge>\n      <Charge DESCRIPTOR="ADJ">0.29</Charge>\n      ' \
+           b'<Charge DESCRIPTOR="30">35.00</Charge>' in data
+
+    result = load_invoice_file(write(tmp_path, data), layout, BID, INVOICE_TYPE)
+
+    assert result.ok
+    assert [(r.amount_due, r.past_due) for r in result.accepted] == [(Decimal("120.00"), Decimal("35.00"))]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("abc", "Charges/Charge (DESCRIPTOR ADJ) 'abc' is not a number"),
+        ("-1e2", "Charges/Charge (DESCRIPTOR ADJ) '-1e2' is not a plain amount"),
+        ("-15.005", "Charges/Charge (DESCRIPTOR ADJ) '-15.005' has more than 2 decimals"),
+    ],
+)
+def test_a_bad_charge_line_rejects_its_record(tmp_path: Path, layout: InvoiceFile, line: str, reason: str) -> None:
+    records = [{"account_number": "1", "invoice_number": "A", "due_date": "2026-12-01", "amount_due": "120.00"}]
+    path = write(tmp_path, render_invoice_file(layout, records, adjustments={0: [line]}))
+
+    assert [i.reason for i in iter_invoice_file(path, layout, BID, INVOICE_TYPE)] == [reason]
+
+
+def test_a_negative_past_due_line_is_said_once(tmp_path: Path, layout: InvoiceFile) -> None:
+    """The past due line is read as the past due field (not negative), not checked again as a line."""
+    records = [{"account_number": "1", "invoice_number": "A", "due_date": "2026-12-01", "amount_due": "9.00",
+                "past_due": "-5.00"}]
+    path = write(tmp_path, render_invoice_file(layout, records))
+
+    assert [i.reason for i in iter_invoice_file(path, layout, BID, INVOICE_TYPE)] == [
+        "Charges/Charge[@DESCRIPTOR='30'] '-5.00' is negative"]
+
+
+NAMES = ["Renée Côté", "José Peña", "Zoë Ångström"]
+
+
+@pytest.mark.parametrize("partner", ["cayenta", "caselle"])
+@pytest.mark.parametrize(("encoding", "bom"), [("UTF-8", True), ("ISO-8859-1", False), ("windows-1252", False)])
+def test_the_declared_encoding_is_honoured(tmp_path: Path, partner: str, encoding: str, bom: bool) -> None:
+    layout = load_partner(ROOT, partner).invoice_file
+    records = [{"account_number": str(i), "invoice_number": f"I{i}", "customer_name": name, "due_date": "2026-12-01",
+                "amount_due": "10.00"} for i, name in enumerate(NAMES)]
+    data = render_invoice_file(layout, records, encoding=encoding, bom=bom)
+    assert data.startswith(b"\xef\xbb\xbf<?xml" if bom else f"<?xml version='1.0' encoding='{encoding}'?>".encode())
+    assert NAMES[0].encode(encoding) in data
+
+    result = load_invoice_file(write(tmp_path, data, "in.xml"), layout, BID, INVOICE_TYPE)
+
+    assert result.ok and [r.customer_name for r in result.accepted] == NAMES
+
+
+def test_closed_items_are_written_by_the_profile_and_not_loaded(tmp_path: Path) -> None:
+    layout = load_partner(ROOT, "caselle").invoice_file
+    records = [{"account_number": "1", "invoice_number": n, "due_date": "2026-12-01", "amount_due": "10.00"}
+               for n in ("A", "B", "C")]
+    data = render_invoice_file(layout, records, closed={0, 2})
+    assert data.count(b"<ItemStatus>Closed</ItemStatus>") == 2 and data.count(b"<ItemStatus>Open</ItemStatus>") == 1
+
+    result = load_invoice_file(write(tmp_path, data, "ARBills_20261201.xml"), layout, 2493, 42)
+
+    assert [bill.invoice_number for bill in result.accepted] == ["B"] and result.rejected == []
+
+
+def test_the_generator_refuses_what_a_layout_cannot_hold(layout: InvoiceFile) -> None:
+    caselle = load_partner(ROOT, "caselle").invoice_file
+    record = {"account_number": "1", "invoice_number": "A", "due_date": "2026-12-01", "amount_due": "1.00"}
+    with pytest.raises(ProfileError, match="no 'otherwise' value"):
+        render_invoice_file(layout, [record], closed={0})
+    with pytest.raises(ProfileError, match="no 'lines'"):
+        render_invoice_file(caselle, [record], adjustments={0: ["-1.00"]})
+    with pytest.raises(ValueError, match="before UTF-8 only, not ISO-8859-1"):
+        render_invoice_file(layout, [record], encoding="ISO-8859-1", bom=True)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from harness.errors import ProfileError
-from harness.profiles import belongs, load_biller, load_partner, out_of_scope, scenario_scope
+from harness.profiles import InvoiceFile, belongs, load_biller, load_partner, out_of_scope, scenario_scope
 
 PROJECT = Path(__file__).resolve().parents[2]
 CLAYTON = PROJECT / "fixtures" / "billers" / "clayton-county-water.yaml"
@@ -235,3 +235,27 @@ def test_the_sole_code_is_listed_for_one_key_only() -> None:
     assert (clayton.sole_code("block_codes", "CC"), clayton.sole_code("block_codes", "ACH")) == ("C", "E")
     assert clayton.sole_code("block_codes", "EFT") is None
     assert clayton.sole_code("portal_block_lock", "CC") is None  # not a codes setting
+
+
+# --- scenarios that need a part of the partner's invoice file layout ------------------------------
+
+
+def test_a_layout_tag_is_in_scope_only_where_the_partners_layout_has_the_part() -> None:
+    clayton, newport = load_biller(PROJECT, "clayton-county-water"), load_biller(PROJECT, "newport-or")
+    assert scenario_scope(clayton, {"layout:charge_lines"}) is None
+    assert scenario_scope(newport, {"layout:item_status"}) is None
+    assert scenario_scope(newport, {"layout:charge_lines"}) == (
+        "Not in the invoice file of Caselle Connect: its layout has no charge lines (invoice_file.lines)")
+    assert scenario_scope(clayton, {"layout:item_status"}) == (
+        "Not in the invoice file of Cayenta Utilities: its layout has no item status for the items it does not "
+        "load (invoice_file.only_when, otherwise)")
+    with pytest.raises(ProfileError, match=r"tag @layout:lines: no such part of an invoice file layout \(parts: "):
+        scenario_scope(clayton, {"layout:lines"})
+
+
+def test_otherwise_names_an_only_when_element_with_another_value() -> None:
+    layout = load_partner(PROJECT, "caselle").invoice_file.model_dump()
+    for otherwise, message in (({"Status": "Closed"}, "'Status' is not an element of only_when (ItemStatus)"),
+                               ({"ItemStatus": "Open"}, "'ItemStatus: Open' is the value of a record that loads")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            InvoiceFile.model_validate({**layout, "otherwise": otherwise})

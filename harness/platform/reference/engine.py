@@ -82,7 +82,8 @@ class ReferenceEngine(Platform):
         loaded = self.state.bills.get(account, [])
         if self.biller.partner.billing_model == "balance_forward":
             loaded = loaded[-1:]  # each new bill carries the balance forward and replaces the last
-        return [Bill(b.account_number, b.invoice_number, b.amount_due, b.past_due, b.due_date) for b in loaded]
+        return [Bill(b.account_number, b.invoice_number, b.amount_due, b.past_due, b.due_date, b.customer_name)
+                for b in loaded]
 
     # -- RTDR -----------------------------------------------------------------------------
     def open_account(self, account: str) -> Balance:
