@@ -3,7 +3,8 @@
 One function, ``check_features``, so that lint and run agree: Gherkin that does not parse, a
 scenario without a SIT ID (or with two), a SIT ID used twice, a step no phrase of the catalogue
 reads, a value a step's parameter refuses, a step in the wrong place or without the tag it needs,
-a capability or setting tag the partner profiles do not know. Each finding names the file and line.
+a capability or setting tag the partner profiles do not know, a withheld tag for what the platform
+never makes (or beside the same capability tag). Each finding names the file and line.
 """
 
 from __future__ import annotations
@@ -117,7 +118,11 @@ class _TagRules:
             kind, _, value = tag.partition(":")
             if (scenario.feature_file, tag) in self._seen:
                 continue  # a feature-level tag, or one repeated: said once per file
-            message = {"capability": self._capability, "setting": self._setting}.get(kind, lambda _: None)(value)
+            message = {"capability": self._capability, "setting": self._setting,
+                       "withheld": self._withheld}.get(kind, lambda _: None)(value)
+            if kind == "withheld" and f"capability:{value}" in scenario.tags:
+                message = (f"the scenario also needs @capability:{value}: it could never apply (a withheld "
+                           "scenario runs where the capability is out of scope); keep one of the two tags")
             if message:
                 self._seen.add((scenario.feature_file, tag))
                 yield f"{scenario.feature_file}:{scenario.line}", f"tag @{tag}: {message}"
@@ -128,6 +133,15 @@ class _TagRules:
             return None
         files = ", ".join(f"fixtures/partners/{p}.yaml" for p in missing)
         return f"no entry for '{name}' in the capability matrix of {files}; add it with its status and reason"
+
+    def _withheld(self, name: str) -> str | None:
+        from harness.profiles.scope import PRODUCED
+
+        if name not in PRODUCED:
+            return (f"the platform makes nothing for '{name}' that it could hold back (it makes what "
+                    f"{', '.join(sorted(PRODUCED))} post); tag the scenario @capability:{name} instead, so that it "
+                    "is N/A with the reason where the capability is not in scope")
+        return self._capability(name)
 
     def _setting(self, need: str) -> str | None:
         role, _, key = need.partition(":")
