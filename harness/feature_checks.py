@@ -95,8 +95,9 @@ def _ids(scenario: Scenario, first_seen: dict[str, Scenario]) -> Iterable[tuple[
 
 
 class _TagRules:
-    """``@capability:`` and ``@setting:`` tags against the partner profiles that load: a run fails on a
-    capability a partner's matrix lacks, and a setting tag nobody names would make its scenario N/A everywhere."""
+    """``@capability:``, ``@setting:`` and ``@withheld:`` tags against the partner profiles that load: a run fails
+    on a capability a partner's matrix lacks, a setting tag nobody names would make its scenario N/A everywhere,
+    and a withheld scenario for what the platform never makes could never run."""
 
     def __init__(self, project: Path) -> None:
         # Profiles are read here, not at import: harness.profiles imports this module (its lint does).
@@ -121,8 +122,8 @@ class _TagRules:
             message = {"capability": self._capability, "setting": self._setting,
                        "withheld": self._withheld}.get(kind, lambda _: None)(value)
             if kind == "withheld" and f"capability:{value}" in scenario.tags:
-                message = (f"the scenario also needs @capability:{value}: it could never apply (a withheld "
-                           "scenario runs where the capability is out of scope); keep one of the two tags")
+                message = (f"the scenario also carries @capability:{value}, so it never applies (a withheld "
+                           "scenario runs only where the capability is out of scope); keep one of the two tags")
             if message:
                 self._seen.add((scenario.feature_file, tag))
                 yield f"{scenario.feature_file}:{scenario.line}", f"tag @{tag}: {message}"
