@@ -2,6 +2,8 @@
 Feature: ACH rejects
   When the payer's bank returns an ACH payment (a NACHA R-code) the platform posts the
   return to the partner; a notification of change (C-code) is not a return and moves no money.
+  Where the biller does not post returns, the return is still taken and held back: the
+  partner receives nothing.
 
   @SIT-ACH-001 @capability:ach_reject_posting
   Scenario: An ACH return posts to the partner with its return code
@@ -18,3 +20,11 @@ Feature: ACH rejects
     And the data pump runs
     Then the partner received no return
     And the platform recorded C01 as a notification of change
+
+  @SIT-ACH-003 @capability:payment_posting @withheld:ach_reject_posting
+  Scenario: An ACH return the biller does not post is held back and never reaches the partner
+    Given a posted ACH payment of 64.00
+    When the bank returns the payment with code R01
+    And the data pump runs
+    Then the return is held back, naming the rule that keeps it from the partner
+    And the partner received no return

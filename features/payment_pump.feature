@@ -139,3 +139,11 @@ Feature: Payment posting (data pump)
     Then the partner received the largest amount the partner takes by ACH for the account
     And the payment is posted exactly once
     And a payment of one cent more than the partner takes is refused
+
+  @SIT-PAY-020 @withheld:credit_posting
+  Scenario: A credit the biller does not post is held back and never reaches the partner
+    Given the partner holds an account with a balance of 80.00
+    When the biller credits 12.00 to the account
+    And the data pump runs
+    Then the credit is held back, naming the rule that keeps it from the partner
+    And the partner received nothing for the account

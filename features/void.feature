@@ -1,7 +1,8 @@
 @section:void
 Feature: Voids
-  A void cancels a payment before settlement: the partner hears of it once, or not at
-  all when the payment never reached it.
+  A void cancels a payment or credit before settlement: the partner hears of it once, or
+  not at all when the payment never reached it. A payment is reversed at most once: a
+  returned payment cannot be voided, and a return of a voided payment is not posted.
 
   @SIT-VOID-001 @capability:void_posting
   Scenario: Voiding a posted payment sends one void to the partner
@@ -18,3 +19,41 @@ Feature: Voids
     And the biller voids the payment
     And the data pump runs
     Then the partner received no payment and no void
+
+  @SIT-VOID-003 @capability:void_posting
+  Scenario: A payment voided and then returned by the bank is reversed only once
+    Given a posted ACH payment of 52.00
+    When the biller voids the payment
+    And the bank returns the payment with code R01
+    And the data pump runs
+    Then the partner received 1 void for the payment's reference
+    And the return is recorded, not posted, because the payment was already voided
+
+  @SIT-VOID-004 @capability:void_posting
+  Scenario: A payment the bank returned cannot be voided
+    Given a posted ACH payment of 47.00
+    When the bank returns the payment with code R01
+    And the biller tries to void the payment
+    And the data pump runs
+    Then the void is refused, naming the payment's return
+    And the partner received no void, and the return of 47.00 with code R01 where the biller posts returns
+
+  @SIT-VOID-005 @capability:void_posting
+  Scenario: A payment voided twice is voided once
+    Given a posted card payment of 31.00
+    When the biller voids the payment
+    And the biller tries to void the payment again
+    And the data pump runs
+    Then the second void is refused, naming the first void
+    And the partner received 1 void for the payment's reference
+    And the void is posted exactly once
+
+  @SIT-VOID-006 @capability:void_posting @capability:credit_posting
+  Scenario: A credit voided twice is voided once
+    Given a posted credit of 18.00
+    When the biller voids the credit
+    And the biller tries to void the credit again
+    And the data pump runs
+    Then the second void is refused, naming the first void
+    And the partner received 1 void for the credit's reference
+    And the void is posted exactly once

@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.features import Scenario, feature_files, read_feature
 from harness.profiles import Biller, belongs, scenario_scope
+from harness.profiles.scope import CAPABILITY_TAG, WITHHELD_TAG
 
 WORKBOOK_EVENT = "run.workbook"
 
@@ -43,10 +44,25 @@ def biller_workbook(project: Path, biller: Biller) -> list[SitCase]:
 
     A feature that does not parse raises ``FeatureError`` (file and line): no workbook, no run.
     """
-    return [SitCase(**vars(scenario), na_reason=scenario_scope(biller, scenario.tags))
-            for path in feature_files(project)
-            for scenario in read_feature(path, path.relative_to(project).as_posix())
-            if scenario.sit_id and belongs(biller, scenario.tags)]
+    scenarios = [scenario for path in feature_files(project)
+                 for scenario in read_feature(path, path.relative_to(project).as_posix())
+                 if scenario.sit_id and belongs(biller, scenario.tags)]
+    posted_in = _posted_in(biller, scenarios)
+    return [SitCase(**vars(scenario), na_reason=scenario_scope(biller, scenario.tags, posted_in))
+            for scenario in scenarios]
+
+
+def _posted_in(biller: Biller, scenarios: list[Scenario]) -> dict[str, list[str]]:
+    """Capability -> the SIT IDs of the biller's in-scope scenarios that post it: where a scenario
+    proving it withheld is N/A, the workbook says where to look instead."""
+    posted: dict[str, list[str]] = {}
+    for scenario in scenarios:
+        if any(tag.startswith(WITHHELD_TAG) for tag in scenario.tags) or scenario_scope(biller, scenario.tags):
+            continue
+        for tag in scenario.tags:
+            if tag.startswith(CAPABILITY_TAG):
+                posted.setdefault(tag.removeprefix(CAPABILITY_TAG), []).append(scenario.sit_id)
+    return posted
 
 
 def cases_from_event(data: Mapping[str, Any]) -> list[SitCase]:

@@ -50,6 +50,11 @@ def _role(text: str) -> str:
     return "ach_return" if text == "return" else text
 
 
+@parse.with_pattern(r"payment|credit")
+def _original(text: str) -> str:
+    return text
+
+
 @parse.with_pattern(r"paperless billing|paperless|autopay|phone|email")
 def _program(text: str) -> str:
     return text.removesuffix(" billing")
@@ -62,12 +67,13 @@ def _name(text: str) -> str:
 
 TYPES: dict[str, Callable[[str], Any]] = {
     "Money": _money, "Count": _count, "Text": _text, "Method": _method, "Role": _role, "Program": _program,
-    "Name": _name,
+    "Name": _name, "Original": _original,
 }
 TYPE_HELP = {
     "Money": "an amount such as 45.10", "Count": "a whole number", "Text": "free text in quotes",
     "Method": "card or ACH", "Role": "payment, credit, void or return",
     "Program": "paperless, autopay, phone or email", "Name": "a name the scenario gives an account: A, B",
+    "Original": "payment or credit",
 }
 
 

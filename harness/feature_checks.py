@@ -3,7 +3,8 @@
 One function, ``check_features``, so that lint and run agree: Gherkin that does not parse, a
 scenario without a SIT ID (or with two), a SIT ID used twice, a step no phrase of the catalogue
 reads, a value a step's parameter refuses, a step in the wrong place or without the tag it needs,
-a capability or setting tag the partner profiles do not know. Each finding names the file and line.
+a capability or setting tag the partner profiles do not know, a withheld tag for what the platform
+never makes (or beside the same capability tag). Each finding names the file and line.
 """
 
 from __future__ import annotations
@@ -94,8 +95,9 @@ def _ids(scenario: Scenario, first_seen: dict[str, Scenario]) -> Iterable[tuple[
 
 
 class _TagRules:
-    """``@capability:``, ``@setting:`` and ``@layout:`` tags against the partner profiles that load: a run fails on a
-    capability a partner's matrix lacks, and a setting tag nobody names would make its scenario N/A everywhere."""
+    """``@capability:``, ``@setting:``, ``@layout:`` and ``@withheld:`` tags against the partner profiles that load:
+    a run fails on a capability a partner's matrix lacks, a setting tag nobody names would make its scenario N/A
+    everywhere, and a withheld scenario for what the platform never makes could never run."""
 
     def __init__(self, project: Path) -> None:
         # Profiles are read here, not at import: harness.profiles imports this module (its lint does).
@@ -117,8 +119,12 @@ class _TagRules:
             kind, _, value = tag.partition(":")
             if (scenario.feature_file, tag) in self._seen:
                 continue  # a feature-level tag, or one repeated: said once per file
-            rules = {"capability": self._capability, "setting": self._setting, "layout": self._layout}
+            rules = {"capability": self._capability, "setting": self._setting, "layout": self._layout,
+                     "withheld": self._withheld}
             message = rules.get(kind, lambda _: None)(value)
+            if kind == "withheld" and f"capability:{value}" in scenario.tags:
+                message = (f"the scenario also carries @capability:{value}, so it never applies (a withheld "
+                           "scenario runs only where the capability is out of scope); keep one of the two tags")
             if message:
                 self._seen.add((scenario.feature_file, tag))
                 yield f"{scenario.feature_file}:{scenario.line}", f"tag @{tag}: {message}"
@@ -135,6 +141,15 @@ class _TagRules:
         from harness.profiles.scope import LAYOUT_PARTS
 
         return None if part in LAYOUT_PARTS else f"no such part of an invoice file layout ({', '.join(LAYOUT_PARTS)})"
+
+    def _withheld(self, name: str) -> str | None:
+        from harness.profiles.scope import PRODUCED
+
+        if name not in PRODUCED:
+            return (f"the platform makes nothing for '{name}' that it could hold back (it makes what "
+                    f"{', '.join(sorted(PRODUCED))} post); tag the scenario @capability:{name} instead, so that it "
+                    "is N/A with the reason where the capability is not in scope")
+        return self._capability(name)
 
     def _setting(self, need: str) -> str | None:
         role, _, key = need.partition(":")

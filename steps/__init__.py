@@ -7,6 +7,7 @@ STEP_MODULES = [
     "steps.payments",
     "steps.reversals",
     "steps.changes",
+    "steps.withheld",
     "steps.images",
     "steps.callbacks",
     "steps.partner_faults",

@@ -1,15 +1,17 @@
-"""Reversals of a posted payment: ACH returns (and notifications of change) and voids."""
+"""Reversals of a posted payment or credit: ACH returns (and notifications of change) and voids.
+A payment or credit is reversed at most once: a second reversal is refused or kept unposted."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from harness.catalogue import given, then, when
-from harness.platform import TxStatus
+from harness.platform import PlatformRefusal, TxStatus
+from harness.profiles import out_of_scope
 from harness.scenario import ScenarioContext
 from steps import postings
 from steps.common import arrange_account, because, remember, status
-from steps.payments import pay
+from steps.payments import give_credit, pay
 
 KIND_NAMES = {"ach_notice": "a notification of change", "ach_return": "an ACH return", "payment": "a payment",
               "credit": "a credit", "void": "a void"}
@@ -18,11 +20,20 @@ KIND_NAMES = {"ach_notice": "a notification of change", "ach_return": "an ACH re
 @given("a posted {method:Method} payment of {amount:Money}")
 def posted_payment(sit: ScenarioContext, method: str, amount: Decimal) -> None:
     """An account, a payment on it, and a pump run that posted it."""
-    key = pay(sit, arrange_account(sit, balance=amount), amount, method)
+    _posted(sit, "payment", pay(sit, arrange_account(sit, balance=amount), amount, method))
+
+
+@given("a posted credit of {amount:Money}")
+def posted_credit(sit: ScenarioContext, amount: Decimal) -> None:
+    """An account, a credit the biller gave it, and a pump run that posted it."""
+    _posted(sit, "credit", give_credit(sit, arrange_account(sit, balance=amount), amount))
+
+
+def _posted(sit: ScenarioContext, what: str, key: str) -> None:
     sit.platform.run_pump()
     tx = sit.platform.transaction(key)
-    sit.expect(f"payment {key} to be {{}}", TxStatus.POSTED.value, tx.status.value,
-               f"payment {key} is {{}}{because(tx.reason)}", instead=f"it is {{}}{because(tx.reason)}", show=status)
+    sit.expect(f"{what} {key} to be {{}}", TxStatus.POSTED.value, tx.status.value,
+               f"{what} {key} is {{}}{because(tx.reason)}", instead=f"it is {{}}{because(tx.reason)}", show=status)
 
 
 @when("the bank returns the payment with code {code}")
@@ -31,20 +42,31 @@ def bank_returns(sit: ScenarioContext, code: str) -> None:
     remember(sit, "ach_return", sit.platform.return_ach(sit.vars["payment"], code))
 
 
-@when("the biller voids the payment")
-def voids(sit: ScenarioContext) -> None:
-    """The biller cancels the payment."""
-    remember(sit, "void", sit.platform.void(sit.vars["payment"]))
+@when("the biller voids the {what:Original}")
+def voids(sit: ScenarioContext, what: str) -> None:
+    """The biller cancels the payment or credit."""
+    remember(sit, "void", sit.platform.void(sit.vars[what]))
 
 
-def _reversals(sit: ScenarioContext, wanted: list[postings.Posting]) -> None:
-    """The account's postings beside the payment itself (checked when it was posted) are ``wanted``."""
-    postings.expect_postings(sit, wanted, sit.vars["account"], "for the account besides the payment",
-                             besides=sit.vars["payment"])
+@when("the biller tries to void the {what:Original} again")
+@when("the biller tries to void the {what:Original}")
+def tries_to_void(sit: ScenarioContext, what: str) -> None:
+    """The biller asks for a void the platform may refuse; a refusal is kept for the steps after."""
+    try:
+        remember(sit, "void", sit.platform.void(sit.vars[what]))
+        sit.vars.setdefault("taken", []).append(sit.vars["void"])
+    except PlatformRefusal as exc:
+        sit.vars["refused"] = str(exc)
 
 
-def _paid(sit: ScenarioContext) -> Decimal:
-    return Decimal(sit.vars["amount_of"][sit.vars["payment"]])
+def _reversals(sit: ScenarioContext, wanted: list[postings.Posting], what: str = "payment") -> None:
+    """The account's postings beside the payment or credit itself (checked when it was posted) are ``wanted``."""
+    postings.expect_postings(sit, wanted, sit.vars["account"], f"for the account besides the {what}",
+                             besides=sit.vars[what])
+
+
+def _amount(sit: ScenarioContext, what: str = "payment") -> Decimal:
+    return Decimal(sit.vars["amount_of"][sit.vars[what]])
 
 
 @then("the partner received the return of {amount:Money} with code {code} for the original payment")
@@ -59,6 +81,14 @@ def no_return(sit: ScenarioContext) -> None:
     _reversals(sit, [])
 
 
+@then("the partner received no void, and the return of {amount:Money} with code {code} where the biller posts returns")
+def no_void_return_as_profiled(sit: ScenarioContext, amount: Decimal, code: str) -> None:
+    """Beside the payment: the return where the biller's profile posts ACH returns, nothing where it
+    does not, and no void either way."""
+    posts_returns = out_of_scope(sit.biller, "ach_reject_posting") is None
+    _reversals(sit, [postings.ach_return(amount, code, sit.vars["payment"])] if posts_returns else [])
+
+
 @then("the platform recorded {code} as a notification of change")
 def notice_recorded(sit: ScenarioContext, code: str) -> None:
     """The C-code is kept as a notification of change; nothing moves."""
@@ -68,11 +98,46 @@ def notice_recorded(sit: ScenarioContext, code: str) -> None:
                show=lambda t: f"{t[1]} as {KIND_NAMES.get(t[0], t[0])}, {t[2]}")
 
 
-@then("the partner received {count:Count} void for the payment's reference")
-@then("the partner received {count:Count} voids for the payment's reference")
-def received_voids(sit: ScenarioContext, count: int) -> None:
-    """Void postings naming the original payment's reference and amount, and nothing else after the payment."""
-    _reversals(sit, [postings.void(_paid(sit), sit.vars["payment"])] * count)
+@then("the return is recorded, not posted, because the payment was already voided")
+def return_after_void(sit: ScenarioContext) -> None:
+    """The bank's return is kept on the platform but never pumped: its reason names the void that
+    already reversed the payment (not a capability the biller lacks)."""
+    tx, void = sit.platform.transaction(sit.vars["ach_return"]), sit.vars["void"]
+    wanted = f"recorded, not posted, naming void {void}"
+    held = tx.status is TxStatus.RECORDED and void in tx.reason
+    actual = wanted if held else f"{status(tx.status.value)}{because(tx.reason)}"
+    sit.expect(f"return {tx.key} to be {{}}", wanted, actual, f"return {tx.key} is {{}}", instead="it is {}")
+
+
+@then("the void is refused, naming the payment's return")
+def void_refused_after_return(sit: ScenarioContext) -> None:
+    """The platform refused to void a payment the bank returned, and said which return reversed it."""
+    _refused(sit, "the void", f"return {sit.vars['ach_return']}", sit.vars["ach_return"])
+
+
+@then("the second void is refused, naming the first void")
+def second_void_refused(sit: ScenarioContext) -> None:
+    """The platform refused a second void of one payment or credit, and said which void reversed it."""
+    first = sit.vars["made"]["void"][0]
+    _refused(sit, "the second void", f"void {first}", first)
+
+
+def _refused(sit: ScenarioContext, noun: str, earlier: str, key: str) -> None:
+    refusal, taken = sit.vars.get("refused"), sit.vars.get("taken", [])
+    if taken:
+        actual = f"taken as void {', '.join(taken)}"
+    elif refusal is None:
+        actual = "never asked for"
+    else:
+        actual = f"refused, naming {earlier}" if key in refusal else f"refused without naming {earlier} ({refusal})"
+    sit.expect(f"{noun} to be {{}}", f"refused, naming {earlier}", actual, f"{noun} was {{}}", instead="it was {}")
+
+
+@then("the partner received {count:Count} void for the {what:Original}'s reference")
+@then("the partner received {count:Count} voids for the {what:Original}'s reference")
+def received_voids(sit: ScenarioContext, count: int, what: str) -> None:
+    """Void postings naming the original's reference and amount, and nothing else after the original."""
+    _reversals(sit, [postings.void(_amount(sit, what), sit.vars[what])] * count, what)
 
 
 @then("the partner received no payment and no void")

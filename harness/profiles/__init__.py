@@ -12,7 +12,7 @@ from harness.profiles.models import (
     PumpPolicy,
     Status,
 )
-from harness.profiles.scope import belongs, out_of_scope, scenario_scope
+from harness.profiles.scope import belongs, out_of_scope, scenario_scope, withheld_rule
 
 __all__ = [
     "Biller",
@@ -34,4 +34,5 @@ __all__ = [
     "out_of_scope",
     "read_model",
     "scenario_scope",
+    "withheld_rule",
 ]

@@ -9,11 +9,18 @@ it is N/A with the reason when the biller is not, rather than failing with nothi
 holding codes or text); ``@setting:ROLE:KEY`` needs a code of its own for KEY in a codes
 setting, one that no other key lists (a block code for card payments only); ``@layout:PART`` needs
 the partner's invoice file layout to hold PART (``LAYOUT_PARTS``: charge lines, an item status).
+
+What a biller has not taken is proven absent, not skipped: ``@withheld:CAPABILITY`` makes a
+scenario apply exactly when the capability is out of scope for the biller. The platform still
+makes such a transaction (``PRODUCED``), so the scenario makes one and shows that the partner
+received nothing and why. Where the biller takes the capability the scenario is N/A, naming the
+scenarios that post it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from harness.errors import ProfileError
 from harness.profiles.loader import Biller
@@ -27,6 +34,31 @@ LAYOUT_TAG = "layout:"
 LAYOUT_PARTS = {
     "charge_lines": ("lines", "charge lines (invoice_file.lines)"),
     "item_status": ("otherwise", "item status for the items it does not load (invoice_file.only_when, otherwise)"),
+}
+WITHHELD_TAG = "withheld:"
+
+
+@dataclass(frozen=True)
+class Produced:
+    """What the platform makes for a capability, whatever the biller's partner takes."""
+
+    role: str  # the posting role of the transaction (payment, credit, ach_return, void, <program>_change)
+    noun: str  # the transactions, as the workbook says them
+
+
+# The capabilities whose transactions the platform makes for every biller: a payer or the bank can
+# always pay, get a credit, return, void or change an account. Bill images, CloudPay and budget
+# billing are not here: the platform makes none of them where they are not in scope, so their
+# scenarios stay N/A with the reason.
+PRODUCED: dict[str, Produced] = {
+    "payment_posting": Produced("payment", "payments"),
+    "credit_posting": Produced("credit", "credits"),
+    "ach_reject_posting": Produced("ach_return", "ACH returns"),
+    "void_posting": Produced("void", "voids"),
+    "paperless_change": Produced("paperless_change", "paperless changes"),
+    "autopay_change": Produced("autopay_change", "autopay changes"),
+    "phone_change": Produced("phone_change", "phone number changes"),
+    "email_change": Produced("email_change", "email address changes"),
 }
 
 
@@ -58,14 +90,18 @@ def belongs(biller: Biller, tags: Iterable[str]) -> bool:
     return not partners or biller.partner.name in partners
 
 
-def scenario_scope(biller: Biller, tags: Iterable[str]) -> str | None:
-    """None when a scenario of the biller's workbook is in scope, else why it is N/A."""
+def scenario_scope(biller: Biller, tags: Iterable[str], posted_in: Mapping[str, Sequence[str]] | None = None,
+                   ) -> str | None:
+    """None when a scenario of the biller's workbook is in scope, else why it is N/A. ``posted_in``:
+    the SIT IDs that post each capability, named where a ``@withheld:`` scenario is N/A."""
     for tag in sorted(tags):
         if tag.startswith(CAPABILITY_TAG) and (reason := out_of_scope(biller, tag.removeprefix(CAPABILITY_TAG))):
             return reason
         if tag.startswith(SETTING_TAG) and (reason := _unset(biller, tag.removeprefix(SETTING_TAG))):
             return reason
         if tag.startswith(LAYOUT_TAG) and (reason := _not_in_layout(biller, tag.removeprefix(LAYOUT_TAG))):
+            return reason
+        if tag.startswith(WITHHELD_TAG) and (reason := _taken(biller, tag.removeprefix(WITHHELD_TAG), posted_in)):
             return reason
     return None
 
@@ -79,6 +115,38 @@ def _not_in_layout(biller: Biller, part: str) -> str | None:
     if getattr(biller.partner.invoice_file, field):
         return None
     return f"Not in the invoice file of {biller.partner.display_name}: its layout has no {words}"
+
+
+def withheld_rule(biller: Biller, role: str) -> str:
+    """The words of the profile that keep a transaction of ``role`` from the partner, which the
+    platform's reason for holding it back must name: the setting's number when a setting switches
+    the capability, else the capability's reason. A ``ProfileError`` when nothing withholds it."""
+    capability = next((name for name, made in PRODUCED.items() if made.role == role), None)
+    if capability is None or out_of_scope(biller, capability) is None:
+        raise ProfileError(f"{biller.profile.name} posts {role.replace('_', ' ')}s to {biller.partner.display_name}: "
+                           f"nothing withholds them; tag the scenario @{WITHHELD_TAG}{capability or role}")
+    cap = biller.capability(capability)
+    assert cap is not None  # out_of_scope raised for a capability the matrix lacks
+    if cap.status is Status.OPTIONAL and cap.setting:
+        return f"setting {biller.partner.settings[cap.setting].number}"
+    return cap.reason
+
+
+def _taken(biller: Biller, capability: str, posted_in: Mapping[str, Sequence[str]] | None) -> str | None:
+    """None when the biller has not taken ``capability`` (a withheld scenario applies), else why it is N/A."""
+    made = PRODUCED.get(capability)
+    if made is None:
+        return f"The platform makes nothing for {capability.replace('_', ' ')} that it could hold back"
+    if out_of_scope(biller, capability) is not None:
+        return None
+    cap, partner, name = biller.capability(capability), biller.partner.display_name, biller.profile.name
+    if cap is not None and cap.status is Status.OPTIONAL:
+        why = (f"setting {biller.partner.settings[cap.setting].number} is on" if cap.setting
+               else f"it took {capability.replace('_', ' ').replace('ach ', 'ACH ')}")
+    else:
+        why = f"{partner} takes them from every biller"
+    ids = list((posted_in or {}).get(capability, ()))
+    return f"{name} posts {made.noun} to {partner} ({why})" + (f": see {', '.join(ids)}" if ids else "")
 
 
 def _unset(biller: Biller, need: str) -> str | None:

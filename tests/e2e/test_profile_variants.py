@@ -97,6 +97,22 @@ def test_credits_switched_off_make_the_credit_scenario_na(variant: Run) -> None:
     assert variant.exchanges("SIT-PAY-003") == []
 
 
+def test_a_credit_with_setting_114_off_is_made_and_held_back_naming_the_setting(variant: Run) -> None:
+    """Proven absent, not skipped: SIT-PAY-020 runs where credits are off and the partner gets nothing."""
+    assert variant.finished("SIT-PAY-020")["status"] == "passed"
+    (held,) = [e.data for e in variant.scenario("SIT-PAY-020") if e.kind == "platform.pump_excluded"]
+    assert "setting 114 is off for Clayton County Water Authority" in held["reason"]
+    assert [x for x in variant.exchanges("SIT-PAY-020") if x["call"] == "AddARItem"] == []
+
+
+def test_returns_the_biller_posts_make_the_withheld_return_scenario_na_naming_where_they_post(variant: Run) -> None:
+    finished = variant.finished("SIT-ACH-003")
+    assert finished["status"] == "na"
+    assert finished["reason"].startswith("Clayton County Water Authority posts ACH returns to Cayenta Utilities "
+                                         "(it took ACH reject posting): see SIT-ACH-001, SIT-ACH-002")
+    assert variant.exchanges("SIT-ACH-003") == []
+
+
 # --- b2. Block settings the scenarios depend on: off, or without a code for card alone --------
 
 NO_CARD_ONLY_CODE = {"CC": ["B"], "ACH": ["E", "B"]}  # B blocks both, E blocks ACH alone: none for card alone

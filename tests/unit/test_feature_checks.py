@@ -157,6 +157,14 @@ def test_a_step_that_needs_a_setting_tag_is_refused_without_it(tmp_path: Path) -
     ("@capability:teleport", "tag @capability:teleport: no entry for 'teleport' in the capability matrix of "
                              "fixtures/partners/caselle.yaml, fixtures/partners/cayenta.yaml; add it with its status "
                              "and reason"),
+    ("@withheld:bill_images", "tag @withheld:bill_images: the platform makes nothing for 'bill_images' that it could "
+                              "hold back (it makes what ach_reject_posting, autopay_change, credit_posting, "
+                              "email_change, paperless_change, payment_posting, phone_change, void_posting post); "
+                              "tag the scenario @capability:bill_images instead, so that it is N/A with the reason "
+                              "where the capability is not in scope"),
+    ("@withheld:payment_posting", "tag @withheld:payment_posting: the scenario also carries "
+                                  "@capability:payment_posting, so it never applies (a withheld scenario runs only "
+                                  "where the capability is out of scope); keep one of the two tags"),
 ])
 def test_tags_that_name_profile_data_are_checked_against_the_partner_profiles(
         tmp_path: Path, tag: str, message: str) -> None:

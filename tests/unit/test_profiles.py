@@ -10,7 +10,15 @@ import pytest
 import yaml
 
 from harness.errors import ProfileError
-from harness.profiles import InvoiceFile, belongs, load_biller, load_partner, out_of_scope, scenario_scope
+from harness.profiles import (
+    InvoiceFile,
+    belongs,
+    load_biller,
+    load_partner,
+    out_of_scope,
+    scenario_scope,
+    withheld_rule,
+)
 
 PROJECT = Path(__file__).resolve().parents[2]
 CLAYTON = PROJECT / "fixtures" / "billers" / "clayton-county-water.yaml"
@@ -259,3 +267,33 @@ def test_otherwise_names_an_only_when_element_with_another_value() -> None:
                                ({"ItemStatus": "Open"}, "'ItemStatus: Open' is the value of a record that loads")):
         with pytest.raises(ValueError, match=re.escape(message)):
             InvoiceFile.model_validate({**layout, "otherwise": otherwise})
+
+
+def test_a_withheld_scenario_applies_exactly_where_the_capability_is_out_of_scope(tmp_path: Path) -> None:
+    clayton, newport = load_biller(PROJECT, "clayton-county-water"), load_biller(PROJECT, "newport-or")
+    posted_in = {"ach_reject_posting": ["SIT-ACH-001", "SIT-ACH-002"], "credit_posting": ["SIT-PAY-003"]}
+    returns, credits = {"withheld:ach_reject_posting"}, {"withheld:credit_posting"}
+    assert scenario_scope(clayton, returns, posted_in) is None  # Clayton did not take ACH reject posting
+    assert scenario_scope(newport, credits, posted_in) is None  # Caselle takes no credits
+    assert scenario_scope(clayton, {"withheld:phone_change"}) is None
+    assert scenario_scope(newport, returns, posted_in) == (
+        "City of Newport posts ACH returns to Caselle Connect (Caselle Connect takes them from every biller): "
+        "see SIT-ACH-001, SIT-ACH-002")
+    assert scenario_scope(clayton, credits, posted_in) == (
+        "Clayton County Water Authority posts credits to Cayenta Utilities (setting 114 is on): see SIT-PAY-003")
+    took = load_biller(PROJECT, str(variant(tmp_path, capabilities=["ach_reject_posting"])))
+    assert scenario_scope(took, returns) == (
+        "Clayton County Water Authority posts ACH returns to Cayenta Utilities (it took ACH reject posting)")
+    assert scenario_scope(clayton, {"withheld:bill_images"}) == (
+        "The platform makes nothing for bill images that it could hold back")
+
+
+def test_the_rule_that_withholds_a_transaction_is_the_setting_or_the_capabilitys_reason(tmp_path: Path) -> None:
+    clayton, newport = load_biller(PROJECT, "clayton-county-water"), load_biller(PROJECT, "newport-or")
+    assert withheld_rule(clayton, "ach_return").startswith("Posting ACH rejects (AddReturnedCheck) is optional")
+    assert withheld_rule(clayton, "phone_change") == "Phone number change logs are not supported for Cayenta."
+    assert withheld_rule(newport, "credit") == "The details page names no credit posting for Caselle Connect."
+    no_credits = load_biller(PROJECT, str(variant(tmp_path, settings={28: {}, 114: False})))
+    assert withheld_rule(no_credits, "credit") == "setting 114"
+    with pytest.raises(ProfileError, match="posts credits to Cayenta Utilities: nothing withholds them"):
+        withheld_rule(clayton, "credit")

@@ -17,7 +17,7 @@ PUBLIC = {
                          "InvoiceFile", "PartnerProfile", "PumpPolicy", "Status", "belongs", "known_partners",
                          "lint_biller",
                          "lint_project", "load_biller", "load_partner", "out_of_scope", "read_model",
-                         "scenario_scope"],
+                         "scenario_scope", "withheld_rule"],
     "harness.partners": ["FAULTS", "AccountNotFound", "Adapter", "Outcome", "PartnerClient", "PartnerRejected",
                          "PartnerStubs", "PartnerUnavailable", "PostResult", "Posting", "PostingKind", "load_adapter"],
     "harness.platform": ["AccountNotFound", "Balance", "Bill", "ImportReport", "Platform", "PlatformRefusal",

@@ -135,6 +135,42 @@ def test_c_codes_are_notifications_and_r_codes_returns(biller: Biller, recorder:
         platform.return_ach(payment, "X99")
 
 
+def test_a_voided_payment_the_bank_returns_is_recorded_not_posted(biller: Biller, recorder: Recorder) -> None:
+    """Clayton does not post returns either: the reason is the void, not the capability."""
+    client = ScriptedClient(biller, [])
+    platform = engine(biller, recorder, client, [])
+    payment = platform.pay("100", Decimal("52.00"), "ACH")
+    platform.run_pump()
+    void = platform.void(payment)
+    ret = platform.transaction(platform.return_ach(payment, "R01"))
+    platform.run_pump()
+    assert (ret.kind, ret.status) == ("ach_return", TxStatus.RECORDED)
+    assert ret.reason == f"R01: insufficient funds; not posted: {payment} was already reversed by void {void}"
+    assert [(p.kind.value, p.key) for p in client.posted] == [("payment", payment), ("void", void)]
+
+
+def test_a_payment_or_credit_is_voided_at_most_once_and_never_after_a_return(
+        biller: Biller, recorder: Recorder) -> None:
+    platform = engine(biller, recorder, ScriptedClient(biller, []), [])
+    returned, voided = platform.pay("100", Decimal("47.00"), "ACH"), platform.pay("100", Decimal("31.00"), "CC")
+    credit = platform.credit("100", Decimal("18.00"))
+    platform.run_pump()
+    ret = platform.return_ach(returned, "R01")
+    with pytest.raises(PlatformRefusal, match=f"{returned} cannot be voided: {returned} was already reversed by "
+                                              f"ACH return R01 {ret}"):
+        platform.void(returned)
+    for key in (voided, credit):
+        first = platform.void(key)
+        with pytest.raises(PlatformRefusal, match=f"already reversed by void {first}"):
+            platform.void(key)
+    with pytest.raises(PlatformRefusal, match="only payments and credits are voided"):
+        platform.void(ret)
+    refusals = [e.data for e in recorder.store.events("run") if e.kind == "platform.refused"]
+    assert [(r["action"], r["key"]) for r in refusals] == [("void", returned), ("void", voided), ("void", credit),
+                                                           ("void", ret)]
+    assert PlatformState.replay(recorder.store.events("run")) == platform.state
+
+
 def test_rtdr_blocks_come_from_the_billers_block_codes(biller: Biller, recorder: Recorder) -> None:
     platform = engine(biller, recorder, ScriptedClient(biller, []), [])
     balance = platform.open_account("100")  # BLOCK_EFT_IND E: blocks ACH for Clayton (setting 28)

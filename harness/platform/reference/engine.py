@@ -37,6 +37,13 @@ from harness.platform.reference.state import PlatformState, money
 from harness.profiles import Biller
 
 CHANGE_PROGRAMS = ("paperless", "autopay", "phone", "email")
+VOIDABLE = ("payment", "credit")
+
+
+def _reversed_by(earlier: Transaction) -> str:
+    """Why a transaction is not reversed again: the reversal that already took its money back."""
+    what = "void" if earlier.kind == "void" else f"ACH return {earlier.code}"
+    return f"{earlier.original} was already reversed by {what} {earlier.key}"
 
 
 class ReferenceEngine(Platform):
@@ -174,10 +181,18 @@ class ReferenceEngine(Platform):
         if not nacha.is_return(code):
             raise PlatformRefusal(f"{code!r} is not a NACHA return code (R01-R85) or change code (C01-C13)")
         reason = f"{code}: {nacha.RETURN_REASONS.get(code, 'returned by the bank')}"
+        if earlier := self.state.reversal_of(payment_key):
+            # The bank's return is a fact to keep, but the partner already reversed the payment once:
+            # posting this too would take the money back twice.
+            return self._create("R", "ach_return", payment.account, status=TxStatus.RECORDED.value,
+                                reason=f"{reason}; not posted: {_reversed_by(earlier)}", **fields)
         return self._create("R", "ach_return", payment.account, reason=reason, **fields)
 
     def void(self, payment_key: str) -> str:
         payment = self.transaction(payment_key)
+        if refused := self._unvoidable(payment):
+            self._emit("refused", action="void", account=payment.account, key=payment_key, reason=refused)
+            raise PlatformRefusal(refused)
         fields = {"amount": money(payment.amount or Decimal(0)), "original": payment_key}
         if payment.status in (TxStatus.PENDING, TxStatus.PARKED):
             self._emit("tx_cancelled", key=payment_key, reason="voided before it reached the partner")
@@ -186,6 +201,14 @@ class ReferenceEngine(Platform):
         if payment.status is not TxStatus.POSTED:
             raise PlatformRefusal(f"{payment_key} is {payment.status.value}; only posted payments are voided")
         return self._create("V", "void", payment.account, **fields)
+
+    def _unvoidable(self, tx: Transaction) -> str | None:
+        """Why ``tx`` cannot be voided (a payment or credit is reversed at most once), or None."""
+        if tx.kind not in VOIDABLE:
+            return f"{tx.key} is not a payment or a credit; only payments and credits are voided"
+        if earlier := self.state.reversal_of(tx.key):
+            return f"{tx.key} cannot be voided: {_reversed_by(earlier)}"
+        return None
 
     def change_account(self, account: str, program: str, value: str) -> str:
         if program not in CHANGE_PROGRAMS:

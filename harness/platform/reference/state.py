@@ -16,6 +16,7 @@ from harness.platform.bif import BifRecord
 from harness.platform.port import Balance, Transaction, TxStatus
 
 PREFIX = "platform."
+REVERSALS = ("void", "ach_return")  # the transactions that take a payment's money back
 
 
 def money(amount: Decimal) -> str:
@@ -55,6 +56,11 @@ class PlatformState:
     def open_txs(self) -> list[Transaction]:
         """What the next pump run sends: pending and parked transactions, oldest first."""
         return [t for t in self.txs.values() if t.status in (TxStatus.PENDING, TxStatus.PARKED)]
+
+    def reversal_of(self, key: str) -> Transaction | None:
+        """The void or ACH return that already reversed transaction ``key`` (the first), or None.
+        A notification of change moves no money: it reverses nothing."""
+        return next((t for t in self.txs.values() if t.original == key and t.kind in REVERSALS), None)
 
     def _update(self, key: str, **changes: Any) -> None:
         self.txs[key] = replace(self.txs[key], **changes)
