@@ -20,13 +20,13 @@ from tests.conftest import reads_like_python
 
 # A few of the demo run's sentences, word for word (Clayton County on Cayenta; the features' amounts).
 SAID = {
-    "SIT-PAY-001": "the partner received 45.10 by card for the account",
-    "SIT-PAY-003": "the partner received a credit of 12.00 coded 6 for the account",
+    "SIT-PAY-001": "the partner received a payment of 45.10 by card with type 1 for the account",
+    "SIT-PAY-003": "the partner received a credit of 12.00 with type 6 for the account",
     "SIT-PAY-006": "the partner received the payment 3 times",
     "SIT-BAL-003": "ACH payments are allowed",
     "SIT-BAL-006": "the payment route shows no balance",
-    "SIT-VOID-002": "the partner received no payments and no voids",
-    "SIT-CHG-001": "the paperless change carried alert code EBILL",
+    "SIT-VOID-002": "the partner received nothing for the account",
+    "SIT-CHG-001": "the partner received a paperless change enrolling with alert code EBILL for the account",
 }
 
 
@@ -53,8 +53,10 @@ def test_every_expectation_keeps_its_raw_values_and_says_them(expectations: dict
     for sit_id, sentence in SAID.items():
         assert sentence in [d["actual_sentence"] for d in expectations[sit_id]], sit_id
     (payment, *_) = expectations["SIT-PAY-001"]
-    assert (payment["expected"], payment["actual"]) == ([["45.10", "CC"]], [["45.10", "CC"]])
-    assert payment["expected_sentence"] == "expected the partner to receive 45.10 by card for the account"
+    posted = [{"role": "payment", "amount": "45.10", "method": "CC", "type_code": "1"}]
+    assert (payment["expected"], payment["actual"]) == (posted, posted)
+    assert payment["expected_sentence"] == "expected the partner to receive a payment of 45.10 by card with type 1 " \
+        "for the account"
 
 
 def test_allure_sub_steps_and_the_workbook_show_the_sentences(
