@@ -7,6 +7,7 @@ PDF is that HTML laid out by WeasyPrint, dated and identified from the log.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from harness.reports.fold import RunRecord
 from harness.reports.summary import RunResults, RunSummary
@@ -164,6 +166,16 @@ def _w3c(when: datetime) -> str:
 
 _ENV = Environment(loader=PackageLoader("harness.reports", "templates"), autoescape=select_autoescape(["j2"]),
                    undefined=StrictUndefined, keep_trailing_newline=True)
+_SIT_ID = re.compile(r"\bSIT-[A-Z]+-\d+\b")
+
+
+def _unbroken_ids(text: str) -> Markup:
+    """Text whose SIT IDs never break at their hyphens when a table cell wraps (SIT-<br>PAY-003)."""
+    escaped = str(escape(text))
+    return Markup(_SIT_ID.sub(lambda m: f'<span class="nowrap">{m.group(0)}</span>', escaped))
+
+
+_ENV.filters["unbroken_ids"] = _unbroken_ids
 
 
 def render_html(view: SignoffView) -> str:

@@ -120,5 +120,6 @@ def test_every_expectation_reads_as_a_sentence(run: Run) -> None:
     for data in found:
         assert data["sentence"] == data["actual_sentence"] and not reads_like_python(data["sentence"]), data
     said = {d["actual_sentence"] for d in found}
-    assert {"the paperless change carried no alert code", "the platform fetched 1 new OAuth token",
-            "the logged URL shows the key masked", "the key appears nowhere in the scenario's log"} <= said
+    assert {"the partner received a paperless change enrolling for the account",
+            "the platform fetched 1 new OAuth token", "the logged URL shows the key masked",
+            "the key appears nowhere in the scenario's log"} <= said
