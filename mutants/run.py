@@ -53,12 +53,27 @@ class CannotRun(Exception):
 
 
 @dataclass(frozen=True)
+class Failure:
+    """A failed scenario: its SIT ID, the first line of its failure, and who the run blames."""
+
+    sit_id: str
+    sentence: str
+    category: str  # "platform": an expectation was not met; "harness": a step or the harness broke
+
+    @property
+    def rank(self) -> int:
+        """Which failure is the best evidence: a sentence saying what arrived instead, then any
+        platform failure, then a harness error (a step that broke on what it saw)."""
+        return 0 if self.sentence.startswith("expected ") else 1 if self.category == "platform" else 2
+
+
+@dataclass(frozen=True)
 class BillerRun:
     """One workbook run of one biller in one copy of the project."""
 
     biller: str
     exit_code: int | None  # None: timed out
-    failed: tuple[tuple[str, str], ...] = ()  # (SIT ID, the failure's first line), in run order
+    failed: tuple[Failure, ...] = ()  # in run order
     error: str = ""  # for a crash: the last line the run printed
     seconds: float = 0.0
 
@@ -86,16 +101,25 @@ class Result:
         parts = []
         for run in self.runs:
             if run.verdict == "failed":
-                parts.append(f"{', '.join(dict.fromkeys(sit for sit, _ in run.failed))} ({run.biller})")
+                parts.append(f"{', '.join(dict.fromkeys(f.sit_id for f in run.failed))} ({run.biller})")
             elif run.verdict == "crashed":
                 parts.append(f"crash ({run.biller})")
         return "; ".join(parts)
 
+    def best_failure(self) -> Failure | None:
+        """The failure that best says what went wrong (the first of the best rank)."""
+        failures = [f for run in self.runs if run.verdict == "failed" for f in run.failed]
+        return min(failures, key=lambda f: f.rank) if failures else None
+
+    @property
+    def weak(self) -> bool:
+        """Killed, but only by steps or the harness breaking: no expectation said what arrived."""
+        best = self.best_failure()
+        return best is not None and best.rank == 2
+
     def first_sentence(self) -> str:
-        for run in self.runs:
-            if run.verdict == "failed":
-                sit_id, sentence = run.failed[0]
-                return f"{sit_id}: {sentence}"
+        if best := self.best_failure():
+            return f"{best.sit_id}: {best.sentence}"
         for run in self.runs:
             if run.verdict == "crashed":
                 return f"{run.biller}: {run.error}"
@@ -231,8 +255,8 @@ def run_workbook(copy: Path, biller: str, env: Mapping[str, str], children: Chil
     return BillerRun(biller, process.returncode, failed, f"exit {process.returncode}: {error}", took)
 
 
-def _failed_scenarios(store: Path) -> tuple[tuple[str, str], ...]:
-    """(SIT ID, first line of its failure) of each failed scenario the run recorded, in run order."""
+def _failed_scenarios(store: Path) -> tuple[Failure, ...]:
+    """Each failed scenario the run recorded, in run order."""
     if not store.is_file():
         return ()
     try:
@@ -241,7 +265,8 @@ def _failed_scenarios(store: Path) -> tuple[tuple[str, str], ...]:
             if not run_ids:
                 return ()
             return tuple(
-                (str(e.data["sit_id"]), _first_line(str(e.data.get("error") or "failed")))
+                Failure(str(e.data["sit_id"]), _first_line(str(e.data.get("error") or "failed")),
+                        str(e.data.get("category") or "harness"))
                 for e in events.events(run_ids[-1])
                 if e.kind == "scenario.finished" and e.data.get("status") == "failed"
             )
@@ -295,7 +320,7 @@ def baseline(setup: Setup, jobs: int) -> None:
     result = _in_copy(setup, work)
     for run in result.runs:
         if run.exit_code != 0:
-            why = f"{run.failed[0][0]}: {run.failed[0][1]}" if run.failed else run.error
+            why = f"{run.failed[0].sit_id}: {run.failed[0].sentence}" if run.failed else run.error
             raise CannotRun(f"mutants: the baseline fails for {run.biller} ({why}): "
                             "the workbook must pass before faults can be measured")
     took = ", ".join(f"{run.biller} {run.seconds:.0f} s" for run in result.runs)
@@ -314,6 +339,7 @@ def _line(result: Result) -> str:
 def summary(results: Sequence[Result], pending: Sequence[Fault], seconds: float) -> str:
     killed = [r for r in results if r.verdict in ("killed", "crashed")]
     crashed = [r for r in results if r.verdict == "crashed"]
+    weak = [r for r in results if r.verdict == "killed" and r.weak]
     survivors = [r for r in results if r.verdict == "survived"]
     score = 100 * len(killed) / len(results) if results else 0.0
     lines = ["", f"killed {len(killed)} / applied {len(results)} (score {score:.0f}%)"
@@ -321,6 +347,9 @@ def summary(results: Sequence[Result], pending: Sequence[Fault], seconds: float)
     if crashed:
         lines += ["", "killed by a crash (detected, but no scenario said what arrived instead):"]
         lines += [f"  {r.fault.id}: {r.first_sentence()}" for r in crashed]
+    if weak:
+        lines += ["", "killed only by a step or the harness breaking (no expectation said what arrived instead):"]
+        lines += [f"  {r.fault.id}: {r.first_sentence()}" for r in weak]
     if survivors:
         lines += ["", "survivors:"]
         lines += [f"  {r.fault.id} ({r.fault.file}; {', '.join(x.biller for x in r.runs)}): {r.fault.models}"
@@ -337,7 +366,9 @@ def _as_json(results: Sequence[Result], pending: Sequence[Fault], seconds: float
     return {
         "killed": killed, "applied": len(results), "seconds": round(seconds, 1),
         "faults": [{"id": r.fault.id, "file": r.fault.file, "models": r.fault.models, "verdict": r.verdict,
-                    "runs": [{"biller": x.biller, "exit": x.exit_code, "failed": [list(f) for f in x.failed],
+                    "runs": [{"biller": x.biller, "exit": x.exit_code,
+                              "failed": [{"sit_id": f.sit_id, "sentence": f.sentence, "category": f.category}
+                                         for f in x.failed],
                               "error": x.error, "seconds": round(x.seconds, 1)} for x in r.runs]}
                    for r in results],
         "pending": [{"id": f.id, "models": f.models, "why": f.pending} for f in pending],

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from mutants.faults import FAULTS_FILE, Fault, FaultListError, load_faults
-from mutants.run import DEMO_BILLERS, partners_of
+from mutants.run import DEMO_BILLERS, BillerRun, Failure, Result, partners_of
 
 PROJECT = Path(__file__).resolve().parents[2]
 FAULTS = load_faults(FAULTS_FILE, DEMO_BILLERS)
@@ -82,3 +82,25 @@ def test_a_fault_outside_the_system_under_test_is_refused(tmp_path: Path) -> Non
     body = ENTRY.format(id="steps-fault", find="a").replace("harness/platform/nacha.py", "steps/payments.py")
     with pytest.raises(FaultListError, match=r"steps-fault.*not under harness/platform/"):
         load_faults(_list(tmp_path, body))
+
+
+def _result(*runs: BillerRun) -> Result:
+    return Result(APPLIED[0], list(runs))
+
+
+def test_a_failed_scenario_kills_and_the_best_evidence_is_shown() -> None:
+    step_broke = Failure("SIT-CHG-003", "ValueError: not enough values to unpack", "harness")
+    sentence = Failure("SIT-PAY-001", "expected 45.10 by card; it received 45.00 by card", "platform")
+    result = _result(BillerRun("clayton-county-water", 1, (step_broke, sentence)), BillerRun("newport-or", 0))
+    assert result.verdict == "killed" and not result.weak
+    assert result.first_sentence() == f"SIT-PAY-001: {sentence.sentence}"
+    assert result.sit_ids() == "SIT-CHG-003, SIT-PAY-001 (clayton-county-water)"
+    assert _result(BillerRun("newport-or", 1, (step_broke,))).weak
+
+
+def test_a_harness_error_or_timeout_is_a_crash_and_passing_runs_survive() -> None:
+    crash = _result(BillerRun("newport-or", 3, error="exit 3: sit: harness error"), BillerRun("newport-or", 0))
+    assert crash.verdict == "crashed" and crash.first_sentence() == "newport-or: exit 3: sit: harness error"
+    assert _result(BillerRun("newport-or", None, error="timed out")).verdict == "crashed"
+    assert _result(BillerRun("newport-or", 1)).verdict == "crashed"  # exit 1 with no failed scenario recorded
+    assert _result(BillerRun("clayton-county-water", 0), BillerRun("newport-or", 0)).verdict == "survived"
