@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 BILLER ?= clayton-county-water
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench mutants clean
 
 setup: $(VENV)/.installed node_modules/.installed $(VENV)/.java
 
@@ -49,6 +49,10 @@ bench: setup
 	$(BIN)/python bench/bench_events.py
 	$(BIN)/python bench/bench_run.py --biller $(BILLER)
 	$(BIN)/python bench/bench_report.py
+
+# How many realistic integration faults (mutants/faults.toml) the demo billers' workbooks catch.
+mutants: setup
+	$(BIN)/python -m mutants
 
 clean:
 	rm -rf $(VENV) node_modules reports .cache .pytest_cache .ruff_cache *.egg-info
