@@ -37,6 +37,12 @@ Feature: Real-time balance (RTDR)
     When a biller portal user tries to block ACH payments for the account
     Then the platform refuses the portal user's block
 
+  @SIT-BAL-011 @capability:rtdr_balance @setting-off:portal_block_lock
+  Scenario: A block a biller portal user sets stops that method's payments where the biller allows it
+    Given the partner holds an account with a balance of 50.00
+    When a biller portal user tries to block ACH payments for the account
+    Then an ACH payment of 20.00 is refused as blocked
+
   @SIT-BAL-006 @capability:rtdr_balance
   Scenario: An account the partner does not hold is reported, not shown as zero
     When the payer opens an account the partner does not hold

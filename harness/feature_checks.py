@@ -119,8 +119,8 @@ class _TagRules:
             kind, _, value = tag.partition(":")
             if (scenario.feature_file, tag) in self._seen:
                 continue  # a feature-level tag, or one repeated: said once per file
-            rules = {"capability": self._capability, "setting": self._setting, "layout": self._layout,
-                     "withheld": self._withheld}
+            rules = {"capability": self._capability, "setting": self._setting, "setting-off": self._setting,
+                     "layout": self._layout, "withheld": self._withheld}
             message = rules.get(kind, lambda _: None)(value)
             if kind == "withheld" and f"capability:{value}" in scenario.tags:
                 message = (f"the scenario also carries @capability:{value}, so it never applies (a withheld "

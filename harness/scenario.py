@@ -79,6 +79,10 @@ class PartnerSide:
                            "arrange the account first (the partner holds an account ...)")
         self.holds_account(account, **{**held, **values})
 
+    def holds(self, account: str) -> bool:
+        """Whether the scenario arranged ``account`` at the partner."""
+        return account in self._held
+
     def fails(self, role: str, fault: str, times: int | None) -> None:
         """Make the partner's ``role`` call fail ``times`` times (None: until it recovers)."""
         if fault not in FAULTS:
@@ -194,7 +198,9 @@ class ScenarioContext:
 
     # -- seeded data ----------------------------------------------------------------------
     def account_number(self) -> str:
-        return self.fake.unique.numerify("1########")
+        """A new account number; about half start with zeros, as many billers' do (a connector that
+        reads them as numbers drops the zeros and posts to another account)."""
+        return self.fake.unique.numerify(self.fake.random_element(("00#######", "1########")))
 
     def invoice_record(self, account: str | None = None, amount: Decimal | None = None,
                        past_due: Decimal = Decimal(0), name: str | None = None) -> dict[str, str]:

@@ -40,7 +40,8 @@ from harness.secrets import secret_names
 from mutants.faults import FAULTS_FILE, Fault, FaultListError, load_faults
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_BILLERS = ("clayton-county-water", "newport-or")
+# Every biller of the project's fixtures: each is a demo biller whose workbook must pass.
+DEMO_BILLERS = tuple(sorted(path.stem for path in (ROOT / "fixtures" / "billers").glob("*.yaml")))
 JOBS = 2  # the machine has 2 cores; each run also starts a JVM (WireMock)
 RUN_TIMEOUT_S = 300.0  # a whole workbook takes seconds; a fault that hangs the harness is cut off here
 STOP_GRACE_S = 20.0  # after SIGTERM, time for `sit run` to stop its WireMock and sFTP server

@@ -6,9 +6,10 @@ and the reference engine (postings for capabilities out of scope are never pumpe
 A scenario that needs the biller configured a certain way says so with a tag, so that
 it is N/A with the reason when the biller is not, rather than failing with nothing to fix:
 ``@setting:ROLE`` needs the setting the partner profile names ROLE to be on (true, or
-holding codes or text); ``@setting:ROLE:KEY`` needs a code of its own for KEY in a codes
-setting, one that no other key lists (a block code for card payments only); ``@layout:PART`` needs
-the partner's invoice file layout to hold PART (``LAYOUT_PARTS``: charge lines, an item status).
+holding codes or text), ``@setting-off:ROLE`` needs it off; ``@setting:ROLE:KEY`` needs a code of
+its own for KEY in a codes setting, one that no other key lists (a block code for card payments
+only); ``@layout:PART`` needs the partner's invoice file layout to hold PART (``LAYOUT_PARTS``:
+charge lines, an item status).
 
 What a biller has not taken is proven absent, not skipped: ``@withheld:CAPABILITY`` makes a
 scenario apply exactly when the capability is out of scope for the biller. The platform still
@@ -29,6 +30,7 @@ from harness.profiles.models import SettingType, Status
 CAPABILITY_TAG = "capability:"
 PARTNER_TAG = "partner:"
 SETTING_TAG = "setting:"
+SETTING_OFF_TAG = "setting-off:"
 LAYOUT_TAG = "layout:"
 # What a partner's invoice file layout may hold that a scenario needs: tag value -> (its field, in words).
 LAYOUT_PARTS = {
@@ -99,11 +101,22 @@ def scenario_scope(biller: Biller, tags: Iterable[str], posted_in: Mapping[str, 
             return reason
         if tag.startswith(SETTING_TAG) and (reason := _unset(biller, tag.removeprefix(SETTING_TAG))):
             return reason
+        if tag.startswith(SETTING_OFF_TAG) and (reason := _on(biller, tag.removeprefix(SETTING_OFF_TAG))):
+            return reason
         if tag.startswith(LAYOUT_TAG) and (reason := _not_in_layout(biller, tag.removeprefix(LAYOUT_TAG))):
             return reason
         if tag.startswith(WITHHELD_TAG) and (reason := _taken(biller, tag.removeprefix(WITHHELD_TAG), posted_in)):
             return reason
     return None
+
+
+def _on(biller: Biller, role: str) -> str | None:
+    """None when the biller's setting ``role`` is off (or its partner has no such setting: nothing
+    switches the behaviour on), else why a scenario for the setting off is N/A."""
+    setting = biller.partner.settings.get(role)
+    if setting is None or not biller.setting(role):
+        return None
+    return f"Biller setting {setting.number} is on for {biller.profile.name} ({setting.meaning})"
 
 
 def _not_in_layout(biller: Biller, part: str) -> str | None:

@@ -72,7 +72,8 @@ def test_another_alert_code_is_named_with_its_sit_id_and_field(
     assert f"    request {ALERT_CODE}: 'AUTOP' -> 'AUTOX'" in lines
     assert "    fields alert_code: 'AUTOP' -> 'AUTOX'" in lines
     assert not any(line.startswith("SIT-PAY-") for line in lines), proc.stdout  # the payments did not change
-    assert re.fullmatch(r"2 SIT IDs differ \(.*\)", lines[-1]), lines[-1]
+    # SIT-CHG-002, -003 and -006: the scenarios that send an autopay change
+    assert re.fullmatch(r"3 SIT IDs differ \(.*\)", lines[-1]), lines[-1]
 
 
 def test_unknown_run_is_one_line(demo_run: DemoRun) -> None:

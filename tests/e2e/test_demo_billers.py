@@ -1,4 +1,4 @@
-"""Both demo billers pass their whole workbook through `sit run`, as an SE runs it.
+"""Every demo biller passes their whole workbook through `sit run`, as an SE runs it.
 
 Every in-scope case of the workbook ran and passed, every N/A case was reported N/A with its
 reason, and nothing of another biller's workbook ran: the workbook as the features say it today,
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from runs import sit_run
 
-from tests.conftest import na_sit_ids, sit_ids
+from tests.conftest import PROJECT, na_sit_ids, sit_ids
 
-DEMO_BILLERS = ("clayton-county-water", "newport-or")
+DEMO_BILLERS = sorted(path.stem for path in (PROJECT / "fixtures" / "billers").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("biller", DEMO_BILLERS)
