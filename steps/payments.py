@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from harness.catalogue import given, then, when
@@ -9,9 +10,19 @@ from harness.errors import SitError
 from harness.platform import PlatformRefusal, TxStatus
 from harness.scenario import PartnerCall, ScenarioContext, counted, times
 from steps import postings
-from steps.common import account_named, because, money_cell, references, remember, rows, status
+from steps.common import account_named, because, method_name, money_cell, references, remember, rows, status
 
 POSCONNECT = "POSConnect"
+
+
+@dataclass(frozen=True)
+class Tried:
+    """A payment the payer tried: refused (its reason) or taken (its key)."""
+
+    amount: Decimal
+    method: str
+    key: str = ""
+    refusal: str = ""
 
 
 def _calls(sit: ScenarioContext, role: str) -> list[PartnerCall]:
@@ -98,10 +109,41 @@ def server_error(sit: ScenarioContext, role: str) -> None:
     sit.partner.fails(role, "server_error", None)
 
 
+@given("the partner refuses the {role:Role} posting as a bad request")
+def bad_request(sit: ScenarioContext, role: str) -> None:
+    """The partner answers HTTP 400 to every such posting: it refuses the request itself, which no retry mends."""
+    sit.partner.fails(role, "bad_request", None)
+
+
 @when("the partner recovers")
 def recovers(sit: ScenarioContext) -> None:
     """Every fault the scenario gave the partner is gone."""
     sit.partner.recovers()
+
+
+@when("the payer tries to pay {amount:Money} by {method:Method}")
+def tries_to_pay(sit: ScenarioContext, amount: Decimal, method: str) -> None:
+    """A payment the platform may refuse: its refusal, or the payment it took instead, is kept for a
+    later step to judge (a refusal here is evidence, not a broken step)."""
+    try:
+        outcome = Tried(amount, method, key=pay(sit, sit.vars["account"], amount, method))
+    except PlatformRefusal as exc:
+        outcome = Tried(amount, method, refusal=str(exc))
+    sit.vars.setdefault("tried", []).append(outcome)
+
+
+@then("the platform refused every payment the payer tried")
+def refused_every_try(sit: ScenarioContext) -> None:
+    """Each payment of "the payer tries to pay" was refused by the platform, with its reason; none
+    was taken (a payment taken would be pumped to the partner)."""
+    for tried in sit.vars.get("tried", []):
+        what = f"a payment of {tried.amount} by {method_name(tried.method)}"
+        taken = ""
+        if tried.key:
+            tx = sit.platform.transaction(tried.key)
+            taken = f"taken as payment {tried.key} of {tx.amount}{because(tx.reason)}"
+        sit.expect(f"{what} to be {{}}", True, not tried.key, f"{what} is {{}}", instead="it was {}",
+                   show={True: f"refused{because(tried.refusal)}", False: taken})
 
 
 @then("the partner received the payment of {amount:Money} by {method:Method} for the account")
