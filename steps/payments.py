@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,10 +18,9 @@ POSCONNECT = "POSConnect"
 
 @dataclass(frozen=True)
 class Tried:
-    """A payment the payer tried: refused (its reason) or taken (its key)."""
+    """A payment or credit the scenario tried: refused (its reason) or taken (its key)."""
 
-    amount: Decimal
-    method: str
+    what: str  # "a payment of 10.005 by card"
     key: str = ""
     refusal: str = ""
 
@@ -115,6 +115,12 @@ def bad_request(sit: ScenarioContext, role: str) -> None:
     sit.partner.fails(role, "bad_request", None)
 
 
+@given("the partner refuses the platform's credentials for the {role:Role} posting")
+def credentials_refused(sit: ScenarioContext, role: str) -> None:
+    """The partner answers HTTP 403 to every such posting: the credentials are refused until someone fixes them."""
+    sit.partner.fails(role, "forbidden", None)
+
+
 @when("the partner recovers")
 def recovers(sit: ScenarioContext) -> None:
     """Every fault the scenario gave the partner is gone."""
@@ -125,24 +131,34 @@ def recovers(sit: ScenarioContext) -> None:
 def tries_to_pay(sit: ScenarioContext, amount: Decimal, method: str) -> None:
     """A payment the platform may refuse: its refusal, or the payment it took instead, is kept for a
     later step to judge (a refusal here is evidence, not a broken step)."""
+    _try(sit, f"a payment of {amount} by {method_name(method)}", lambda: pay(sit, sit.vars["account"], amount, method))
+
+
+@when("the biller tries to credit {amount:Money} to the account")
+def tries_to_credit(sit: ScenarioContext, amount: Decimal) -> None:
+    """A credit the platform may refuse, kept like a payment the payer tries."""
+    _try(sit, f"a credit of {amount}", lambda: give_credit(sit, sit.vars["account"], amount))
+
+
+def _try(sit: ScenarioContext, what: str, make: Callable[[], str]) -> None:
     try:
-        outcome = Tried(amount, method, key=pay(sit, sit.vars["account"], amount, method))
+        outcome = Tried(what, key=make())
     except PlatformRefusal as exc:
-        outcome = Tried(amount, method, refusal=str(exc))
+        outcome = Tried(what, refusal=str(exc))
     sit.vars.setdefault("tried", []).append(outcome)
 
 
 @then("the platform refused every payment the payer tried")
+@then("the platform refused every credit the biller tried")
 def refused_every_try(sit: ScenarioContext) -> None:
-    """Each payment of "the payer tries to pay" was refused by the platform, with its reason; none
-    was taken (a payment taken would be pumped to the partner)."""
+    """Each payment or credit the scenario tried was refused by the platform, with its reason; none
+    was taken (what is taken is pumped to the partner)."""
     for tried in sit.vars.get("tried", []):
-        what = f"a payment of {tried.amount} by {method_name(tried.method)}"
         taken = ""
         if tried.key:
             tx = sit.platform.transaction(tried.key)
-            taken = f"taken as payment {tried.key} of {tx.amount}{because(tx.reason)}"
-        sit.expect(f"{what} to be {{}}", True, not tried.key, f"{what} is {{}}", instead="it was {}",
+            taken = f"taken as {tx.kind} {tried.key} of {tx.amount}{because(tx.reason)}"
+        sit.expect(f"{tried.what} to be {{}}", True, not tried.key, f"{tried.what} is {{}}", instead="it was {}",
                    show={True: f"refused{because(tried.refusal)}", False: taken})
 
 

@@ -163,8 +163,8 @@ class PartnerStubs(ABC):
     def fault(self, role: str, fault: str, times: int | None, delay_ms: int) -> list[dict[str, Any]]:
         """Mappings making call ``role`` fail ``times`` times (None: always) with ``fault``:
         ``timeout`` (the partner takes the posting but answers after ``delay_ms``),
-        ``reset`` (connection reset), ``server_error`` (HTTP 503) or ``bad_request`` (HTTP 400: the
-        partner refuses the request itself, which no retry mends)."""
+        ``reset`` (connection reset), ``server_error`` (HTTP 503), or a refusal no retry mends:
+        ``bad_request`` (HTTP 400) or ``forbidden`` (HTTP 403, the platform's credentials refused)."""
         call, request = self.fault_request(role)
         scenario = f"{role}-{fault}"
         if fault == "timeout":
@@ -192,12 +192,13 @@ class PartnerStubs(ABC):
         raise ValueError(f"partner {self.partner.name} has no known failure {name!r} (known: {known})")
 
 
-FAULTS = ("timeout", "reset", "server_error", "bad_request")
+FAULTS = ("timeout", "reset", "server_error", "bad_request", "forbidden")
 # What WireMock answers for each fault but a timeout (which answers the posting, late).
 _FAULT_RESPONSES: dict[str, dict[str, Any]] = {
     "reset": {"fault": "CONNECTION_RESET_BY_PEER"},
     "server_error": {"status": 503, "body": "Service Unavailable"},
     "bad_request": {"status": 400, "body": "Bad Request"},
+    "forbidden": {"status": 403, "body": "Forbidden"},
 }
 
 
