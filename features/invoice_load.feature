@@ -121,3 +121,13 @@ Feature: Invoice load
     And the platform imports its sFTP inbox
     Then 5 bills are loaded and none is rejected
     And every bill matches its record in the file
+
+  @SIT-INV-013 @capability:invoice_load
+  Scenario: A file already imported is not loaded again when the platform imports its inbox again
+    Given the partner has an invoice file for today with 2 accounts of 2 bills each
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then 4 bills are loaded and none is rejected
+    When the platform imports its sFTP inbox again
+    Then the second import loads nothing, as the file was imported already
+    And each account is presented its bills as the partner's billing model says

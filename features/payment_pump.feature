@@ -140,6 +140,43 @@ Feature: Payment posting (data pump)
     And the payment is posted exactly once
     And a payment of one cent more than the partner takes is refused
 
+  @SIT-PAY-013 @capability:payment_posting
+  Scenario: Amounts the platform cannot post to the cent are refused and never reach the partner
+    Given the partner holds an account with a balance of 120.00
+    When the payer tries to pay 10.005 by card
+    And the payer tries to pay 0.001 by ACH
+    And the payer tries to pay 0.00 by card
+    And the data pump runs
+    Then the platform refused every payment the payer tried
+    And the partner received nothing for the account
+
+  @SIT-PAY-014 @capability:payment_posting
+  Scenario: A payment the partner refuses as a bad request fails at once, not retried or parked
+    Given the partner holds an account with a balance of 58.40
+    And the partner refuses the payment posting as a bad request
+    When the payer pays 58.40 by card
+    And the data pump runs
+    Then the payment failed with a reason naming "HTTP 400"
+    And the partner received the payment of 58.40 by card for the account
+
+  @SIT-PAY-015 @capability:payment_posting
+  Scenario: A payment whose posting the partner refuses for its credentials fails at once, not retried or parked
+    Given the partner holds an account with a balance of 66.70
+    And the partner refuses the platform's credentials for the payment posting
+    When the payer pays 66.70 by ACH
+    And the data pump runs
+    Then the payment failed with a reason naming "HTTP 403"
+    And the partner received the payment of 66.70 by ACH for the account
+
+  @SIT-PAY-016 @capability:credit_posting
+  Scenario: Credit amounts the platform cannot post to the cent are refused and never reach the partner
+    Given the partner holds an account with a balance of 80.00
+    When the biller tries to credit 12.005 to the account
+    And the biller tries to credit 0.00 to the account
+    And the data pump runs
+    Then the platform refused every credit the biller tried
+    And the partner received nothing for the account
+
   @SIT-PAY-020 @withheld:credit_posting
   Scenario: A credit the biller does not post is held back and never reaches the partner
     Given the partner holds an account with a balance of 80.00

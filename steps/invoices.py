@@ -130,6 +130,22 @@ def import_inbox(sit: ScenarioContext) -> None:
     sit.vars["import"] = sit.platform.import_inbox()
 
 
+@when("the platform imports its sFTP inbox again")
+def import_inbox_again(sit: ScenarioContext) -> None:
+    """The import job runs again, as at its next poll, with the files it took still on the inbox."""
+    sit.vars["import_again"] = sit.platform.import_inbox()
+
+
+@then("the second import loads nothing, as the file was imported already")
+def second_import_loads_nothing(sit: ScenarioContext) -> None:
+    """A file the platform imported once is not imported again: its bills are not loaded twice."""
+    report = sit.vars["import_again"]
+    loaded = ([f"{report.accepted} {'bill' if report.accepted == 1 else 'bills'} from {', '.join(report.files)}"]
+              if report.files else [])
+    sit.expect("the second import to load {}", [], loaded, "the second import loaded {}", instead="it loaded {}",
+               show=listed(str, none="nothing"))
+
+
 @then("the platform received the invoice file intact")
 def file_intact(sit: ScenarioContext) -> None:
     """The sFTP server got the file whole: same name, size and SHA-256 as sent."""

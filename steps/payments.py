@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from harness.catalogue import given, then, when
@@ -9,9 +11,18 @@ from harness.errors import SitError
 from harness.platform import PlatformRefusal, TxStatus
 from harness.scenario import PartnerCall, ScenarioContext, counted, times
 from steps import postings
-from steps.common import account_named, because, money_cell, references, remember, rows, status
+from steps.common import account_named, because, method_name, money_cell, references, remember, rows, status
 
 POSCONNECT = "POSConnect"
+
+
+@dataclass(frozen=True)
+class Tried:
+    """A payment or credit the scenario tried: refused (its reason) or taken (its key)."""
+
+    what: str  # "a payment of 10.005 by card"
+    key: str = ""
+    refusal: str = ""
 
 
 def _calls(sit: ScenarioContext, role: str) -> list[PartnerCall]:
@@ -98,10 +109,57 @@ def server_error(sit: ScenarioContext, role: str) -> None:
     sit.partner.fails(role, "server_error", None)
 
 
+@given("the partner refuses the {role:Role} posting as a bad request")
+def bad_request(sit: ScenarioContext, role: str) -> None:
+    """The partner answers HTTP 400 to every such posting: it refuses the request itself, which no retry mends."""
+    sit.partner.fails(role, "bad_request", None)
+
+
+@given("the partner refuses the platform's credentials for the {role:Role} posting")
+def credentials_refused(sit: ScenarioContext, role: str) -> None:
+    """The partner answers HTTP 403 to every such posting: the credentials are refused until someone fixes them."""
+    sit.partner.fails(role, "forbidden", None)
+
+
 @when("the partner recovers")
 def recovers(sit: ScenarioContext) -> None:
     """Every fault the scenario gave the partner is gone."""
     sit.partner.recovers()
+
+
+@when("the payer tries to pay {amount:Money} by {method:Method}")
+def tries_to_pay(sit: ScenarioContext, amount: Decimal, method: str) -> None:
+    """A payment the platform may refuse: its refusal, or the payment it took instead, is kept for a
+    later step to judge (a refusal here is evidence, not a broken step)."""
+    _try(sit, f"a payment of {amount} by {method_name(method)}", lambda: pay(sit, sit.vars["account"], amount, method))
+
+
+@when("the biller tries to credit {amount:Money} to the account")
+def tries_to_credit(sit: ScenarioContext, amount: Decimal) -> None:
+    """A credit the platform may refuse, kept like a payment the payer tries."""
+    _try(sit, f"a credit of {amount}", lambda: give_credit(sit, sit.vars["account"], amount))
+
+
+def _try(sit: ScenarioContext, what: str, make: Callable[[], str]) -> None:
+    try:
+        outcome = Tried(what, key=make())
+    except PlatformRefusal as exc:
+        outcome = Tried(what, refusal=str(exc))
+    sit.vars.setdefault("tried", []).append(outcome)
+
+
+@then("the platform refused every payment the payer tried")
+@then("the platform refused every credit the biller tried")
+def refused_every_try(sit: ScenarioContext) -> None:
+    """Each payment or credit the scenario tried was refused by the platform, with its reason; none
+    was taken (what is taken is pumped to the partner)."""
+    for tried in sit.vars.get("tried", []):
+        taken = ""
+        if tried.key:
+            tx = sit.platform.transaction(tried.key)
+            taken = f"taken as {tx.kind} {tried.key} of {tx.amount}{because(tx.reason)}"
+        sit.expect(f"{tried.what} to be {{}}", True, not tried.key, f"{tried.what} is {{}}", instead="it was {}",
+                   show={True: f"refused{because(tried.refusal)}", False: taken})
 
 
 @then("the partner received the payment of {amount:Money} by {method:Method} for the account")

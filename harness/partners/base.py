@@ -163,7 +163,8 @@ class PartnerStubs(ABC):
     def fault(self, role: str, fault: str, times: int | None, delay_ms: int) -> list[dict[str, Any]]:
         """Mappings making call ``role`` fail ``times`` times (None: always) with ``fault``:
         ``timeout`` (the partner takes the posting but answers after ``delay_ms``),
-        ``reset`` (connection reset) or ``server_error`` (HTTP 503)."""
+        ``reset`` (connection reset), ``server_error`` (HTTP 503), or a refusal no retry mends:
+        ``bad_request`` (HTTP 400) or ``forbidden`` (HTTP 403, the platform's credentials refused)."""
         call, request = self.fault_request(role)
         scenario = f"{role}-{fault}"
         if fault == "timeout":
@@ -175,8 +176,7 @@ class PartnerStubs(ABC):
                 stage(f"{call} already posted", request, self.posted_answer(call, again=True), scenario, "late",
                       "recovered"),
             ]
-        response = {"fault": "CONNECTION_RESET_BY_PEER"} if fault == "reset" else {
-            "status": 503, "body": "Service Unavailable"}
+        response = _FAULT_RESPONSES[fault]
         if times is None:
             return [{"name": f"{call} {fault} (always)", "priority": 1, "request": request, "response": response}]
         states = ["Started", *[f"{fault}-{i}" for i in range(1, times)], "recovered"]
@@ -192,7 +192,14 @@ class PartnerStubs(ABC):
         raise ValueError(f"partner {self.partner.name} has no known failure {name!r} (known: {known})")
 
 
-FAULTS = ("timeout", "reset", "server_error")
+FAULTS = ("timeout", "reset", "server_error", "bad_request", "forbidden")
+# What WireMock answers for each fault but a timeout (which answers the posting, late).
+_FAULT_RESPONSES: dict[str, dict[str, Any]] = {
+    "reset": {"fault": "CONNECTION_RESET_BY_PEER"},
+    "server_error": {"status": 503, "body": "Service Unavailable"},
+    "bad_request": {"status": 400, "body": "Bad Request"},
+    "forbidden": {"status": 403, "body": "Forbidden"},
+}
 
 
 def stage(name: str, request: dict[str, Any], response: dict[str, Any], scenario: str, state: str,

@@ -124,3 +124,12 @@ def test_arranged_accounts_and_faults_are_mappings_the_pack_accepts(admin: WireM
     assert made.post(payment("K7")).outcome is Outcome.ALREADY_POSTED
     body = json.loads(admin.journal()[-1]["request"]["body"])
     assert body["operationName"] == "PostPayment" and body["variables"]["input"]["reference"] == "K7"
+
+
+def test_a_bad_request_is_a_refusal_not_a_fault_to_retry(admin: WireMockAdmin, newport: Biller) -> None:
+    for mapping in CaselleStubs(newport.partner, newport.codes).fault("payment", "bad_request", None, 0):
+        admin.add_mapping(mapping)
+    with pytest.raises(PartnerRejected, match="PostPayment: HTTP 400") as refused:
+        client(admin, newport).post(payment("K8"))
+    assert refused.value.code == "400"
+    assert [call for call, _, _ in calls(admin, newport)] == ["PostPayment"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -116,3 +117,13 @@ def test_fault_builders(cayenta: PartnerProfile) -> None:
     (always,) = stubs.fault("credit", "server_error", None, 0)
     assert always["response"]["status"] == 503 and "scenarioName" not in always
     assert "TRAN_TYPE='6'" in always["request"]["formParameters"]["XMLREQUEST"]["matchesXPath"]
+    (refusing,) = stubs.fault("payment", "bad_request", None, 0)
+    assert refusing["response"]["status"] == 400 and "scenarioName" not in refusing
+
+
+@pytest.mark.parametrize(("status", "said"), [(400, "AddARItem: HTTP 400"), (403, "credentials refused (HTTP 403)")])
+def test_a_4xx_is_a_refusal_not_a_fault_to_retry(cayenta: PartnerProfile, status: int, said: str) -> None:
+    made = client(cayenta, lambda request: httpx.Response(status, content=b"Bad Request"))
+    with pytest.raises(PartnerRejected, match=re.escape(said)) as refused:
+        made.post(Posting("K", PostingKind.PAYMENT, "42", Decimal("1.00"), "CC"))
+    assert refused.value.code == str(status)

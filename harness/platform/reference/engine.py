@@ -149,7 +149,7 @@ class ReferenceEngine(Platform):
         return key
 
     def pay(self, account: str, amount: Decimal, method: str, channel: str = "web") -> str:
-        self._check_amount(amount)
+        self._check_amount("pay", account, amount)
         if method not in METHODS:
             raise PlatformRefusal(f"unknown payment method {method!r} (use one of {', '.join(METHODS)})")
         if method in self.state.blocked(account):
@@ -159,15 +159,19 @@ class ReferenceEngine(Platform):
         return self._create("P", "payment", account, amount=money(amount), method=method, channel=channel)
 
     def credit(self, account: str, amount: Decimal) -> str:
-        self._check_amount(amount)
+        self._check_amount("credit", account, amount)
         return self._create("C", "credit", account, amount=money(amount))
 
-    def _check_amount(self, amount: Decimal) -> None:
+    def _check_amount(self, action: str, account: str, amount: Decimal) -> None:
+        """Refuse, and log why, an amount the partner cannot be sent to the cent or at all."""
+        reason = ""
         if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-            raise PlatformRefusal(f"amount {amount} must be positive with at most 2 decimals")
-        top = self.biller.partner.max_amount
-        if top is not None and amount > top:
-            raise PlatformRefusal(f"amount {amount} is more than {self.biller.partner.display_name} takes ({top})")
+            reason = f"amount {amount} must be positive with at most 2 decimals"
+        elif (top := self.biller.partner.max_amount) is not None and amount > top:
+            reason = f"amount {amount} is more than {self.biller.partner.display_name} takes ({top})"
+        if reason:
+            self._emit("refused", action=action, account=account, amount=str(amount), reason=reason)
+            raise PlatformRefusal(reason)
 
     def return_ach(self, payment_key: str, code: str) -> str:
         payment = self.transaction(payment_key)
@@ -241,6 +245,6 @@ class ReferenceEngine(Platform):
     def start_cloudpay(self, account: str, amount: Decimal) -> str:
         if "CloudPay" not in self.biller.profile.products:
             raise PlatformRefusal(f"CloudPay is not enabled for {self.biller.profile.name}")
-        self._check_amount(amount)
+        self._check_amount("start_cloudpay", account, amount)
         key = self._create("W", "cloudpay", account, amount=money(amount), status=TxStatus.RECORDED.value)
         return f"/cloudpay/{self.biller.profile.bid}/pay/{key}"
