@@ -129,8 +129,9 @@ def test_a_setting_off_makes_its_scenarios_na_with_the_reason_not_failed(blocks_
     run, _, _ = blocks_off
     # SIT-BAL-010 follows the setting whatever its shape: B blocks both here, E ACH, and C (Clayton's
     # card code, not in this setting) nothing.
+    # SIT-BAL-011 is the other side of SIT-BAL-005: with setting 32 off, a portal user's block holds.
     assert run.statuses() == {"SIT-BAL-003": "na", "SIT-BAL-004": "passed", "SIT-BAL-005": "na",
-                              "SIT-BAL-010": "passed"}
+                              "SIT-BAL-010": "passed", "SIT-BAL-011": "passed"}
     assert run.finished("SIT-BAL-005")["reason"] == (
         "Biller setting 32 is off for Clayton County Water Authority "
         "(only RTDR sets payment block flags; biller-portal users may not)")
