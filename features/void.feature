@@ -72,3 +72,20 @@ Feature: Voids
     Then the payment is cancelled and was never posted
     And the partner received the payment 3 times, always with the same reference
     And the partner received no void
+
+  @SIT-VOID-008 @capability:void_posting
+  Scenario: Voiding one of several payments voids that payment's amount, on its account
+    Given the partner holds these accounts:
+      | account | balance |
+      | A       | 25.00   |
+      | B       | 61.70   |
+    When the payer makes these payments:
+      | account | amount | method |
+      | A       | 25.00  | card   |
+      | B       | 61.70  | card   |
+    And the data pump runs
+    And the biller voids the payment on account A
+    And the data pump runs
+    Then the partner received the void of 25.00 for the payment on account A
+    And the partner received nothing but its payment for account B
+    And the void is posted exactly once

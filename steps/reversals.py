@@ -62,6 +62,13 @@ def voids(sit: ScenarioContext, what: str) -> None:
     _taken(sit, "void", "the void", lambda: sit.platform.void(sit.vars[what]))
 
 
+@when("the biller voids the payment on account {name:Name}")
+def voids_on(sit: ScenarioContext, name: str) -> None:
+    """As above, for the one payment the scenario made on the account it named (not the latest)."""
+    key = payment_on(sit, name)
+    _taken(sit, "void", "the void", lambda: sit.platform.void(key))
+
+
 @when("the biller tries to void the {what:Original} again")
 @when("the biller tries to void the {what:Original}")
 def tries_to_void(sit: ScenarioContext, what: str) -> None:
@@ -108,6 +115,14 @@ def received_return_on(sit: ScenarioContext, amount: Decimal, code: str, name: s
     """Beside the payment on the named account: one return of this amount and code, naming that payment."""
     key = payment_on(sit, name)
     postings.expect_postings(sit, [postings.ach_return(amount, code, key)], account_named(sit, name),
+                             f"for account {name} besides its payment", besides=key)
+
+
+@then("the partner received the void of {amount:Money} for the payment on account {name:Name}")
+def received_void_on(sit: ScenarioContext, amount: Decimal, name: str) -> None:
+    """Beside the payment on the named account: one void of this amount, naming that payment."""
+    key = payment_on(sit, name)
+    postings.expect_postings(sit, [postings.void(amount, key)], account_named(sit, name),
                              f"for account {name} besides its payment", besides=key)
 
 
