@@ -28,3 +28,28 @@ Feature: ACH rejects
     And the data pump runs
     Then the return is held back, naming the rule that keeps it from the partner
     And the partner received no return
+
+  @SIT-ACH-004 @capability:ach_reject_posting
+  Scenario: A return of one of several payments posts that payment's amount and code, on its account
+    Given the partner holds these accounts:
+      | account | balance |
+      | A       | 88.00   |
+      | B       | 12.34   |
+    When the payer makes these payments:
+      | account | amount | method |
+      | A       | 88.00  | ACH    |
+      | B       | 12.34  | ACH    |
+    And the data pump runs
+    And the bank returns the payment on account A with code R10
+    And the data pump runs
+    Then the partner received the return of 88.00 with code R10 for the payment on account A
+    And the partner received nothing but its payment for account B
+    And the return is posted exactly once
+
+  @SIT-ACH-005 @capability:payment_posting
+  Scenario: A bank return of a card payment is refused and nothing reaches the partner
+    Given a posted card payment of 42.00
+    When the bank tries to return the payment with code R01
+    And the data pump runs
+    Then the return is refused, naming the card payment
+    And the partner received no return

@@ -57,3 +57,35 @@ Feature: Voids
     Then the second void is refused, naming the first void
     And the partner received 1 void for the credit's reference
     And the void is posted exactly once
+
+  @SIT-VOID-007 @capability:void_posting
+  Scenario: A payment parked while the partner is down and then voided is never posted
+    Given the partner holds an account with a balance of 58.00
+    And the partner's payment posting answers with a server error until it recovers
+    When the payer pays 58.00 by card
+    And the data pump runs
+    Then the payment is parked with a reason naming "HTTP 503"
+    And the partner received the payment 3 times, always with the same reference
+    When the biller voids the payment
+    And the partner recovers
+    And the data pump runs
+    Then the payment is cancelled and was never posted
+    And the partner received the payment 3 times, always with the same reference
+    And the partner received no void
+
+  @SIT-VOID-008 @capability:void_posting
+  Scenario: Voiding one of several payments voids that payment's amount, on its account
+    Given the partner holds these accounts:
+      | account | balance |
+      | A       | 25.00   |
+      | B       | 61.70   |
+    When the payer makes these payments:
+      | account | amount | method |
+      | A       | 25.00  | card   |
+      | B       | 61.70  | card   |
+    And the data pump runs
+    And the biller voids the payment on account A
+    And the data pump runs
+    Then the partner received the void of 25.00 for the payment on account A
+    And the partner received nothing but its payment for account B
+    And the void is posted exactly once

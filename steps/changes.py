@@ -6,9 +6,9 @@ import re
 
 from harness.catalogue import then, when
 from harness.platform import TxStatus
-from harness.scenario import ScenarioContext
+from harness.scenario import PartnerCall, ScenarioContext, listed
 from steps import postings
-from steps.common import because, status
+from steps.common import because, references, status
 
 
 def _change(sit: ScenarioContext, program: str, value: str) -> None:
@@ -67,6 +67,28 @@ def accepted_with_code(sit: ScenarioContext, program: str) -> None:
     _accepted(sit, program)
 
 
+def _the_call(sit: ScenarioContext, program: str, key: str) -> PartnerCall:
+    """The one call that carried the change under its reference; else what the partner received
+    for the account instead (no call, a call under another reference, the change sent twice)."""
+    calls = postings.received(sit, sit.vars["account"])
+    mine = [c for c in calls if c.fields.get("reference") == key]
+    wanted = f"one call carrying reference {key}"
+    if len(mine) == 1:
+        actual = wanted
+    elif mine:
+        actual = f"{len(mine)} calls carrying reference {key}"
+    else:
+        arrived = [f"{c.call} under {references([c.fields.get('reference') or ''])}" for c in calls]
+        actual = f"no call carrying reference {key} ({_arrived(arrived)})"
+    sit.expect(f"the {program} change to reach the partner on {{}}", wanted, actual,
+               f"the {program} change reached the partner on {{}}", instead="the partner received {}")
+    return mine[0]
+
+
+def _arrived(calls: list[str]) -> str:
+    return f"it received {listed()(calls)} for the account" if calls else "nothing reached it for the account"
+
+
 def _letters(text: str) -> str:
     return re.sub(r"[^a-z]", "", text.lower())
 
@@ -78,7 +100,7 @@ def calls_match_codes(sit: ScenarioContext) -> None:
     the partner must accept it."""
     profile = f"fixtures/partners/{sit.biller.partner.name}.yaml"
     for program, key in sit.vars["changes"].items():
-        (call,) = [c for c in sit.partner.calls() if c.fields.get("reference") == key]
+        call = _the_call(sit, program, key)
         expected_code = sit.biller.partner.change_log[program].alert_code
         sit.expect(f"the {program} change to arrive on a call that names {program}", True,
                    _letters(program) in _letters(call.call), f"the {program} change arrived on {call.call}, {{}}",

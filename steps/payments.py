@@ -47,6 +47,17 @@ def give_credit(sit: ScenarioContext, account: str, amount: Decimal) -> str:
     return remember(sit, "credit", sit.platform.credit(account, amount), amount)
 
 
+def payment_on(sit: ScenarioContext, name: str) -> str:
+    """The one payment the scenario made on the account it named ``name``."""
+    account = account_named(sit, name)
+    made = sit.vars.get("made", {}).get("payment", [])
+    keys = [key for key in made if sit.platform.transaction(key).account == account]
+    if len(keys) != 1:
+        raise SitError(f"the scenario made {len(keys)} payments on account {name}; to name 'the payment on account "
+                       f"{name}' make exactly one there")
+    return keys[0]
+
+
 @when("the payer pays {amount:Money} by {method:Method}")
 def pays(sit: ScenarioContext, amount: Decimal, method: str) -> None:
     """A payment on the platform's payment route."""

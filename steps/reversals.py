@@ -3,6 +3,7 @@ A payment or credit is reversed at most once: a second reversal is refused or ke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from harness.catalogue import given, then, when
@@ -10,8 +11,8 @@ from harness.platform import PlatformRefusal, TxStatus
 from harness.profiles import out_of_scope
 from harness.scenario import ScenarioContext
 from steps import postings
-from steps.common import arrange_account, because, remember, status
-from steps.payments import give_credit, pay
+from steps.common import ROLE_NAMES, account_named, arrange_account, because, remember, status
+from steps.payments import give_credit, pay, payment_on
 
 KIND_NAMES = {"ach_notice": "a notification of change", "ach_return": "an ACH return", "payment": "a payment",
               "credit": "a credit", "void": "a void"}
@@ -39,24 +40,58 @@ def _posted(sit: ScenarioContext, what: str, key: str) -> None:
 @when("the bank returns the payment with code {code}")
 def bank_returns(sit: ScenarioContext, code: str) -> None:
     """The payer's bank sends back the ACH payment with a NACHA code (R-code or C-code)."""
-    remember(sit, "ach_return", sit.platform.return_ach(sit.vars["payment"], code))
+    _taken(sit, "ach_return", "the return", lambda: sit.platform.return_ach(sit.vars["payment"], code))
+
+
+@when("the bank returns the payment on account {name:Name} with code {code}")
+def bank_returns_on(sit: ScenarioContext, name: str, code: str) -> None:
+    """As above, for the one payment the scenario made on the account it named (not the latest)."""
+    key = payment_on(sit, name)
+    _taken(sit, "ach_return", "the return", lambda: sit.platform.return_ach(key, code))
+
+
+@when("the bank tries to return the payment with code {code}")
+def tries_to_return(sit: ScenarioContext, code: str) -> None:
+    """The bank sends back a payment the platform may refuse to take back; a refusal is kept for the steps after."""
+    _attempt(sit, "ach_return", lambda: sit.platform.return_ach(sit.vars["payment"], code))
 
 
 @when("the biller voids the {what:Original}")
 def voids(sit: ScenarioContext, what: str) -> None:
-    """The biller cancels the payment or credit."""
-    remember(sit, "void", sit.platform.void(sit.vars[what]))
+    """The biller cancels the payment or credit; a refusal fails the step, saying why it was refused."""
+    _taken(sit, "void", "the void", lambda: sit.platform.void(sit.vars[what]))
+
+
+@when("the biller voids the payment on account {name:Name}")
+def voids_on(sit: ScenarioContext, name: str) -> None:
+    """As above, for the one payment the scenario made on the account it named (not the latest)."""
+    key = payment_on(sit, name)
+    _taken(sit, "void", "the void", lambda: sit.platform.void(key))
 
 
 @when("the biller tries to void the {what:Original} again")
 @when("the biller tries to void the {what:Original}")
 def tries_to_void(sit: ScenarioContext, what: str) -> None:
     """The biller asks for a void the platform may refuse; a refusal is kept for the steps after."""
+    _attempt(sit, "void", lambda: sit.platform.void(sit.vars[what]))
+
+
+def _taken(sit: ScenarioContext, role: str, noun: str, ask: Callable[[], str]) -> None:
+    """A reversal the scenario needs taken: a refusal is a failed expectation that says why, not a crash."""
     try:
-        remember(sit, "void", sit.platform.void(sit.vars[what]))
-        sit.vars.setdefault("taken", []).append(sit.vars["void"])
+        key, actual = remember(sit, role, ask()), "taken"
     except PlatformRefusal as exc:
-        sit.vars["refused"] = str(exc)
+        key, actual = "", f"refused: {exc}"
+    sit.expect(f"{noun} to be {{}}", "taken", actual, f"{noun} was {{}}{f' as {key}' if key else ''}",
+               instead="it was {}")
+
+
+def _attempt(sit: ScenarioContext, role: str, ask: Callable[[], str]) -> None:
+    """A reversal the platform may refuse: what it took, or why it refused, is evidence for the steps after."""
+    try:
+        sit.vars.setdefault("taken", {}).setdefault(role, []).append(remember(sit, role, ask()))
+    except PlatformRefusal as exc:
+        sit.vars.setdefault("refused", {})[role] = str(exc)
 
 
 def _reversals(sit: ScenarioContext, wanted: list[postings.Posting], what: str = "payment") -> None:
@@ -75,10 +110,42 @@ def received_return(sit: ScenarioContext, amount: Decimal, code: str) -> None:
     _reversals(sit, [postings.ach_return(amount, code, sit.vars["payment"])])
 
 
+@then("the partner received the return of {amount:Money} with code {code} for the payment on account {name:Name}")
+def received_return_on(sit: ScenarioContext, amount: Decimal, code: str, name: str) -> None:
+    """Beside the payment on the named account: one return of this amount and code, naming that payment."""
+    key = payment_on(sit, name)
+    postings.expect_postings(sit, [postings.ach_return(amount, code, key)], account_named(sit, name),
+                             f"for account {name} besides its payment", besides=key)
+
+
+@then("the partner received the void of {amount:Money} for the payment on account {name:Name}")
+def received_void_on(sit: ScenarioContext, amount: Decimal, name: str) -> None:
+    """Beside the payment on the named account: one void of this amount, naming that payment."""
+    key = payment_on(sit, name)
+    postings.expect_postings(sit, [postings.void(amount, key)], account_named(sit, name),
+                             f"for account {name} besides its payment", besides=key)
+
+
+@then("the partner received nothing but its payment for account {name:Name}")
+def only_its_payment(sit: ScenarioContext, name: str) -> None:
+    """No return, void or other posting reached the named account beside its one payment."""
+    postings.expect_postings(sit, [], account_named(sit, name), f"for account {name} besides its payment",
+                             besides=payment_on(sit, name))
+
+
 @then("the partner received no return")
+@then("the partner received no void")
 def no_return(sit: ScenarioContext) -> None:
     """Nothing but the payment itself reached the partner for the account."""
     _reversals(sit, [])
+
+
+@then("the payment is cancelled and was never posted")
+def cancelled(sit: ScenarioContext) -> None:
+    """The void cancelled the payment on the platform: the pump never sends it again."""
+    tx = sit.platform.transaction(sit.vars["payment"])
+    sit.expect(f"payment {tx.key} to be {{}}", TxStatus.CANCELLED.value, tx.status.value,
+               f"payment {tx.key} is {{}}{because(tx.reason)}", instead=f"it is {{}}{because(tx.reason)}", show=status)
 
 
 @then("the partner received no void, and the return of {amount:Money} with code {code} where the biller posts returns")
@@ -112,24 +179,35 @@ def return_after_void(sit: ScenarioContext) -> None:
 @then("the void is refused, naming the payment's return")
 def void_refused_after_return(sit: ScenarioContext) -> None:
     """The platform refused to void a payment the bank returned, and said which return reversed it."""
-    _refused(sit, "the void", f"return {sit.vars['ach_return']}", sit.vars["ach_return"])
+    _refused(sit, "void", "the void", f"return {sit.vars['ach_return']}", [sit.vars["ach_return"]])
 
 
 @then("the second void is refused, naming the first void")
 def second_void_refused(sit: ScenarioContext) -> None:
     """The platform refused a second void of one payment or credit, and said which void reversed it."""
     first = sit.vars["made"]["void"][0]
-    _refused(sit, "the second void", f"void {first}", first)
+    _refused(sit, "void", "the second void", f"void {first}", [first])
 
 
-def _refused(sit: ScenarioContext, noun: str, earlier: str, key: str) -> None:
-    refusal, taken = sit.vars.get("refused"), sit.vars.get("taken", [])
+@then("the return is refused, naming the card payment")
+def return_of_card_refused(sit: ScenarioContext) -> None:
+    """The platform refused the bank's return of a card payment (only ACH payments come back from
+    the bank), and its reason named the payment and that it was made by card."""
+    key = sit.vars["payment"]
+    _refused(sit, "ach_return", "the return", f"card payment {key}", [key], ("card", "CC"))
+
+
+def _refused(sit: ScenarioContext, role: str, noun: str, earlier: str, keys: list[str],
+             any_of: tuple[str, ...] = ()) -> None:
+    """The attempt was refused, and the refusal named ``keys`` and one of ``any_of`` (the why)."""
+    refusal, taken = sit.vars.get("refused", {}).get(role), sit.vars.get("taken", {}).get(role, [])
     if taken:
-        actual = f"taken as void {', '.join(taken)}"
+        actual = f"taken as {ROLE_NAMES.get(role, role)} {', '.join(taken)}"
     elif refusal is None:
         actual = "never asked for"
     else:
-        actual = f"refused, naming {earlier}" if key in refusal else f"refused without naming {earlier} ({refusal})"
+        named = all(k in refusal for k in keys) and (not any_of or any(w in refusal for w in any_of))
+        actual = f"refused, naming {earlier}" if named else f"refused without naming {earlier} ({refusal})"
     sit.expect(f"{noun} to be {{}}", f"refused, naming {earlier}", actual, f"{noun} was {{}}", instead="it was {}")
 
 

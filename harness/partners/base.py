@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from harness.errors import ProfileError
-from harness.profiles import PartnerProfile
+from harness.profiles import ChangeLogCall, PartnerProfile
 
 
 class PostingKind(StrEnum):
@@ -115,6 +115,18 @@ class PartnerClient(ABC):
         the partner's host: how the harness makes the partner's service unreachable and back."""
         for client in self._http_clients:
             client.base_url = base_url.rstrip("/") if base_url else self.base_url
+
+    def _change_call(self, program: str | None) -> ChangeLogCall:
+        """The call that carries ``program``'s account changes. A program the profile names no call
+        for is refused, naming the profile field: the platform marks the change failed with this
+        reason instead of the adapter breaking on it."""
+        call = self.partner.change_log.get(program or "")
+        if call is None:
+            has = ", ".join(self.partner.change_log) or "none"
+            raise PartnerRejected(f"{self.partner.display_name} takes no {program or 'unnamed'} changes: "
+                                  f"fixtures/partners/{self.partner.name}.yaml field 'change_log' names no call "
+                                  f"for {program or 'it'} (it has {has})")
+        return call
 
     @abstractmethod
     def balance(self, account: str) -> dict[str, str]:

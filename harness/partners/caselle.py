@@ -151,7 +151,7 @@ class CaselleClient(PartnerClient):
             case PostingKind.VOID:
                 return calls["void"], "void", {**base, **amount, "originalReference": p.original_key}
             case PostingKind.CHANGE:
-                change = self.partner.change_log[p.program or ""]
+                change = self._change_call(p.program)
                 return change.call, f"{p.program}_change", {**base, "enabled": p.value == "Y"}
             case PostingKind.CREDIT:
                 raise PartnerRejected("Caselle Connect takes no credit postings (see the partner profile)")

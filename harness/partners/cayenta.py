@@ -133,7 +133,7 @@ class CayentaClient(PartnerClient):
             case PostingKind.VOID:
                 return calls["void"], {**params, **amount, "ORIG_REFERENCE_NO": p.original_key or ""}
             case PostingKind.CHANGE:
-                change = self.partner.change_log[p.program or ""]
+                change = self._change_call(p.program)
                 alert = {"ALERT_CODE": change.alert_code} if change.alert_code else {}
                 return change.call, {**params, **alert, "VALUE": p.value or ""}
         raise AssertionError(p.kind)

@@ -74,20 +74,24 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> Run:
     return sit_run(tmp, str(biller), "ach or notification or credit", project=project)
 
 
-def test_ach_reject_posting_taken_runs_both_ach_scenarios(variant: Run) -> None:
-    assert variant.finished("SIT-ACH-001")["status"] == "passed"
-    assert variant.finished("SIT-ACH-002")["status"] == "passed"
+def test_ach_reject_posting_taken_runs_every_ach_scenario(variant: Run) -> None:
+    for sit_id in ("SIT-ACH-001", "SIT-ACH-002", "SIT-ACH-004", "SIT-ACH-005"):
+        assert variant.finished(sit_id)["status"] == "passed", sit_id
 
 
-def test_ach_return_posts_r01_and_no_notification_of_change(variant: Run) -> None:
-    returns = [x for x in variant.exchanges() if x["call"] == "AddReturnedCheck"]
-    assert [x["fields"].get("return_code") for x in returns] == ["R01"]
-    (r01,) = returns
+def test_ach_returns_post_their_own_codes_and_no_notification_of_change(variant: Run) -> None:
+    def returns(sit_id: str | None = None) -> list[dict[str, Any]]:
+        return [x for x in variant.exchanges(sit_id) if x["call"] == "AddReturnedCheck"]
+
+    assert sorted(x["fields"].get("return_code") for x in returns()) == ["R01", "R10"]
+    (r01,) = returns("SIT-ACH-001")
     assert "<RETURN_CODE>R01</RETURN_CODE>" in unquote_plus(r01["request_body"])
     assert r01["status"] == 200
-    assert returns == [x for x in variant.exchanges("SIT-ACH-001") if x["call"] == "AddReturnedCheck"]
+    (r10,) = returns("SIT-ACH-004")  # account A's payment of 88.00, not the later one of 12.34 on B
+    assert "<RETURN_CODE>R10</RETURN_CODE>" in unquote_plus(r10["request_body"])
+    assert (r10["fields"].get("amount"), r10["status"]) == ("88.00", 200)
     assert not any("C01" in unquote_plus(x["request_body"]) for x in variant.exchanges())
-    assert [x["call"] for x in variant.exchanges("SIT-ACH-002")].count("AddReturnedCheck") == 0
+    assert returns("SIT-ACH-002") == [] and returns("SIT-ACH-005") == []  # a notice, a card payment: no return
 
 
 def test_credits_switched_off_make_the_credit_scenario_na(variant: Run) -> None:

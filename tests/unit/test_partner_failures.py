@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.partners import PartnerUnavailable, Posting, PostingKind
+from harness.partners import PartnerRejected, PartnerUnavailable, Posting, PostingKind, load_adapter
 from harness.partners.caselle import CaselleClient, CaselleStubs
 from harness.partners.cayenta import CayentaStubs
 from harness.profiles import Biller, load_biller
@@ -72,3 +72,18 @@ def test_unknown_failures_are_named_with_the_known_ones(newport: Biller) -> None
     cayenta = load_biller(PROJECT, "clayton-county-water")
     with pytest.raises(ValueError, match=r"no known failure 'token_expired' \(known: none\)"):
         CayentaStubs(cayenta.partner, cayenta.codes).failure("token_expired")
+
+
+@pytest.mark.parametrize("slug", ["clayton-county-water", "newport-or"])
+def test_a_change_the_profile_names_no_call_for_is_refused_naming_the_field(slug: str) -> None:
+    """A phone change pumped to a partner whose change log has no phone call is a refusal the platform
+    marks failed with this reason (not a KeyError that breaks the pump), and nothing is sent."""
+    biller = load_biller(PROJECT, slug)
+    client = load_adapter(biller.partner).client(biller.partner, "http://127.0.0.1:9/", "id", "secret", 1.0,
+                                                 token="t", host=biller.partner_host, codes=biller.codes)
+    change = Posting(key="K1", kind=PostingKind.CHANGE, account="1", program="phone", value="555-0100")
+    field = f"fixtures/partners/{biller.partner.name}.yaml field 'change_log' names no call for phone"
+    with pytest.raises(PartnerRejected, match=f"takes no phone changes: {field} \\(it has "):
+        client.post(change)
+    assert client.requests_sent == 0
+    client.close()
