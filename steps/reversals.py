@@ -216,9 +216,3 @@ def _refused(sit: ScenarioContext, role: str, noun: str, earlier: str, keys: lis
 def received_voids(sit: ScenarioContext, count: int, what: str) -> None:
     """Void postings naming the original's reference and amount, and nothing else after the original."""
     _reversals(sit, [postings.void(_amount(sit, what), sit.vars[what])] * count, what)
-
-
-@then("the partner received no payment and no void")
-def nothing_sent(sit: ScenarioContext) -> None:
-    """Nothing at all reached the partner for the account."""
-    postings.expect_postings(sit, [], sit.vars["account"])

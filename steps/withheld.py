@@ -35,6 +35,7 @@ def _held_back(sit: ScenarioContext, noun: str, key: str, role: str) -> None:
 
 
 @then("the partner received nothing for the account")
+@then("the partner received no payment and no void")
 def received_nothing(sit: ScenarioContext) -> None:
     """No posting of any kind reached the partner for the account."""
     postings.expect_postings(sit, [], sit.vars["account"])

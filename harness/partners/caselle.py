@@ -264,7 +264,8 @@ class CaselleStubs(PartnerStubs):
                 401, body, {"WWW-Authenticate": 'Bearer error="invalid_token"'}) for path in self._paths(role)]
         if kind == "licence_missing" and licence in LICENCES:
             what, licensed = LICENCES[licence]
-            error = {"message": f"Security license {licence} ({what}) is required for this request",
+            # The message names no licence (the hard case): only the extension says which one is missing.
+            error = {"message": f"A security license for the {what} is required for this request",
                      "extensions": {"code": "LICENSE_REQUIRED", "license": licence}}
             return [_answer(f"{name}: {path} refused", {
                 "method": "POST", "urlPath": path, "headers": {"Authorization": {"matches": "Bearer .+"}}},
