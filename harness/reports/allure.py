@@ -7,7 +7,9 @@ projecting the same log twice gives the same files, byte for byte.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import re
 import uuid
@@ -117,7 +119,7 @@ class AllureResults:
             description=_description(facts, scenario), labels=self._labels(facts, scenario),
             links=self._links(scenario),
         )
-        result.steps = [self._step(run.run_id, step) for step in scenario.steps]
+        result.steps = [self._step(run.run_id, step, case) for step in scenario.steps]
         result.steps += _not_reached(scenario, case)
         self._logger.report_result(result)
 
@@ -152,12 +154,14 @@ class AllureResults:
             labels.append(Label(NA_REASON, scenario.reason))
         return labels
 
-    def _step(self, run_id: str, step: StepRecord) -> TestStepResult:
+    def _step(self, run_id: str, step: StepRecord, case: SitCase | None) -> TestStepResult:
         result = TestStepResult(
             name=self._mask(f"{step.keyword} {step.text}".strip()), status=_step_status(step),
             start=epoch_ms(step.start), stop=epoch_ms(step.stop or step.start),
             statusDetails=StatusDetails(message=self._mask(step.error)) if step.error else None,
         )
+        if table := _data_table(case, step.line):  # the rows a reader checks the step's results against
+            self._attach(result, run_id, f"table-{step.first_seq}", "Data table", table, AttachmentType.CSV)
         evidence = [e for e in step.evidence if self._kinds is None or e.kind in self._kinds]
         # What the platform did, then what was checked: sub-steps, read in place (and no file each).
         result.steps = [TestStepResult(name=f"{e.kind}: {_flat(e.data)}", status=Status.PASSED)
@@ -202,6 +206,18 @@ def _expectation(data: dict[str, Any], mask: Mask) -> TestStepResult:
         verdict = "as expected" if ok else "NOT as expected"
         name = f"{data.get('what', '')}: expected {data.get('expected')!s}, actual {data.get('actual')!s} ({verdict})"
     return TestStepResult(name=mask(name), status=Status.PASSED if ok else Status.FAILED)
+
+
+def _data_table(case: SitCase | None, line: int) -> str | None:
+    """The data table of the case's step at ``line``, as CSV: the recorded workbook holds it ("| a | b |"
+    lines after the step's text), the step's events only its first line."""
+    text = next((t for t, at in zip(case.steps, case.step_lines, strict=True) if at == line), "") if case else ""
+    rows = [row[2:-2].split(" | ") for row in text.split("\n")[1:] if row.startswith("| ") and row.endswith(" |")]
+    if not rows:
+        return None
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
 
 
 def _not_reached(scenario: ScenarioRecord, case: SitCase | None) -> list[TestStepResult]:

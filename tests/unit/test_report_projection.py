@@ -191,6 +191,28 @@ def test_na_scenario_reads_not_applicable_with_its_reason(tmp_path: Path) -> Non
     assert {"name": "N/A reason", "value": reason} in na["labels"]  # the Categories tab groups N/A by it
 
 
+def test_a_steps_data_table_is_attached_as_csv_from_the_recorded_workbook(tmp_path: Path) -> None:
+    """The step events hold a step's first line; its table (the expected postings) is what a reader
+    checks the step against, so the result attaches it, from the case the run recorded."""
+    case = next(c for c in biller_workbook(PROJECT, CLAYTON) if c.sit_id == "SIT-PAY-008")
+    text, line = next((t, at) for t, at in zip(case.steps, case.step_lines, strict=True) if "\n| " in t)
+    keyword, _, first = text.split("\n")[0].partition(" ")
+    log = Log(tmp_path / "events.sqlite")
+    log.start()
+    log.scenario("SIT-PAY-008", case.name)
+    log.add("step.started", sit_id="SIT-PAY-008", keyword=keyword, text=first, line=line)
+    log.step("SIT-PAY-008", first, line)
+    log.add("scenario.finished", sit_id="SIT-PAY-008", status="passed", duration_ms=5)
+    log.add("run.finished", status="passed", counts={"passed": 1, "failed": 0, "na": 0})
+    log.store.close()
+    root = report(tmp_path)
+    (step, *_) = results(root)["SIT-PAY-008"]["steps"]
+    (table,) = [a for a in step["attachments"] if a["name"] == "Data table"]
+    assert table["type"] == "text/csv"
+    rows = (root / "allure-results" / table["source"]).read_text(encoding="utf-8").splitlines()
+    assert rows == ["posting,amount,method", "payment,40.00,card", "payment,40.00,card"]
+
+
 def test_categories_and_environment(log: Log, tmp_path: Path) -> None:
     root = report(tmp_path) / "allure-results"
     names = [c["name"] for c in json.loads((root / "categories.json").read_text())]
