@@ -89,12 +89,6 @@ def credits(sit: ScenarioContext, amount: Decimal) -> None:
     give_credit(sit, sit.vars["account"], amount)
 
 
-@when("the biller credits {amount:Money} to account {name:Name}")
-def credits_to(sit: ScenarioContext, amount: Decimal, name: str) -> None:
-    """The biller issues a credit to one of the accounts the scenario named."""
-    give_credit(sit, account_named(sit, name), amount)
-
-
 @when("the payer pays the largest amount the partner takes by {method:Method}")
 def pays_largest(sit: ScenarioContext, method: str) -> None:
     """A payment of the partner profile's ``max_amount``: the largest its amount field holds."""
