@@ -76,12 +76,16 @@ def account_named(sit: ScenarioContext, name: str) -> str:
     return accounts[name]
 
 
-def remember(sit: ScenarioContext, role: str, key: str, amount: Decimal | None = None) -> str:
-    """Note a transaction the scenario made: "the payment" is the latest, "each payment" all of them."""
+def remember(sit: ScenarioContext, role: str, key: str, amount: Decimal | None = None,
+             account: str | None = None) -> str:
+    """Note a transaction the scenario made: "the payment" is the latest, "each payment" all of them;
+    its amount and account as the scenario asked (not as the platform under test recorded them)."""
     sit.vars[role] = key
     sit.vars.setdefault("made", {}).setdefault(role, []).append(key)
     if amount is not None:
         sit.vars.setdefault("amount_of", {})[key] = amount
+    if account is not None:
+        sit.vars.setdefault("account_of", {})[key] = account
     return key
 
 
@@ -148,7 +152,8 @@ def _posted_once(sit: ScenarioContext, what: str, key: str) -> None:
     posted = [e for e in sit.session.recorder.scope_events("platform.pump_posted") if e.data["key"] == key]
     sit.expect(f"the platform to record {{}} of {noun} {key}", 1, len(posted),
                f"the platform recorded {{}} of {noun} {key}", instead="it recorded {}", show=counted("posting"))
-    refs = [c.fields.get("reference") for c in sit.partner.calls(what, account=tx.account)]
+    account = sit.vars.get("account_of", {}).get(key, tx.account)  # as the scenario made it, where it did
+    refs = [c.fields.get("reference") for c in sit.partner.calls(what, account=account)]
     mine = sorted({r or "" for r in refs if r == key or r not in _made(sit, what)})
     sit.expect(f"the partner to see {noun} {key} under {{}} only", [key], mine,
                f"the partner saw {noun} {key} under {{}}", instead="it saw it under {}", show=references)

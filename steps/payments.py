@@ -40,18 +40,18 @@ def method_cell(row: dict[str, str]) -> str:
 
 def pay(sit: ScenarioContext, account: str, amount: Decimal, method: str, channel: str = "web") -> str:
     """A payment the scenario makes, remembered with what the partner must receive for it."""
-    return remember(sit, "payment", sit.platform.pay(account, amount, method, channel=channel), amount)
+    return remember(sit, "payment", sit.platform.pay(account, amount, method, channel=channel), amount, account)
 
 
 def give_credit(sit: ScenarioContext, account: str, amount: Decimal) -> str:
-    return remember(sit, "credit", sit.platform.credit(account, amount), amount)
+    return remember(sit, "credit", sit.platform.credit(account, amount), amount, account)
 
 
 def payment_on(sit: ScenarioContext, name: str) -> str:
     """The one payment the scenario made on the account it named ``name``."""
     account = account_named(sit, name)
-    made = sit.vars.get("made", {}).get("payment", [])
-    keys = [key for key in made if sit.platform.transaction(key).account == account]
+    made, account_of = sit.vars.get("made", {}).get("payment", []), sit.vars.get("account_of", {})
+    keys = [key for key in made if account_of.get(key) == account]
     if len(keys) != 1:
         raise SitError(f"the scenario made {len(keys)} payments on account {name}; to name 'the payment on account "
                        f"{name}' make exactly one there")
