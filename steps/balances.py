@@ -9,7 +9,16 @@ from harness.catalogue import given, then, when
 from harness.errors import SitError
 from harness.platform import AccountNotFound, Balance, PlatformRefusal
 from harness.scenario import ScenarioContext, counted, listed, times
-from steps.common import METHOD_NAMES, account_named, arrange_account, article, because, method_name, no_balance_shown
+from steps.common import (
+    METHOD_NAMES,
+    account_named,
+    arrange_account,
+    article,
+    attempt,
+    because,
+    method_name,
+    no_balance_shown,
+)
 
 
 def block_code(sit: ScenarioContext, method: str) -> str:
@@ -204,12 +213,8 @@ def _blocks(shown: list[str] | str) -> str:
 @then("an {method:Method} payment of {amount:Money} is refused as blocked")
 def payment_refused(sit: ScenarioContext, method: str, amount: Decimal) -> None:
     """The platform refuses a payment by a blocked method, and nothing reaches the partner."""
-    try:
-        sit.platform.pay(sit.vars["account"], amount, method)
-        refused = ""
-    except PlatformRefusal as exc:
-        refused = str(exc)
     payment = f"{article(METHOD_NAMES[method])} {METHOD_NAMES[method]} payment of {amount:.2f}"
+    refused = attempt(sit, "payment", payment, lambda: sit.platform.pay(sit.vars["account"], amount, method)).refusal
     sit.expect(f"{payment} to be refused as blocked", True, "blocked" in refused, f"{payment} {{}}", instead="it {}",
                show={True: f"is refused as blocked ({refused})",
                      False: f"is refused for another reason ({refused})" if refused else "is taken"})

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from harness.catalogue import given, then, when
 from harness.errors import SitError
-from harness.platform import TxStatus
+from harness.platform import PlatformRefusal, TxStatus
 from harness.scenario import ScenarioContext, counted, listed, say
 
 METHOD_NAMES = {"CC": "card", "ACH": "ACH"}
@@ -64,6 +66,31 @@ def arrange_account(sit: ScenarioContext, name: str | None = None, **values: Dec
     if name is not None:
         sit.vars.setdefault("accounts", {})[name] = account
     return account
+
+
+@dataclass(frozen=True)
+class Tried:
+    """Something the scenario asked of the platform that it may refuse: taken (its key) or refused (why)."""
+
+    role: str  # payment, credit, void, ach_return
+    what: str  # "a payment of 10.005 by card", as said in the expectation
+    key: str = ""
+    refusal: str = ""
+
+
+def attempt(sit: ScenarioContext, role: str, what: str, ask: Callable[[], str]) -> Tried:
+    """Ask the platform; its refusal is kept as evidence for a later step to judge, not a broken step."""
+    try:
+        tried = Tried(role, what, key=ask())
+    except PlatformRefusal as exc:
+        tried = Tried(role, what, refusal=str(exc))
+    sit.vars.setdefault("tried", []).append(tried)
+    return tried
+
+
+def last_tried(sit: ScenarioContext, role: str) -> Tried | None:
+    """The scenario's latest attempt of this kind, if it made one."""
+    return next((t for t in reversed(sit.vars.get("tried", [])) if t.role == role), None)
 
 
 def account_named(sit: ScenarioContext, name: str) -> str:

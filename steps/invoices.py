@@ -8,6 +8,7 @@ from decimal import Decimal
 from harness.catalogue import given, then, when
 from harness.platform.invoices import expected_file_name, render_invoice_file
 from harness.scenario import ScenarioContext, counted, listed
+from steps.common import money_cell, rows
 
 _files = listed(lambda f: f"{f['path']} ({f['size']} bytes, SHA-256 {f['sha256']})", none="no file")
 _bills = listed(lambda b: f"bill {b[0]} of {b[1]} ({b[2]} past due), due {b[3]}, for {b[4]}", none="no bill")
@@ -51,7 +52,7 @@ def invoice_file_one_account(sit: ScenarioContext, first: Decimal, second: Decim
 @given("the partner has an invoice file for today with bills of these amounts:")
 def invoice_file_amounts(sit: ScenarioContext, datatable: list[list[str]]) -> None:
     """One bill per row of the table (column "amount"), each on its own account."""
-    sit.vars["records"] = [sit.invoice_record(amount=Decimal(amount)) for (amount,) in datatable[1:]]
+    sit.vars["records"] = [sit.invoice_record(amount=money_cell(row, "amount")) for row in rows(datatable, ("amount",))]
 
 
 @given("the partner has an invoice file for today with {accounts:Count} accounts of {count:Count} bills each")
@@ -140,8 +141,7 @@ def import_inbox_again(sit: ScenarioContext) -> None:
 def second_import_loads_nothing(sit: ScenarioContext) -> None:
     """A file the platform imported once is not imported again: its bills are not loaded twice."""
     report = sit.vars["import_again"]
-    loaded = ([f"{report.accepted} {'bill' if report.accepted == 1 else 'bills'} from {', '.join(report.files)}"]
-              if report.files else [])
+    loaded = [f"{counted('bill')(report.accepted)} from {', '.join(report.files)}"] if report.files else []
     sit.expect("the second import to load {}", [], loaded, "the second import loaded {}", instead="it loaded {}",
                show=listed(str, none="nothing"))
 

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from harness.catalogue import given, then, when
 from harness.errors import SitError
-from harness.platform import PlatformRefusal, TxStatus
+from harness.platform import TxStatus
 from harness.scenario import PartnerCall, ScenarioContext, counted, times
 from steps import postings
-from steps.common import account_named, because, method_name, money_cell, references, remember, rows, status
+from steps.common import (
+    Tried,
+    account_named,
+    attempt,
+    because,
+    method_name,
+    money_cell,
+    references,
+    remember,
+    rows,
+    status,
+)
 
 POSCONNECT = "POSConnect"
-
-
-@dataclass(frozen=True)
-class Tried:
-    """A payment or credit the scenario tried: refused (its reason) or taken (its key)."""
-
-    what: str  # "a payment of 10.005 by card"
-    key: str = ""
-    refusal: str = ""
 
 
 def _calls(sit: ScenarioContext, role: str) -> list[PartnerCall]:
@@ -137,21 +137,14 @@ def recovers(sit: ScenarioContext) -> None:
 def tries_to_pay(sit: ScenarioContext, amount: Decimal, method: str) -> None:
     """A payment the platform may refuse: its refusal, or the payment it took instead, is kept for a
     later step to judge (a refusal here is evidence, not a broken step)."""
-    _try(sit, f"a payment of {amount} by {method_name(method)}", lambda: pay(sit, sit.vars["account"], amount, method))
+    attempt(sit, "payment", f"a payment of {amount} by {method_name(method)}",
+            lambda: pay(sit, sit.vars["account"], amount, method))
 
 
 @when("the biller tries to credit {amount:Money} to the account")
 def tries_to_credit(sit: ScenarioContext, amount: Decimal) -> None:
     """A credit the platform may refuse, kept like a payment the payer tries."""
-    _try(sit, f"a credit of {amount}", lambda: give_credit(sit, sit.vars["account"], amount))
-
-
-def _try(sit: ScenarioContext, what: str, make: Callable[[], str]) -> None:
-    try:
-        outcome = Tried(what, key=make())
-    except PlatformRefusal as exc:
-        outcome = Tried(what, refusal=str(exc))
-    sit.vars.setdefault("tried", []).append(outcome)
+    attempt(sit, "credit", f"a credit of {amount}", lambda: give_credit(sit, sit.vars["account"], amount))
 
 
 @then("the platform refused every payment the payer tried")
@@ -160,12 +153,18 @@ def refused_every_try(sit: ScenarioContext) -> None:
     """Each payment or credit the scenario tried was refused by the platform, with its reason; none
     was taken (what is taken is pumped to the partner)."""
     for tried in sit.vars.get("tried", []):
-        taken = ""
-        if tried.key:
-            tx = sit.platform.transaction(tried.key)
-            taken = f"taken as {tx.kind} {tried.key} of {tx.amount}{because(tx.reason)}"
-        sit.expect(f"{tried.what} to be {{}}", True, not tried.key, f"{tried.what} is {{}}", instead="it was {}",
-                   show={True: f"refused{because(tried.refusal)}", False: taken})
+        if tried.role in ("payment", "credit"):
+            _refused(sit, tried)
+
+
+def _refused(sit: ScenarioContext, tried: Tried) -> None:
+    """The platform refused what the scenario tried, saying why; taken, it says what it became."""
+    taken = ""
+    if tried.key:
+        tx = sit.platform.transaction(tried.key)
+        taken = f"taken as {tx.kind} {tried.key} of {tx.amount}{because(tx.reason)}"
+    sit.expect(f"{tried.what} to be {{}}", True, not tried.key, f"{tried.what} is {{}}", instead="it was {}",
+               show={True: f"refused{because(tried.refusal)}", False: taken})
 
 
 @then("the partner received the payment of {amount:Money} by {method:Method} for the account")
@@ -218,14 +217,10 @@ def over_largest_refused(sit: ScenarioContext) -> None:
     """The platform refuses a payment above the partner's ``max_amount``; nothing more reaches the partner."""
     before = len(postings.received(sit, sit.vars["account"]))
     amount = largest(sit) + Decimal("0.01")
-    try:
-        sit.platform.pay(sit.vars["account"], amount, "ACH")
-        refused = ""
-    except PlatformRefusal as exc:
-        refused = str(exc)
+    tried = attempt(sit, "payment", f"a payment of {amount} by ACH",
+                    lambda: sit.platform.pay(sit.vars["account"], amount, "ACH"))
     sit.platform.run_pump()
-    sit.expect(f"a payment of {amount} to be {{}}", True, bool(refused), f"a payment of {amount} is {{}}",
-               show={True: f"refused ({refused})", False: "taken"})
+    _refused(sit, tried)
     sit.expect("the partner to receive {} more", 0, len(postings.received(sit, sit.vars["account"])) - before,
                "the partner received {} more", instead="it received {} more", show=counted("posting"))
 

@@ -7,11 +7,21 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from harness.catalogue import given, then, when
-from harness.platform import PlatformRefusal, TxStatus
+from harness.platform import TxStatus
 from harness.profiles import out_of_scope
 from harness.scenario import ScenarioContext
 from steps import postings
-from steps.common import ROLE_NAMES, account_named, arrange_account, because, remember, status
+from steps.common import (
+    ROLE_NAMES,
+    Tried,
+    account_named,
+    arrange_account,
+    attempt,
+    because,
+    last_tried,
+    remember,
+    status,
+)
 from steps.payments import give_credit, pay, payment_on
 
 KIND_NAMES = {"ach_notice": "a notification of change", "ach_return": "an ACH return", "payment": "a payment",
@@ -53,7 +63,7 @@ def bank_returns_on(sit: ScenarioContext, name: str, code: str) -> None:
 @when("the bank tries to return the payment with code {code}")
 def tries_to_return(sit: ScenarioContext, code: str) -> None:
     """The bank sends back a payment the platform may refuse to take back; a refusal is kept for the steps after."""
-    _attempt(sit, "ach_return", lambda: sit.platform.return_ach(sit.vars["payment"], code))
+    _tried(sit, "ach_return", "the return", lambda: sit.platform.return_ach(sit.vars["payment"], code))
 
 
 @when("the biller voids the {what:Original}")
@@ -73,25 +83,20 @@ def voids_on(sit: ScenarioContext, name: str) -> None:
 @when("the biller tries to void the {what:Original}")
 def tries_to_void(sit: ScenarioContext, what: str) -> None:
     """The biller asks for a void the platform may refuse; a refusal is kept for the steps after."""
-    _attempt(sit, "void", lambda: sit.platform.void(sit.vars[what]))
+    _tried(sit, "void", "the void", lambda: sit.platform.void(sit.vars[what]))
 
 
 def _taken(sit: ScenarioContext, role: str, noun: str, ask: Callable[[], str]) -> None:
     """A reversal the scenario needs taken: a refusal is a failed expectation that says why, not a crash."""
-    try:
-        key, actual = remember(sit, role, ask()), "taken"
-    except PlatformRefusal as exc:
-        key, actual = "", f"refused: {exc}"
-    sit.expect(f"{noun} to be {{}}", "taken", actual, f"{noun} was {{}}{f' as {key}' if key else ''}",
+    tried = _tried(sit, role, noun, ask)
+    actual = "taken" if tried.key else f"refused: {tried.refusal}"
+    sit.expect(f"{noun} to be {{}}", "taken", actual, f"{noun} was {{}}{f' as {tried.key}' if tried.key else ''}",
                instead="it was {}")
 
 
-def _attempt(sit: ScenarioContext, role: str, ask: Callable[[], str]) -> None:
-    """A reversal the platform may refuse: what it took, or why it refused, is evidence for the steps after."""
-    try:
-        sit.vars.setdefault("taken", {}).setdefault(role, []).append(remember(sit, role, ask()))
-    except PlatformRefusal as exc:
-        sit.vars.setdefault("refused", {})[role] = str(exc)
+def _tried(sit: ScenarioContext, role: str, noun: str, ask: Callable[[], str]) -> Tried:
+    """A reversal asked of the platform: remembered when taken, its refusal kept when not."""
+    return attempt(sit, role, noun, lambda: remember(sit, role, ask()))
 
 
 def _reversals(sit: ScenarioContext, wanted: list[postings.Posting], what: str = "payment") -> None:
@@ -200,12 +205,13 @@ def return_of_card_refused(sit: ScenarioContext) -> None:
 def _refused(sit: ScenarioContext, role: str, noun: str, earlier: str, keys: list[str],
              any_of: tuple[str, ...] = ()) -> None:
     """The attempt was refused, and the refusal named ``keys`` and one of ``any_of`` (the why)."""
-    refusal, taken = sit.vars.get("refused", {}).get(role), sit.vars.get("taken", {}).get(role, [])
-    if taken:
-        actual = f"taken as {ROLE_NAMES.get(role, role)} {', '.join(taken)}"
-    elif refusal is None:
+    tried = last_tried(sit, role)
+    if tried is None:
         actual = "never asked for"
+    elif tried.key:
+        actual = f"taken as {ROLE_NAMES.get(role, role)} {tried.key}"
     else:
+        refusal = tried.refusal
         named = all(k in refusal for k in keys) and (not any_of or any(w in refusal for w in any_of))
         actual = f"refused, naming {earlier}" if named else f"refused without naming {earlier} ({refusal})"
     sit.expect(f"{noun} to be {{}}", f"refused, naming {earlier}", actual, f"{noun} was {{}}", instead="it was {}")
