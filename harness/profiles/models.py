@@ -252,6 +252,37 @@ class ApiKey(_Model):
     active: bool = True
 
 
+# What a test account of the partner may be said to hold: the balance reply's roles.
+HELD_ROLES = ("balance", "past_due", "block_indicator", "budget_amount", "customer_name")
+
+
+class HeldAccount(_Model):
+    """One of the partner's real test accounts, as the SE knows it: what its balance call answers."""
+
+    number: NonEmpty
+    holds: dict[str, str] = Field(
+        default_factory=dict,
+        description=f"what the partner's balance call answers for it, by role ({', '.join(HELD_ROLES)}); "
+        "amounts as text with two decimals",
+    )
+    note: str = ""
+
+    @field_validator("holds")
+    @classmethod
+    def _known_roles(cls, holds: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(holds) - set(HELD_ROLES))
+        if unknown:
+            raise ValueError(f"unknown role '{unknown[0]}' (known: {', '.join(HELD_ROLES)})")
+        return holds
+
+
+class PartnerTestData(_Model):
+    """The partner's real test environment, for runs against a live partner (``--partner-mode live|record``)
+    and for `sit stubs serve`: a live partner cannot be arranged, so scenarios use these accounts."""
+
+    accounts: list[HeldAccount] = Field(default_factory=list)
+
+
 class BillerProfile(_Model):
     slug: NonEmpty
     name: NonEmpty
@@ -281,6 +312,9 @@ class BillerProfile(_Model):
     )
     operator: str | None = Field(
         default=None, description="the SE who runs this biller's SIT, as reports name them (--operator overrides)"
+    )
+    test_data: PartnerTestData = Field(
+        default_factory=PartnerTestData, description="the partner's real test accounts and what each holds"
     )
     sit_link: str | None = Field(
         default=None,
