@@ -77,6 +77,13 @@ def run(
     stub_backend: Annotated[str, typer.Option(help=f"where WireMock runs: {', '.join(BACKENDS)}")] = "process",
     wiremock_url: Annotated[str | None, typer.Option(help="a running WireMock (--stub-backend external)")] = None,
     wiremock_port: Annotated[int, typer.Option(help="port for the WireMock process (default: a free one)")] = 0,
+    partner_mode: Annotated[str, typer.Option(
+        help="stub: WireMock serves the stub pack; record: WireMock proxies the live partner and journals it; "
+        "live: the partner called directly")] = "stub",
+    partner_url: Annotated[str | None, typer.Option(
+        help="the live partner's test endpoint, https://HOST[:PORT] (record and live modes)")] = None,
+    partner_ca: Annotated[Path | None, typer.Option(
+        help="the partner's CA, or its own certificate pinned, in PEM (default: the system's CAs)")] = None,
     operator: Annotated[str | None, typer.Option(
         help="the SE who executes the SIT (default: $SIT_OPERATOR, then the biller profile's operator)")] = None,
     report: Annotated[bool, typer.Option(help="write the run's reports beside the store (`sit report RUN`)")]
@@ -93,9 +100,12 @@ def run(
         raise InputError("--stub-backend external needs --wiremock-url URL")
     project = project.resolve()
     sys.path.insert(0, str(project))
+    if partner_ca is not None and not partner_ca.is_file():
+        raise InputError(f"--partner-ca {partner_ca}: no such file; give the partner's CA certificate in PEM")
     options = RunOptions(project=project, biller=biller, seed=seed, store=_store_path(project, store),
                          stub_backend=stub_backend, wiremock_url=wiremock_url, wiremock_port=wiremock_port,
-                         operator=operator, select=select)
+                         operator=operator, select=select, partner_mode=partner_mode, partner_url=partner_url,
+                         partner_ca=partner_ca)
     reporter = _reporter(project, _store_path(project, store)) if report else None
     raise typer.Exit(run_sit(options, console, reporter))
 
@@ -124,7 +134,9 @@ def runs(project: ProjectOpt = Path("."), store: StoreOpt = None) -> None:
         counts = ["", "", ""] if run.state.status == RUNNING else [
             str(run.counts.get("passed", 0)), str(run.counts.get("failed", 0) + run.counts.get("interrupted", 0)),
             str(run.counts.get("na", 0))]
-        rows.append([run.run_id, run.biller, str(run.facts.get("partner", "")), run.state.status, *counts])
+        mode = run.facts.get("partner_mode") or "stub"  # a run against a real partner says so
+        partner = str(run.facts.get("partner", "")) + ("" if mode == "stub" else f" ({mode})")
+        rows.append([run.run_id, run.biller, partner, run.state.status, *counts])
     for line in _columns(rows, console.width if console.is_terminal else None):
         console.print(line, soft_wrap=True)
     if not listed:

@@ -22,8 +22,8 @@ from harness.errors import HarnessError, ProfileError, SitError
 from harness.events import EventLogError
 from harness.features import SIT_PREFIX, sit_id_of
 from harness.profiles import Biller, belongs, load_biller
-from harness.scenario import ScenarioContext, scenario_faker
-from harness.session import RunOptions, SitSession
+from harness.scenario import NotRunnable, ScenarioContext, scenario_faker
+from harness.session import PARTNER_MODES, RunOptions, SitSession
 from harness.stubs import BACKENDS
 
 SESSION = pytest.StashKey[SitSession | None]()
@@ -42,6 +42,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--wiremock-url", help="an already running WireMock (with --stub-backend external)")
     group.addoption("--wiremock-port", type=int, default=0, help="port for the WireMock process (default: free)")
     group.addoption("--operator", help="the SE who executes the SIT (default: $SIT_OPERATOR, then the biller profile)")
+    group.addoption("--partner-mode", choices=PARTNER_MODES, default="stub",
+                    help="stub: WireMock serves the stub pack; record: WireMock proxies the live partner; live: direct")
+    group.addoption("--partner-url", help="the live partner's test endpoint (record and live modes)")
+    group.addoption("--partner-ca", help="the partner's CA, or its certificate pinned (PEM)")
     group.addoption("--alluredir", help="also write the run's Allure results, projected from its log, into DIR")
     parser.addini("sit_biller", "biller the features run for by default", default="clayton-county-water")
 
@@ -99,6 +103,8 @@ def _options(config: pytest.Config) -> RunOptions:
         store=Path(opt("--sit-store")) if opt("--sit-store") else None, run_id=opt("--sit-run-id"),
         stub_backend=opt("--stub-backend"), wiremock_url=opt("--wiremock-url"),
         wiremock_port=opt("--wiremock-port"), operator=opt("--operator"), select=config.option.keyword or None,
+        partner_mode=opt("--partner-mode"), partner_url=opt("--partner-url"),
+        partner_ca=Path(opt("--partner-ca")) if opt("--partner-ca") else None,
     )
 
 
@@ -138,7 +144,7 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
 @pytest.fixture
 def sit(request: pytest.FixtureRequest) -> ScenarioContext:
     """The current workbook scenario's context (for step definitions)."""
-    ctx = _ctx(request)
+    ctx = _ctx(request.config)
     if ctx is None:
         raise RuntimeError("the sit fixture is only available inside a workbook scenario's steps")
     return ctx
@@ -183,12 +189,12 @@ def _finish(config: pytest.Config, status: str, **data: Any) -> None:
     session.counts[status] = session.counts.get(status, 0) + 1
 
 
-def _ctx(request: pytest.FixtureRequest) -> ScenarioContext | None:
-    return request.config.stash[CURRENT].get("ctx")
+def _ctx(config: pytest.Config) -> ScenarioContext | None:
+    return config.stash[CURRENT].get("ctx")
 
 
-def _step_event(request: pytest.FixtureRequest, kind: str, step: Any, **data: Any) -> None:
-    ctx = _ctx(request)
+def _step_event(config: pytest.Config, kind: str, step: Any, **data: Any) -> None:
+    ctx = _ctx(config)
     if ctx is not None:
         ctx.session.recorder.append(kind, sit_id=ctx.sit_id, keyword=step.keyword, text=step.name,
                                     line=step.line_number, **data)
@@ -197,38 +203,40 @@ def _step_event(request: pytest.FixtureRequest, kind: str, step: Any, **data: An
 def pytest_bdd_before_step(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
                            step_func: Any) -> None:
     current = request.config.stash[CURRENT]
-    current["step_started"] = time.perf_counter()
-    if ctx := _ctx(request):
+    current["step_started"], current["step"] = time.perf_counter(), step
+    if ctx := _ctx(request.config):
         # One commit for the step's events, made before the step is reported.
         current["step_batch"] = batch = ExitStack()
         batch.enter_context(ctx.session.recorder.batch())
-    _step_event(request, "step.started", step)
+    _step_event(request.config, "step.started", step)
 
 
-def _close_step(request: pytest.FixtureRequest, step: Any, **outcome: Any) -> None:
+def _close_step(config: pytest.Config, step: Any, **outcome: Any) -> None:
     """What the partner side saw, then ``step.finished``, then the step's one commit."""
-    current = request.config.stash[CURRENT]
-    if ctx := _ctx(request):
+    current = config.stash[CURRENT]
+    current.pop("step", None)
+    if ctx := _ctx(config):
         ctx.observe()
     took = round((time.perf_counter() - current.get("step_started", 0)) * 1000)
-    _step_event(request, "step.finished", step, duration_ms=took, **outcome)
+    _step_event(config, "step.finished", step, duration_ms=took, **outcome)
     if batch := current.pop("step_batch", None):
         batch.close()
 
 
 def pytest_bdd_after_step(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
                           step_func: Any, step_func_args: dict[str, Any]) -> None:
-    _close_step(request, step, status="passed")
+    _close_step(request.config, step, status="passed")
 
 
 def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
                           step_func_args: dict[str, Any], exception: Exception) -> None:
-    _close_step(request, step, status="failed", error=one_line(exception), category=_category(exception))
+    _close_step(request.config, step, status="failed", error=one_line(exception), category=_category(exception))
 
 
 def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
                                       exception: Exception) -> None:
-    _step_event(request, "step.finished", step, status="undefined", error=one_line(exception), category="harness")
+    _step_event(request.config, "step.finished", step, status="undefined", error=one_line(exception),
+                category="harness")
 
 
 def one_line(exc: BaseException) -> str:
@@ -245,7 +253,13 @@ def _category(exc: BaseException) -> str:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     current = item.config.stash[CURRENT]
-    if not current.get("finished", True) and (call.when == "call" or report.failed):
+    not_runnable = call.excinfo.value if call.excinfo and isinstance(call.excinfo.value, NotRunnable) else None
+    if not_runnable is not None and not current.get("finished", True):
+        # A skip pytest-bdd does not report as a step error: the step that found the need unmet ends here.
+        if (step := current.get("step")) is not None:
+            _close_step(item.config, step, status="not_run", reason=not_runnable.reason)
+        _finish(item.config, "not_run", reason=not_runnable.reason)
+    elif not current.get("finished", True) and (call.when == "call" or report.failed):
         if report.passed:
             _finish(item.config, "passed")
         else:

@@ -28,7 +28,7 @@ from harness.profiles import lint_biller
 from harness.reports.fold import RunRecord, fold
 from harness.session import RunOptions, SitSession
 
-STATUS_STYLE = {"passed": "green", "failed": "red", "na": "yellow", "interrupted": "magenta"}
+STATUS_STYLE = {"passed": "green", "failed": "red", "na": "yellow", "not_run": "cyan", "interrupted": "magenta"}
 
 
 class _Progress:
@@ -70,8 +70,8 @@ class _Progress:
         finished = self._session.recorder.scope_events("scenario.finished")
         if started and finished:
             status = finished[-1].data["status"]
-            label = {"passed": "PASS", "failed": "FAIL", "na": "N/A"}.get(status, status.upper())
-            self._console.print(f"{label:<5} {started[0].data['sit_id']:<13} {started[0].data['name']}",
+            label = {"passed": "PASS", "failed": "FAIL", "na": "N/A", "not_run": "NOT RUN"}.get(status, status.upper())
+            self._console.print(f"{label:<7} {started[0].data['sit_id']:<13} {started[0].data['name']}",
                                 highlight=False, markup=False, no_wrap=True, overflow="ellipsis")
 
     def pytest_sessionfinish(self) -> None:
@@ -186,6 +186,7 @@ class ConsoleSummary:
     sections: dict[str, Counter[str]]
     failures: list[tuple[str, str, str]]
     not_applicable: list[tuple[str, str]]
+    not_run: list[tuple[str, str]]  # what the partner could not be made to give, by SIT ID
     error: str = ""  # the run's own harness error (a secret found in its log)
 
 
@@ -195,27 +196,34 @@ def console_summary(store: EventStore, run_id: str) -> ConsoleSummary:
     sections: defaultdict[str, Counter[str]] = defaultdict(Counter)
     failures: list[tuple[str, str, str]] = []
     not_applicable: list[tuple[str, str]] = []
+    not_run: list[tuple[str, str]] = []
     for scenario in fold(store.events(run_id), run):
         sections[scenario.feature or "?"][scenario.status] += 1
-        if scenario.status == "na":
-            not_applicable.append((scenario.sit_id, scenario.reason))
+        if scenario.status in ("na", "not_run"):
+            (not_applicable if scenario.status == "na" else not_run).append((scenario.sit_id, scenario.reason))
         elif scenario.status != "passed":
             failures.append((scenario.sit_id, scenario.name, scenario.error or scenario.status))
-    return ConsoleSummary(run.status, dict(sections), failures, not_applicable, run.error)
+    return ConsoleSummary(run.status, dict(sections), failures, not_applicable, not_run, run.error)
 
 
 def print_summary(console: Console, summary: ConsoleSummary, session: SitSession) -> None:
     table = Table(title=f"SIT {session.biller.profile.name} (BID {session.biller.profile.bid}) "
                         f"with {session.biller.partner.display_name}")
-    for column, style in (("Workbook section", ""), ("Passed", "green"), ("Failed", "red"), ("N/A", "yellow")):
+    columns = [("Workbook section", ""), ("Passed", "green"), ("Failed", "red"), ("N/A", "yellow")]
+    if summary.not_run:  # only a run against a live partner has any: other runs keep their narrower table
+        columns.append(("Not run", "cyan"))
+    for column, style in columns:
         table.add_column(column, style=style, justify="left" if not style else "right")
     for section, counts in summary.sections.items():
-        table.add_row(section, str(counts["passed"]), str(counts["failed"] + counts["interrupted"]), str(counts["na"]))
+        cells = [counts["passed"], counts["failed"] + counts["interrupted"], counts["na"], counts["not_run"]]
+        table.add_row(section, *(str(n) for n in cells[: len(columns) - 1]))
     console.print(table)
     for sit_id, name, error in summary.failures:
         console.print(f"[red]FAILED[/red] {sit_id} {escape(name)}: {escape(error)}", highlight=False)
     for sit_id, reason in summary.not_applicable:
         console.print(f"[yellow]N/A[/yellow]    {sit_id}: {escape(reason)}", highlight=False)
+    for sit_id, reason in summary.not_run:
+        console.print(f"[cyan]NOT RUN[/cyan] {sit_id}: {escape(reason)}", highlight=False)
     if summary.error:
         console.print(f"[red]HARNESS ERROR[/red] {escape(summary.error)}", highlight=False)
     style = STATUS_STYLE.get(summary.status, "")

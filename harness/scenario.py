@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any, TypeAlias
 
 import httpx
+import pytest
 from faker import Faker
 
 from harness.errors import ProfileError, SitError
@@ -24,6 +25,7 @@ from harness.partners import FAULTS
 from harness.platform.port import Platform
 from harness.profiles import Biller
 from harness.session import SitSession
+from harness.stubs import StubSide
 from harness.transfer import Received, upload
 
 
@@ -46,6 +48,21 @@ class CallbackReply:
 
 # Generous: the platform answers only after refreshing the account from the partner (RTDR).
 CALLBACK_TIMEOUT_S = 10.0
+# How a need for each fault reads: "needs a partner timeout, which a live partner cannot be made to produce".
+_FAULT_WORDS = {"timeout": "timeout", "reset": "connection reset", "server_error": "server error (HTTP 503)",
+                "bad_request": "refusal as a bad request (HTTP 400)", "forbidden": "credentials refusal (HTTP 403)"}
+_AMOUNT_ROLES = ("balance", "past_due", "budget_amount")
+
+
+class NotRunnable(pytest.skip.Exception):  # type: ignore[misc,name-defined]
+    """The scenario needs something of the partner that the partner it runs against cannot give (a fault a
+    live partner cannot be made to produce, a test account nobody named): reported Not run, with ``reason``.
+
+    A skip, to pytest: neither passed nor failed, and the steps after it do not run."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(msg=f"Not run: {reason}")
+        self.reason = reason
 
 
 class PartnerSide:
@@ -56,9 +73,14 @@ class PartnerSide:
         self._faults: list[str] = []
         self._held: dict[str, dict[str, Decimal | str]] = {}  # what each arranged account's balance call answers
 
-    def holds_account(self, account: str, **values: Decimal | str) -> None:
+    def holds_account(self, account: str, **values: Decimal | str) -> str:
         """The partner's balance call answers for ``account`` with ``values`` by balance role
-        (``balance``, ``past_due``, ``block_indicator``, ``customer_name``, ``budget_amount``)."""
+        (``balance``, ``past_due``, ``block_indicator``, ``customer_name``, ``budget_amount``).
+
+        Returns the account the scenario uses from now on: ``account`` on stubs; against a live partner,
+        which cannot be arranged, the biller's test account that holds ``values`` (else Not run)."""
+        if not self._s.arrangeable:
+            return self._test_account(values)
         biller, fields = self._s.biller, {}
         for role, value in values.items():
             name = biller.balance_field(role)
@@ -66,13 +88,39 @@ class PartnerSide:
                 raise ProfileError(f"fixtures/partners/{biller.partner.name}.yaml: field 'balance_reply': no field "
                                    f"for '{role}' (nor a biller setting naming it); the scenario cannot be arranged")
             fields[name] = f"{value:.2f}" if isinstance(value, Decimal) else value
-        self._s.side.add(self._s.stubs.account(account, fields))
+        self._stub_side.add(self._s.stubs.account(account, fields))
         self._held[account] = dict(values)
+        return account
+
+    def _test_account(self, values: Mapping[str, Decimal | str]) -> str:
+        """The first of the biller's test accounts (``test_data``) holding ``values`` that the scenario
+        does not use yet; recorded, so the evidence says which real account stood for what."""
+        wanted = {role: f"{value:.2f}" if isinstance(value, Decimal) else value for role, value in values.items()}
+        for account in self._s.biller.profile.test_data.accounts:
+            if account.number not in self._held and _holds(account.holds, wanted):
+                self._held[account.number] = dict(values)
+                self._s.recorder.append("partner.test_account", account=account.number, wanted=wanted,
+                                        holds=account.holds)
+                return account.number
+        held = " and ".join(f"{role.replace('_', ' ')} {value or 'none'}" for role, value in wanted.items())
+        raise NotRunnable(f"needs a test account holding {held}; the biller profile's test_data names none")
+
+    def _cannot(self, need: str) -> None:
+        """Against a live partner a scenario cannot arrange ``need``: it is not run."""
+        if not self._s.arrangeable:
+            raise NotRunnable(f"needs {need}, which a live partner cannot be made to produce")
+
+    @property
+    def _stub_side(self) -> StubSide:
+        side = self._s.side
+        assert isinstance(side, StubSide), "only a stubbed partner is arranged"
+        return side
 
     def balance_changes(self, account: str, **values: Decimal | str) -> None:
         """The partner's account changed (a payment applied, a new bill): from now on its balance call
         answers with ``values``, the rest of what it held kept. The new answer is a newer mapping of
         the same priority, which WireMock prefers to the earlier one."""
+        self._cannot("the partner's balance to change during the scenario")
         held = self._held.get(account)
         if held is None:
             raise SitError(f"the scenario changes account {account}, which the partner does not hold yet: "
@@ -87,19 +135,21 @@ class PartnerSide:
         """Make the partner's ``role`` call fail ``times`` times (None: until it recovers)."""
         if fault not in FAULTS:
             raise ValueError(f"unknown partner fault {fault!r} (one of: {', '.join(FAULTS)})")
+        self._cannot(f"a partner {_FAULT_WORDS[fault]} on its {role.replace('_', ' ')} call")
         delay_ms = int(self._s.biller.pump.timeout_seconds * 1000 * 1.5)
         for mapping in self._s.stubs.fault(role, fault, times, delay_ms):
-            self._faults.append(self._s.side.add(mapping))
+            self._faults.append(self._stub_side.add(mapping))
 
     def has_failure(self, name: str, role: str | None = None) -> None:
         """One of the partner's own known failure modes (its adapter's ``FAILURES``), until it recovers."""
+        self._cannot(f"the partner's known failure '{name}'")
         # The token the platform holds now: the issued one, or one it fetched in an earlier scenario.
         for mapping in self._s.stubs.failure(name, role, token=self._s.client.token):
-            self._faults.append(self._s.side.add(mapping))
+            self._faults.append(self._stub_side.add(mapping))
 
     def recovers(self) -> None:
         for mapping_id in self._faults:
-            self._s.side.remove(mapping_id)
+            self._stub_side.remove(mapping_id)
         self._faults.clear()
 
     def goes_offline(self) -> None:
@@ -144,6 +194,23 @@ class PartnerSide:
         body = {"event": "account.updated", "accountNumber": account}
         response = httpx.post(self._s.callback_url(key), json=body, timeout=CALLBACK_TIMEOUT_S)
         return CallbackReply(response.status_code, response.text)
+
+
+def _holds(held: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """Whether a test account holding ``held`` is what a scenario asking for ``wanted`` needs: every
+    role asked for, and nothing else that changes what the platform does (a block, a past due amount).
+    Amounts compare as money (0 and absent alike); a customer name only when asked for."""
+    roles = (set(held) | set(wanted)) - ({"customer_name"} - set(wanted))
+    return all(_same(role, held.get(role, ""), wanted.get(role, "")) for role in roles)
+
+
+def _same(role: str, a: str, b: str) -> bool:
+    if role in _AMOUNT_ROLES:
+        try:
+            return Decimal(a or "0") == Decimal(b or "0")
+        except ArithmeticError:
+            return False
+    return a.strip() == b.strip()
 
 
 def _call(event: Event) -> PartnerCall:

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from faker import Faker
 
@@ -31,6 +32,9 @@ from harness.errors import InputError, ProfileError, SitError
 from harness.events import Recorder, Redactor, SQLiteStore
 from harness.feature_checks import check_features
 from harness.partners import Adapter, PartnerClient, PartnerStubs, load_adapter
+from harness.partners import tls as partner_tls
+from harness.partners.live import LiveSide
+from harness.partners.tap import Tap
 from harness.platform import Platform
 from harness.platform.reference import ReferenceEngine
 from harness.platform.reference.callback import ApiKeys, CallbackServer
@@ -43,6 +47,7 @@ from harness.stubs import (
     ContainerWireMock,
     ExternalWireMock,
     ProcessWireMock,
+    StubPack,
     StubSide,
     WireMockAdmin,
     WireMockServer,
@@ -55,6 +60,9 @@ REPORTS = Path("reports")  # git-ignored: the event store and every projection o
 DEFAULT_STORE = REPORTS / "events.sqlite"
 # The systems under test a biller profile may name (`platform:`); a real connector joins here.
 PLATFORMS: dict[str, type[ReferenceEngine]] = {"reference": ReferenceEngine}
+# Where the partner's answers come from: WireMock's stub pack; the live partner through WireMock's
+# proxy, which journals it; the live partner called directly, its exchanges captured by the client.
+PARTNER_MODES = ("stub", "record", "live")
 
 
 def new_run_id(now: datetime) -> str:
@@ -79,6 +87,8 @@ class RunOptions:
     operator: str | None = None
     select: str | None = None  # the -k expression a run was limited to
     partner_mode: str = "stub"
+    partner_url: str | None = None  # the live partner's test endpoint (record and live modes)
+    partner_ca: Path | None = None  # its CA, or its own certificate pinned (default: the system's CAs)
 
 
 def _git_commit(project: Path) -> str | None:
@@ -150,7 +160,10 @@ class SitSession:
         self.adapter: Adapter = load_adapter(self.biller.partner)
         self.stubs: PartnerStubs = self.adapter.stubs(self.biller.partner, self.biller.codes)
         self.partner_host = self.biller.partner_host  # a missing subdomain is a profile fault, found now
-        self._pack = load_pack(opts.project / "stubs" / self.biller.partner.name)
+        self._pack = self._partner_pack()
+        self._tls = partner_tls.trust(opts.partner_ca) if opts.partner_mode != "stub" else None
+        # Which system the run talks to, checked before anything starts: its certificate is evidence.
+        self.partner_certificate = partner_tls.presented(opts.partner_url or "", self._tls) if self._tls else {}
         redactor = Redactor()
         reap_orphans(self.notify)  # the WireMock and folder of a run killed earlier (kill -9), before ours
         self.secrets: Secrets = resolve(self.biller, redactor)
@@ -164,11 +177,12 @@ class SitSession:
             raise InputError(f"run {self.run_id} already exists in {self.store_path}; a run id is used once")
         self._held.enter_context(self._store.running(self.run_id))
         self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
-        self._wiremock = self._wiremock_backend(redactor)
-        # The JVM starts in the background while the store, sFTP and pytest's collection
-        # get ready; ``ready()`` waits for it at the first scenario.
+        # A live partner is called directly: no WireMock. Elsewhere the JVM starts in the background
+        # while the store, sFTP and pytest's collection get ready; ``ready()`` waits for it.
         self._pool = ThreadPoolExecutor(1)
-        self._starting = self._pool.submit(self._wiremock.start)
+        if opts.partner_mode != "live":
+            self._wiremock = self._wiremock_backend(redactor)
+            self._starting = self._pool.submit(self._wiremock.start)
         seeds = (opts.seed, self.biller.profile.seed, default_seed(self.biller.slug))
         self.seed = next(seed for seed in seeds if seed is not None)
         self.faker = Faker("en_US")  # reseeded per scenario; built once because building it is slow
@@ -181,7 +195,8 @@ class SitSession:
         """Wait for WireMock, load the stub pack and open the run (once)."""
         if self.is_ready:
             return
-        self._starting.result()
+        if self._wiremock is not None:
+            self._starting.result()
         self._load_partner_side()
         with self.recorder.batch():
             self.recorder.append("run.started", **self._run_facts())
@@ -202,20 +217,54 @@ class SitSession:
             return ExternalWireMock(opts.wiremock_url or "")
         return ProcessWireMock(opts.project, self._workdir, log, redactor.scrub, opts.wiremock_port)
 
+    def _partner_pack(self) -> StubPack:
+        """What WireMock serves: the partner's stub pack, or in record mode one mapping proxying every
+        call to the live partner (WireMock's journal then holds the partner's real answers)."""
+        opts = self.options
+        if opts.partner_mode not in PARTNER_MODES:
+            raise InputError(f"--partner-mode {opts.partner_mode}: use one of {', '.join(PARTNER_MODES)}")
+        if opts.partner_mode == "stub":
+            return load_pack(opts.project / "stubs" / self.biller.partner.name)
+        url = opts.partner_url or ""
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise InputError(f"--partner-mode {opts.partner_mode} needs --partner-url, the partner's test endpoint "
+                             f"(https://HOST[:PORT]); got {url or 'none'}")
+        proxy = {"name": f"proxy to {url}", "request": {"urlPattern": ".*"}, "response": {"proxyBaseUrl": url}}
+        return StubPack(name="proxy", root=opts.project, mappings=(proxy,), sources=(Path("--partner-url"),),
+                        sha256=hashlib.sha256(url.encode()).hexdigest())
+
     def _load_partner_side(self) -> None:
-        partner = self.biller.partner
-        assert self._wiremock is not None
+        partner, opts = self.biller.partner, self.options
         creds = partner.credentials
+        live = opts.partner_mode == "live"
+        tap = Tap() if live else None
+        # A stub or a proxy stands for the partner's host: it is named in the Host header; a live partner is its URL.
+        base_url = (opts.partner_url or "") if live else self._wiremock_url
         self.client: PartnerClient = self.adapter.client(
-            partner, self._wiremock.base_url, self.secrets.get(creds.user_env), self.secrets.get(creds.secret_env),
+            partner, base_url, self.secrets.get(creds.user_env), self.secrets.get(creds.secret_env),
             self.biller.pump.timeout_seconds, token=self.secrets.get(creds.token_env) if creds.token_env else "",
-            host=self.partner_host, codes=self.biller.codes,
+            host=None if live else self.partner_host, codes=self.biller.codes, tls=self._tls, tap=tap,
         )
-        admin = WireMockAdmin(self._wiremock.base_url)
+        if tap is not None:
+            self.wiremock_version = None
+            self.side: StubSide | LiveSide = LiveSide(tap, self.recorder, self.stubs.decode)
+            return
+        admin = WireMockAdmin(self._wiremock_url)
         self.wiremock_version = admin.version()
         self.side = StubSide(admin, self._pack, self.recorder, self.stubs.decode,
                              traffic=lambda: self.client.requests_sent)
         self.side.load()
+
+    @property
+    def _wiremock_url(self) -> str:
+        assert self._wiremock is not None
+        return self._wiremock.base_url
+
+    @property
+    def arrangeable(self) -> bool:
+        """Whether scenarios arrange the partner (accounts, faults) on its stubs; a live partner, in
+        record mode too, is what it is: scenarios use the biller's test accounts, or do not run."""
+        return self.options.partner_mode == "stub"
 
     def _start_sftp(self) -> None:
         assert self._workdir is not None
@@ -287,7 +336,7 @@ class SitSession:
             "platform": b.platform, "seed": self.seed, "business_date": self.today.isoformat(),
             "stub_backend": self.options.stub_backend, "wiremock_version": self.wiremock_version,
             "partner_mode": self.options.partner_mode, "harness_version": version("sit-harness"),
-            "stub_pack": {"path": f"stubs/{p.name}", "sha256": self._pack.sha256},
+            **self._partner_facts(),
             "git_commit": _git_commit(project), "selection": self.options.select,
             # The SE who executes the SIT, as named; never the login the run happens to use.
             "operator": self.options.operator or os.environ.get("SIT_OPERATOR") or b.operator,
@@ -296,6 +345,16 @@ class SitSession:
             "profiles": recorded_profiles(project, self.biller),
             "run_number": self._earlier_runs + 1, "history": self._history,
         }
+
+    def _partner_facts(self) -> dict[str, Any]:
+        """Against what the run ran: the stub pack, or the live partner, its certificate and the CA trusted."""
+        opts = self.options
+        if opts.partner_mode == "stub":
+            return {"stub_pack": {"path": f"stubs/{self.biller.partner.name}", "sha256": self._pack.sha256}}
+        ca = opts.partner_ca
+        return {"partner_url": opts.partner_url, "partner_certificate": self.partner_certificate,
+                "partner_ca": {"path": str(ca), "sha256": hashlib.sha256(ca.read_bytes()).hexdigest()} if ca else None,
+                "stub_backend": self.options.stub_backend if opts.partner_mode == "record" else None}
 
     def finish(self, interrupted: str | None = None) -> None:
         """Close the run: ``run.interrupted`` with the reason, else ``run.finished``, passed only if
@@ -326,7 +385,7 @@ class SitSession:
         if self._refusing is not None:
             parts.append(self._refusing.close)
         if hasattr(self, "side"):
-            parts.append(self.side.admin.close)
+            parts.append(self.side.close)
         parts += [part.stop for part in (self._sftp, self._callbacks) if part is not None]
         if hasattr(self, "_pool"):
             parts.append(lambda: self._pool.shutdown(wait=True))  # a JVM still starting is stopped next

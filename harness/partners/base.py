@@ -9,6 +9,7 @@ never import one another; what they share lives here.
 from __future__ import annotations
 
 import importlib
+import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 
 from harness.errors import ProfileError
+from harness.partners.tap import Tap
 from harness.profiles import ChangeLogCall, PartnerProfile
 
 
@@ -83,12 +85,15 @@ class PartnerClient(ABC):
     """The platform's side of the partner's API."""
 
     def __init__(self, partner: PartnerProfile, base_url: str, user: str, secret: str, timeout: float, *,
-                 token: str = "", host: str | None = None, codes: Mapping[str, str] | None = None) -> None:
+                 token: str = "", host: str | None = None, codes: Mapping[str, str] | None = None,
+                 tls: ssl.SSLContext | None = None, tap: Tap | None = None) -> None:
         """``token``: an issued OAuth token (if the partner uses one); ``host``: the partner's host
-        name when ``base_url`` is only where to connect (a stub); ``codes``: the biller's partner codes."""
+        name when ``base_url`` is only where to connect (a stub); ``codes``: the biller's partner codes;
+        ``tls``: how to trust the partner's certificate (default: the system's CAs); ``tap``: captures
+        every exchange (a live partner, with no WireMock journal to read)."""
         self.partner, self.base_url = partner, base_url.rstrip("/")
         self._user, self._secret, self._token, self.timeout = user, secret, token, timeout
-        self.host, self.codes = host, dict(codes or {})
+        self.host, self.codes, self._tls, self._tap = host, dict(codes or {}), tls, tap
         self.requests_sent = 0
         self._http_clients: list[httpx.Client] = []
 
@@ -104,9 +109,11 @@ class PartnerClient(ABC):
         def count(_: httpx.Request) -> None:
             self.requests_sent += 1
 
+        hooks = self._tap.hooks() if self._tap else {"request": [], "response": []}
         headers = {"Host": self.host} if self.host else {}
-        client = httpx.Client(base_url=self.base_url, timeout=self.timeout, event_hooks={"request": [count]},
-                              headers=headers, **options)
+        client = httpx.Client(base_url=self.base_url, timeout=self.timeout, headers=headers,
+                              event_hooks={**hooks, "request": [count, *hooks["request"]]},
+                              verify=self._tls if self._tls is not None else True, **options)
         self._http_clients.append(client)
         return client
 

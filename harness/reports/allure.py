@@ -48,9 +48,11 @@ _FAILURES = [
     {"name": "Interrupted", "matchedStatuses": ["broken"], "traceRegex": r"[\s\S]*sit-category: interrupted[\s\S]*"},
 ]  # fmt: skip
 NOT_APPLICABLE = "Not applicable (N/A)"
+NOT_RUN = "Not run (a need the live partner could not meet)"
 NA_REASON = "N/A reason"  # the label that carries an N/A scenario's reason
-# In a projected run only N/A scenarios are skipped: nothing else is left unrun.
-CATEGORIES = [*_FAILURES, {"name": NOT_APPLICABLE, "matchedStatuses": ["skipped"]}]
+# In a projected run N/A and Not run scenarios are skipped; only Not run ones carry a message.
+CATEGORIES = [*_FAILURES, {"name": NOT_RUN, "matchedStatuses": ["skipped"], "messageRegex": r"Not run: [\s\S]*"},
+              {"name": NOT_APPLICABLE, "matchedStatuses": ["skipped"]}]
 # Allure 3's categories (its config, not a results file): N/A grouped by its reason.
 HTML_CATEGORIES = [*_FAILURES, {"name": NOT_APPLICABLE, "matchers": {"statuses": ["skipped"]},
                                 "groupBy": [{"label": NA_REASON}], "groupByMessage": False, "expand": True}]
@@ -81,7 +83,7 @@ class _FileLogger(AllureFileLogger):
 def _scenario_status(scenario: ScenarioRecord) -> str:
     if scenario.status == "passed":
         return Status.PASSED
-    if scenario.status == "na":
+    if scenario.status in ("na", "not_run"):
         return Status.SKIPPED
     return Status.FAILED if scenario.status == "failed" and scenario.category != "harness" else Status.BROKEN
 
@@ -133,6 +135,8 @@ class AllureResults:
             return StatusDetails(message=f"Interrupted: {scenario.error}", trace=trace)
         if scenario.status == "failed":
             return StatusDetails(message=self._mask(scenario.error), trace=trace)
+        if scenario.status == "not_run":
+            return StatusDetails(message=f"Not run: {scenario.reason}", trace=trace)
         return None
 
     def _links(self, scenario: ScenarioRecord) -> list[Link]:
@@ -185,6 +189,8 @@ def _description(facts: dict[str, Any], scenario: ScenarioRecord) -> str:
     The reason is not the status message: Allure shows a message under "Error"."""
     where = (f"Workbook section **{scenario.feature}**, scenario `{scenario.feature_file}:{scenario.line}`. "
              f"Evidence: events {scenario.first_seq}-{scenario.last_seq} of the run's hash-chained log.")
+    if scenario.status == "not_run":
+        return f"**Not run** against the live partner: {_literal(scenario.reason)}\n\n{where}"
     if scenario.status != "na":
         return where
     biller = facts.get("biller_name") or facts.get("biller") or "this biller"

@@ -85,7 +85,8 @@ def biller_history(store: EventStore, biller: str) -> tuple[int, list[dict[str, 
 
 
 def _entry(store: EventStore, number: int, run: RunListing) -> dict[str, Any]:
-    entry: dict[str, Any] = {"number": number, "run_id": run.run_id, "started": run.started}
+    entry: dict[str, Any] = {"number": number, "run_id": run.run_id, "started": run.started,
+                             "partner_mode": run.facts.get("partner_mode") or "stub"}
     results: dict[str, str] = {}
     head = ""
     try:

@@ -22,6 +22,8 @@ INTERRUPTED = "INTERRUPTED"
 _EXECUTED = ("Pass", "Fail")
 _NAMED_COUNTS = ("passed", "failed", "na")
 _ZIP_EPOCH = datetime(1980, 1, 1, tzinfo=UTC)
+PARTNER_SIDES = {"stub": "stubbed", "record": "real partner, recorded", "live": "real partner",
+                 "serve": "served to a real platform"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,12 @@ class RunResults:
     failed: int = 0
     na: int = 0
     other: int = 0  # interrupted or not run
+    partner_mode: str = "stub"  # what the run ran against: stubs, or a real partner (record, live)
+
+    @property
+    def partner(self) -> str:
+        """The run's partner side in words, for the run history."""
+        return PARTNER_SIDES.get(self.partner_mode, self.partner_mode)
 
     @property
     def column(self) -> str:
@@ -67,7 +75,8 @@ def summarize(run: RunRecord, results: Mapping[str, str], product: str) -> RunSu
     """The run's summary; ``results`` are this run's workbook statuses by SIT ID (every case, feature order)."""
     last = run.signatures[-1].ts if run.signatures else run.finished
     return RunSummary(
-        facts=run_facts(run, product), runs=run_history(run, results), interruption=interruption(run, results),
+        facts=[*run_facts(run, product), ("Against a real partner", real_partner(run, results))],
+        runs=run_history(run, results), interruption=interruption(run, results),
         started=_when(run.started or run.finished), ended=_when(run.finished), signed=_when(last),
         head_hash=run.head_hash,
     )
@@ -83,12 +92,34 @@ def run_facts(run: RunRecord, product: str) -> list[tuple[str, str]]:
         ("Partner (CIS)", f.get("partner_name", f.get("partner"))), ("Product", product),
         ("Partner version", f.get("partner_version")), ("Platform adapter", f.get("platform")),
         ("Run", run.run_id), ("Period (UTC)", period), ("Executed by", f.get("operator") or NOT_NAMED),
-        ("Partner side",
-         f"WireMock {f.get('wiremock_version')} ({f.get('stub_backend')}), stub pack {_stub_pack(f.get('stub_pack'))}"),
+        ("Partner side", partner_side(f)),
         ("Harness", f"sit-harness {f.get('harness_version')}, commit {f.get('git_commit') or 'unknown'}"),
         ("Faker seed", f.get("seed")),
     ]
     return [(name, "" if value is None else str(value)) for name, value in rows]
+
+
+def partner_side(f: Mapping[str, Any]) -> str:
+    """What stood for the partner: the stub pack on WireMock, or the live partner and the certificate it showed."""
+    mode = f.get("partner_mode") or "stub"
+    if mode == "stub":
+        pack = _stub_pack(f.get("stub_pack"))
+        return f"WireMock {f.get('wiremock_version')} ({f.get('stub_backend')}), stub pack {pack}"
+    how = (f"through WireMock {f.get('wiremock_version')} ({f.get('stub_backend')}), which recorded every exchange"
+           if mode == "record" else "called directly, every exchange captured by the platform's client")
+    cert = f.get("partner_certificate") or {}
+    shown = f"; certificate {cert.get('subject')}, sha256 {str(cert.get('sha256'))[:16]}…" if cert else ""
+    return f"the live partner at {f.get('partner_url')}, {how}{shown}"
+
+
+def real_partner(run: RunRecord, results: Mapping[str, str]) -> str:
+    """Which cases ran against a real partner: every executed one of a live or record run, none of a stubbed one."""
+    if (run.facts.get("partner_mode") or "stub") == "stub":
+        return "none: the partner was stubbed"
+    counts = Counter(results.values())
+    ran, in_scope = sum(counts[status] for status in _EXECUTED), len(results) - counts["N/A"]
+    return (f"{ran} of {in_scope} in-scope cases ran against the real partner ({counts['Pass']} passed, "
+            f"{counts['Fail']} failed); the others are listed under Not run, with the reason")
 
 
 def _stub_pack(recorded: Any) -> str:
@@ -119,7 +150,7 @@ def run_history(run: RunRecord, results: Mapping[str, str]) -> list[RunResults]:
     number = int(run.facts.get("run_number") or len(runs) + 1)
     runs.append(RunResults(number=number, run_id=run.run_id, started=run.started, status=run.status,
                            results=dict(results), passed=counts["Pass"], failed=counts["Fail"], na=counts["N/A"],
-                           other=other))
+                           other=other, partner_mode=str(run.facts.get("partner_mode") or "stub")))
     return runs
 
 
@@ -130,7 +161,8 @@ def _past(number: int, entry: Mapping[str, Any]) -> RunResults:
     return RunResults(number=number, run_id=str(entry.get("run_id", "")), started=str(entry.get("started", "")),
                       status=str(entry.get("status", "")), results=results, passed=counts.get("passed", 0),
                       failed=counts.get("failed", 0), na=counts.get("na", 0),
-                      other=sum(v for k, v in counts.items() if k not in _NAMED_COUNTS))
+                      other=sum(v for k, v in counts.items() if k not in _NAMED_COUNTS),
+                      partner_mode=str(entry.get("partner_mode") or "stub"))
 
 
 def interruption(run: RunRecord, results: Mapping[str, str]) -> str:

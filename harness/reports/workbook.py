@@ -99,6 +99,8 @@ def utc(ts: str) -> str:
 def actual_result(scenario: ScenarioRecord) -> str:
     if scenario.status == "na":
         return ""
+    if scenario.status == "not_run":
+        return f"Not run: {scenario.reason}"
     if scenario.status in ("failed", "interrupted"):
         return scenario.error
     seen = [_seen(e) for step in scenario.steps for e in step.expectations]
@@ -245,12 +247,12 @@ def _facts_sheet(sheet: Worksheet, heading: Heading) -> None:
 
 def _runs_table(sheet: Worksheet, top: int, runs: Sequence[RunResults]) -> None:
     """The biller's runs behind the Result_RunN columns (the last is this run)."""
-    headers = ("Column", "Run", "Started (UTC)", "Status", "Pass", "Fail", "N/A", "Not executed")
+    headers = ("Column", "Run", "Started (UTC)", "Status", "Partner", "Pass", "Fail", "N/A", "Not executed")
     for column, header in enumerate(headers, start=1):
         sheet.cell(row=top, column=column, value=header).font = Font(bold=True)
     for row, run in enumerate(runs, start=top + 1):
-        values = (run.column, run.run_id, run.started[:19].replace("T", " "), run.status, run.passed, run.failed,
-                  run.na, run.other)
+        values = (run.column, run.run_id, run.started[:19].replace("T", " "), run.status, run.partner, run.passed,
+                  run.failed, run.na, run.other)
         for column, value in enumerate(values, start=1):
             sheet.cell(row=row, column=column, value=value)
 

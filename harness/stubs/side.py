@@ -88,6 +88,9 @@ class StubSide:
         self._added.remove(mapping_id)
         self._recorder.append("stub.removed", id=mapping_id)
 
+    def close(self) -> None:
+        self.admin.close()
+
     def drain(self, force: bool = False) -> list[Event]:
         """Every request WireMock saw since the last drain, appended as ``partner.exchange`` events."""
         if not (force or self._moved_since(self._drained_at)):

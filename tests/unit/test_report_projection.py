@@ -217,7 +217,7 @@ def test_categories_and_environment(log: Log, tmp_path: Path) -> None:
     root = report(tmp_path) / "allure-results"
     names = [c["name"] for c in json.loads((root / "categories.json").read_text())]
     assert names == ["Platform defects", "Partner or stub problems", "Harness errors", "Interrupted",
-                     "Not applicable (N/A)"]
+                     "Not run (a need the live partner could not meet)", "Not applicable (N/A)"]
     env = dict(line.split("=", 1) for line in (root / "environment.properties").read_text().splitlines())
     assert env["BID"] == "1368" and env["Faker.seed"] == "7" and env["WireMock.version"] == "3.13.2"
     assert env["Partner.version"] == "7.9.2" and env["Git.commit"] == "abc" and env["Run"] == RUN
