@@ -60,8 +60,7 @@ def _a_balance(amount: Decimal | None) -> str:
 def arrange_account(sit: ScenarioContext, name: str | None = None, **values: Decimal | str) -> str:
     """A new account the partner holds with ``values``; the scenario's account from now on, and
     known by ``name`` when given (scenarios with several accounts name them: A, B...)."""
-    account = sit.account_number()
-    sit.partner.holds_account(account, **values)
+    account = sit.partner.holds_account(sit.account_number(), **values)
     sit.vars["account"] = account
     if name is not None:
         sit.vars.setdefault("accounts", {})[name] = account
