@@ -167,6 +167,7 @@ class SitSession:
         redactor = Redactor()
         reap_orphans(self.notify)  # the WireMock and folder of a run killed earlier (kill -9), before ours
         self.secrets: Secrets = resolve(self.biller, redactor)
+        self._require_real_credentials()
         now = datetime.now(UTC)
         self.today: date = now.date()
         self.run_id = opts.run_id or new_run_id(now)
@@ -242,7 +243,7 @@ class SitSession:
         base_url = (opts.partner_url or "") if live else self._wiremock_url
         self.client: PartnerClient = self.adapter.client(
             partner, base_url, self.secrets.get(creds.user_env), self.secrets.get(creds.secret_env),
-            self.biller.pump.timeout_seconds, token=self.secrets.get(creds.token_env) if creds.token_env else "",
+            self.biller.pump.timeout_seconds, token=self._issued_token(),
             host=None if live else self.partner_host, codes=self.biller.codes, tls=self._tls, tap=tap,
         )
         if tap is not None:
@@ -254,6 +255,22 @@ class SitSession:
         self.side = StubSide(admin, self._pack, self.recorder, self.stubs.decode,
                              traffic=lambda: self.client.requests_sent)
         self.side.load()
+
+    def _require_real_credentials(self) -> None:
+        """A real partner is called with real credentials: the demo values only open the stubs."""
+        creds = self.biller.partner.credentials
+        unset = [name for name in (creds.user_env, creds.secret_env) if name in self.secrets.demo]
+        if self.options.partner_mode != "stub" and unset:
+            raise InputError(f"--partner-mode {self.options.partner_mode}: {unset[0]} is not set; a live partner "
+                             f"needs the credentials it issued for its test endpoint (export {' and '.join(unset)})")
+
+    def _issued_token(self) -> str:
+        """The OAuth token the partner issued; against a live partner, none when the environment holds none
+        (the client fetches one with its credentials rather than sending the demo value)."""
+        name = self.biller.partner.credentials.token_env
+        if not name or (name in self.secrets.demo and self.options.partner_mode != "stub"):
+            return ""
+        return self.secrets.get(name)
 
     @property
     def _wiremock_url(self) -> str:

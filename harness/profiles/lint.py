@@ -59,8 +59,27 @@ def _numbers(dotted: str) -> tuple[int, ...]:
 
 
 def lint_biller(biller: Biller, today: date) -> list[Finding]:
-    """Warnings about a loaded biller: an old partner version, an OAuth token expired or about to."""
-    return [f for f in (_version_finding(biller), _token_finding(biller, today)) if f is not None]
+    """Warnings about a loaded biller: an old partner version, an OAuth token expired or about to, test
+    accounts a live run could never use."""
+    found = [f for f in (_version_finding(biller), _token_finding(biller, today)) if f is not None]
+    return found + _test_data_findings(biller)
+
+
+def _test_data_findings(biller: Biller) -> list[Finding]:
+    """A test account named twice, or said to hold what the partner's balance reply has no field for:
+    no scenario could be matched to that role, so the account would never stand for one."""
+    findings, seen = [], set()
+    for index, account in enumerate(biller.profile.test_data.accounts):
+        at = _shown(biller.path) + where(biller.path, ["test_data", "accounts", index])[len(str(biller.path)):]
+        if account.number in seen:
+            findings.append(Finding("warning", at, f"test account {account.number} is named twice; name it once"))
+        seen.add(account.number)
+        for role in account.holds:
+            if biller.balance_field(role) is None:
+                findings.append(Finding("warning", at, f"test account {account.number} holds '{role}', which "
+                                        f"{biller.partner.display_name}'s balance reply has no field for "
+                                        "(balance_reply in the partner profile); no scenario can ask for it"))
+    return findings
 
 
 def _version_finding(biller: Biller) -> Finding | None:

@@ -120,3 +120,15 @@ def test_the_real_billers_have_nothing_to_fix_in_the_profile_rules() -> None:
     from harness.profiles import lint_project
 
     assert [f for f in lint_project(PROJECT, date.today()) if f.level == "error"] == []
+
+
+def test_test_accounts_a_live_run_could_never_use_are_named_with_their_line(tmp_path: Path) -> None:
+    accounts = [{"number": "100200300", "holds": {"balance": "120.50", "budget_amount": "95.00"}},
+                {"number": "100200300", "holds": {"balance": "1.00"}}]
+    b = biller(tmp_path, min_version=None, test_data={"accounts": accounts})
+    findings = [str(f) for f in lint_biller(b, TODAY)]
+    assert len(findings) == 2
+    assert "test account 100200300 holds 'budget_amount', which Cayenta Utilities's balance reply has no field" \
+        in findings[0]
+    assert findings[1].endswith("test account 100200300 is named twice; name it once")
+    assert all(f.startswith("WARNING fixtures/billers/x.yaml:") for f in findings)
