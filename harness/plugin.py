@@ -41,6 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--stub-backend", choices=BACKENDS, default="process", help="where WireMock runs")
     group.addoption("--wiremock-url", help="an already running WireMock (with --stub-backend external)")
     group.addoption("--wiremock-port", type=int, default=0, help="port for the WireMock process (default: free)")
+    group.addoption("--stub-pack", help="serve this stub pack instead of stubs/<partner>/ (e.g. one recorded)")
     group.addoption("--operator", help="the SE who executes the SIT (default: $SIT_OPERATOR, then the biller profile)")
     group.addoption("--alluredir", help="also write the run's Allure results, projected from its log, into DIR")
     parser.addini("sit_biller", "biller the features run for by default", default="clayton-county-water")
@@ -99,6 +100,7 @@ def _options(config: pytest.Config) -> RunOptions:
         store=Path(opt("--sit-store")) if opt("--sit-store") else None, run_id=opt("--sit-run-id"),
         stub_backend=opt("--stub-backend"), wiremock_url=opt("--wiremock-url"),
         wiremock_port=opt("--wiremock-port"), operator=opt("--operator"), select=config.option.keyword or None,
+        stub_pack=Path(opt("--stub-pack")) if opt("--stub-pack") else None,
     )
 
 
@@ -161,7 +163,8 @@ def _open_scenario(config: pytest.Config, session: SitSession, scenario: Any) ->
     if (reason := case.na_reason) is not None:
         _finish(config, "na", reason=reason)
         pytest.skip(f"N/A: {reason}")
-    platform = session.open_scenario(key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_PREFIX)}-")
+    platform = session.open_scenario(key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_PREFIX)}-",
+                                     sit_id=sit_id)
     fake = scenario_faker(session.faker, session.seed, sit_id)
     ctx = ScenarioContext(sit_id=sit_id, name=scenario.name, session=session, platform=platform, fake=fake)
     current["ctx"] = ctx

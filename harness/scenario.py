@@ -56,6 +56,14 @@ class PartnerSide:
         self._faults: list[str] = []
         self._held: dict[str, dict[str, Decimal | str]] = {}  # what each arranged account's balance call answers
 
+    @property
+    def arranges(self) -> bool:
+        """Whether steps arrange the partner (accounts, faults, failures). Not on a recorded stub pack:
+        it answers every call as the recorded partner did, its accounts, faults and changes in their
+        order, scenario by scenario; an arranged mapping would only shadow the recording. What a
+        step arranges is still checked and kept (``holds``), so the steps read the same."""
+        return not self._s.side.pack.recorded
+
     def holds_account(self, account: str, **values: Decimal | str) -> None:
         """The partner's balance call answers for ``account`` with ``values`` by balance role
         (``balance``, ``past_due``, ``block_indicator``, ``customer_name``, ``budget_amount``)."""
@@ -66,7 +74,8 @@ class PartnerSide:
                 raise ProfileError(f"fixtures/partners/{biller.partner.name}.yaml: field 'balance_reply': no field "
                                    f"for '{role}' (nor a biller setting naming it); the scenario cannot be arranged")
             fields[name] = f"{value:.2f}" if isinstance(value, Decimal) else value
-        self._s.side.add(self._s.stubs.account(account, fields))
+        if self.arranges:
+            self._s.side.add(self._s.stubs.account(account, fields))
         self._held[account] = dict(values)
 
     def balance_changes(self, account: str, **values: Decimal | str) -> None:
@@ -88,13 +97,15 @@ class PartnerSide:
         if fault not in FAULTS:
             raise ValueError(f"unknown partner fault {fault!r} (one of: {', '.join(FAULTS)})")
         delay_ms = int(self._s.biller.pump.timeout_seconds * 1000 * 1.5)
-        for mapping in self._s.stubs.fault(role, fault, times, delay_ms):
+        mappings = self._s.stubs.fault(role, fault, times, delay_ms)
+        for mapping in mappings if self.arranges else []:
             self._faults.append(self._s.side.add(mapping))
 
     def has_failure(self, name: str, role: str | None = None) -> None:
         """One of the partner's own known failure modes (its adapter's ``FAILURES``), until it recovers."""
         # The token the platform holds now: the issued one, or one it fetched in an earlier scenario.
-        for mapping in self._s.stubs.failure(name, role, token=self._s.client.token):
+        mappings = self._s.stubs.failure(name, role, token=self._s.client.token)
+        for mapping in mappings if self.arranges else []:
             self._faults.append(self._s.side.add(mapping))
 
     def recovers(self) -> None:

@@ -43,12 +43,14 @@ from harness.stubs import (
     ContainerWireMock,
     ExternalWireMock,
     ProcessWireMock,
+    StubPack,
     StubSide,
     WireMockAdmin,
     WireMockServer,
     load_pack,
 )
 from harness.stubs.orphans import reap as reap_orphans
+from harness.stubs.pack import PACK_FILE
 from harness.transfer import SftpServer
 
 REPORTS = Path("reports")  # git-ignored: the event store and every projection of it
@@ -79,6 +81,7 @@ class RunOptions:
     operator: str | None = None
     select: str | None = None  # the -k expression a run was limited to
     partner_mode: str = "stub"
+    stub_pack: Path | None = None  # a stub pack to serve instead of stubs/<partner>/ (one `sit stubs record` wrote)
 
 
 def _git_commit(project: Path) -> str | None:
@@ -150,7 +153,7 @@ class SitSession:
         self.adapter: Adapter = load_adapter(self.biller.partner)
         self.stubs: PartnerStubs = self.adapter.stubs(self.biller.partner, self.biller.codes)
         self.partner_host = self.biller.partner_host  # a missing subdomain is a profile fault, found now
-        self._pack = load_pack(opts.project / "stubs" / self.biller.partner.name)
+        self._pack = self._load_pack()
         redactor = Redactor()
         reap_orphans(self.notify)  # the WireMock and folder of a run killed earlier (kill -9), before ours
         self.secrets: Secrets = resolve(self.biller, redactor)
@@ -169,7 +172,8 @@ class SitSession:
         # get ready; ``ready()`` waits for it at the first scenario.
         self._pool = ThreadPoolExecutor(1)
         self._starting = self._pool.submit(self._wiremock.start)
-        seeds = (opts.seed, self.biller.profile.seed, default_seed(self.biller.slug))
+        # A recorded pack answers for the accounts of its run: the same seed gives the same accounts.
+        seeds = (opts.seed, self._pack.recording.get("seed"), self.biller.profile.seed, default_seed(self.biller.slug))
         self.seed = next(seed for seed in seeds if seed is not None)
         self.faker = Faker("en_US")  # reseeded per scenario; built once because building it is slow
         self._earlier_runs, self._history = biller_history(self._store, self.biller.slug)
@@ -191,6 +195,16 @@ class SitSession:
     def case(self, sit_id: str | None) -> SitCase | None:
         """The workbook case the run recorded for ``sit_id`` (its scope included)."""
         return self._cases.get(sit_id) if sit_id else None
+
+    def _load_pack(self) -> StubPack:
+        """The partner's stub pack, or the one ``--stub-pack`` names; a recorded pack must be the biller's partner's."""
+        partner = self.biller.partner.name
+        pack = load_pack(self.options.stub_pack or self.options.project / "stubs" / partner)
+        recorded_for = pack.recording.get("partner")
+        if recorded_for is not None and recorded_for != partner:
+            raise InputError(f"{pack.root / PACK_FILE}: recorded from a run with partner {recorded_for}, but "
+                             f"{self.biller.slug}'s partner is {partner}; record a run of a {partner} biller")
+        return pack
 
     def _wiremock_backend(self, redactor: Redactor) -> WireMockServer:
         opts = self.options
@@ -223,10 +237,11 @@ class SitSession:
         self._sftp = SftpServer(self._workdir / "sftp", {account.user: self.secrets.get(account.password_env)})
         self._sftp.start()
 
-    def open_scenario(self, key_prefix: str) -> Platform:
-        """Reset the partner side and empty the sFTP inbox; a fresh system under test, as the
-        biller profile names it, for one scenario."""
-        self.side.reset()
+    def open_scenario(self, key_prefix: str, sit_id: str | None = None) -> Platform:
+        """Reset the partner side (for SIT scenario ``sit_id``: a recorded pack answers as it did
+        there) and empty the sFTP inbox; a fresh system under test, as the biller profile names
+        it, for one scenario."""
+        self.side.reset(sit_id)
         self.bring_partner_back()
         inbox = self.sftp.inbox(self.biller.profile.sftp.user)
         shutil.rmtree(inbox, ignore_errors=True)
@@ -287,7 +302,7 @@ class SitSession:
             "platform": b.platform, "seed": self.seed, "business_date": self.today.isoformat(),
             "stub_backend": self.options.stub_backend, "wiremock_version": self.wiremock_version,
             "partner_mode": self.options.partner_mode, "harness_version": version("sit-harness"),
-            "stub_pack": {"path": f"stubs/{p.name}", "sha256": self._pack.sha256},
+            "stub_pack": self._pack_facts(),
             "git_commit": _git_commit(project), "selection": self.options.select,
             # The SE who executes the SIT, as named; never the login the run happens to use.
             "operator": self.options.operator or os.environ.get("SIT_OPERATOR") or b.operator,
@@ -296,6 +311,14 @@ class SitSession:
             "profiles": recorded_profiles(project, self.biller),
             "run_number": self._earlier_runs + 1, "history": self._history,
         }
+
+    def _pack_facts(self) -> dict[str, Any]:
+        """The stub pack the run served: where, its digest, and for a recorded pack the run it came from."""
+        pack, project = self._pack, self.options.project
+        facts: dict[str, Any] = {"path": _shown(pack.root, project), "sha256": pack.sha256}
+        if pack.recorded:
+            facts["recorded_from"] = pack.recording.get("run_id")
+        return facts
 
     def finish(self, interrupted: str | None = None) -> None:
         """Close the run: ``run.interrupted`` with the reason, else ``run.finished``, passed only if
