@@ -383,8 +383,9 @@ def stubs_record(
     written = record_pack(open_run(run_id, _store_path(project, store)), output, force=force, project=project.resolve())
     console.print(f"Stub pack {written.root}: {written.mappings} mappings ({written.scenarios} SIT scenarios), "
                   f"{written.bodies} bodies, from {written.exchanges} exchanges of run {written.run_id}; "
-                  f"{written.personal_values} personal values masked", highlight=False)
-    console.print(f"  sit run --biller BILLER --stub-pack {written.root}", highlight=False, markup=False)
+                  f"the run's {written.personal_values} personal values masked", highlight=False)
+    console.print(f"  sit run --biller {written.biller or 'BILLER'} --stub-pack {written.root}", highlight=False,
+                  markup=False)
 
 
 @invoices_app.command("check")

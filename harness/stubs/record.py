@@ -56,6 +56,7 @@ class WrittenPack:
 
     root: Path
     run_id: str
+    biller: str
     mappings: int
     bodies: int
     scenarios: int
@@ -103,8 +104,8 @@ def record_pack(run: RunLog, out: Path, *, force: bool = False, project: Path = 
         "personal_values_masked": len(personal),
     })
     _write(out, files, personal)
-    return WrittenPack(out, run.run_id, builder.mapping_count, builder.body_count, builder.scope_count,
-                       len(recording.exchanges), len(personal))
+    return WrittenPack(out, run.run_id, str(opening.facts.get("biller") or ""), builder.mapping_count,
+                       builder.body_count, builder.scope_count, len(recording.exchanges), len(personal))
 
 
 def _with_identity(partner: PartnerProfile, project: Path) -> PartnerProfile:
