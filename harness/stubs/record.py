@@ -37,6 +37,7 @@ from harness.profiles import PartnerProfile, load_partner
 from harness.reports.leaks import LeakFound, find_leaks
 from harness.reports.log import RunLog
 from harness.reports.personal import Masker, PersonalRules, find_personal
+from harness.reports.runs import RUNNING
 from harness.stubs.pack import PACK_FILE
 from harness.stubs.side import OCCURRENCE_KEY, SIT_ID_KEY
 
@@ -77,13 +78,15 @@ class _Recording:
 
     exchanges: list[_Exchange] = field(default_factory=list)
     head: str = ""
-    status: str = ""
 
 
 def record_pack(run: RunLog, out: Path, *, force: bool = False, project: Path = Path(".")) -> WrittenPack:
     """Write the stub pack of ``run`` into ``out`` (which must be absent or empty unless ``force``);
     ``project``: the checkout, for a run recorded before profiles named what identifies a call."""
     _check_target(out, force)
+    state = run.state()
+    if state.status == RUNNING:
+        raise InputError(f"run {run.name} is still running; record it once it has finished")
     opening = run.opening()
     partner_data = opening.facts.get("profiles", {}).get("partner", {}).get("data")
     if not isinstance(partner_data, dict):
@@ -96,7 +99,7 @@ def record_pack(run: RunLog, out: Path, *, force: bool = False, project: Path = 
     builder = _Builder(stubs, partner, Masker(personal.values()), run.run_id)
     files = builder.files(recording.exchanges)
     files[PACK_FILE] = _json({
-        "recorded": True, "run_id": run.run_id, "head_hash": recording.head, "run_status": recording.status,
+        "recorded": True, "run_id": run.run_id, "head_hash": recording.head, "run_status": state.status,
         "biller": opening.facts.get("biller"), "partner": partner.name, "seed": opening.facts.get("seed"),
         "partner_mode": opening.facts.get("partner_mode", "stub"), "business_date": opening.facts.get("business_date"),
         "identity_fields": partner.evidence.identity_fields, "volatile_fields": partner.evidence.volatile_fields,
@@ -144,8 +147,6 @@ def _read(events: Iterable[Any], timeout_ms: int) -> _Recording:
             took = data.get("timing_ms")
             late = took if isinstance(took, int) and timeout_ms and took > timeout_ms else None
             recording.exchanges.append(_Exchange(scope, data, delays.get(str(data.get("stub"))) or late))
-        elif event.kind in ("run.finished", "run.interrupted"):
-            recording.status = str(data.get("status") or "interrupted")
     return recording
 
 
