@@ -43,6 +43,8 @@ app = typer.Typer(help="Executable SIT for billing-platform partner integrations
                   pretty_exceptions_enable=False, add_completion=False)
 invoices_app = typer.Typer(help="Partner invoice files.", no_args_is_help=True)
 app.add_typer(invoices_app, name="invoices")
+stubs_app = typer.Typer(help="Stub packs: the partner's side as WireMock mappings.", no_args_is_help=True)
+app.add_typer(stubs_app, name="stubs")
 console = Console(highlight=False, file=GuardedOutput())  # `sit run | head`: a closed pipe interrupts the run
 
 ProjectOpt = Annotated[Path, typer.Option("--project", help="the sit-harness checkout (features, stubs, fixtures)")]
@@ -88,6 +90,9 @@ def run(
         help="the SE who executes the SIT (default: $SIT_OPERATOR, then the biller profile's operator)")] = None,
     report: Annotated[bool, typer.Option(help="write the run's reports beside the store (`sit report RUN`)")]
     = True,
+    stub_pack: Annotated[Path | None, typer.Option(
+        help="serve this stub pack instead of stubs/<partner>/ (one `sit stubs record` wrote replays its run)")]
+    = None,
     project: ProjectOpt = Path("."),
     store: StoreOpt = None,
 ) -> None:
@@ -105,7 +110,7 @@ def run(
     options = RunOptions(project=project, biller=biller, seed=seed, store=_store_path(project, store),
                          stub_backend=stub_backend, wiremock_url=wiremock_url, wiremock_port=wiremock_port,
                          operator=operator, select=select, partner_mode=partner_mode, partner_url=partner_url,
-                         partner_ca=partner_ca)
+                         partner_ca=partner_ca, stub_pack=stub_pack.resolve() if stub_pack else None)
     reporter = _reporter(project, _store_path(project, store)) if report else None
     raise typer.Exit(run_sit(options, console, reporter))
 
@@ -372,6 +377,27 @@ def diff(
     result = diff_runs(*runs, volatile_fields(runs))
     render_diff(result, console)
     raise typer.Exit(0 if result.identical else 1)
+
+
+@stubs_app.command("record")
+def stubs_record(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="a run id, or an exported JSONL file")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="the folder to write the stub pack into")],
+    force: Annotated[bool, typer.Option(help="replace what the folder holds")] = False,
+    project: ProjectOpt = Path("."),
+    store: StoreOpt = None,
+) -> None:
+    """Write a stub pack from a recorded run: WireMock mappings generalised to what identifies a call,
+    secrets and personal data masked. `sit run --stub-pack DIR` replays it."""
+    from harness.reports.log import open_run
+    from harness.stubs.record import record_pack
+
+    written = record_pack(open_run(run_id, _store_path(project, store)), output, force=force, project=project.resolve())
+    console.print(f"Stub pack {written.root}: {written.mappings} mappings ({written.scenarios} SIT scenarios), "
+                  f"{written.bodies} bodies, from {written.exchanges} exchanges of run {written.run_id}; "
+                  f"the run's {written.personal_values} personal values masked", highlight=False)
+    console.print(f"  sit run --biller {written.biller or 'BILLER'} --stub-pack {written.root}", highlight=False,
+                  markup=False)
 
 
 @invoices_app.command("check")

@@ -41,6 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--stub-backend", choices=BACKENDS, default="process", help="where WireMock runs")
     group.addoption("--wiremock-url", help="an already running WireMock (with --stub-backend external)")
     group.addoption("--wiremock-port", type=int, default=0, help="port for the WireMock process (default: free)")
+    group.addoption("--stub-pack", help="serve this stub pack instead of stubs/<partner>/ (e.g. one recorded)")
     group.addoption("--operator", help="the SE who executes the SIT (default: $SIT_OPERATOR, then the biller profile)")
     group.addoption("--partner-mode", choices=PARTNER_MODES, default="stub",
                     help="stub: WireMock serves the stub pack; record: WireMock proxies the live partner; live: direct")
@@ -105,6 +106,7 @@ def _options(config: pytest.Config) -> RunOptions:
         wiremock_port=opt("--wiremock-port"), operator=opt("--operator"), select=config.option.keyword or None,
         partner_mode=opt("--partner-mode"), partner_url=opt("--partner-url"),
         partner_ca=Path(opt("--partner-ca")) if opt("--partner-ca") else None,
+        stub_pack=Path(opt("--stub-pack")) if opt("--stub-pack") else None,
     )
 
 
@@ -167,7 +169,8 @@ def _open_scenario(config: pytest.Config, session: SitSession, scenario: Any) ->
     if (reason := case.na_reason) is not None:
         _finish(config, "na", reason=reason)
         pytest.skip(f"N/A: {reason}")
-    platform = session.open_scenario(key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_PREFIX)}-")
+    platform = session.open_scenario(key_prefix=f"{session.run_id[-4:]}-{sit_id.removeprefix(SIT_PREFIX)}-",
+                                     sit_id=sit_id)
     fake = scenario_faker(session.faker, session.seed, sit_id)
     ctx = ScenarioContext(sit_id=sit_id, name=scenario.name, session=session, platform=platform, fake=fake)
     current["ctx"] = ctx

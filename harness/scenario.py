@@ -79,7 +79,7 @@ class PartnerSide:
 
         Returns the account the scenario uses from now on: ``account`` on stubs; against a live partner,
         which cannot be arranged, the biller's test account that holds ``values`` (else Not run)."""
-        if not self._s.arrangeable:
+        if self._s.partner_is_real:
             return self._test_account(values)
         biller, fields = self._s.biller, {}
         for role, value in values.items():
@@ -88,7 +88,8 @@ class PartnerSide:
                 raise ProfileError(f"fixtures/partners/{biller.partner.name}.yaml: field 'balance_reply': no field "
                                    f"for '{role}' (nor a biller setting naming it); the scenario cannot be arranged")
             fields[name] = f"{value:.2f}" if isinstance(value, Decimal) else value
-        self._stub_side.add(self._s.stubs.account(account, fields))
+        if self._s.arranges:
+            self._stub_side.add(self._s.stubs.account(account, fields))
         self._held[account] = dict(values)
         return account
 
@@ -107,7 +108,7 @@ class PartnerSide:
 
     def _cannot(self, need: str) -> None:
         """Against a live partner a scenario cannot arrange ``need``: it is not run."""
-        if not self._s.arrangeable:
+        if self._s.partner_is_real:
             raise NotRunnable(f"needs {need}, which a live partner cannot be made to produce")
 
     @property
@@ -137,14 +138,16 @@ class PartnerSide:
             raise ValueError(f"unknown partner fault {fault!r} (one of: {', '.join(FAULTS)})")
         self._cannot(f"a partner {_FAULT_WORDS[fault]} on its {role.replace('_', ' ')} call")
         delay_ms = int(self._s.biller.pump.timeout_seconds * 1000 * 1.5)
-        for mapping in self._s.stubs.fault(role, fault, times, delay_ms):
+        mappings = self._s.stubs.fault(role, fault, times, delay_ms)
+        for mapping in mappings if self._s.arranges else []:
             self._faults.append(self._stub_side.add(mapping))
 
     def has_failure(self, name: str, role: str | None = None) -> None:
         """One of the partner's own known failure modes (its adapter's ``FAILURES``), until it recovers."""
         self._cannot(f"the partner's known failure '{name}'")
         # The token the platform holds now: the issued one, or one it fetched in an earlier scenario.
-        for mapping in self._s.stubs.failure(name, role, token=self._s.client.token):
+        mappings = self._s.stubs.failure(name, role, token=self._s.client.token)
+        for mapping in mappings if self._s.arranges else []:
             self._faults.append(self._stub_side.add(mapping))
 
     def recovers(self) -> None:

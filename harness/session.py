@@ -54,6 +54,7 @@ from harness.stubs import (
     load_pack,
 )
 from harness.stubs.orphans import reap as reap_orphans
+from harness.stubs.pack import PACK_FILE
 from harness.transfer import SftpServer
 
 REPORTS = Path("reports")  # git-ignored: the event store and every projection of it
@@ -89,6 +90,7 @@ class RunOptions:
     partner_mode: str = "stub"
     partner_url: str | None = None  # the live partner's test endpoint (record and live modes)
     partner_ca: Path | None = None  # its CA, or its own certificate pinned (default: the system's CAs)
+    stub_pack: Path | None = None  # a stub pack to serve instead of stubs/<partner>/ (one `sit stubs record` wrote)
 
 
 def _git_commit(project: Path) -> str | None:
@@ -184,7 +186,8 @@ class SitSession:
         if opts.partner_mode != "live":
             self._wiremock = self._wiremock_backend(redactor)
             self._starting = self._pool.submit(self._wiremock.start)
-        seeds = (opts.seed, self.biller.profile.seed, default_seed(self.biller.slug))
+        # A recorded pack answers for the accounts of its run: the same seed gives the same accounts.
+        seeds = (opts.seed, self._pack.recording.get("seed"), self.biller.profile.seed, default_seed(self.biller.slug))
         self.seed = next(seed for seed in seeds if seed is not None)
         self.faker = Faker("en_US")  # reseeded per scenario; built once because building it is slow
         self._earlier_runs, self._history = biller_history(self._store, self.biller.slug)
@@ -208,6 +211,16 @@ class SitSession:
         """The workbook case the run recorded for ``sit_id`` (its scope included)."""
         return self._cases.get(sit_id) if sit_id else None
 
+    def _load_pack(self) -> StubPack:
+        """The partner's stub pack, or the one ``--stub-pack`` names; a recorded pack must be the biller's partner's."""
+        partner = self.biller.partner.name
+        pack = load_pack(self.options.stub_pack or self.options.project / "stubs" / partner)
+        recorded_for = pack.recording.get("partner")
+        if recorded_for is not None and recorded_for != partner:
+            raise InputError(f"{pack.root / PACK_FILE}: recorded from a run with partner {recorded_for}, but "
+                             f"{self.biller.slug}'s partner is {partner}; record a run of a {partner} biller")
+        return pack
+
     def _wiremock_backend(self, redactor: Redactor) -> WireMockServer:
         opts = self.options
         assert self._workdir is not None
@@ -225,7 +238,7 @@ class SitSession:
         if opts.partner_mode not in PARTNER_MODES:
             raise InputError(f"--partner-mode {opts.partner_mode}: use one of {', '.join(PARTNER_MODES)}")
         if opts.partner_mode == "stub":
-            return load_pack(opts.project / "stubs" / self.biller.partner.name)
+            return self._load_pack()
         url = opts.partner_url or ""
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
             raise InputError(f"--partner-mode {opts.partner_mode} needs --partner-url, the partner's test endpoint "
@@ -278,10 +291,18 @@ class SitSession:
         return self._wiremock.base_url
 
     @property
-    def arrangeable(self) -> bool:
-        """Whether scenarios arrange the partner (accounts, faults) on its stubs; a live partner, in
-        record mode too, is what it is: scenarios use the biller's test accounts, or do not run."""
-        return self.options.partner_mode == "stub"
+    def partner_is_real(self) -> bool:
+        """Whether the partner is (or, on a pack recorded from it, was) a real one: it is what it is, so
+        scenarios use the biller's test accounts, or do not run where they need what it cannot be made to do."""
+        return self.options.partner_mode != "stub" or self._pack.recording.get("partner_mode", "stub") != "stub"
+
+    @property
+    def arranges(self) -> bool:
+        """Whether steps arrange the partner (accounts, faults, failures) on its stubs. Not a real partner,
+        nor a recorded pack: that answers every call as the recorded partner did, its accounts, faults and
+        changes in their order, scenario by scenario, and an arranged mapping would only shadow it. What a
+        step asks is still checked and kept (``PartnerSide.holds``), so the steps read the same."""
+        return self.options.partner_mode == "stub" and not self._pack.recorded
 
     def _start_sftp(self) -> None:
         assert self._workdir is not None
@@ -289,10 +310,11 @@ class SitSession:
         self._sftp = SftpServer(self._workdir / "sftp", {account.user: self.secrets.get(account.password_env)})
         self._sftp.start()
 
-    def open_scenario(self, key_prefix: str) -> Platform:
-        """Reset the partner side and empty the sFTP inbox; a fresh system under test, as the
-        biller profile names it, for one scenario."""
-        self.side.reset()
+    def open_scenario(self, key_prefix: str, sit_id: str | None = None) -> Platform:
+        """Reset the partner side (for SIT scenario ``sit_id``: a recorded pack answers as it did
+        there) and empty the sFTP inbox; a fresh system under test, as the biller profile names
+        it, for one scenario."""
+        self.side.reset(sit_id)
         self.bring_partner_back()
         inbox = self.sftp.inbox(self.biller.profile.sftp.user)
         shutil.rmtree(inbox, ignore_errors=True)
@@ -367,11 +389,19 @@ class SitSession:
         """Against what the run ran: the stub pack, or the live partner, its certificate and the CA trusted."""
         opts = self.options
         if opts.partner_mode == "stub":
-            return {"stub_pack": {"path": f"stubs/{self.biller.partner.name}", "sha256": self._pack.sha256}}
+            return {"stub_pack": self._pack_facts()}
         ca = opts.partner_ca
         return {"partner_url": opts.partner_url, "partner_certificate": self.partner_certificate,
                 "partner_ca": {"path": str(ca), "sha256": hashlib.sha256(ca.read_bytes()).hexdigest()} if ca else None,
                 "stub_backend": self.options.stub_backend if opts.partner_mode == "record" else None}
+
+    def _pack_facts(self) -> dict[str, Any]:
+        """The stub pack the run served: where, its digest, and for a recorded pack the run it came from."""
+        pack, project = self._pack, self.options.project
+        facts: dict[str, Any] = {"path": _shown(pack.root, project), "sha256": pack.sha256}
+        if pack.recorded:
+            facts["recorded_from"] = pack.recording.get("run_id")
+        return facts
 
     def finish(self, interrupted: str | None = None) -> None:
         """Close the run: ``run.interrupted`` with the reason, else ``run.finished``, passed only if

@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 import ssl
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -152,6 +152,16 @@ class PartnerClient(ABC):
         """Release the client's connections."""
 
 
+@dataclass(frozen=True)
+class Echo:
+    """What a recorded answer repeats of its request, as WireMock response templating gives it:
+    ``prelude`` goes before the body (a form to parse, say), ``values`` maps each value the request
+    carried to the template expression that gives the answered request's value instead."""
+
+    prelude: str = ""
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
 class PartnerStubs(ABC):
     """The partner's protocol from WireMock's side: arrange state and faults, decode requests."""
 
@@ -178,6 +188,18 @@ class PartnerStubs(ABC):
     def posted_answer(self, call: str, again: bool) -> dict[str, Any]:
         """A WireMock response taking a posting of ``call`` (templated from the request), or, with
         ``again``, saying the partner already has that reference."""
+
+    def replay_request(self, method: str, url: str, body: str, identity: Sequence[str]) -> dict[str, Any]:
+        """A WireMock request pattern for replaying a recorded request: it matches the same call
+        carrying the same values of the ``identity`` fields (the partner's names, the profile's
+        ``evidence.identity_fields``), whatever else it carries. Never a recorded reference: the
+        next run sends fresh ones. This default knows only the method and path."""
+        return {"method": method, "urlPath": url.split("?", 1)[0]}
+
+    def echoes(self, url: str, body: str, names: Sequence[str]) -> Echo:
+        """How an answer repeats what ``body`` carried in the fields ``names``: WireMock response
+        templates giving each field's value from the request being answered (none by default)."""
+        return Echo()
 
     def fault(self, role: str, fault: str, times: int | None, delay_ms: int) -> list[dict[str, Any]]:
         """Mappings making call ``role`` fail ``times`` times (None: always) with ``fault``:

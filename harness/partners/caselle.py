@@ -9,7 +9,7 @@ codes are the stub pack's assumptions, listed in ``stubs/caselle/README.md``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ import httpx
 from harness.partners.base import (
     AccountNotFound,
     Adapter,
+    Echo,
     Outcome,
     PartnerClient,
     PartnerRejected,
@@ -220,10 +221,20 @@ class CaselleStubs(PartnerStubs):
         return next((f"{program}_change" for program, c in self.partner.change_log.items() if c.call == operation), "")
 
     def _request(self, role: str, operation: str, condition: str = "") -> dict[str, Any]:
-        path = self.partner.endpoints.get(role, self.partner.endpoint_path)
-        test = f"@.operationName == '{operation}'" + (f" && {condition}" if condition else "")
-        return {"method": "POST", "urlPath": path, "headers": {"Authorization": {"matches": "Bearer .+"}},
-                "bodyPatterns": [{"matchesJsonPath": f"$[?({test})]"}]}
+        return _pattern(self.partner.endpoints.get(role, self.partner.endpoint_path), operation, condition)
+
+    def replay_request(self, method: str, url: str, body: str, identity: Sequence[str]) -> dict[str, Any]:
+        operation, places = _places(body)
+        if not operation:  # the token call, or no GraphQL: its path says what it is
+            return super().replay_request(method, url, body, identity)
+        tests = [f"@.{where}.{name} == {_literal(holder[name])}" for name in identity for where, holder in places
+                 if isinstance(holder.get(name), str | int | float) and not isinstance(holder.get(name), bool)]
+        return _pattern(url.split("?", 1)[0], operation, " && ".join(tests))
+
+    def echoes(self, url: str, body: str, names: Sequence[str]) -> Echo:
+        _, places = _places(body)
+        return Echo(values={str(holder[name]): f"{{{{jsonPath request.body '$.{where}.{name}'}}}}"
+                            for name in names for where, holder in places if holder.get(name) not in (None, "")})
 
     def _role_request(self, role: str) -> dict[str, Any]:
         if role.endswith("_change"):
@@ -277,6 +288,35 @@ class CaselleStubs(PartnerStubs):
         if role is not None:
             return [self.partner.endpoints.get(role, self.partner.endpoint_path)]
         return sorted({self.partner.endpoint_path, *self.partner.endpoints.values()})
+
+
+def _pattern(path: str, operation: str, condition: str = "") -> dict[str, Any]:
+    test = f"@.operationName == '{operation}'" + (f" && {condition}" if condition else "")
+    return {"method": "POST", "urlPath": path, "headers": {"Authorization": {"matches": "Bearer .+"}},
+            "bodyPatterns": [{"matchesJsonPath": f"$[?({test})]"}]}
+
+
+def _places(body: str) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
+    """A GraphQL request's operation and where its fields are: ``variables`` and ``variables.input``
+    (("", []) for a body that is not a GraphQL request)."""
+    try:
+        request = json.loads(body) if body else None
+    except ValueError:
+        return "", []
+    if not isinstance(request, dict) or not isinstance(request.get("operationName"), str):
+        return "", []
+    variables = request.get("variables")
+    variables = variables if isinstance(variables, dict) else {}
+    places = [("variables", variables), ("variables.input", variables.get("input"))]
+    return request["operationName"], [(where, holder) for where, holder in places if isinstance(holder, dict)]
+
+
+def _literal(value: str | float) -> str:
+    """A JSONPath filter literal: numbers as they are, text quoted (its quotes escaped)."""
+    if not isinstance(value, str):
+        return json.dumps(value)
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
 
 
 def _answer(name: str, request: dict[str, Any], status: int, body: dict[str, Any],

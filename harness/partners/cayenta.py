@@ -9,7 +9,7 @@ function ``STATUS`` under ``Params`` (0 OK, -3/-4 not found, -7 reference alread
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -20,6 +20,7 @@ from lxml import etree
 from harness.partners.base import (
     AccountNotFound,
     Adapter,
+    Echo,
     Outcome,
     PartnerClient,
     PartnerRejected,
@@ -185,6 +186,17 @@ class CayentaStubs(PartnerStubs):
                          "body": f"<Reply><{method}><STATUS>0</STATUS><Params>{inner}</Params></{method}></Reply>"},
         }
 
+    def replay_request(self, method: str, url: str, body: str, identity: Sequence[str]) -> dict[str, Any]:
+        call, params = parse_request(body)
+        if not call:
+            return super().replay_request(method, url, body, identity)
+        return self._request(call, " and ".join(f"{name}={_literal(params[name])}" for name in identity
+                                                if name in params))
+
+    def echoes(self, url: str, body: str, names: Sequence[str]) -> Echo:
+        call, params = parse_request(body)
+        return Echo(FORM_PRELUDE, {params[name]: _form_value(call, name) for name in names if params.get(name)})
+
     def fault_request(self, role: str) -> tuple[str, dict[str, Any]]:
         request = self._role_request(role)
         return request["formParameters"][FORM_FIELD]["matchesXPath"].split("/")[2], request
@@ -192,12 +204,30 @@ class CayentaStubs(PartnerStubs):
     def posted_answer(self, call: str, again: bool) -> dict[str, Any]:
         return _templated_ok(call, ALREADY_POSTED if again else "0")
 
+# Response templating: parse the form once, then read XMLREQUEST's parameters by XPath.
+FORM_PRELUDE = "{{#formData request.body 'form' urlDecode=true}}{{/formData}}"
+
+
+def _form_value(method: str, name: str) -> str:
+    """The template expression giving parameter ``name`` of the request being answered."""
+    return f"{{{{xPath form.{FORM_FIELD} '/Request/{method}/Params/{name}/text()'}}}}"
+
+
+def _literal(value: str) -> str:
+    """``value`` as an XPath 1.0 string literal (which has no escapes: quotes are concatenated)."""
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in value.split("'")) + ")"
+
+
 def _templated_ok(method: str, status: str = "0") -> dict[str, Any]:
-    ref = f"{{{{xPath form.XMLREQUEST '/Request/{method}/Params/REFERENCE_NO/text()'}}}}"
+    ref = _form_value(method, "REFERENCE_NO")
     desc = "REFERENCE_NO ALREADY POSTED" if status == ALREADY_POSTED else "OK"
     return {
         "status": 200, "headers": {"Content-Type": "application/xml"}, "transformers": ["response-template"],
-        "body": "{{#formData request.body 'form' urlDecode=true}}{{/formData}}"
+        "body": FORM_PRELUDE +
         f"<Reply><{method}><STATUS>0</STATUS><Params><STATUS>{status}</STATUS><STATUS_DESC>{desc}</STATUS_DESC>"
         f"<AR_ITEM_NO>AR-{ref}</AR_ITEM_NO></Params></{method}></Reply>",
     }

@@ -172,6 +172,12 @@ class EvidenceRules(_Model):
         description="names (any case) of elements, attributes, JSON keys, form fields and event data keys whose "
                     "values are masked in the partner pack",
     )
+    identity_fields: list[str] = Field(
+        default_factory=list,
+        description="request field names (the partner's) that, with the call itself, identify a call: a stub pack "
+                    "recorded from a run answers a request of the same call carrying the same values of these fields, "
+                    "whatever else it carries (fresh references)",
+    )
 
 
 class PartnerProfile(_Model):

@@ -28,6 +28,8 @@ ABSENT = "absent"  # the status of a SIT ID that one of the runs does not have
 # What a partner call is compared on besides its decoded fields and bodies; the rest of an
 # exchange (journal id, times, most headers) differs on every run and says nothing.
 _ATTRIBUTES = ("method", "url", "status", "matched", "stub", "fault")
+# Which stub answered says nothing where a real partner answered one of the runs (record, live modes).
+_REAL_ATTRIBUTES = tuple(name for name in _ATTRIBUTES if name != "stub")
 _SHOWN = 160  # longest value printed in full: a PDF in base64 would drown the report
 
 Key = tuple[str, str]  # (part, path): part is "call", "fields", "request" or "response"
@@ -102,10 +104,10 @@ class _Scenario:
     calls: list[_Call] = field(default_factory=list)
     names: Counter[str] = field(default_factory=Counter)
 
-    def add(self, data: Mapping[str, Any], volatile: frozenset[str]) -> None:
+    def add(self, data: Mapping[str, Any], volatile: frozenset[str], attributes: tuple[str, ...]) -> None:
         name = str(data.get("call", ""))
         self.names[name] += 1
-        self.calls.append(_Call(name, self.names[name], _values(data, volatile)))
+        self.calls.append(_Call(name, self.names[name], _values(data, volatile, attributes)))
 
 
 def volatile_fields(runs: Iterable[RunLog]) -> tuple[str, ...]:
@@ -119,7 +121,9 @@ def volatile_fields(runs: Iterable[RunLog]) -> tuple[str, ...]:
 def diff_runs(run_a: RunLog, run_b: RunLog, volatile: Iterable[str] = ()) -> RunDiff:
     """Compare two runs per SIT ID; fields whose leaf name is in ``volatile`` are ignored."""
     ignored = frozenset(volatile)
-    a, b = _scenarios(run_a, ignored), _scenarios(run_b, ignored)
+    stubbed = all(run.opening().facts.get("partner_mode", "stub") == "stub" for run in (run_a, run_b))
+    attributes = _ATTRIBUTES if stubbed else _REAL_ATTRIBUTES
+    a, b = _scenarios(run_a, ignored, attributes), _scenarios(run_b, ignored, attributes)
     differing: list[ScenarioDiff] = []
     compared = 0
     for sit_id in sorted(a.keys() | b.keys()):
@@ -131,7 +135,7 @@ def diff_runs(run_a: RunLog, run_b: RunLog, volatile: Iterable[str] = ()) -> Run
                    tuple(differing))
 
 
-def _scenarios(run: RunLog, volatile: frozenset[str]) -> dict[str, _Scenario]:
+def _scenarios(run: RunLog, volatile: frozenset[str], attributes: tuple[str, ...]) -> dict[str, _Scenario]:
     """Per SIT ID, its status and the compared values of its partner calls, in one pass."""
     out: dict[str, _Scenario] = {}
     for record in fold(run.events(), RunRecord()):
@@ -139,7 +143,7 @@ def _scenarios(run: RunLog, volatile: frozenset[str]) -> dict[str, _Scenario]:
         for step in record.steps:
             for item in step.evidence:
                 if item.kind == "partner.exchange":
-                    scenario.add(item.data, volatile)
+                    scenario.add(item.data, volatile, attributes)
     return out
 
 
@@ -152,8 +156,8 @@ def _unique(seen: Mapping[str, object], sit_id: str) -> str:
     return key
 
 
-def _values(data: Mapping[str, Any], volatile: frozenset[str]) -> dict[Key, str]:
-    values: dict[Key, str] = {("call", name): _text(data.get(name)) for name in _ATTRIBUTES}
+def _values(data: Mapping[str, Any], volatile: frozenset[str], attributes: tuple[str, ...]) -> dict[Key, str]:
+    values: dict[Key, str] = {("call", name): _text(data.get(name)) for name in attributes}
     # Through JSON so that decoded fields are flattened, and volatile names found, as a body's are.
     values |= _part("fields", body_fields(json.dumps(data.get("fields") or {}, sort_keys=True)), volatile)
     for part in ("request", "response"):

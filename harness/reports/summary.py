@@ -126,7 +126,9 @@ def _stub_pack(recorded: Any) -> str:
     """The stub pack as the run recorded it: its folder, and its digest where the run took one."""
     if isinstance(recorded, Mapping):
         digest = str(recorded.get("sha256") or "")
-        return f"{recorded.get('path')} (sha256 {digest[:16]}…)" if digest else str(recorded.get("path"))
+        shown = f"{recorded.get('path')} (sha256 {digest[:16]}…)" if digest else str(recorded.get("path"))
+        origin = recorded.get("recorded_from")
+        return f"{shown}, recorded from run {origin}" if origin else shown
     return str(recorded)
 
 

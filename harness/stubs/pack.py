@@ -9,13 +9,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import StubServerError
 
 PACK_METADATA = {"sit": "pack"}
+# A pack written from a recorded run (`sit stubs record`) says so, and where it came from, in this file.
+PACK_FILE = "pack.json"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,14 @@ class StubPack:
     mappings: tuple[dict[str, Any], ...]
     sources: tuple[Path, ...]  # the file each mapping came from, for error messages
     sha256: str  # over every file of the pack, names and bytes: what a run records it ran against
+    # ``pack.json`` of a pack recorded from a run (run id, biller, partner, seed...); empty for a written pack.
+    recording: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def recorded(self) -> bool:
+        """Recorded from a run: it answers as the recorded partner did, scenario by scenario, so a run on
+        it arranges nothing at the partner (see ``harness.scenario.PartnerSide.arranges``)."""
+        return bool(self.recording.get("recorded"))
 
 
 def load_pack(root: Path) -> StubPack:
@@ -38,7 +48,19 @@ def load_pack(root: Path) -> StubPack:
             mappings.append(_inline(root, path, mapping))
             sources.append(path)
     return StubPack(name=root.name, root=root, mappings=tuple(mappings), sources=tuple(sources),
-                    sha256=pack_digest(root))
+                    sha256=pack_digest(root), recording=_recording(root / PACK_FILE))
+
+
+def _recording(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StubServerError(f"{path}: cannot read the pack's description ({exc}); fix or remove the file") from None
+    if not isinstance(data, dict):
+        raise StubServerError(f"{path}: not a JSON object; fix or remove the file")
+    return data
 
 
 def pack_digest(root: Path) -> str:

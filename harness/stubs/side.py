@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from harness.errors import StubServerError
@@ -12,6 +14,8 @@ from harness.stubs.journal import Decoder, exchange_data
 from harness.stubs.pack import StubPack
 
 SCENARIO_METADATA = {"sit": "scenario"}
+# A recorded mapping's metadata: the SIT scenario it was recorded in (absent: recorded outside any).
+SIT_ID_KEY, OCCURRENCE_KEY = "sit_id", "sit_occurrence"
 
 
 class StubSide:
@@ -29,6 +33,11 @@ class StubSide:
         self._reset_at: int | None = None
         self._pack_has_states = any("scenarioName" in m for m in pack.mappings)
         self._states_touched = True
+        # A recorded pack: what every scenario shares is loaded at once, each SIT scenario's own
+        # answers when it opens (the n-th scenario of a SIT ID gets the n-th one recorded).
+        self._shared, self._scoped = _split(pack)
+        self._opened: Counter[str] = Counter()
+        self._scoped_loaded = False
 
     def _sent(self) -> int | None:
         """The traffic count now; None when unknown, which never equals a mark: always act."""
@@ -42,10 +51,10 @@ class StubSide:
         """Put the pack on a fresh server; a mapping WireMock refuses is named with its file."""
         self.admin.reset()
         try:
-            self.admin.import_mappings(list(self.pack.mappings))
+            self.admin.import_mappings([mapping for mapping, _ in self._shared])
         except StubServerError:
             self.admin.reset()
-            for mapping, source in zip(self.pack.mappings, self.pack.sources, strict=True):
+            for mapping, source in self._shared:
                 try:
                     self.admin.add_mapping(mapping)
                 except StubServerError as exc:
@@ -55,17 +64,20 @@ class StubSide:
         self._seen.clear()
         self._reset_at = self._drained_at = self._sent()
         self._states_touched = False
+        self._opened.clear()
 
-    def reset(self) -> None:
-        """Between scenarios: only the pack's mappings, fresh scenario states, an empty journal.
+    def reset(self, sit_id: str | None = None) -> None:
+        """Between scenarios: only the pack's mappings, fresh scenario states, an empty journal;
+        on a recorded pack, then the answers recorded for the SIT scenario ``sit_id`` opens.
 
         Removing what the scenario added (rather than reloading the pack) keeps this to a few
         milliseconds, which matters with a few dozen scenarios a run.
         """
-        if self._added:
+        if self._added or self._scoped_loaded:
             key, value = next(iter(SCENARIO_METADATA.items()))
             self.admin.remove_by_metadata(key, value)  # one call, however many were added
             self._added.clear()
+            self._scoped_loaded = False
         if self._pack_has_states or self._states_touched:
             self.admin.reset_scenarios()
             self._states_touched = False
@@ -73,6 +85,16 @@ class StubSide:
             self.admin.reset_journal()
             self._reset_at = self._drained_at = self._sent()
         self._seen.clear()
+        if sit_id is not None and self._scoped:
+            self._load_recorded(sit_id)
+
+    def _load_recorded(self, sit_id: str) -> None:
+        self._opened[sit_id] += 1
+        mappings = self._scoped.get((sit_id, self._opened[sit_id]), [])
+        if mappings:  # gone at the next reset, as a scenario's own mappings are
+            self.admin.import_mappings([{**m, "metadata": {**m.get("metadata", {}), **SCENARIO_METADATA}}
+                                        for m, _ in mappings])
+            self._scoped_loaded = True
 
     def add(self, mapping: dict[str, Any]) -> str:
         """A mapping for this scenario only (faults, arranged accounts); gone at the next reset."""
@@ -103,3 +125,21 @@ class StubSide:
             self._seen.add(entry["id"])
             events.append(self._recorder.append("partner.exchange", **exchange_data(entry, self._decode)))
         return events
+
+
+Sourced = tuple[dict[str, Any], Path]  # a mapping and the file it came from
+
+
+def _split(pack: StubPack) -> tuple[list[Sourced], dict[tuple[str, int], list[Sourced]]]:
+    """The mappings every scenario shares, and (recorded packs only) those of each SIT scenario,
+    by SIT ID and which of its scenarios (an outline's examples share one SIT ID)."""
+    shared: list[Sourced] = []
+    scoped: dict[tuple[str, int], list[Sourced]] = {}
+    for mapping, source in zip(pack.mappings, pack.sources, strict=True):
+        metadata = mapping.get("metadata", {})
+        if pack.recorded and isinstance(metadata.get(SIT_ID_KEY), str):
+            scope = (metadata[SIT_ID_KEY], int(metadata.get(OCCURRENCE_KEY, 1)))
+            scoped.setdefault(scope, []).append((mapping, source))
+        else:
+            shared.append((mapping, source))
+    return shared, scoped
