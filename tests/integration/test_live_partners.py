@@ -224,6 +224,15 @@ def test_the_harness_cayenta_client_works_against_the_live_partner(
         assert (posted.outcome, again.outcome, again.partner_ref) == (Outcome.POSTED, Outcome.ALREADY_POSTED,
                                                                       posted.partner_ref)
         assert client.balance("1041870128")["BALANCE"] == "67.50"
+        assert client.post(Posting(key="LP-VOID-C", kind=PostingKind.VOID, account="1041870128",
+                                   amount=Decimal("12.50"), original_key="LP-CR-1")).outcome is Outcome.POSTED
+        pay = Posting(key="LP-PAY-C", kind=PostingKind.PAYMENT, account="1041870128", amount=Decimal("30.00"),
+                      method="ACH", posted_on="2026-11-30")
+        back = Posting(key="LP-RET-C", kind=PostingKind.ACH_RETURN, account="1041870128", amount=Decimal("30.00"),
+                       original_key="LP-PAY-C", return_code="R01")
+        autopay = Posting(key="LP-CHG-C", kind=PostingKind.CHANGE, account="1041870128", program="autopay", value="Y")
+        assert [client.post(p).outcome for p in (pay, back, autopay)] == [Outcome.POSTED] * 3
+        assert client.balance("1041870128")["BALANCE"] == "80.00"  # credit voided, payment returned
         assert client.statement_pdf("1041870128", "INV-202611-000001").startswith(b"%PDF-1.4")
         with pytest.raises(AccountNotFound):
             client.balance("999")
@@ -252,6 +261,14 @@ def test_the_harness_caselle_client_works_against_the_live_partner(
                        original_key="LP-PAY-H")
         assert client.post(void).outcome is Outcome.POSTED
         assert client.balance("004441-001")["balance"] == "50.00"  # paid, then voided
+        pay = Posting(key="LP-PAY-R", kind=PostingKind.PAYMENT, account="004441-001", amount=Decimal("50.00"),
+                      method="CC", channel="IVR", posted_on="2026-11-30")
+        back = Posting(key="LP-RET-R", kind=PostingKind.ACH_RETURN, account="004441-001", amount=Decimal("50.00"),
+                       original_key="LP-PAY-R", return_code="R01")
+        paperless = Posting(key="LP-CHG-R", kind=PostingKind.CHANGE, account="004441-001", program="paperless",
+                            value="Y")
+        assert [client.post(p).outcome for p in (pay, back, paperless)] == [Outcome.POSTED] * 3
+        assert client.balance("004441-001")["balance"] == "50.00"  # paid, then returned
         with pytest.raises(AccountNotFound):
             client.balance("999")
     finally:
