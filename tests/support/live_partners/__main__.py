@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drift", action="store_true", help="answer one field as a new release would")
     parser.add_argument("--port", type=int, default=0, help="0 (default): any free port")
     parser.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (default) or localhost: what the cert names")
-    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the starting process is gone")
+    parser.add_argument("--parent", type=int, metavar="PID", help="stop when process PID, which started this, is gone")
     args = parser.parse_args(argv)
     try:
         app = make_app(args.partner, args.data or DATA / f"{args.partner}.yaml", args.drift)
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         make_certificates(args.cert)
         print(f"made a CA and a server certificate in {args.cert}: give a run --partner-ca {certs.ca}",
               file=sys.stderr, flush=True)
-    return serve(app, certs, args.host, args.port, exit_with_parent=args.exit_with_parent)
+    return serve(app, certs, args.host, args.port, parent=args.parent)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 ``start_partner`` starts ``python -m tests.support.live_partners`` in its own process group
 (so a Ctrl-C to the test run reaches only pytest, which then stops it here), reads the base URL
 it prints when ready, and on leaving stops the whole group: SIGTERM, then SIGKILL if it lingers.
-The server also stops by itself when the test process is gone (``--exit-with-parent``), so not
+The server also stops by itself when the test process is gone (``--parent PID``), so not
 even a ``kill -9`` of pytest leaves it running.
 """
 
@@ -55,7 +55,7 @@ def start_partner(partner: str, folder: Path, *, drift: bool = False, data: Path
     env = {**os.environ, **(credentials if credentials is not None else demo_credentials(partner)),
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "tests.support.live_partners", partner, "--cert", str(folder / "certs"),
-               "--port", "0", "--exit-with-parent", *(["--data", str(data)] if data else []),
+               "--port", "0", "--parent", str(os.getpid()), *(["--data", str(data)] if data else []),
                *(["--drift"] if drift else [])]
     log = folder / f"{partner}{'-drift' if drift else ''}.log"
     with log.open("wb") as stderr:

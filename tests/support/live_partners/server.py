@@ -2,12 +2,13 @@
 
 A partner is an ``App``: it turns one request into one response and knows nothing of sockets.
 The server prints its base URL on one line of stdout once it accepts connections (what a
-fixture waits for), and stops cleanly on SIGTERM, SIGINT or SIGHUP, or, when asked, as soon as
-the process that started it is gone (so a test run killed with ``kill -9`` leaves no server).
+fixture waits for), and stops cleanly on SIGTERM, SIGINT or SIGHUP, or, when given its starter's
+pid, as soon as that process is gone (so a test run killed with ``kill -9`` leaves no server).
 """
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import ssl
@@ -103,9 +104,10 @@ class _TlsServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def serve(app: App, certs: Certificates, host: str = "127.0.0.1", port: int = 0, *,
-          exit_with_parent: bool = False) -> int:
-    """Serve ``app`` over HTTPS until a stop signal (or the parent's end); the exit status."""
+def serve(app: App, certs: Certificates, host: str = "127.0.0.1", port: int = 0, *, parent: int | None = None) -> int:
+    """Serve ``app`` over HTTPS until a stop signal, or until process ``parent`` (the one that
+    started this server) is gone; the exit status."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack on stderr
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certs.cert, certs.key)
     server = _TlsServer((host, port), app, context)
@@ -116,10 +118,10 @@ def serve(app: App, certs: Certificates, host: str = "127.0.0.1", port: int = 0,
     thread.start()
     shown = f"[{host}]" if ":" in host else host
     print(f"https://{shown}:{server.server_address[1]}", flush=True)
-    parent = os.getppid()
     try:
         while not stop.wait(0.5):
-            if exit_with_parent and os.getppid() != parent:  # re-parented: whoever started us is gone
+            # Given, not read at start: the starter may die before this process gets that far.
+            if parent is not None and os.getppid() != parent:  # re-parented: whoever started us is gone
                 print("the process that started this server is gone: stopping", file=sys.stderr, flush=True)
                 break
     finally:
