@@ -369,12 +369,12 @@ def diff(
     store: StoreOpt = None,
 ) -> None:
     """Compare two runs per SIT ID and partner call (volatile fields ignored); exit 0 when nothing differs."""
-    from harness.reports.diff import diff_runs, render_diff, volatile_fields
+    from harness.reports.diff import diff_runs, personal_fields, render_diff, volatile_fields
     from harness.reports.log import open_run
 
     path = _store_path(project, store)
     runs = open_run(run_a, path), open_run(run_b, path)
-    result = diff_runs(*runs, volatile_fields(runs))
+    result = diff_runs(*runs, volatile_fields(runs), personal_fields(runs))
     render_diff(result, console)
     raise typer.Exit(0 if result.identical else 1)
 

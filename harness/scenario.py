@@ -8,7 +8,7 @@ scenario's evidence back from the event log.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -22,6 +22,7 @@ from faker import Faker
 from harness.errors import ProfileError, SitError
 from harness.events import Event
 from harness.partners import FAULTS
+from harness.partners.tap import NOT_DELIVERED
 from harness.platform.port import Platform
 from harness.profiles import Biller
 from harness.session import SitSession
@@ -52,6 +53,8 @@ CALLBACK_TIMEOUT_S = 10.0
 _FAULT_WORDS = {"timeout": "timeout", "reset": "connection reset", "server_error": "server error (HTTP 503)",
                 "bad_request": "refusal as a bad request (HTTP 400)", "forbidden": "credentials refusal (HTTP 403)"}
 _AMOUNT_ROLES = ("balance", "past_due", "budget_amount")
+# Postings that move an account's balance: a real partner's test account then no longer holds what test_data says.
+_MOVES_MONEY = frozenset({"payment", "credit", "ach_return", "void"})
 
 
 class NotRunnable(pytest.skip.Exception):  # type: ignore[misc,name-defined]
@@ -94,17 +97,21 @@ class PartnerSide:
         return account
 
     def _test_account(self, values: Mapping[str, Decimal | str]) -> str:
-        """The first of the biller's test accounts (``test_data``) holding ``values`` that the scenario
-        does not use yet; recorded, so the evidence says which real account stood for what."""
+        """The first of the biller's test accounts (``test_data``) holding ``values`` that the scenario does not
+        hold yet and whose balance no posting of the run moved (a real partner's balance moves with it).
+        Recorded, so the evidence says which real account stood for what."""
         wanted = {role: f"{value:.2f}" if isinstance(value, Decimal) else value for role, value in values.items()}
-        for account in self._s.biller.profile.test_data.accounts:
-            if account.number not in self._held and _holds(account.holds, wanted):
+        moved, biller = self._s.moved_accounts, self._s.biller
+        blocking = {code for codes in (biller.setting("block_codes", {}) or {}).values() for code in codes}
+        for account in biller.profile.test_data.accounts:
+            if account.number not in moved | self._held.keys() and _holds(account.holds, wanted, blocking):
                 self._held[account.number] = dict(values)
                 self._s.recorder.append("partner.test_account", account=account.number, wanted=wanted,
                                         holds=account.holds)
                 return account.number
         held = " and ".join(f"{role.replace('_', ' ')} {value or 'none'}" for role, value in wanted.items())
-        raise NotRunnable(f"needs a test account holding {held}; the biller profile's test_data names none")
+        raise NotRunnable(f"needs a test account holding {held} that no posting of the run moved; "
+                          "the biller profile's test_data names none")
 
     def _cannot(self, need: str) -> None:
         """Against a live partner a scenario cannot arrange ``need``: it is not run."""
@@ -127,6 +134,13 @@ class PartnerSide:
             raise SitError(f"the scenario changes account {account}, which the partner does not hold yet: "
                            "arrange the account first (the partner holds an account ...)")
         self.holds_account(account, **{**held, **values})
+
+    def has_image_of(self, account: str) -> None:
+        """The partner holds the images of ``account``'s bills: a stub answers for any account; a real partner
+        only for its own, and a bill the scenario made up is not one of them."""
+        if self._s.partner_is_real and account not in self._held:
+            raise NotRunnable("needs the image of a bill the partner holds; the scenario's bill is made up, its "
+                              "account is not one of the biller's test accounts")
 
     def holds(self, account: str) -> bool:
         """Whether the scenario arranged ``account`` at the partner."""
@@ -167,8 +181,10 @@ class PartnerSide:
         self._s.recorder.append("partner.online")
 
     def calls(self, role: str | None = None, account: str | None = None) -> list[PartnerCall]:
-        """This scenario's requests to the partner, of one role and for one account if given."""
-        found = [_call(e) for e in self._s.recorder.scope_events("partner.exchange")]
+        """This scenario's requests that reached the partner, of one role and for one account if given
+        (a connection refused is evidence of the attempt, not something the partner received)."""
+        exchanges = self._s.recorder.scope_events("partner.exchange")
+        found = [_call(e) for e in exchanges if e.data.get("fault") != NOT_DELIVERED]
         return [c for c in found
                 if (role is None or c.role == role) and (account is None or c.fields.get("account") == account)]
 
@@ -199,21 +215,24 @@ class PartnerSide:
         return CallbackReply(response.status_code, response.text)
 
 
-def _holds(held: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+def _holds(held: Mapping[str, str], wanted: Mapping[str, str], blocking: Collection[str] = ()) -> bool:
     """Whether a test account holding ``held`` is what a scenario asking for ``wanted`` needs: every
     role asked for, and nothing else that changes what the platform does (a block, a past due amount).
-    Amounts compare as money (0 and absent alike); a customer name only when asked for."""
+    Amounts compare as money (0 and absent alike); a customer name only when asked for; where no block
+    is asked for, any code that is not one of the biller's ``blocking`` codes ("N", "NONE") will do."""
     roles = (set(held) | set(wanted)) - ({"customer_name"} - set(wanted))
-    return all(_same(role, held.get(role, ""), wanted.get(role, "")) for role in roles)
+    return all(_same(role, held.get(role, "").strip(), wanted.get(role, "").strip(), blocking) for role in roles)
 
 
-def _same(role: str, a: str, b: str) -> bool:
+def _same(role: str, held: str, wanted: str, blocking: Collection[str]) -> bool:
     if role in _AMOUNT_ROLES:
         try:
-            return Decimal(a or "0") == Decimal(b or "0")
+            return Decimal(held or "0") == Decimal(wanted or "0")
         except ArithmeticError:
             return False
-    return a.strip() == b.strip()
+    if role == "block_indicator" and not wanted:
+        return held not in blocking
+    return held == wanted
 
 
 def _call(event: Event) -> PartnerCall:
@@ -240,7 +259,10 @@ class ScenarioContext:
     def observe(self, force: bool = False) -> None:
         """Turn what the partner side saw since the last look into events (after each step;
         forced at the end of the scenario, so that nothing it caused goes unrecorded)."""
-        self.session.side.drain(force)
+        for event in self.session.side.drain(force):
+            fields = event.data.get("fields") or {}
+            if fields.get("role") in _MOVES_MONEY and fields.get("account"):
+                self.session.moved_accounts.add(str(fields["account"]))
         for received in self.session.sftp.drain():
             self.session.recorder.append("file.transferred", direction="partner -> platform", user=received.user,
                                          path=received.path, size=received.size, sha256=received.sha256,

@@ -146,6 +146,9 @@ class SitSession:
     _held: ExitStack = field(default_factory=ExitStack)  # the run's mark as running, while it runs
     # The open scenario's system under test: partner callbacks are routed to it (None between scenarios).
     current: ReferenceEngine | None = None
+    # Accounts a posting of this run moved: a real partner's test account among them no longer holds what
+    # the biller profile's test_data says, so no later scenario stands on it.
+    moved_accounts: set[str] = field(default_factory=set)
 
     def start(self) -> None:
         opts = self.options

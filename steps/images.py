@@ -12,6 +12,7 @@ from harness.scenario import ScenarioContext, times
 def opens_image(sit: ScenarioContext) -> None:
     """The platform fetches the bill image of the first bill in the file from the partner."""
     record = sit.vars["records"][0]
+    sit.partner.has_image_of(record["account_number"])
     sit.vars["account"], sit.vars["invoice"] = record["account_number"], record["invoice_number"]
     sit.vars["image"] = sit.platform.bill_image(record["account_number"], record["invoice_number"])
 

@@ -109,11 +109,12 @@ class PartnerClient(ABC):
         def count(_: httpx.Request) -> None:
             self.requests_sent += 1
 
-        hooks = self._tap.hooks() if self._tap else {"request": [], "response": []}
         headers = {"Host": self.host} if self.host else {}
+        verify = self._tls if self._tls is not None else True
+        if self._tap is not None:  # a given transport takes the TLS settings: the client's own are ignored
+            options["transport"] = self._tap.transport(httpx.HTTPTransport(verify=verify))
         client = httpx.Client(base_url=self.base_url, timeout=self.timeout, headers=headers,
-                              event_hooks={**hooks, "request": [count, *hooks["request"]]},
-                              verify=self._tls if self._tls is not None else True, **options)
+                              event_hooks={"request": [count]}, verify=verify, **options)
         self._http_clients.append(client)
         return client
 

@@ -19,7 +19,7 @@ class LiveSide:
     def load(self) -> None:
         """Nothing to load: the partner serves its own data."""
 
-    def reset(self) -> None:
+    def reset(self, sit_id: str | None = None) -> None:
         """Between scenarios: what nobody drained belonged to the scenario before, which drained it."""
 
     def drain(self, force: bool = False) -> list[Event]:

@@ -1,9 +1,11 @@
-"""A live partner's exchanges, captured by the platform client's httpx event hooks.
+"""A live partner's exchanges, captured where the platform client sends them: its transport.
 
 With no WireMock between the platform and the partner (``--partner-mode live``), the client
-itself says what it sent and what came back. Each exchange is kept in the shape of a WireMock
-journal entry, so the evidence of a live run is the same ``partner.exchange`` event as in stub
-and record modes (``harness.stubs.journal.exchange_data``).
+itself says what it sent and what came back, or how the connection failed. Each exchange is kept
+in the shape of a WireMock journal entry, so the evidence of a live run is the same
+``partner.exchange`` event as in stub and record modes (``harness.stubs.journal.exchange_data``).
+It wraps the client's transport (rather than its event hooks, which never see a request that got
+no answer) and hands the client the response unchanged.
 """
 
 from __future__ import annotations
@@ -12,63 +14,73 @@ import base64
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-Hooks = dict[str, list[Callable[..., Any]]]
-_STARTED = "sit_started"  # the request extension holding when it was sent (perf counter, wall clock)
+# How a request that got no answer is recorded, as WireMock names its faults. A refused connection
+# never reached the partner: it is evidence of the attempt, not something the partner received.
+NOT_DELIVERED = "CONNECTION_REFUSED"
+_FAULTS: tuple[tuple[type[httpx.TransportError], str], ...] = (
+    (httpx.ConnectError, NOT_DELIVERED), (httpx.TimeoutException, "NO_ANSWER_IN_TIME"),
+    (httpx.TransportError, "CONNECTION_FAILED"),
+)
 
 
 class Tap:
-    """Exchanges as they happen; ``take`` hands over those completed since the last take, and
-    requests that got no answer (a timeout, a refused connection) as faults."""
+    """Exchanges as they happen; ``take`` hands over those since the last take, oldest first."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: dict[int, httpx.Request] = {}
         self._done: list[dict[str, Any]] = []
 
-    def hooks(self) -> Hooks:
-        """Event hooks for an ``httpx.Client`` (``event_hooks=``)."""
-        return {"request": [self._sent], "response": [self._answered]}
+    def transport(self, inner: httpx.BaseTransport) -> httpx.BaseTransport:
+        """``inner``, every exchange through it captured."""
+        return _Tapped(inner, self)
 
-    def _sent(self, request: httpx.Request) -> None:
-        request.extensions[_STARTED] = (time.perf_counter(), time.time())
+    def keep(self, entry: dict[str, Any]) -> None:
         with self._lock:
-            self._open[id(request)] = request
-
-    def _answered(self, response: httpx.Response) -> None:
-        response.read()  # the body is evidence: read before the client hands the response on
-        request = response.request
-        with self._lock:
-            self._open.pop(id(request), None)
-            self._done.append(_entry(request, response))
+            self._done.append(entry)
 
     def take(self) -> list[dict[str, Any]]:
-        """Every exchange since the last take, oldest first. The platform's calls are synchronous, so a
-        request still open here was never answered: it is taken as a fault."""
         with self._lock:
-            unanswered = [_entry(request, None) for request in self._open.values()]
-            self._open.clear()
             done, self._done = self._done, []
-        return sorted([*done, *unanswered], key=lambda e: e["request"]["loggedDate"])
+        return sorted(done, key=lambda e: e["request"]["loggedDate"])
 
 
-def _entry(request: httpx.Request, response: httpx.Response | None) -> dict[str, Any]:
-    """A WireMock journal entry for one exchange (``response`` None: no answer came)."""
-    started, sent_at = request.extensions.get(_STARTED, (time.perf_counter(), time.time()))
-    url = request.url.raw_path.decode("ascii", "replace")
+class _Tapped(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport, tap: Tap) -> None:
+        self._inner, self._tap = inner, tap
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        started, sent_at = time.perf_counter(), time.time()
+        try:
+            response = self._inner.handle_request(request)
+            response.read()  # the body is evidence; the client gets it as read
+        except httpx.TransportError as exc:
+            fault = next(name for kind, name in _FAULTS if isinstance(exc, kind))
+            self._tap.keep(_entry(request, None, fault, started, sent_at))
+            raise
+        self._tap.keep(_entry(request, response, None, started, sent_at))
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _entry(request: httpx.Request, response: httpx.Response | None, fault: str | None, started: float,
+           sent_at: float) -> dict[str, Any]:
+    """A WireMock journal entry for one exchange (``response`` None: none came, for ``fault``)."""
     entry: dict[str, Any] = {
         "id": str(uuid.uuid4()),
-        "request": {"method": request.method, "url": url, "headers": dict(request.headers.items()),
-                    "loggedDate": round(sent_at * 1000), **_body(request.content)},
+        "request": {"method": request.method, "url": request.url.raw_path.decode("ascii", "replace"),
+                    "headers": dict(request.headers.items()), "loggedDate": round(sent_at * 1000),
+                    **_body(request.content)},
         "wasMatched": True,  # no stub in between: the partner itself answered (or did not)
         "timing": {"totalTime": round((time.perf_counter() - started) * 1000)},
     }
     if response is None:
-        return {**entry, "responseDefinition": {"fault": "NO_ANSWER"}}
+        return {**entry, "responseDefinition": {"fault": fault}}
     return {**entry, "response": {"status": response.status_code, "headers": dict(response.headers.items()),
                                   **_body(response.content)}}
 

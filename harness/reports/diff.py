@@ -23,6 +23,7 @@ from harness.reports.bodies import content_type, leaf_name
 from harness.reports.bodies import fields as body_fields
 from harness.reports.fold import RunRecord, fold
 from harness.reports.log import RunLog
+from harness.reports.personal import PERSONAL
 
 ABSENT = "absent"  # the status of a SIT ID that one of the runs does not have
 # What a partner call is compared on besides its decoded fields and bodies; the rest of an
@@ -80,6 +81,7 @@ class RunDiff:
     calls_compared: int
     volatile: tuple[str, ...]
     scenarios: tuple[ScenarioDiff, ...]
+    personal: tuple[str, ...] = ()  # compared masked
 
     @property
     def identical(self) -> bool:
@@ -104,26 +106,46 @@ class _Scenario:
     calls: list[_Call] = field(default_factory=list)
     names: Counter[str] = field(default_factory=Counter)
 
-    def add(self, data: Mapping[str, Any], volatile: frozenset[str], attributes: tuple[str, ...]) -> None:
+    def add(self, data: Mapping[str, Any], rules: _Rules) -> None:
         name = str(data.get("call", ""))
         self.names[name] += 1
-        self.calls.append(_Call(name, self.names[name], _values(data, volatile, attributes)))
+        self.calls.append(_Call(name, self.names[name], _values(data, rules)))
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What is compared: the call attributes; fields by leaf name, except ``volatile`` ones (left out)
+    and ``personal`` ones (compared masked: present or not, never shown; a recorded pack masks them)."""
+
+    attributes: tuple[str, ...]
+    volatile: frozenset[str]
+    personal: frozenset[str]
 
 
 def volatile_fields(runs: Iterable[RunLog]) -> tuple[str, ...]:
     """The union of the volatile field names of the partner profiles the runs recorded, sorted."""
+    return _evidence_names(runs, "volatile_fields")
+
+
+def personal_fields(runs: Iterable[RunLog]) -> tuple[str, ...]:
+    """The union of the personal field names of the partner profiles the runs recorded, sorted."""
+    return _evidence_names(runs, "personal_fields")
+
+
+def _evidence_names(runs: Iterable[RunLog], rule: str) -> tuple[str, ...]:
     names: set[str] = set()
     for run in runs:
-        names.update(run.opening().profile("partner", "evidence", "volatile_fields", default=[]))
+        names.update(run.opening().profile("partner", "evidence", rule, default=[]))
     return tuple(sorted(names))
 
 
-def diff_runs(run_a: RunLog, run_b: RunLog, volatile: Iterable[str] = ()) -> RunDiff:
-    """Compare two runs per SIT ID; fields whose leaf name is in ``volatile`` are ignored."""
+def diff_runs(run_a: RunLog, run_b: RunLog, volatile: Iterable[str] = (), personal: Iterable[str] = ()) -> RunDiff:
+    """Compare two runs per SIT ID; fields whose leaf name is in ``volatile`` are ignored, those in
+    ``personal`` compared masked."""
     ignored = frozenset(volatile)
     stubbed = all(run.opening().facts.get("partner_mode", "stub") == "stub" for run in (run_a, run_b))
-    attributes = _ATTRIBUTES if stubbed else _REAL_ATTRIBUTES
-    a, b = _scenarios(run_a, ignored, attributes), _scenarios(run_b, ignored, attributes)
+    rules = _Rules(_ATTRIBUTES if stubbed else _REAL_ATTRIBUTES, ignored, frozenset(personal))
+    a, b = _scenarios(run_a, rules), _scenarios(run_b, rules)
     differing: list[ScenarioDiff] = []
     compared = 0
     for sit_id in sorted(a.keys() | b.keys()):
@@ -132,10 +154,10 @@ def diff_runs(run_a: RunLog, run_b: RunLog, volatile: Iterable[str] = ()) -> Run
         if found is not None:
             differing.append(found)
     return RunDiff(run_a.name, run_b.name, len(a.keys() | b.keys()), compared, tuple(sorted(ignored)),
-                   tuple(differing))
+                   tuple(differing), tuple(sorted(rules.personal)))
 
 
-def _scenarios(run: RunLog, volatile: frozenset[str], attributes: tuple[str, ...]) -> dict[str, _Scenario]:
+def _scenarios(run: RunLog, rules: _Rules) -> dict[str, _Scenario]:
     """Per SIT ID, its status and the compared values of its partner calls, in one pass."""
     out: dict[str, _Scenario] = {}
     for record in fold(run.events(), RunRecord()):
@@ -143,7 +165,7 @@ def _scenarios(run: RunLog, volatile: frozenset[str], attributes: tuple[str, ...
         for step in record.steps:
             for item in step.evidence:
                 if item.kind == "partner.exchange":
-                    scenario.add(item.data, volatile, attributes)
+                    scenario.add(item.data, rules)
     return out
 
 
@@ -156,20 +178,21 @@ def _unique(seen: Mapping[str, object], sit_id: str) -> str:
     return key
 
 
-def _values(data: Mapping[str, Any], volatile: frozenset[str], attributes: tuple[str, ...]) -> dict[Key, str]:
-    values: dict[Key, str] = {("call", name): _text(data.get(name)) for name in attributes}
+def _values(data: Mapping[str, Any], rules: _Rules) -> dict[Key, str]:
+    values: dict[Key, str] = {("call", name): _text(data.get(name)) for name in rules.attributes}
     # Through JSON so that decoded fields are flattened, and volatile names found, as a body's are.
-    values |= _part("fields", body_fields(json.dumps(data.get("fields") or {}, sort_keys=True)), volatile)
+    values |= _part("fields", body_fields(json.dumps(data.get("fields") or {}, sort_keys=True)), rules)
     for part in ("request", "response"):
         kind = content_type(data.get(f"{part}_headers"))
         values[("call", f"{part} Content-Type")] = kind
         body = data.get(f"{part}_body")
-        values |= _part(part, body_fields(body if isinstance(body, str) else _text(body), kind), volatile)
+        values |= _part(part, body_fields(body if isinstance(body, str) else _text(body), kind), rules)
     return values
 
 
-def _part(part: str, flat: Mapping[str, str], volatile: frozenset[str]) -> dict[Key, str]:
-    return {(part, path): value for path, value in flat.items() if leaf_name(path) not in volatile}
+def _part(part: str, flat: Mapping[str, str], rules: _Rules) -> dict[Key, str]:
+    return {(part, path): PERSONAL if leaf_name(path) in rules.personal else value
+            for path, value in flat.items() if leaf_name(path) not in rules.volatile}
 
 
 def _text(value: Any) -> str:
@@ -271,6 +294,8 @@ def summary(result: RunDiff) -> str:
     """The last line: whether anything differs, and what was compared and ignored."""
     ignored = ", ".join(result.volatile) or "none"
     compared = f"{result.sit_ids} SIT IDs, {result.calls_compared} calls compared; volatile fields ignored: {ignored}"
+    if result.personal:
+        compared += "; personal fields compared masked"
     if result.identical:
         return f"no differences ({compared})"
     count = len(result.scenarios)

@@ -8,14 +8,14 @@ import httpx
 import pytest
 
 from harness.errors import InputError
-from harness.partners.tap import Tap
+from harness.partners.tap import NOT_DELIVERED, Tap
 from harness.partners.tls import trust
 from harness.scenario import _holds
 from harness.stubs.journal import exchange_data
 
 
 def _client(tap: Tap, handler: httpx.MockTransport) -> httpx.Client:
-    return httpx.Client(base_url="https://partner.example", transport=handler, event_hooks=tap.hooks())
+    return httpx.Client(base_url="https://partner.example", transport=tap.transport(handler))
 
 
 def test_an_answered_exchange_is_a_journal_entry_with_both_sides() -> None:
@@ -34,16 +34,20 @@ def test_an_answered_exchange_is_a_journal_entry_with_both_sides() -> None:
     assert tap.take() == []  # each exchange is taken once
 
 
-def test_a_request_never_answered_is_taken_as_a_fault() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
+@pytest.mark.parametrize(("error", "fault"), [
+    (httpx.ConnectError, NOT_DELIVERED), (httpx.ReadTimeout, "NO_ANSWER_IN_TIME"),
+    (httpx.RemoteProtocolError, "CONNECTION_FAILED"),
+])
+def test_a_request_never_answered_is_taken_as_its_fault(error: type[httpx.TransportError], fault: str) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise error("no answer", request=request)
 
     tap = Tap()
-    with _client(tap, httpx.MockTransport(refuse)) as client, pytest.raises(httpx.ConnectError):
+    with _client(tap, httpx.MockTransport(fail)) as client, pytest.raises(error):
         client.get("/balance")
     (entry,) = tap.take()
     data = exchange_data(entry, None)
-    assert (data["url"], data["status"], data["fault"]) == ("/balance", None, "NO_ANSWER")
+    assert (data["url"], data["status"], data["fault"]) == ("/balance", None, fault)
 
 
 def test_a_binary_answer_is_kept_whole() -> None:
@@ -63,10 +67,12 @@ def test_a_binary_answer_is_kept_whole() -> None:
     ({"balance": "50.00"}, {"balance": "50.00", "block_indicator": "C"}, False),
     ({"balance": "182.40", "past_due": "40.00"}, {"balance": "182.40"}, False),
     ({"balance": "n/a"}, {"balance": "182.40"}, False),
+    ({"balance": "50.00", "block_indicator": "N"}, {"balance": "50.00"}, True),  # N is no block for this biller
+    ({"balance": "50.00", "block_indicator": "N"}, {"balance": "50.00", "block_indicator": "C"}, False),
 ])
 def test_a_test_account_stands_for_what_a_scenario_asks_only_when_it_holds_exactly_that(
         held: dict[str, str], wanted: dict[str, str], fits: bool) -> None:
-    assert _holds(held, wanted) is fits
+    assert _holds(held, wanted, blocking={"C", "E", "B"}) is fits
 
 
 def test_a_ca_file_that_is_not_a_certificate_is_one_line_naming_it(tmp_path: Path) -> None:
