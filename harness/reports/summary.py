@@ -85,10 +85,21 @@ def run_facts(run: RunRecord, product: str) -> list[tuple[str, str]]:
         ("Run", run.run_id), ("Period (UTC)", period), ("Executed by", f.get("operator") or NOT_NAMED),
         ("Partner side",
          f"WireMock {f.get('wiremock_version')} ({f.get('stub_backend')}), stub pack {_stub_pack(f.get('stub_pack'))}"),
+        ("Partner mode", partner_mode(f)),
         ("Harness", f"sit-harness {f.get('harness_version')}, commit {f.get('git_commit') or 'unknown'}"),
         ("Faker seed", f.get("seed")),
     ]
     return [(name, "" if value is None else str(value)) for name, value in rows]
+
+
+def partner_mode(facts: Mapping[str, Any]) -> str:
+    """How the run met the partner: ``stub`` (runs before modes were recorded), or ``serve`` with where it served."""
+    mode = str(facts.get("partner_mode") or "stub")
+    served = facts.get("served")
+    if mode == "serve" and isinstance(served, Mapping):
+        return (f"serve: the partner's stubs served at {served.get('api_base_url')} to a platform test environment; "
+                "each exchange checked against the partner's rules")
+    return mode
 
 
 def _stub_pack(recorded: Any) -> str:
