@@ -76,7 +76,10 @@ def _finish(served: ServedPartner, sig: signal.Signals | None, say: Say) -> int:
         return EXIT_SIGNAL + int(sig)
     status = served.finish()
     counts = served.counts
-    say(f"Run {served.run_id}: {status.upper()}, {counts['exchanges']} exchanges, {counts['failed']} broke a rule")
+    if counts["exchanges"]:
+        say(f"Run {served.run_id}: {status.upper()}, {counts['exchanges']} exchanges, {counts['failed']} broke a rule")
+    else:
+        say(f"Run {served.run_id}: {status.upper()}, no exchange arrived: nothing to sign off")
     say(f"  sit report {served.run_id}")
     return EXIT_OK if status == "passed" else EXIT_FAILED
 
@@ -105,10 +108,11 @@ def configuration(served: ServedPartner) -> list[str]:
              f"  API base URL   {served.api_base_url}"]
     if served.partner_host:
         lines.append(f"  Host header    {served.partner_host} (the biller's subdomain: {b.subdomain})")
-    for role, path in sorted({"calls": partner.endpoint_path, **partner.endpoints}.items()):
-        lines.append(f"    {role:<12} {path}")
+    for role, path in sorted(partner.endpoints.items()):
+        lines.append(f"    {role + ' calls':<14} {path}")
+    lines.append(f"    {'other calls' if partner.endpoints else 'all calls':<14} {partner.endpoint_path}")
     if partner.token_path:
-        lines.append(f"    {'OAuth token':<12} {partner.token_path} (client credentials)")
+        lines.append(f"    {'OAuth token':<14} {partner.token_path} (client credentials)")
     creds = partner.credentials
     lines.append(f"  Credentials    ${creds.user_env} / ${creds.secret_env}" + (
         " (demo values: unset)" if creds.user_env in served.secrets.demo else ""))
