@@ -43,7 +43,8 @@ app = typer.Typer(help="Executable SIT for billing-platform partner integrations
                   pretty_exceptions_enable=False, add_completion=False)
 invoices_app = typer.Typer(help="Partner invoice files.", no_args_is_help=True)
 app.add_typer(invoices_app, name="invoices")
-stubs_app = typer.Typer(help="Stub packs: the partner's side as WireMock mappings.", no_args_is_help=True)
+stubs_app = typer.Typer(help="The partner's stubs: served to a real platform, or recorded from a run.",
+                        no_args_is_help=True)
 app.add_typer(stubs_app, name="stubs")
 console = Console(highlight=False, file=GuardedOutput())  # `sit run | head`: a closed pipe interrupts the run
 
@@ -398,6 +399,30 @@ def stubs_record(
                   f"the run's {written.personal_values} personal values masked", highlight=False)
     console.print(f"  sit run --biller {written.biller or 'BILLER'} --stub-pack {written.root}", highlight=False,
                   markup=False)
+
+
+@stubs_app.command("serve")
+def stubs_serve(
+    biller: Annotated[str, typer.Option(help="biller slug (fixtures/billers/SLUG.yaml) or a profile's path")],
+    port: Annotated[int, typer.Option(help="port of the partner's API (default: a free one)")] = 0,
+    host: Annotated[str, typer.Option(help="address to serve on (0.0.0.0: every interface)")] = "127.0.0.1",
+    sftp_port: Annotated[int, typer.Option(help="port of the sFTP server (default: a free one)")] = 0,
+    operator: Annotated[str | None, typer.Option(
+        help="the SE who executes the SIT (default: $SIT_OPERATOR, then the biller profile's operator)")] = None,
+    project: ProjectOpt = Path("."),
+    store: StoreOpt = None,
+) -> None:
+    """Serve the partner's stubs and the biller's test accounts to a real platform test environment.
+
+    Every exchange is recorded as it arrives (a run, mode serve) and checked against the partner's
+    rules; Ctrl-C finishes the run. Exit 0 when every exchange kept the rules, 1 otherwise.
+    """
+    from harness.serve import ServeOptions, serve
+
+    project = project.resolve()
+    options = ServeOptions(project=project, biller=biller, host=host, port=port, sftp_port=sftp_port,
+                           store=_store_path(project, store), operator=operator)
+    raise typer.Exit(serve(options, lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)))
 
 
 @invoices_app.command("check")

@@ -93,7 +93,7 @@ class RunOptions:
     stub_pack: Path | None = None  # a stub pack to serve instead of stubs/<partner>/ (one `sit stubs record` wrote)
 
 
-def _git_commit(project: Path) -> str | None:
+def git_commit(project: Path) -> str | None:
     try:
         out = subprocess.run(["git", "-C", str(project), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=5)
@@ -379,7 +379,7 @@ class SitSession:
             "stub_backend": self.options.stub_backend, "wiremock_version": self.wiremock_version,
             "partner_mode": self.options.partner_mode, "harness_version": version("sit-harness"),
             **self._partner_facts(),
-            "git_commit": _git_commit(project), "selection": self.options.select,
+            "git_commit": git_commit(project), "selection": self.options.select,
             # The SE who executes the SIT, as named; never the login the run happens to use.
             "operator": self.options.operator or os.environ.get("SIT_OPERATOR") or b.operator,
             "python": pyplatform.python_version(), "demo_secrets": self.secrets.demo,

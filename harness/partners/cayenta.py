@@ -39,6 +39,7 @@ FIELD_NAMES = {
     "ACCOUNT_NO": "account", "AMOUNT": "amount", "REFERENCE_NO": "reference", "ORIG_REFERENCE_NO": "original",
     "TRAN_TYPE": "type_code", "PAY_METHOD": "method", "RETURN_CODE": "return_code",
     "ALERT_CODE": "alert_code", "VALUE": "value", "INVOICE_NO": "invoice", "TRAN_DATE": "date",
+    "PAY_CHANNEL": "channel",
 }
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
@@ -124,8 +125,10 @@ class CayentaClient(PartnerClient):
         date = {"TRAN_DATE": p.posted_on} if p.posted_on else {}
         match p.kind:
             case PostingKind.PAYMENT:
+                # Where the payer paid: what shows a payment the platform must never pump (POSConnect).
+                channel = {"PAY_CHANNEL": p.channel} if p.channel else {}
                 return calls["payment"], {**params, **amount, "TRAN_TYPE": codes["payment_transaction_type"],
-                                          "PAY_METHOD": p.method or "", **date}
+                                          "PAY_METHOD": p.method or "", **channel, **date}
             case PostingKind.CREDIT:
                 return calls["credit"], {**params, **amount, "TRAN_TYPE": codes["credit_transaction_type"], **date}
             case PostingKind.ACH_RETURN:

@@ -1,8 +1,12 @@
-"""NACHA codes: R-codes are returns (money moved back), C-codes notifications of change."""
+"""NACHA codes: R-codes are returns (money moved back), C-codes notifications of change.
+
+Which codes are which is the partner profile's ``rules`` (``return_codes``, ``notice_codes``): the
+platform obeys the same data that `sit stubs serve` checks a real platform against.
+"""
 
 from __future__ import annotations
 
-import re
+from harness.profiles.models import PostingRules
 
 RETURN_REASONS = {
     "R01": "insufficient funds", "R02": "account closed", "R03": "no account / unable to locate account",
@@ -10,13 +14,11 @@ RETURN_REASONS = {
     "R10": "customer advises not authorized", "R16": "account frozen", "R20": "non-transaction account",
     "R29": "corporate customer advises not authorized",
 }
-_RETURN = re.compile(r"R(0[1-9]|[1-7][0-9]|8[0-5])")
-_CHANGE = re.compile(r"C(0[1-9]|1[0-3])")
 
 
-def is_return(code: str) -> bool:
-    return bool(_RETURN.fullmatch(code))
+def is_return(code: str, rules: PostingRules) -> bool:
+    return bool(rules.is_return(code))
 
 
-def is_change_notice(code: str) -> bool:
-    return bool(_CHANGE.fullmatch(code))
+def is_change_notice(code: str, rules: PostingRules) -> bool:
+    return bool(rules.is_notice(code))

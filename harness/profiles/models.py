@@ -7,9 +7,11 @@ capabilities it took. The engine reads these; it never names a partner.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
@@ -145,6 +147,53 @@ class PumpPolicy(_Model):
     )
 
 
+_CODE_RANGE = re.compile(r"^([A-Z]+)(\d+)(?:-\1(\d+))?$")
+
+
+@cache
+def _expand(ranges: tuple[str, ...]) -> frozenset[str]:
+    """``["R01-R85"]`` -> {"R01", ..., "R85"}: each entry one code or a range of one prefix."""
+    codes: set[str] = set()
+    for entry in ranges:
+        match = _CODE_RANGE.match(entry)
+        if match is None:
+            raise ValueError(f"'{entry}' is not a code or a range of codes such as R01-R85")
+        prefix, first, last = match.groups()
+        width, top = len(first), int(last or first)
+        codes.update(f"{prefix}{n:0{width}d}" for n in range(int(first), top + 1))
+    return frozenset(codes)
+
+
+class PostingRules(_Model):
+    """What the partner takes in a posting, kept once: the reference platform obeys these rules, and
+    `sit stubs serve` checks a real platform's postings against the same ones as they arrive.
+    The other rules it checks are the profile's own fields: ``codes`` (transaction types),
+    ``change_log`` (alert codes), ``pump.excluded_channels``, ``code_fallbacks`` and ``max_amount``."""
+
+    amount_decimals: int = Field(
+        default=2, ge=0, le=4, description="every amount positive, with exactly these decimals")
+    return_codes: list[str] = Field(
+        default_factory=lambda: ["R01-R85"], description="NACHA reason codes an ACH return is posted with")
+    notice_codes: list[str] = Field(
+        default_factory=lambda: ["C01-C13"],
+        description="NACHA notifications of change: recorded by the platform, never posted as a return")
+    reference_once: bool = Field(
+        default=True, description="a reference is posted once; the same reference taken again is a double posting")
+
+    @field_validator("return_codes", "notice_codes")
+    @classmethod
+    def _ranges(cls, ranges: list[str]) -> list[str]:
+        _expand(tuple(ranges))  # raises on an entry that is not a code or a range
+        return ranges
+
+    def is_return(self, code: str) -> bool:
+        return code in _expand(tuple(self.return_codes))
+
+    def is_notice(self, code: str) -> bool:
+        return code in _expand(tuple(self.notice_codes))
+
+
+
 class Credentials(_Model):
     """Names of the environment variables that hold the partner API credentials."""
 
@@ -223,6 +272,9 @@ class PartnerProfile(_Model):
         description="the largest amount the partner's amount field takes; the platform takes no larger payment",
     )
     pump: PumpPolicy = PumpPolicy()
+    rules: PostingRules = Field(
+        default_factory=PostingRules,
+        description="what a posting must be: the engine obeys it, `sit stubs serve` checks it")
     invoice_file: InvoiceFile
     evidence: EvidenceRules = EvidenceRules()
     notes: list[str] = Field(default_factory=list)

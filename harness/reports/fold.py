@@ -24,6 +24,7 @@ STATUS_RANK = {"passed": 1, "na": 2, "not_run": 3, "interrupted": 4, "failed": 5
 INTERRUPTED = "the run stopped while this scenario was running"
 CUT_SHORT = "its process ended without finishing the run"
 SIGNED = "signoff.signed"
+SERVED = "serve"  # the partner mode of `sit stubs serve`: a run of exchanges, not of scenarios
 
 
 def epoch_ms(ts: str) -> int:
@@ -123,10 +124,38 @@ def fold(events: Iterable[Event], run: RunRecord) -> Iterator[ScenarioRecord]:
             scenario = None
         elif scenario is not None:
             _step_event(scenario, event)
+        elif event.kind == "partner.exchange" and run.facts.get("partner_mode") == SERVED:
+            yield served_exchange(event)
         else:
             _run_event(run, event)
     if scenario is not None:
         yield _interrupted(scenario)
+
+
+def served_exchange(event: Event) -> ScenarioRecord:
+    """One exchange of a served run as a row of its workbook: its section, what arrived, the verdict."""
+    d = event.data
+    fields = d.get("fields") or {}
+    what = " ".join(str(fields[k]) for k in ("role", "account", "amount", "reference") if fields.get(k))
+    call = d.get("call") or f"{d.get('method', '')} {d.get('url', '')}".strip()
+    broken = [b for b in d.get("broken") or [] if isinstance(b, dict)]
+    error = "\n".join(f"{b.get('sentence')} (rule: {b.get('rule')}; profile field {b.get('field')})" for b in broken)
+    status, category = ("passed", "") if d.get("verdict") == "ok" else ("failed", "platform")
+    kept = f"the partner received {call}" + (f" ({what})" if what else "") + "; it kept the partner's rules"
+    step = StepRecord(keyword="", text=f"{d.get('method', '')} {d.get('url', '')} answered {d.get('status')}",
+                      line=0, start=event.ts, first_seq=event.seq, stop=event.ts, status=status, error=error,
+                      category=category, evidence=[Evidence(event.seq, event.kind, event.ts, d)])
+    if status == "passed":
+        step.expectations.append({"what": "the partner's rules", "expected": "ok", "actual": "ok",
+                                  "actual_sentence": kept})
+    number = d.get("exchange")
+    return ScenarioRecord(
+        sit_id=f"EXCH-{number:03d}" if isinstance(number, int) else f"EXCH-{event.seq}",
+        name=f"{call}: {what}" if what else call, feature=str(d.get("section") or "Exchanges"), feature_file="",
+        line=0, tags=["served"], start=event.ts, first_seq=event.seq, last_seq=event.seq, last_ts=event.ts,
+        stop=event.ts, status=status, error=error or ("no verdict recorded" if status == "failed" else ""),
+        category=category, steps=[step], unmatched=0 if d.get("matched", True) else 1,
+    )
 
 
 def terminal_status(event: Event) -> tuple[str, str]:

@@ -92,7 +92,7 @@ def run_facts(run: RunRecord, product: str) -> list[tuple[str, str]]:
         ("Partner (CIS)", f.get("partner_name", f.get("partner"))), ("Product", product),
         ("Partner version", f.get("partner_version")), ("Platform adapter", f.get("platform")),
         ("Run", run.run_id), ("Period (UTC)", period), ("Executed by", f.get("operator") or NOT_NAMED),
-        ("Partner side", partner_side(f)),
+        ("Partner mode", partner_mode(f)), ("Partner side", partner_side(f)),
         ("Harness", f"sit-harness {f.get('harness_version')}, commit {f.get('git_commit') or 'unknown'}"),
         ("Faker seed", f.get("seed")),
     ]
@@ -102,6 +102,11 @@ def run_facts(run: RunRecord, product: str) -> list[tuple[str, str]]:
 def partner_side(f: Mapping[str, Any]) -> str:
     """What stood for the partner: the stub pack on WireMock, or the live partner and the certificate it showed."""
     mode = f.get("partner_mode") or "stub"
+    served = f.get("served")
+    if mode == "serve" and isinstance(served, Mapping):
+        return (f"the partner's stubs (stub pack {_stub_pack(f.get('stub_pack'))}) served at "
+                f"{served.get('api_base_url')} to a platform test environment; each exchange checked against "
+                "the partner's rules")
     if mode == "stub":
         pack = _stub_pack(f.get("stub_pack"))
         return f"WireMock {f.get('wiremock_version')} ({f.get('stub_backend')}), stub pack {pack}"
@@ -120,6 +125,12 @@ def real_partner(run: RunRecord, results: Mapping[str, str]) -> str:
     ran, in_scope = sum(counts[status] for status in _EXECUTED), len(results) - counts["N/A"]
     return (f"{ran} of {in_scope} in-scope cases ran against the real partner ({counts['Pass']} passed, "
             f"{counts['Fail']} failed); the others are listed under Not run, with the reason")
+
+
+def partner_mode(facts: Mapping[str, Any]) -> str:
+    """How the run met the partner, in words: stubbed, a real partner (live, or recorded), served."""
+    mode = str(facts.get("partner_mode") or "stub")
+    return f"{mode}: {PARTNER_SIDES[mode]}" if mode in PARTNER_SIDES else mode
 
 
 def _stub_pack(recorded: Any) -> str:

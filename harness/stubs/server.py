@@ -50,18 +50,18 @@ def _answers(base_url: str) -> bool:
         return False
 
 
-def _port_free(port: int) -> bool:
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         try:
-            sock.bind(("127.0.0.1", port))
+            sock.bind((host, port))
         except OSError:
             return False
     return True
 
 
-def _free_port() -> int:
+def _free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
@@ -107,7 +107,7 @@ QUIET_NOTE = (
 
 
 class ProcessWireMock(WireMockServer):
-    """The standalone JAR as a child process on 127.0.0.1.
+    """The standalone JAR as a child process on 127.0.0.1 (or ``host``: `sit stubs serve --host`).
 
     Its console goes through a reader thread into the log file, masked line by line, until
     WireMock answers (what is printed then explains a failed start); afterwards it is read
@@ -124,8 +124,9 @@ class ProcessWireMock(WireMockServer):
         scrub: Callable[[str], str],
         port: int = 0,
         start_timeout: float = 30.0,
+        host: str = "127.0.0.1",
     ) -> None:
-        self._project, self._workdir, self.log_path = project, workdir, log_path
+        self._project, self._workdir, self.log_path, self.host = project, workdir, log_path, host
         self._scrub, self._port, self._timeout = scrub, port, start_timeout
         self._proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
@@ -135,13 +136,13 @@ class ProcessWireMock(WireMockServer):
         self.base_url = ""
 
     def start(self) -> None:
-        if self._port and not _port_free(self._port):
+        if self._port and not _port_free(self._port, self.host):
             raise StubServerError(
-                f"WireMock cannot start: port {self._port} on 127.0.0.1 is in use; "
-                "free it or leave --wiremock-port out to pick a free one"
+                f"WireMock cannot start: port {self._port} on {self.host} is in use; "
+                "free it or leave the port out to pick a free one"
             )
         java, jar = find_java(), find_wiremock_jar(self._project)
-        port = self._port or _free_port()
+        port = self._port or _free_port(self.host)
         self._cds = ClassArchive(self._project / ".cache", java, jar)
         root = self._workdir / "wiremock-root"
         (root / "mappings").mkdir(parents=True, exist_ok=True)
@@ -149,7 +150,7 @@ class ProcessWireMock(WireMockServer):
         # C1-only JIT and the serial GC: a short-lived stub server on 2 cores starts ~0.3 s
         # sooner this way and answers as fast (measured: 1.1 s vs 1.4 s to first answer).
         jvm = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", *self._cds.jvm_options()]
-        cmd = [java, *jvm, "-jar", str(jar), "--port", str(port), "--bind-address", "127.0.0.1",
+        cmd = [java, *jvm, "-jar", str(jar), "--port", str(port), "--bind-address", self.host,
                "--disable-banner", "--root-dir", str(root), "--local-response-templating",
                "--disable-request-logging"]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +162,8 @@ class ProcessWireMock(WireMockServer):
         self._reader = threading.Thread(target=self._pump_log, args=(self._proc.stdout, log), daemon=True)
         self._reader.start()
         self._entry = orphans.register_jvm(self._proc.pid, self._workdir, self._cds.leftovers)
-        self.base_url = f"http://127.0.0.1:{port}"
+        # The admin API is asked where the harness itself reaches the server: loopback, unless bound elsewhere.
+        self.base_url = f"http://{_reachable(self.host)}:{port}"
         self._wait_ready(port)
 
     def _pump_log(self, stream: IO[str] | None, log: IO[str]) -> None:
@@ -195,7 +197,7 @@ class ProcessWireMock(WireMockServer):
     def _exit_reason(self, port: int) -> str:
         text = self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
         if "Address already in use" in text or "BindException" in text:
-            return f"WireMock cannot start: port {port} on 127.0.0.1 is in use; free it or pick another"
+            return f"WireMock cannot start: port {port} on {self.host} is in use; free it or pick another"
         last = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "no output")
         return f"WireMock exited while starting ({last[:200]}); see {self.log_path}"
 
@@ -216,6 +218,15 @@ class ProcessWireMock(WireMockServer):
         else:
             # Not a daemon: the interpreter waits for it at exit, so the JVM never outlives the run.
             threading.Thread(target=_reap, args=(proc,), name="wiremock-reaper").start()
+
+
+def _reachable(host: str) -> str:
+    """Where this machine reaches a server bound to ``host``: a wildcard address is reached on loopback."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 def _reap(proc: subprocess.Popen[str]) -> None:

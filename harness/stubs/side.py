@@ -13,6 +13,9 @@ from harness.stubs.admin import WireMockAdmin
 from harness.stubs.journal import Decoder, exchange_data
 from harness.stubs.pack import StubPack
 
+# What else an exchange's event holds, given the exchange's data (`sit stubs serve`: its section and verdict).
+Judge = Callable[[dict[str, Any]], dict[str, Any]]
+
 SCENARIO_METADATA = {"sit": "scenario"}
 # A recorded mapping's metadata: the SIT scenario it was recorded in (absent: recorded outside any).
 SIT_ID_KEY, OCCURRENCE_KEY = "sit_id", "sit_occurrence"
@@ -24,9 +27,9 @@ class StubSide:
     Without it (a platform the harness does not drive) the journal is read every time."""
 
     def __init__(self, admin: WireMockAdmin, pack: StubPack, recorder: Recorder, decode: Decoder,
-                 traffic: Callable[[], int] | None = None) -> None:
+                 traffic: Callable[[], int] | None = None, judge: Judge | None = None) -> None:
         self.admin, self.pack, self._recorder, self._decode = admin, pack, recorder, decode
-        self._traffic = traffic
+        self._traffic, self._judge = traffic, judge
         self._seen: set[str] = set()
         self._added: list[str] = []
         self._drained_at: int | None = None  # the traffic count at the last journal read / reset
@@ -123,7 +126,10 @@ class StubSide:
             if entry["id"] in self._seen:
                 continue
             self._seen.add(entry["id"])
-            events.append(self._recorder.append("partner.exchange", **exchange_data(entry, self._decode)))
+            data = exchange_data(entry, self._decode)
+            if self._judge is not None:
+                data |= self._judge(data)
+            events.append(self._recorder.append("partner.exchange", **data))
         return events
 
 

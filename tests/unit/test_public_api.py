@@ -24,6 +24,7 @@ PUBLIC = {
                          "PumpReport", "Transaction", "TxStatus"],
     "harness.stubs": ["BACKENDS", "ContainerWireMock", "ExternalWireMock", "ProcessWireMock", "StubPack", "StubSide",
                       "WireMockAdmin", "WireMockServer", "find_java", "find_wiremock_jar", "load_pack"],
+    "harness.serve": ["Broken", "PartnerRules", "ServeOptions", "ServedPartner", "Verdict", "serve"],
     "harness.transfer": ["Received", "SftpServer", "TransferError", "upload"],
     "harness.reports": ["Leak", "LeakFound", "ReportOptions", "ReportPaths", "RunDiff", "RunLog", "diff_runs",
                         "find_leaks", "generate_key", "open_run", "render_diff", "sign_run", "verify_signatures",

@@ -164,9 +164,9 @@ class ReferenceEngine(Platform):
 
     def _check_amount(self, action: str, account: str, amount: Decimal) -> None:
         """Refuse, and log why, an amount the partner cannot be sent to the cent or at all."""
-        reason = ""
-        if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-            reason = f"amount {amount} must be positive with at most 2 decimals"
+        reason, decimals = "", self.biller.partner.rules.amount_decimals
+        if amount <= 0 or amount != amount.quantize(Decimal(1).scaleb(-decimals)):
+            reason = f"amount {amount} must be positive with at most {decimals} decimals"
         elif (top := self.biller.partner.max_amount) is not None and amount > top:
             reason = f"amount {amount} is more than {self.biller.partner.display_name} takes ({top})"
         if reason:
@@ -178,12 +178,14 @@ class ReferenceEngine(Platform):
         if payment.method != "ACH":
             raise PlatformRefusal(f"{payment_key} is a {payment.method} payment; only ACH payments are returned")
         fields = {"amount": money(payment.amount or Decimal(0)), "original": payment_key, "code": code}
-        if nacha.is_change_notice(code):
+        rules = self.biller.partner.rules
+        if nacha.is_change_notice(code, rules):
             # A notification of change corrects account data; no money moved back, nothing to post.
             return self._create("N", "ach_notice", payment.account, status=TxStatus.RECORDED.value,
                                 reason=f"{code} is a notification of change, not a return", **fields)
-        if not nacha.is_return(code):
-            raise PlatformRefusal(f"{code!r} is not a NACHA return code (R01-R85) or change code (C01-C13)")
+        if not nacha.is_return(code, rules):
+            raise PlatformRefusal(f"{code!r} is not a NACHA return code ({', '.join(rules.return_codes)}) or change "
+                                  f"code ({', '.join(rules.notice_codes)})")
         reason = f"{code}: {nacha.RETURN_REASONS.get(code, 'returned by the bank')}"
         if earlier := self.state.reversal_of(payment_key):
             # The bank's return is a fact to keep, but the partner already reversed the payment once:
