@@ -167,12 +167,12 @@ class SitSession:
         self.partner_host = self.biller.partner_host  # a missing subdomain is a profile fault, found now
         self._pack = self._partner_pack()
         self._tls = partner_tls.trust(opts.partner_ca) if opts.partner_mode != "stub" else None
-        # Which system the run talks to, checked before anything starts: its certificate is evidence.
-        self.partner_certificate = partner_tls.presented(opts.partner_url or "", self._tls) if self._tls else {}
         redactor = Redactor()
         reap_orphans(self.notify)  # the WireMock and folder of a run killed earlier (kill -9), before ours
         self.secrets: Secrets = resolve(self.biller, redactor)
         self._require_real_credentials()
+        # Which system the run talks to, checked before anything starts: its certificate is evidence.
+        self.partner_certificate = partner_tls.presented(opts.partner_url or "", self._tls) if self._tls else {}
         now = datetime.now(UTC)
         self.today: date = now.date()
         self.run_id = opts.run_id or new_run_id(now)
