@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tests.conftest import PROJECT, SIT, run_sit
 
 __all__ = [  # PROJECT and SIT are tests.conftest's, given on to the test modules
     "BILLER", "CREDENTIAL_ENVS", "PROJECT", "SIT", "Run", "clean_env", "docker_engine", "explain", "finished",
-    "scenario_events", "sit", "sit_run", "stored_run",
+    "scenario_events", "sit", "sit_run", "stored_run", "wiremock_jvms",
 ]
 
 BILLER = "clayton-county-water"
@@ -150,3 +151,14 @@ def sit_run(store: Path, biller: str, *options: str, expect: int = 0, export: bo
     exported = sit("export", run_id, "-o", str(path), "--store", str(store), timeout=60, extra_env=extra_env)
     assert exported.returncode == 0, exported.stderr
     return Run(result, list(read_jsonl(path)), run_id, store, path)
+
+
+def wiremock_jvms(tmpdir: Path) -> list[int]:
+    """Pids of WireMock JVMs started with a root folder under ``tmpdir`` (this test's runs only)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        with suppress(OSError):
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace") if proc.name.isdigit() else ""
+            if "wiremock-standalone" in cmdline and str(tmpdir) in cmdline:
+                found.append(int(proc.name))
+    return found

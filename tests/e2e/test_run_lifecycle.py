@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from runs import BILLER, PROJECT, SIT, clean_env, explain, sit
+from runs import BILLER, PROJECT, SIT, clean_env, explain, sit, wiremock_jvms
 
 from harness.events import Event, SQLiteStore
 
@@ -69,16 +69,6 @@ class Started:
             return run_id, list(store.events(run_id))
 
 
-def _jvms(tmpdir: Path) -> list[int]:
-    """Pids of WireMock JVMs started with a root folder under ``tmpdir`` (this test's runs only)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        with suppress(OSError):
-            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace") if proc.name.isdigit() else ""
-            if "wiremock-standalone" in cmdline and str(tmpdir) in cmdline:
-                found.append(int(proc.name))
-    return found
-
 
 Start = Callable[..., Started]
 
@@ -105,13 +95,13 @@ def start(tmp_path: Path) -> Iterator[Start]:
         with suppress(ProcessLookupError):
             os.killpg(run.proc.pid, signal.SIGKILL)
         run.proc.wait(timeout=30)
-        for pid in _jvms(run.tmpdir):
+        for pid in wiremock_jvms(run.tmpdir):
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
 
 def _assert_cleaned_up(run: Started) -> None:
-    assert _jvms(run.tmpdir) == [], "WireMock outlived its run"
+    assert wiremock_jvms(run.tmpdir) == [], "WireMock outlived its run"
     assert list(run.tmpdir.iterdir()) == [], "the run's temporary folders were left behind"
 
 
@@ -156,7 +146,7 @@ def test_a_closed_stdout_interrupts_the_run(start: Start) -> None:
 def test_ctrl_c_while_wiremock_starts_is_an_interruption(start: Start) -> None:
     run: Started = start()
     deadline = time.monotonic() + DEADLINE_S
-    while not _jvms(run.tmpdir):
+    while not wiremock_jvms(run.tmpdir):
         assert run.proc.poll() is None and time.monotonic() < deadline, run.output.read_text()
         time.sleep(0.01)
     os.killpg(run.proc.pid, signal.SIGINT)

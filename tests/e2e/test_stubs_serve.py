@@ -26,7 +26,7 @@ from harness.partners.cayenta import CayentaClient, request_xml
 from harness.profiles import load_biller
 from harness.transfer.client import upload
 from tests.conftest import PROJECT, SIT
-from tests.e2e.runs import clean_env, explain, sit
+from tests.e2e.runs import clean_env, explain, sit, wiremock_jvms
 
 BILLER = "harbor-falls-utilities"  # its profile names test accounts; it takes ACH rejects, not credits
 SFTP_PASSWORD = "s3rve-sftp-Pa55"
@@ -59,15 +59,6 @@ class Served:
             time.sleep(0.05)
 
 
-def _jvms(tmpdir: Path) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        with suppress(OSError):
-            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace") if proc.name.isdigit() else ""
-            if "wiremock-standalone" in cmdline and str(tmpdir) in cmdline:
-                found.append(int(proc.name))
-    return found
-
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
@@ -87,7 +78,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-        for pid in _jvms(tmpdir):
+        for pid in wiremock_jvms(tmpdir):
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -146,7 +137,7 @@ def test_a_served_partner_records_and_checks_what_a_platform_sends(served: Serve
         assert store.run_ids() == [run_id.group(1)]
         events = list(store.events(run_id.group(1)))
     _assert_events(events, sent)
-    assert _jvms(served.tmpdir) == [] and list(served.tmpdir.iterdir()) == [], "something outlived the serve run"
+    assert wiremock_jvms(served.tmpdir) == [] and list(served.tmpdir.iterdir()) == [], "something outlived serving"
     assert "Traceback" not in served.text() and API_SECRET not in served.text()
     _assert_report(served.store, run_id.group(1))
 
@@ -204,4 +195,4 @@ def test_a_signal_ends_the_served_run_and_leaves_nothing_running(served: Served,
         assert events[-1].data["status"] == "failed"
     else:
         assert events[-1].data["reason"] == "SIGHUP" and f"sit report {run_id} --interrupted" in served.text()
-    assert _jvms(served.tmpdir) == [] and list(served.tmpdir.iterdir()) == [], "something outlived the serve run"
+    assert wiremock_jvms(served.tmpdir) == [] and list(served.tmpdir.iterdir()) == [], "something outlived serving"
