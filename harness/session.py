@@ -112,6 +112,23 @@ def recorded_profiles(project: Path, biller: Biller) -> dict[str, Any]:
                     "data": models[which].model_dump(mode="json")} for which, path in paths.items()}
 
 
+def run_identity(project: Path, biller: Biller, operator: str | None, secrets: Secrets,
+                 sftp: SftpServer) -> dict[str, Any]:
+    """The facts every kind of run records at its start: the biller and partner, the profiles as loaded,
+    the harness that ran, the SE who executes it and the sFTP account the platform uses."""
+    b, p = biller.profile, biller.partner
+    return {
+        "biller": b.slug, "biller_name": b.name, "bid": b.bid, "test_portal_bid": b.test_portal_bid,
+        "partner": p.name, "partner_name": p.display_name, "partner_version": b.partner_version,
+        "harness_version": version("sit-harness"), "git_commit": git_commit(project),
+        # The SE who executes the SIT, as named; never the login the run happens to use.
+        "operator": operator or os.environ.get("SIT_OPERATOR") or b.operator,
+        "python": pyplatform.python_version(), "demo_secrets": secrets.demo,
+        "sftp": {"host": sftp.host, "port": sftp.port, "user": b.sftp.user},
+        "profiles": recorded_profiles(project, biller),
+    }
+
+
 def _shown(path: Path, project: Path) -> str:
     resolved, root = path.resolve(), project.resolve()
     return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(path)
@@ -371,20 +388,12 @@ class SitSession:
 
     def _run_facts(self) -> dict[str, Any]:
         """What the run records at its start: what it runs, against what, by whom, and what came before."""
-        b, p, project = self.biller.profile, self.biller.partner, self.options.project
+        opts = self.options
         return {
-            "biller": b.slug, "biller_name": b.name, "bid": b.bid, "test_portal_bid": b.test_portal_bid,
-            "partner": p.name, "partner_name": p.display_name, "partner_version": b.partner_version,
-            "platform": b.platform, "seed": self.seed, "business_date": self.today.isoformat(),
-            "stub_backend": self.options.stub_backend, "wiremock_version": self.wiremock_version,
-            "partner_mode": self.options.partner_mode, "harness_version": version("sit-harness"),
-            **self._partner_facts(),
-            "git_commit": git_commit(project), "selection": self.options.select,
-            # The SE who executes the SIT, as named; never the login the run happens to use.
-            "operator": self.options.operator or os.environ.get("SIT_OPERATOR") or b.operator,
-            "python": pyplatform.python_version(), "demo_secrets": self.secrets.demo,
-            "sftp": {"host": self.sftp.host, "port": self.sftp.port, "user": b.sftp.user},
-            "profiles": recorded_profiles(project, self.biller),
+            **run_identity(opts.project, self.biller, opts.operator, self.secrets, self.sftp),
+            "platform": self.biller.profile.platform, "seed": self.seed, "business_date": self.today.isoformat(),
+            "stub_backend": opts.stub_backend, "wiremock_version": self.wiremock_version,
+            "partner_mode": opts.partner_mode, **self._partner_facts(), "selection": opts.select,
             "run_number": self._earlier_runs + 1, "history": self._history,
         }
 

@@ -8,8 +8,6 @@ workbook section it belongs to and its verdict against the partner's rules.
 
 from __future__ import annotations
 
-import os
-import platform as pyplatform
 import shutil
 import tempfile
 from collections import Counter
@@ -17,7 +15,6 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +28,7 @@ from harness.reports.leaks import find_leaks
 from harness.reports.runs import biller_history
 from harness.secrets import Secrets, resolve
 from harness.serve.rules import PartnerRules, capability_of
-from harness.session import DEFAULT_STORE, git_commit, new_run_id, recorded_profiles
+from harness.session import DEFAULT_STORE, new_run_id, run_identity
 from harness.stubs import ProcessWireMock, StubSide, WireMockAdmin, load_pack
 from harness.stubs.orphans import reap as reap_orphans
 from harness.transfer import SftpServer
@@ -117,21 +114,14 @@ class ServedPartner:
     def _facts(self, pack_sha256: str, wiremock_version: str, earlier_runs: int,
                history: list[dict[str, Any]]) -> dict[str, Any]:
         """What the run records at its start: the facts every run records, and where the partner is served."""
-        b, p, project = self.biller.profile, self.biller.partner, self.options.project
+        b, p = self.biller.profile, self.biller.partner
         return {
-            "biller": b.slug, "biller_name": b.name, "bid": b.bid, "test_portal_bid": b.test_portal_bid,
-            "partner": p.name, "partner_name": p.display_name, "partner_version": b.partner_version,
+            **run_identity(self.options.project, self.biller, self.options.operator, self.secrets, self.sftp),
             "platform": PLATFORM, "seed": None, "business_date": datetime.now(UTC).date().isoformat(),
             "stub_backend": self.wiremock.backend, "wiremock_version": wiremock_version, "partner_mode": MODE,
-            "harness_version": version("sit-harness"),
-            "stub_pack": {"path": f"stubs/{p.name}", "sha256": pack_sha256},
-            "git_commit": git_commit(project), "selection": None,
-            "operator": self.options.operator or os.environ.get("SIT_OPERATOR") or b.operator,
-            "python": pyplatform.python_version(), "demo_secrets": self.secrets.demo,
-            "sftp": {"host": self.sftp.host, "port": self.sftp.port, "user": b.sftp.user},
+            "stub_pack": {"path": f"stubs/{p.name}", "sha256": pack_sha256}, "selection": None,
             "served": {"api_base_url": self.api_base_url, "partner_host": self.partner_host,
                        "test_accounts": [a.number for a in b.test_data.accounts]},
-            "profiles": recorded_profiles(project, self.biller),
             "run_number": earlier_runs + 1, "history": history,
         }
 

@@ -121,7 +121,9 @@ def configuration(served: ServedPartner) -> list[str]:
     if partner.callback_path:
         lines += [f"  Callbacks      {partner.display_name} calls the platform back on",
                   f"                 {partner.callback_path}?BK=<API key> (the served partner does not)"]
-    accounts = ", ".join(a.number for a in b.test_data.accounts) or "none (test_data.accounts)"
+    numbers = [a.number for a in b.test_data.accounts]
+    accounts = (", ".join(numbers) if len(numbers) <= 3 else f"{len(numbers)}: {', '.join(numbers[:3])}, ... "
+                "(test_data.accounts)") if numbers else "none (test_data.accounts)"
     lines += [f"  Test accounts  {accounts}",
               f"Run {served.run_id}: every exchange is recorded and checked as it arrives.",
               "Ctrl-C to finish."]
