@@ -38,8 +38,10 @@ lint: setup
 	$(BIN)/ruff check .
 
 # The report-rendering tests drive headless Chromium and poppler-utils: installed once, before pytest.
+# The container backend's tests need a Docker engine with the WireMock image: scripts/docker-engine.sh
+# provides both for pytest's length where it can (and stops an engine it started), else says why they skip.
 test: lint $(VENV)/.test-tools
-	$(BIN)/pytest
+	@scripts/docker-engine.sh $(BIN)/pytest
 
 $(VENV)/.test-tools: scripts/system-packages.sh | $(VENV)/bin/python
 	@scripts/system-packages.sh test

@@ -264,8 +264,8 @@ def _provide_image(image: str) -> None:
         raise StubServerError(
             f"--stub-backend container: the Docker engine has no image {image} and cannot pull it "
             f"({_reason(exc)}); provide it under that name: `docker pull {image}` where a registry answers, "
-            "`docker load -i FILE` of a saved copy, or build it locally (README, \"WireMock image without a "
-            "registry\"); or use the default process backend"
+            "`docker load -i FILE` of a saved copy, or build it locally (`scripts/docker-engine.sh --image`; README, "
+            "\"WireMock in a container\"); or use the default process backend"
         ) from None
     finally:
         client.close()

@@ -22,8 +22,8 @@ from harness.events import Event, SQLiteStore, read_jsonl
 from tests.conftest import PROJECT, SIT, run_sit
 
 __all__ = [  # PROJECT and SIT are tests.conftest's, given on to the test modules
-    "BILLER", "CREDENTIAL_ENVS", "PROJECT", "SIT", "Run", "clean_env", "docker_engine", "explain", "finished",
-    "scenario_events", "sit", "sit_run", "stored_run", "wiremock_jvms",
+    "BILLER", "CREDENTIAL_ENVS", "PROJECT", "SIT", "Run", "clean_env", "docker_engine", "docker_unavailable",
+    "explain", "finished", "scenario_events", "sit", "sit_run", "stored_run", "wiremock_jvms",
 ]
 
 BILLER = "clayton-county-water"
@@ -42,6 +42,12 @@ def sit(*args: str, timeout: float = 300, program: Sequence[str] = SIT,
     return run_sit(*args, env=clean_env(extra_env), timeout=timeout, program=program)
 
 
+def docker_unavailable() -> str:
+    """Why `make test` (scripts/docker-engine.sh) could provide no engine or image here; empty if it could,
+    or if these tests were not started by it."""
+    return os.environ.get("SIT_DOCKER_UNAVAILABLE", "")
+
+
 def docker_engine() -> Any:
     """A client of the Docker engine that answers here, or the test is skipped saying why."""
     docker = pytest.importorskip("docker")
@@ -49,7 +55,8 @@ def docker_engine() -> Any:
         client = docker.from_env()
         client.ping()
     except Exception as exc:  # docker-py raises several kinds when no engine answers
-        pytest.skip(f"no Docker engine answers: {str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}")
+        why = docker_unavailable() or (str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__)
+        pytest.skip(f"no Docker engine answers: {why}")
     return client
 
 

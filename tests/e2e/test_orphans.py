@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from runs import BILLER, PROJECT, SIT, clean_env, docker_engine, explain
+from runs import BILLER, PROJECT, SIT, clean_env, docker_engine, docker_unavailable, explain
 
 from harness.stubs.server import WIREMOCK_IMAGE
 from tests.conftest import run_sit
@@ -153,7 +153,8 @@ def _engine_with_image() -> Any:
     try:
         client.images.get(WIREMOCK_IMAGE)
     except pytest.importorskip("docker").errors.ImageNotFound:
-        pytest.skip(f"the Docker engine has no image {WIREMOCK_IMAGE} (tests/e2e/test_backends.py says how to get it)")
+        why = docker_unavailable() or "`make test` or `scripts/docker-engine.sh --image` builds it"
+        pytest.skip(f"the Docker engine has no image {WIREMOCK_IMAGE} ({why})")
     return client
 
 
