@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -137,6 +138,9 @@ def _run(session: SitSession, console: Console, report: Callable[[str], None] | 
     try:
         _warn(session, console)
         with contextlib.redirect_stderr(errors), interrupts.scenarios_running():
+            # The workbook's pytest is the harness's own: options meant for the caller's pytest (a test path in
+            # PYTEST_ADDOPTS) would run other tests inside the SIT, or the test suite inside itself.
+            os.environ.pop("PYTEST_ADDOPTS", None)
             code = pytest.main(_pytest_args(session.options), plugins=[progress])
     finally:
         session.stop()  # the plugin stops it at session end; this covers pytest failing to start

@@ -77,3 +77,10 @@ def test_seed_option_reaches_the_run(tmp: Path) -> None:
     assert default_seed(BILLER) != 7
     assert run.started()["seed"] == 7
     assert run.statuses() == {"SIT-PAY-001": "passed"}
+
+
+def test_sit_run_is_deaf_to_the_callers_pytest_options(tmp_path: Path) -> None:
+    """PYTEST_ADDOPTS is for the caller's own pytest (`make test` may set it): the SIT's pytest ignores it."""
+    run = sit_run(tmp_path / "events.sqlite", BILLER, "-k", "SIT-PAY-001",
+                  extra_env={"PYTEST_ADDOPTS": "--collect-only tests/unit/test_lint.py"})
+    assert run.statuses() == {"SIT-PAY-001": "passed"}
