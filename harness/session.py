@@ -259,6 +259,12 @@ class SitSession:
             raise InputError(f"--partner-mode {opts.partner_mode}: use one of {', '.join(PARTNER_MODES)}")
         if opts.partner_mode == "stub":
             return self._load_pack()
+        if opts.stub_pack is not None:
+            raise InputError(f"--stub-pack serves a pack in stub mode; --partner-mode {opts.partner_mode} calls the "
+                             "partner itself: leave one of them out")
+        if opts.partner_mode == "live" and opts.stub_backend != "process":
+            raise InputError(f"--stub-backend {opts.stub_backend}: a live run calls the partner directly, with no "
+                             "WireMock to place; use --partner-mode record to go through WireMock")
         url = opts.partner_url or ""
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
             raise InputError(f"--partner-mode {opts.partner_mode} needs --partner-url, the partner's test endpoint "

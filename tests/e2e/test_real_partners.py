@@ -127,3 +127,23 @@ def test_a_live_run_with_the_demo_credentials_is_refused_before_anything_starts(
     assert result.stderr.splitlines() == [
         "sit: --partner-mode live: SIT_CAYENTA_API_USER is not set; a live partner needs the credentials it issued "
         "for its test endpoint (export SIT_CAYENTA_API_USER and SIT_CAYENTA_API_PASSWORD)"]
+
+
+@pytest.mark.parametrize(("options", "line"), [
+    (("--partner-mode", "live", "--partner-url", "https://127.0.0.1:9", "--stub-pack", "stubs/cayenta"),
+     "sit: --stub-pack serves a pack in stub mode; --partner-mode live calls the partner itself: "
+     "leave one of them out"),
+    (("--partner-mode", "live", "--partner-url", "https://127.0.0.1:9", "--stub-backend", "container"),
+     "sit: --stub-backend container: a live run calls the partner directly, with no WireMock to place; use "
+     "--partner-mode record to go through WireMock"),
+    (("--partner-mode", "record"), "sit: --partner-mode record needs --partner-url, the partner's test endpoint "
+                                   "(https://HOST[:PORT]); got none"),
+    (("--partner-mode", "live", "--partner-url", "https://127.0.0.1:9", "--partner-ca", "no-such-ca.pem"),
+     "sit: --partner-ca no-such-ca.pem: no such file; give the partner's CA certificate in PEM"),
+])
+def test_options_that_do_not_go_together_are_one_line_before_anything_starts(
+        options: tuple[str, ...], line: str, tmp_path: Path) -> None:
+    result = sit("run", "--biller", BILLERS["cayenta"], "--store", str(tmp_path / "events.sqlite"), "--no-report",
+                 *options, extra_env=credentials("cayenta"))
+    assert (result.returncode, result.stderr.splitlines()) == (2, [line]), explain(result)
+    assert not (tmp_path / "events.sqlite").exists()
