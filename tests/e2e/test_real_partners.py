@@ -147,3 +147,12 @@ def test_options_that_do_not_go_together_are_one_line_before_anything_starts(
                  *options, extra_env=credentials("cayenta"))
     assert (result.returncode, result.stderr.splitlines()) == (2, [line]), explain(result)
     assert not (tmp_path / "events.sqlite").exists()
+
+
+def test_the_partners_own_certificate_pinned_is_trusted_as_its_ca_is(tmp_path: Path) -> None:
+    with start_partner("cayenta", tmp_path / "partner", credentials=credentials("cayenta")) as live:
+        pinned = live.ca.parent / "server.pem"
+        run = sit_run(tmp_path / "events.sqlite", BILLERS["cayenta"], "-k", "SIT-PAY-001", "--partner-mode", "live",
+                      "--partner-url", live.base_url, "--partner-ca", str(pinned), extra_env=credentials("cayenta"))
+    assert run.statuses() == {"SIT-PAY-001": "passed"}
+    assert run.started()["partner_ca"]["sha256"] == hashlib.sha256(pinned.read_bytes()).hexdigest()
