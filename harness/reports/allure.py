@@ -50,12 +50,15 @@ _FAILURES = [
 NOT_APPLICABLE = "Not applicable (N/A)"
 NOT_RUN = "Not run (a need the live partner could not meet)"
 NA_REASON = "N/A reason"  # the label that carries an N/A scenario's reason
+NOT_RUN_REASON = "Not run reason"  # and a Not run scenario's
 # In a projected run N/A and Not run scenarios are skipped; only Not run ones carry a message.
 CATEGORIES = [*_FAILURES, {"name": NOT_RUN, "matchedStatuses": ["skipped"], "messageRegex": r"Not run: [\s\S]*"},
               {"name": NOT_APPLICABLE, "matchedStatuses": ["skipped"]}]
 # Allure 3's categories (its config, not a results file): N/A grouped by its reason.
-HTML_CATEGORIES = [*_FAILURES, {"name": NOT_APPLICABLE, "matchers": {"statuses": ["skipped"]},
-                                "groupBy": [{"label": NA_REASON}], "groupByMessage": False, "expand": True}]
+HTML_CATEGORIES = [*_FAILURES, *({"name": name, "matchers": {"statuses": ["skipped"], "labels": {"sit-status": status}},
+                                  "groupBy": [{"label": label}], "groupByMessage": False, "expand": True}
+                                 for name, status, label in ((NOT_RUN, "not_run", NOT_RUN_REASON),
+                                                             (NOT_APPLICABLE, "na", NA_REASON)))]
 
 
 def result_uuid(run_id: str, scenario: ScenarioRecord) -> str:
@@ -154,8 +157,9 @@ class AllureResults:
             Label("bid", str(facts.get("bid", ""))), Label(LabelType.FRAMEWORK, "sit-harness"),
         ]
         labels += [Label(LabelType.TAG, tag) for tag in scenario.tags if tag != scenario.sit_id]
-        if scenario.status == "na":
-            labels.append(Label(NA_REASON, scenario.reason))
+        if scenario.status in ("na", "not_run"):
+            labels += [Label("sit-status", scenario.status),
+                       Label(NA_REASON if scenario.status == "na" else NOT_RUN_REASON, scenario.reason)]
         return labels
 
     def _step(self, run_id: str, step: StepRecord, case: SitCase | None) -> TestStepResult:

@@ -15,9 +15,10 @@ from harness.errors import StubServerError
 
 
 class WireMockAdmin:
-    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 10.0, transport: httpx.BaseTransport | None = None) -> None:
+        """``transport``: what the admin calls go through (default: the network)."""
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=f"{self.base_url}/__admin", timeout=timeout)
+        self._http = httpx.Client(base_url=f"{self.base_url}/__admin", timeout=timeout, transport=transport)
 
     def close(self) -> None:
         self._http.close()
@@ -63,4 +64,6 @@ class WireMockAdmin:
     def journal(self) -> list[dict[str, Any]]:
         """Every request WireMock saw since the last reset, oldest first."""
         entries = self._call("GET", "/requests").json().get("requests", [])
-        return sorted(entries, key=lambda e: e["request"].get("loggedDate", 0))
+        # WireMock lists the newest first, and two requests in one millisecond share a loggedDate: reversed
+        # first, the stable sort keeps them in the order they came.
+        return sorted(reversed(entries), key=lambda e: e["request"].get("loggedDate", 0))

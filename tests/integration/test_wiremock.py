@@ -154,3 +154,4 @@ def test_without_a_traffic_count_the_journal_is_read_every_time(wiremock: Proces
         stub_side.reset()
         assert stub_side.drain() == []  # the journal was emptied by the reset
         stub_side.admin.close()
+
