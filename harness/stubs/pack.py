@@ -33,7 +33,7 @@ class StubPack:
     @property
     def recorded(self) -> bool:
         """Recorded from a run: it answers as the recorded partner did, scenario by scenario, so a run on
-        it arranges nothing at the partner (see ``harness.scenario.PartnerSide.arranges``)."""
+        it arranges nothing at the partner (see ``harness.session.SitSession.arranges``)."""
         return bool(self.recording.get("recorded"))
 
 

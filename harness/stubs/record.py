@@ -41,9 +41,10 @@ from harness.reports.runs import RUNNING
 from harness.stubs.pack import PACK_FILE
 from harness.stubs.side import OCCURRENCE_KEY, SIT_ID_KEY
 
-# Response headers WireMock (or the transport) sets itself: a recorded copy would be stale.
+# Response headers WireMock (or the transport) sets itself: a recorded copy would be stale. The body
+# is recorded decoded, so the encoding it travelled in (gzip) is no longer true of it.
 _OWN_HEADERS = frozenset({"matched-stub-id", "matched-stub-name", "content-length", "transfer-encoding",
-                          "connection", "date", "keep-alive"})
+                          "connection", "date", "keep-alive", "content-encoding"})
 _EXTENSIONS = {"xml": "xml", "json": "json", "html": "html", "pdf": "pdf"}
 SCENARIO_PRIORITY, SHARED_PRIORITY = 1, 5
 _ECHO_MIN_LEN = 6  # shorter request values ("1", "CC") would be "echoed" wherever they occur
