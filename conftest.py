@@ -1,5 +1,5 @@
-"""The sit-harness pytest plugin and the workbook's step definitions, for every test run."""
+"""The workbook's step definitions, for every test run (the plugin itself comes by its pytest11 entry point)."""
 
 from steps import STEP_MODULES
 
-pytest_plugins = ["harness.plugin", *STEP_MODULES]
+pytest_plugins = STEP_MODULES

@@ -57,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[CURRENT] = {}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-bdd's own, which would make every tag a marker
 def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
     """SIT IDs, sections, partners and capabilities are workbook data, not pytest markers: kept
     on the scenario's function for ``pytest_collection_modifyitems``."""

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from importlib.metadata import version
+from importlib.metadata import entry_points, version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,7 +60,7 @@ from harness.transfer import SftpServer
 REPORTS = Path("reports")  # git-ignored: the event store and every projection of it
 DEFAULT_STORE = REPORTS / "events.sqlite"
 # The systems under test a biller profile may name (`platform:`); a real connector joins here.
-PLATFORMS: dict[str, type[ReferenceEngine]] = {"reference": ReferenceEngine}
+PLATFORMS = "sit_harness.platforms"  # the entry point group of the systems under test, by name
 # Where the partner's answers come from: WireMock's stub pack; the live partner through WireMock's
 # proxy, which journals it; the live partner called directly, its exchanges captured by the client.
 PARTNER_MODES = ("stub", "record", "live")
@@ -134,6 +134,18 @@ def _shown(path: Path, project: Path) -> str:
     return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(path)
 
 
+def _platform(biller: Biller) -> type[ReferenceEngine]:
+    """The system under test the biller profile names (``platform:``), as registered under the
+    ``sit_harness.platforms`` entry points; an unknown name is a profile fault naming the field."""
+    name = biller.profile.platform
+    found = {entry.name: entry for entry in entry_points(group=PLATFORMS)}
+    if name not in found:
+        raise ProfileError(f"{where(biller.path, ['platform'])}: field 'platform': no platform adapter '{name}' "
+                           f"(known: {', '.join(sorted(found))})")
+    platform: type[ReferenceEngine] = found[name].load()
+    return platform
+
+
 def _check_features(project: Path) -> None:
     """What `sit lint` finds in the features stops a run before it starts: one line, the first finding."""
     findings = check_features(project, project_catalogue(project)).findings
@@ -170,11 +182,7 @@ class SitSession:
     def start(self) -> None:
         opts = self.options
         self.biller = load_biller(opts.project, opts.biller)
-        if self.biller.profile.platform not in PLATFORMS:
-            raise ProfileError(
-                f"{where(self.biller.path, ['platform'])}: field 'platform': no platform adapter "
-                f"'{self.biller.profile.platform}' (known: {', '.join(PLATFORMS)})"
-            )
+        self._platform = _platform(self.biller)
         # Feature, profile and pack faults are file faults: found here, before any JVM starts.
         _check_features(opts.project)
         self.workbook: list[SitCase] = biller_workbook(opts.project, self.biller)
@@ -345,7 +353,7 @@ class SitSession:
         inbox = self.sftp.inbox(self.biller.profile.sftp.user)
         shutil.rmtree(inbox, ignore_errors=True)
         inbox.mkdir(parents=True)
-        self.current = PLATFORMS[self.biller.profile.platform](self.biller, self.client, self.recorder, inbox,
+        self.current = self._platform(self.biller, self.client, self.recorder, inbox,
                                                                key_prefix=key_prefix, today=self.today)
         return self.current
 

@@ -1,20 +1,21 @@
 """What every partner adapter provides, in the platform's terms.
 
-An adapter module ``harness/partners/<name>.py`` exposes ``ADAPTER``: a client the platform
-uses to talk to the partner, and a stub side that speaks the same protocol to WireMock
-(arranging a scenario's partner state and faults, and decoding what arrived). Adapters
+An adapter is an ``Adapter``, registered by name as a ``sit_harness.partners`` entry point
+(``harness/partners/<name>.py`` exposes ``ADAPTER`` for the partners the harness ships): a client
+the platform uses to talk to the partner, and a stub side that speaks the same protocol to
+WireMock (arranging a scenario's partner state and faults, and decoding what arrived). Adapters
 never import one another; what they share lives here.
 """
 
 from __future__ import annotations
 
-import importlib
 import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from importlib.metadata import entry_points
 from typing import Any
 
 import httpx
@@ -258,18 +259,20 @@ class Adapter:
     stubs: type[PartnerStubs]
 
 
+ADAPTERS = "sit_harness.partners"  # the entry point group adapters are registered in, by name
+
+
 def load_adapter(partner: PartnerProfile) -> Adapter:
-    """The adapter the profile names; a missing one is a profile error, not a crash."""
+    """The adapter the profile names, as registered under the ``sit_harness.partners`` entry points
+    (a partner may live in a package of its own); a missing one is a profile error, not a crash."""
     name = partner.adapter
-    if not name.isidentifier():
-        raise ProfileError(f"partner profile {partner.name}: field 'adapter': '{name}' is not a module name")
-    try:
-        module = importlib.import_module(f"harness.partners.{name}")
-    except ModuleNotFoundError:
-        raise ProfileError(
-            f"partner profile {partner.name}: field 'adapter': no module harness/partners/{name}.py"
-        ) from None
-    adapter = getattr(module, "ADAPTER", None)
+    found = {entry.name: entry for entry in entry_points(group=ADAPTERS)}
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise ProfileError(f"partner profile {partner.name}: field 'adapter': no partner adapter '{name}' is "
+                           f"registered (known: {known}); a package registers one as a '{ADAPTERS}' entry point")
+    adapter = found[name].load()
     if not isinstance(adapter, Adapter):
-        raise ProfileError(f"harness/partners/{name}.py does not define ADAPTER = Adapter(...)")
+        raise ProfileError(f"the '{name}' partner adapter ({found[name].value}) is not an Adapter(client=..., "
+                           "stubs=...)")
     return adapter
