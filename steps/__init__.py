@@ -11,4 +11,5 @@ STEP_MODULES = [
     "steps.images",
     "steps.callbacks",
     "steps.partner_faults",
+    "steps.configuration",
 ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 METHODS = ("CC", "ACH")
 
@@ -82,6 +83,14 @@ class Transaction:
 
 
 @dataclass(frozen=True)
+class Configuration:
+    """How the platform has the biller configured: its platform options and advanced settings, by number."""
+
+    options: dict[int, Any]
+    settings: dict[int, Any]
+
+
+@dataclass(frozen=True)
 class PumpReport:
     posted: tuple[str, ...] = ()
     parked: tuple[str, ...] = ()
@@ -141,6 +150,10 @@ class Platform(ABC):
     @abstractmethod
     def bill_image(self, account: str, invoice_number: str) -> bytes:
         """The bill image (PDF) the payer opens for an invoice."""
+
+    @abstractmethod
+    def configuration(self) -> Configuration:
+        """The biller's platform options and advanced settings as the platform holds them."""
 
     @abstractmethod
     def start_cloudpay(self, account: str, amount: Decimal) -> str:

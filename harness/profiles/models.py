@@ -48,6 +48,18 @@ class SettingType(StrEnum):
     CODES = "codes"  # a list of codes, or one list per key (payment method -> block codes)
 
 
+class Required(_Model):
+    """A platform option or biller advanced setting the partner's integration needs the biller to have:
+    the configuration section of the workbook checks the biller against it, naming it and its value."""
+
+    kind: Literal["option", "setting"] = Field(description="a platform option, or a biller advanced setting")
+    number: int = Field(gt=0)
+    name: NonEmpty = Field(description="what it is, as the biller portal names it")
+    value: bool | str | None = Field(default=None, description="the value it must have (none: set, to any value)")
+    when: str | None = Field(default=None, description="a capability: the requirement applies where it is in scope")
+    why: str = ""
+
+
 class Setting(_Model):
     """One biller advanced setting the integration reads: its number, what it holds and what it means."""
 
@@ -275,6 +287,9 @@ class PartnerProfile(_Model):
     rules: PostingRules = Field(
         default_factory=PostingRules,
         description="what a posting must be: the engine obeys it, `sit stubs serve` checks it")
+    required_configuration: list[Required] = Field(
+        default_factory=list, description="platform options and biller settings the integration needs"
+    )
     invoice_file: InvoiceFile
     evidence: EvidenceRules = EvidenceRules()
     notes: list[str] = Field(default_factory=list)
@@ -354,6 +369,9 @@ class BillerProfile(_Model):
         default_factory=dict, description="advanced setting number -> value, typed by the partner profile's settings"
     )
     capabilities: list[str] = Field(default_factory=list, description="optional capabilities this biller took")
+    options: dict[int, bool | str] = Field(
+        default_factory=dict, description="platform options by number, as the biller's BID has them (on/off or a value)"
+    )
     products: list[str] = Field(default_factory=list)
     sftp: SftpAccount
     pump: PumpPolicy | None = None

@@ -276,3 +276,13 @@ def test_biller_path_outside_the_project(tmp_path: Path) -> None:
     shutil.copy(PROJECT / "fixtures" / "billers" / f"{BILLER}.yaml", biller)
     run = sit_run(tmp_path, str(biller), "credit")
     assert run.finished("SIT-PAY-003")["status"] == "passed"
+
+
+def test_a_setting_the_partner_needs_at_another_value_fails_the_configuration_case_naming_it(tmp_path: Path) -> None:
+    project, biller = biller_variant(tmp_path, settings={107: "AMOUNT_DUE"})
+    run = sit_run(tmp_path, str(biller), "SIT-CFG-001", project=project, expect=1)
+    error = run.finished("SIT-CFG-001")["error"]
+    assert error.startswith("expected the biller's configuration to have setting 28 (Cayenta customer block EFT "
+                            "indicator) set, "), error
+    assert "setting 107 (Past due field in the RTDR reply) PASTDUE_AMT" in error.split("; it has ")[0]
+    assert "setting 107 (Past due field in the RTDR reply) AMOUNT_DUE" in error.split("; it has ")[1]

@@ -25,6 +25,7 @@ from harness.platform.port import (
     AccountNotFound,
     Balance,
     Bill,
+    Configuration,
     ImportReport,
     Platform,
     PlatformRefusal,
@@ -243,6 +244,11 @@ class ReferenceEngine(Platform):
         self._emit("image_fetched", account=account, invoice_number=invoice_number, size=len(pdf),
                    sha256=hashlib.sha256(pdf).hexdigest(), is_pdf=pdf.startswith(b"%PDF-"))
         return pdf
+
+    def configuration(self) -> Configuration:
+        """The reference platform is configured as the biller profile says (a real one answers from the BID)."""
+        profile = self.biller.profile
+        return Configuration(options=dict(profile.options), settings=dict(profile.settings))
 
     def start_cloudpay(self, account: str, amount: Decimal) -> str:
         if "CloudPay" not in self.biller.profile.products:
