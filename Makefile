@@ -36,6 +36,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The report-rendering tests drive headless Chromium and poppler-utils: installed once, before pytest.
 # The container backend's tests need a Docker engine with the WireMock image: scripts/docker-engine.sh
@@ -57,4 +58,4 @@ mutants: setup
 	$(BIN)/python -m mutants
 
 clean:
-	rm -rf $(VENV) node_modules reports .cache .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) node_modules reports .cache .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -34,7 +34,7 @@ class SitCase(Scenario):
     def from_record(cls, data: Mapping[str, Any]) -> SitCase:
         """A case as a run recorded it; fields a later version added take their defaults."""
         known = {f.name for f in fields(cls)}
-        values = {name: tuple(value) if isinstance(value, list) else value
+        values: dict[str, Any] = {name: tuple(value) if isinstance(value, list) else value
                   for name, value in data.items() if name in known}
         return cls(**values)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import parse
 
@@ -22,7 +22,12 @@ from harness.errors import InputError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@parse.with_pattern(r"-?\d+(?:\.\d+)?")
+def _with_pattern(pattern: str) -> Callable[[F], F]:
+    """``parse.with_pattern``, typed (parse ships none): it sets the function's ``pattern`` and returns it."""
+    return cast(Callable[[F], F], parse.with_pattern(pattern))
+
+
+@_with_pattern(r"-?\d+(?:\.\d+)?")
 def _money(text: str) -> Decimal:
     try:
         return Decimal(text)
@@ -30,37 +35,37 @@ def _money(text: str) -> Decimal:
         raise ValueError(f"{text!r} is not an amount") from None
 
 
-@parse.with_pattern(r"\d+")
+@_with_pattern(r"\d+")
 def _count(text: str) -> int:
     return int(text)
 
 
-@parse.with_pattern(r"[^\"]*")
+@_with_pattern(r"[^\"]*")
 def _text(text: str) -> str:
     return text
 
 
-@parse.with_pattern(r"card|ACH")
+@_with_pattern(r"card|ACH")
 def _method(text: str) -> str:
     return "CC" if text == "card" else "ACH"
 
 
-@parse.with_pattern(r"payment|credit|void|return")
+@_with_pattern(r"payment|credit|void|return")
 def _role(text: str) -> str:
     return "ach_return" if text == "return" else text
 
 
-@parse.with_pattern(r"payment|credit")
+@_with_pattern(r"payment|credit")
 def _original(text: str) -> str:
     return text
 
 
-@parse.with_pattern(r"paperless billing|paperless|autopay|phone|email")
+@_with_pattern(r"paperless billing|paperless|autopay|phone|email")
 def _program(text: str) -> str:
     return text.removesuffix(" billing")
 
 
-@parse.with_pattern(r"[A-Z][A-Za-z0-9]*")
+@_with_pattern(r"[A-Z][A-Za-z0-9]*")
 def _name(text: str) -> str:
     return text
 
@@ -100,7 +105,7 @@ def _register(keyword: str, pattern: str, target_fixture: str | None, needs: str
     import pytest_bdd
     from pytest_bdd import parsers
 
-    decorator: Callable[..., Any] = getattr(pytest_bdd, keyword.lower())
+    decorator: Callable[..., Callable[[F], F]] = getattr(pytest_bdd, keyword.lower())
     names = parse.compile(pattern, extra_types=TYPES).named_fields
 
     def wrap(func: F) -> F:

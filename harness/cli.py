@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +46,9 @@ app.add_typer(invoices_app, name="invoices")
 stubs_app = typer.Typer(help="The partner's stubs: served to a real platform, or recorded from a run.",
                         no_args_is_help=True)
 app.add_typer(stubs_app, name="stubs")
-console = Console(highlight=False, file=GuardedOutput())  # `sit run | head`: a closed pipe interrupts the run
+# `sit run | head`: a closed pipe interrupts the run. The ignore: rich types `file` as the class IO[str] though it
+# only calls a file's methods, which GuardedOutput forwards to the current stdout (subclassing would shadow them).
+console = Console(highlight=False, file=GuardedOutput())  # type: ignore[arg-type]
 
 ProjectOpt = Annotated[Path, typer.Option("--project", help="the sit-harness checkout (features, stubs, fixtures)")]
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="event store (default: PROJECT/reports/events.sqlite)")]
@@ -298,7 +300,7 @@ def _check(name: str, events: Iterable[Event]) -> _Verdict:
     return verdict
 
 
-def _verify(name: str, events: Iterator[Event], checker: SignatureChecker | None = None) -> int:
+def _verify(name: str, events: Generator[Event, None, None], checker: SignatureChecker | None = None) -> int:
     """Print the run's verdict (and its signatures' when asked); return the exit code."""
     # One pass over the log: the signature checker watches the events the chain check reads.
     with closing(events):  # a failure midway leaves the store's cursor half-read

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -119,9 +119,11 @@ class _TagRules:
             kind, _, value = tag.partition(":")
             if (scenario.feature_file, tag) in self._seen:
                 continue  # a feature-level tag, or one repeated: said once per file
-            rules = {"capability": self._capability, "setting": self._setting, "setting-off": self._setting,
-                     "layout": self._layout, "withheld": self._withheld}
-            message = rules.get(kind, lambda _: None)(value)
+            rules: dict[str, Callable[[str], str | None]] = {
+                "capability": self._capability, "setting": self._setting, "setting-off": self._setting,
+                "layout": self._layout, "withheld": self._withheld}
+            rule = rules.get(kind)
+            message = rule(value) if rule is not None else None
             if kind == "withheld" and f"capability:{value}" in scenario.tags:
                 message = (f"the scenario also carries @capability:{value}, so it never applies (a withheld "
                            "scenario runs only where the capability is out of scope); keep one of the two tags")

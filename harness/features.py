@@ -8,7 +8,7 @@ feature says. Imports nothing of the harness but its errors: every layer may rea
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,7 @@ def read_feature_steps(path: Path, rel: str) -> list[tuple[Scenario, tuple[Step,
 _Block = list[dict[str, Any]]  # the steps of one background or scenario, as the parser gives them
 
 
-def _scenarios(children: list[dict[str, Any]], section: str, rel: str, inherited: set[str],
+def _scenarios(children: Sequence[Mapping[str, Any]], section: str, rel: str, inherited: set[str],
                backgrounds: list[_Block]) -> Iterator[tuple[Scenario, tuple[Step, ...]]]:
     backgrounds = [*backgrounds, *(child["background"]["steps"] for child in children if "background" in child)]
     for child in children:
@@ -144,7 +144,7 @@ def _examples(scenario: dict[str, Any]) -> Iterator[tuple[list[str], list[str]]]
             yield header, [cell["value"] for cell in row["cells"]]
 
 
-def _tags(node: dict[str, Any]) -> set[str]:
+def _tags(node: Mapping[str, Any]) -> set[str]:
     return {tag["name"].lstrip("@") for tag in node.get("tags", [])}
 
 

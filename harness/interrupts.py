@@ -17,7 +17,9 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
+
+_T = TypeVar("_T")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 STDOUT_CLOSED = "stdout closed"
@@ -116,7 +118,7 @@ class GuardedOutput:
         self._guard(lambda out: out.flush(), None)
 
     @staticmethod
-    def _guard(action: Callable[[IO[str]], Any], fallback: Any) -> Any:
+    def _guard(action: Callable[[IO[str]], _T], fallback: _T) -> _T:
         try:
             return action(sys.stdout)
         except BrokenPipeError:

@@ -127,8 +127,9 @@ def _session(config: pytest.Config) -> SitSession:
         error = exc if isinstance(exc, SitError) else HarnessError(
             f"the run could not start: {type(exc).__name__}: {exc} (a harness bug; "
             "`pytest steps --biller SLUG` shows where)")
-        session.error = error
-        session.stop()
+        if session is not None:  # None when the options could not be read: nothing was started
+            session.error = error
+            session.stop()
         config.stash[SESSION] = None
         pytest.exit(f"sit: {error}", returncode=error.exit_code)
     return session
@@ -163,7 +164,7 @@ def _open_scenario(config: pytest.Config, session: SitSession, scenario: Any) ->
     current = config.stash[CURRENT]
     current.update(sit_id=sit_id, started=time.perf_counter(), finished=False)
     case = session.case(sit_id)
-    if case is None:  # the run's start refuses such features; this guards a plugin driven some other way
+    if case is None or sit_id is None:  # the run's start refuses such features; this guards a plugin driven otherwise
         error = f"{feature.rel_filename}:{scenario.line_number}: not a case of the run's workbook (no unique SIT ID)"
         _finish(config, "failed", error=error, category="harness")
         pytest.fail(error)

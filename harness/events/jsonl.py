@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import NoReturn
 
@@ -45,7 +45,7 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def read_jsonl(path: Path) -> Iterator[Event]:
+def read_jsonl(path: Path) -> Generator[Event, None, None]:
     """The events of a JSONL file, one line at a time; a bad line is an ``EventLogError``."""
     try:
         with open(path, encoding="utf-8") as lines:

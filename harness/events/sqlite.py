@@ -16,7 +16,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Generator, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
@@ -309,7 +309,7 @@ class SQLiteStore(EventStore):
             except sqlite3.DatabaseError as exc:
                 raise self._fault(exc, "commit a batch") from None
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[Event]:
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> Generator[Event, None, None]:
         """Rows as events, one step of the cursor at a time (never fetchall).
 
         A generator: damage met on a page deep in the run surfaces here, mid-iteration,
@@ -339,7 +339,7 @@ class SQLiteStore(EventStore):
         except sqlite3.DatabaseError as exc:
             raise self._fault(exc, "read the event store") from None
 
-    def events(self, run_id: str, after_seq: int = 0) -> Iterator[Event]:
+    def events(self, run_id: str, after_seq: int = 0) -> Generator[Event, None, None]:
         return self._query(
             f"SELECT {_COLUMNS} FROM events WHERE run_id = ? AND seq > ? ORDER BY seq", (run_id, after_seq)
         )

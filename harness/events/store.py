@@ -7,7 +7,7 @@ new store only has to pass them to be usable by the rest of the harness.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -42,8 +42,8 @@ class EventStore(ABC):
         yield
 
     @abstractmethod
-    def events(self, run_id: str, after_seq: int = 0) -> Iterator[Event]:
-        """The run's events with seq > ``after_seq``, in seq order, streamed."""
+    def events(self, run_id: str, after_seq: int = 0) -> Generator[Event, None, None]:
+        """The run's events with seq > ``after_seq``, in seq order, streamed (close what is not read to its end)."""
 
     @abstractmethod
     def head(self, run_id: str) -> Event | None:

@@ -176,7 +176,7 @@ def _data(operation: str, body: dict[str, Any]) -> dict[str, Any]:
     """The ``data`` of a GraphQL reply; its first error, if any, as the refusal it is."""
     errors = body.get("errors") or []
     if errors:
-        first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
+        first: dict[str, Any] = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
         extensions = first.get("extensions") or {}
         code = extensions.get("code")
         if code == "NOT_FOUND":

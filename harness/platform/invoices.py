@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from lxml import etree
 
@@ -142,7 +142,8 @@ def _refuse_root(root: etree._Element, name: str, layout: InvoiceFile) -> Reject
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url or docinfo.public_id:
         return Rejection(name, 0, None, None, _DTD_REFUSAL)
     if root.tag != layout.root:
-        return Rejection(name, 0, root.sourceline, None, f"root element is <{root.tag}>, expected <{layout.root}>")
+        tag = cast(str, root.tag)  # a parsed element's tag is text; lxml types it wider (as set by hand)
+        return Rejection(name, 0, root.sourceline, None, f"root element is <{tag}>, expected <{layout.root}>")
     return None
 
 
@@ -150,6 +151,8 @@ def _drop(element: etree._Element) -> None:
     """Free a finished child of the root and anything before it (comments too)."""
     element.clear(keep_tail=False)
     parent = element.getparent()
+    if parent is None:  # only the root has none, and only its children come here
+        return
     while element.getprevious() is not None:
         del parent[0]
 
@@ -230,7 +233,8 @@ def _field_value(text: str, field: str, spec: FieldMap, date_format: str) -> str
     if not text:
         if spec.required:
             raise _Fault(f"missing {_words(field)} ({spec.source})")
-        return {"text": "", "amount": Decimal("0.00"), "date": None}[spec.type]
+        empty: dict[str, str | Decimal | None] = {"text": "", "amount": Decimal("0.00"), "date": None}
+        return empty[spec.type]
     if spec.type == "amount":
         return _amount(text, spec.source)
     if spec.type == "date":

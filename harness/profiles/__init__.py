@@ -1,6 +1,7 @@
 """Partner and biller profiles (``fixtures/partners``, ``fixtures/billers``)."""
 
-from harness.profiles.lint import Finding, lint_biller, lint_project
+from harness.feature_checks import Finding
+from harness.profiles.lint import lint_biller, lint_project
 from harness.profiles.loader import Biller, known_partners, load_biller, load_partner, read_model
 from harness.profiles.models import (
     BillerProfile,

@@ -10,15 +10,26 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import parse_qsl
 
 from lxml import etree
 
+
+class XmlOptions(TypedDict):
+    """The keyword arguments of ``etree.XMLParser`` that ``XML_OPTIONS`` sets."""
+
+    resolve_entities: bool
+    no_network: bool
+    load_dtd: bool
+    huge_tree: bool
+    encoding: str
+
+
 # How every body of the log is parsed as XML: no entities, no network, no DTD, and UTF-8 whatever
 # the prolog declares (the text was decoded already: a declared encoding would garble it).
-XML_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
-               "encoding": "utf-8"}
+XML_OPTIONS: XmlOptions = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
+                            "encoding": "utf-8"}
 _PARSER = etree.XMLParser(remove_blank_text=True, **XML_OPTIONS)
 FORM = "application/x-www-form-urlencoded"
 

@@ -243,7 +243,10 @@ def _paired_by_name(a: list[_Call], b: list[_Call]) -> tuple[list[CallChange], i
     return changes, compared
 
 
-def _opcodes(a: Sequence[Hashable], b: Sequence[Hashable]) -> list[tuple[str, int, int, int, int]]:
+_Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, int]
+
+
+def _opcodes(a: Sequence[Hashable], b: Sequence[Hashable]) -> list[_Opcode]:
     # autojunk would treat a call made in over 1% of a long scenario as noise, and skip it.
     return SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
 

@@ -9,7 +9,7 @@ profiles from the checkout.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +48,7 @@ class RunLog:
     source: Path  # the SQLite store, or the JSONL file
     from_jsonl: bool = False
 
-    def events(self) -> Iterator[Event]:
+    def events(self) -> Generator[Event, None, None]:
         """The run's events in order, chain-checked as they stream."""
         if self.from_jsonl:
             yield from verified(read_jsonl(self.source), str(self.source))

@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl
 
 from lxml import etree
@@ -65,6 +65,11 @@ class RecordStructure(Protocol):
 _STRICT, _LENIENT = etree.XMLParser(**XML_OPTIONS), etree.XMLParser(recover=True, **XML_OPTIONS)
 
 
+def _tag(element: etree._Element) -> str:
+    """A parsed element's tag, always text: lxml types it wider (bytes or a QName, when set by hand)."""
+    return cast(str, element.tag)
+
+
 def _xml(text: str, recover: bool) -> etree._Element:
     """The document of ``text`` without namespaces; raises ``Unreadable``."""
     try:
@@ -94,7 +99,7 @@ class XmlRecords:
         if document.getroottree().docinfo.internalDTD is not None:
             raise Unreadable("it declares a DTD")  # entities could hold anything; the platform refuses it too
         if document.tag != self.root:
-            raise Unreadable(f"root element is <{document.tag}>, not <{self.root}>")
+            raise Unreadable(f"root element is <{_tag(document)}>, not <{self.root}>")
         for index, record in enumerate(document.iter(self.record), 1):
             for path in self.fields:
                 for value in _at(record, path):
@@ -297,8 +302,8 @@ class _Finder:
 
     def _in_xml(self, document: etree._Element) -> Iterator[Found]:
         for element in document.iter(etree.Element):
-            if _key(element.tag) in self._names:
-                yield from ((element.tag, text) for text in element.itertext())
+            if _key(_tag(element)) in self._names:
+                yield from ((_tag(element), text) for text in element.itertext())
             elif element.text:
                 yield from self._in_text(element.text)  # XML or JSON carried as text
             for name, value in element.attrib.items():

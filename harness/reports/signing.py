@@ -320,7 +320,7 @@ def check_signature(data: dict[str, Any], run_id: str, head: Event | None, where
     if problem is not None:
         return SignatureCheck(where, problem=problem)
     public = _load_public(data["public_key"])
-    signer = data.get("signer") if isinstance(data.get("signer"), str) else ""
+    signer = named if isinstance(named := data.get("signer"), str) else ""
     if public is None:
         return SignatureCheck(where, signer=signer, problem="public_key is not an Ed25519 PEM public key")
     check = SignatureCheck(where, key_id(public), signer, data["signed_seq"], data["signed_hash"])

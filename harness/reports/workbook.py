@@ -18,7 +18,7 @@ from typing import Any
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
+from openpyxl.cell.cell import Cell, MergedCell
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -183,7 +183,8 @@ def write_xlsx(rows: list[Row], path: Path, heading: Heading) -> None:
     sheet.auto_filter.ref = f"A{_TOP}:{get_column_letter(width)}{last}"
     # A Fail without a defect ID is flagged until someone enters one (IEEE 829: mandatory on Fail).
     status, defect = (get_column_letter(_COLUMN[name]) for name in ("Status", "Defect ID"))
-    flag = FormulaRule(formula=[f'AND(${status}{_TOP + 1}="Fail",${defect}{_TOP + 1}="")'],
+    # types-openpyxl leaves FormulaRule unannotated (openpyxl's own def has no hints either): it returns a Rule.
+    flag = FormulaRule(formula=[f'AND(${status}{_TOP + 1}="Fail",${defect}{_TOP + 1}="")'],  # type: ignore[no-untyped-call]
                        fill=PatternFill("solid", fgColor="FF9999"))
     sheet.conditional_formatting.add(f"{defect}{_TOP + 1}:{defect}{max(last, _TOP + 1)}", flag)
     _facts_sheet(book.create_sheet("Run"), heading)
@@ -225,7 +226,7 @@ def _header(sheet: Worksheet, runs: Sequence[RunResults]) -> None:
         sheet.column_dimensions[get_column_letter(column)].width = width
 
 
-def _link(cell: Cell, link: str) -> None:
+def _link(cell: Cell | MergedCell, link: str) -> None:
     """A real hyperlink, relative to the workbook's folder (the Allure single file lies beside it)."""
     target, _, location = link.partition("#")
     cell.hyperlink = Hyperlink(ref=cell.coordinate, target=target, location=location or None, tooltip="Open in Allure")
@@ -251,8 +252,8 @@ def _runs_table(sheet: Worksheet, top: int, runs: Sequence[RunResults]) -> None:
     for column, header in enumerate(headers, start=1):
         sheet.cell(row=top, column=column, value=header).font = Font(bold=True)
     for row, run in enumerate(runs, start=top + 1):
-        values = (run.column, run.run_id, run.started[:19].replace("T", " "), run.status, run.partner, run.passed,
-                  run.failed, run.na, run.other)
+        values: tuple[str | int, ...] = (run.column, run.run_id, run.started[:19].replace("T", " "), run.status,
+                                         run.partner, run.passed, run.failed, run.na, run.other)
         for column, value in enumerate(values, start=1):
             sheet.cell(row=row, column=column, value=value)
 

@@ -185,7 +185,7 @@ class _Builder:
             key = json.dumps(request, sort_keys=True)
             calls.setdefault(key, (request, []))[1].append((self._name(exchange.data), self._response(exchange)))
         mappings: list[dict[str, Any]] = []
-        metadata = {"recorded_from": self._run_id}
+        metadata: dict[str, str | int] = {"recorded_from": self._run_id}
         if scope is not None:
             metadata |= {SIT_ID_KEY: scope[0], OCCURRENCE_KEY: scope[1]}
         priority = SHARED_PRIORITY if scope is None else SCENARIO_PRIORITY

@@ -186,7 +186,8 @@ class ProcessWireMock(WireMockServer):
                 return
             if self._proc.poll() is not None:
                 orphans.release(self._entry)  # it is gone: nothing for a later run to stop
-                self._reader and self._reader.join(timeout=5)
+                if self._reader:
+                    self._reader.join(timeout=5)
                 raise StubServerError(self._exit_reason(port))
             time.sleep(0.05)
         self.stop()

@@ -82,7 +82,7 @@ def _digest(path: bytes) -> tuple[int, str, bytes]:
 class _InboxSFTPServer(asyncssh.SFTPServer):
     """SFTP session chrooted to the user's inbox that records each completed upload."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel, root: Path, ledger: _Ledger) -> None:
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], root: Path, ledger: _Ledger) -> None:
         self._user: str = chan.get_extra_info("username")
         super().__init__(chan, chroot=os.fsencode(root / self._user))
         self._ledger = ledger

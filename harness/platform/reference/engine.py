@@ -65,7 +65,8 @@ class ReferenceEngine(Platform):
 
     # -- invoices -------------------------------------------------------------------------
     def import_inbox(self) -> ImportReport:
-        layout, files, accepted, rejected = self.biller.partner.invoice_file, [], 0, []
+        layout, files, accepted = self.biller.partner.invoice_file, [], 0
+        rejected: list[str] = []
         invoice_type = self.biller.profile.invoice_types[0].id
         for path in sorted(self._inbox.glob(layout.name_glob)):
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -227,7 +228,8 @@ class ReferenceEngine(Platform):
         outcome: dict[str, list[str]] = {"posted": [], "parked": [], "failed": [], "excluded": []}
         for tx in self.state.open_txs():
             outcome[self._pump.send(tx, self._today.isoformat())].append(tx.key)
-        return PumpReport(**{k: tuple(v) for k, v in outcome.items()})
+        return PumpReport(tuple(outcome["posted"]), tuple(outcome["parked"]), tuple(outcome["failed"]),
+                          tuple(outcome["excluded"]))
 
     def transaction(self, key: str) -> Transaction:
         try:
