@@ -64,12 +64,12 @@ def fixed_codec(spec: LayoutField, label: str, date_format: str, length: int) ->
         text, sign = raw, ""
         if trailing:
             sign, text = raw[-1], raw[:-1]
-            if sign not in "+-":
+            if sign not in ("+", "-"):
                 raise Fault(f"{label} '{raw}' has no trailing sign (+ or -)")
-        elif numeric and text[:1] in "+-":
+        elif numeric and text[:1] in ("+", "-"):
             sign, text = text[0], text[1:]
         text = text.lstrip(fill) if right else text.rstrip(fill)
-        if numeric and not trailing and not sign and text[:1] in "+-":  # a sign after space padding
+        if numeric and not trailing and not sign and text[:1] in ("+", "-"):  # a sign after space padding
             sign, text = text[0], text[1:]
         if numeric and not text:
             text = "0"
@@ -93,14 +93,14 @@ def fixed_codec(spec: LayoutField, label: str, date_format: str, length: int) ->
 
 
 def _value(spec: LayoutField, label: str, fmt: str, text: str) -> Value:
-    if spec.type in NUMERIC and spec.sign == "trailing" and text[-1:] in "+-":
+    if spec.type in NUMERIC and spec.sign == "trailing" and text[-1:] in ("+", "-"):
         text = text[-1] + text[:-1]  # csv: 1234.50- is -1234.50
     if spec.type == "amount":
         if spec.implied_decimals:
             negative = text[:1] == "-"
             if negative and not spec.signed:
                 raise Fault(f"{label} '{text}' is negative")
-            digits = text[1:] if text[:1] in "+-" else text
+            digits = text[1:] if text[:1] in ("+", "-") else text
             return parse_implied(digits, label, negative=negative, places=spec.decimals)
         return parse_amount(text, label, signed=spec.signed, places=spec.decimals)
     if spec.type == "integer":

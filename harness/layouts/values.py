@@ -61,7 +61,7 @@ def parse_implied(digits: str, label: str, *, negative: bool, places: int) -> De
 
 
 def parse_integer(text: str, label: str, *, signed: bool = False) -> int:
-    body = text[1:] if text[:1] in "+-" else text
+    body = text[1:] if text[:1] in ("+", "-") else text
     if not _DIGITS.fullmatch(body):
         raise Fault(f"{label} {quote(text)} is not a whole number")
     if text[:1] == "-" and not signed and int(body):

@@ -475,3 +475,39 @@ def test_an_unknown_xml_record_and_a_bad_value(tmp_path: Path) -> None:
 def test_a_layout_that_cannot_be_read_is_a_profile_error(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         layout_of(FIXED_YAML, **change)
+
+
+def test_zero_amounts_in_every_fixed_width_shape(tmp_path: Path) -> None:
+    """A zero-padded zero is all fill: it reads as 0, not as a missing value, whatever the sign convention."""
+    shapes = [{"implied_decimals": True}, {"implied_decimals": True, "signed": True, "sign": "trailing"},
+              {}, {"signed": True}, {"signed": True, "pad": " "}]
+    for shape in shapes:
+        layout = layout_of("format: fixed\ndetail: {fields: [{name: a, type: amount, length: 10}]}",
+                           detail={"fields": [{"name": "a", "type": "amount", "length": 10, **shape}]})
+        details: list[dict[str, Value]] = [{"a": Decimal("0.00")}, {"a": None}, {"a": Decimal("7.50")}]
+        data = render(layout, details)
+        assert [dict(r.values) for r in load(put(tmp_path, data), layout).records] == details, (shape, data)
+
+
+@pytest.mark.parametrize("layout", [CSV, FIXED, XML], ids=["csv", "fixed", "xml"])
+def test_damaged_files_are_rejected_never_raised(tmp_path: Path, layout: Any) -> None:
+    """Whatever a partner sends, the reader answers with records and rejections: bytes changed, cut or
+    doubled at random in a good file never escape as an exception."""
+    good = render(layout, DETAILS, header=HEADER)
+    rng = random.Random(11)
+    noise = b"\x00\xff\xe9,;\"'<>&-+0123456789 \r\nDHTX"
+    for _ in range(400):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data))
+            action = rng.choice(["change", "cut", "insert"])
+            if action == "change":
+                data[at] = rng.choice(noise)
+            elif action == "cut":
+                del data[at:at + rng.randint(1, 30)]
+            else:
+                data[at:at] = bytes(rng.choice(noise) for _ in range(rng.randint(1, 5)))
+        items = list(read(put(tmp_path, bytes(data)), layout))
+        assert all(isinstance(i, Record | Rejection) for i in items)
+        loaded = load(put(tmp_path, bytes(data)), layout)
+        assert loaded.accepted or loaded.records == []
