@@ -52,6 +52,7 @@ bench: setup
 	$(BIN)/python bench/bench_events.py
 	$(BIN)/python bench/bench_run.py --biller $(BILLER)
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_layouts.py
 
 # How many realistic integration faults (mutants/faults.toml) the demo billers' workbooks catch.
 mutants: setup

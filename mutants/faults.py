@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FAULTS_FILE = Path(__file__).with_name("faults.toml")
-# Where a fault may be applied: the platform under test, the partner adapters, the partner profiles.
-MUTABLE = ("harness/platform/", "harness/partners/", "fixtures/partners/")
+# Where a fault may be applied: the platform under test, the partner adapters, the partner profiles, and the
+# file layouts the platform reads partner files with.
+MUTABLE = ("harness/platform/", "harness/partners/", "fixtures/partners/", "harness/layouts/")
 _ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _KEYS = {"id", "file", "find", "replace", "models", "billers", "pending"}
 

@@ -13,28 +13,27 @@ import codecs
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
 from lxml import etree
 
 from harness.errors import ProfileError
+from harness.layouts import LayoutField, RecordLayout, XmlLayout
+from harness.layouts.records import FileFault
+from harness.layouts.values import Fault as _Fault
+from harness.layouts.values import parse_amount as _amount
+from harness.layouts.values import parse_date
+from harness.layouts.values import quote as _quote
+from harness.layouts.xml import NAME as _NAME
+from harness.layouts.xml import child_texts, root_children
 from harness.platform.bif import BIF_FIELDS, BifRecord
 from harness.profiles.models import ChargeLines, FieldMap, InvoiceFile
 
-_DTD_REFUSAL = "refused: the file declares a DTD (<!DOCTYPE ...>); invoice files may not declare entities"
-# lxml repeats the position at the end of its message; the rejection states it once.
-_POSITION_SUFFIX = re.compile(r", line \d+, column \d+$")
-# Amounts are plain decimals: no exponents, underscores, NaN or Infinity, which Decimal accepts.
-_AMOUNT = re.compile(r"(?P<sign>[+-]?)(?P<whole>\d*)(?:\.(?P<frac>\d*))?")
-_MAX_WHOLE_DIGITS = 12
-_CENT = Decimal("0.01")
 # One step of a path the generator can build: a name and optional [@attr='value'] tests.
 _STEP = re.compile(r"[A-Za-z_][\w.-]*(?:\[@[A-Za-z_][\w.-]*=(?:'[^']*'|\"[^\"]*\")\])*")
-_NAME = re.compile(r"[A-Za-z_][\w.-]*")
 _TEST = re.compile(r"\[@([A-Za-z_][\w.-]*)=(?:'([^']*)'|\"([^\"]*)\")\]")
 
 
@@ -74,10 +73,6 @@ def _words(field: str) -> str:
     return field.replace("_", " ")
 
 
-class _Fault(ValueError):
-    """One field's problem; its message is the phrase that goes into a Rejection reason."""
-
-
 def expected_file_name(layout: InvoiceFile, day: date) -> str:
     return day.strftime(layout.name_template)
 
@@ -108,61 +103,22 @@ def iter_invoice_file(path: Path, layout: InvoiceFile, bid: int, invoice_type: i
 
 
 def _parse(stream: IO[bytes], name: str, layout: InvoiceFile, mapper: _RecordMapper) -> Iterator[BifRecord | Rejection]:
-    # No entity substitution, no DTD loading, no network and libxml2's size limits: with
-    # these, nothing outside the file is read, and the DTD check below runs before content.
-    events = etree.iterparse(
-        stream,
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-    )
-    depth = 0
+    """The streaming and its safety (no DTD, no entities, flat memory) are the layouts' XML reader's."""
     try:
-        for event, element in events:
-            if event == "start":
-                if depth == 0 and (refusal := _refuse_root(element, name, layout)):
-                    yield refusal
-                    return
-                depth += 1
-                continue
-            depth -= 1
-            if depth == 1:
-                if element.tag == layout.record and (item := mapper.map(element)) is not None:
-                    yield item
-                _drop(element)
-    except etree.XMLSyntaxError as exc:
-        yield _malformed(name, exc)
+        for element in root_children(stream, layout.root, "invoice files"):
+            if element.tag == layout.record and (item := mapper.map(element)) is not None:
+                yield item
+    except FileFault as fault:
+        yield Rejection(name, 0, fault.line, None, fault.reason)
 
 
-def _refuse_root(root: etree._Element, name: str, layout: InvoiceFile) -> Rejection | None:
-    """Refuse the file at its first event: the prolog (and any DTD) is parsed, no content is."""
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url or docinfo.public_id:
-        return Rejection(name, 0, None, None, _DTD_REFUSAL)
-    if root.tag != layout.root:
-        tag = cast(str, root.tag)  # a parsed element's tag is text; lxml types it wider (as set by hand)
-        return Rejection(name, 0, root.sourceline, None, f"root element is <{tag}>, expected <{layout.root}>")
-    return None
-
-
-def _drop(element: etree._Element) -> None:
-    """Free a finished child of the root and anything before it (comments too)."""
-    element.clear(keep_tail=False)
-    parent = element.getparent()
-    if parent is None:  # only the root has none, and only its children come here
-        return
-    while element.getprevious() is not None:
-        del parent[0]
-
-
-def _malformed(name: str, exc: etree.XMLSyntaxError) -> Rejection:
-    line, column = exc.position
-    where = f" at line {line}, column {column}" if line else ""
-    message = _POSITION_SUFFIX.sub("", exc.msg)
-    reason = f"malformed XML{where}: {message}; records after this point were not read"
-    return Rejection(name, 0, line or None, None, reason)
+def invoice_layout(layout: InvoiceFile) -> XmlLayout:
+    """The invoice file as a layout of ``harness.layouts``: the same files read by the one reader
+    (its values typed, not yet BIF: ``only_when`` and charge lines stay the invoice loader's)."""
+    fields = [LayoutField(name=field, type=spec.type, required=spec.required, path=spec.source)
+              for field, spec in layout.fields.items()]
+    return XmlLayout(format="xml", root=layout.root, date_format=layout.date_format,
+                     detail=RecordLayout(code=layout.record, fields=fields))
 
 
 class _RecordMapper:
@@ -187,9 +143,7 @@ class _RecordMapper:
         self._count += 1
         if any((record.findtext(source) or "").strip() != value for source, value in self._layout.only_when.items()):
             return None
-        children: dict[object, str | None] = {}
-        for child in record:
-            children.setdefault(child.tag, child.text)  # the first one, as find() would
+        children = child_texts(record)
         values: dict[str, object] = {}
         faults: list[str] = []
         for field, spec in self._layout.fields.items():
@@ -238,49 +192,8 @@ def _field_value(text: str, field: str, spec: FieldMap, date_format: str) -> str
     if spec.type == "amount":
         return _amount(text, spec.source)
     if spec.type == "date":
-        try:
-            return _date(text, date_format)
-        except ValueError:
-            raise _Fault(f"{spec.source} {_quote(text)} is not a date (expected {date_format})") from None
+        return parse_date(text, spec.source, date_format)
     return text
-
-
-@lru_cache(maxsize=1024)
-def _date(text: str, date_format: str) -> date:
-    """strptime is slow and a file repeats a handful of dates, so parse each once."""
-    return datetime.strptime(text, date_format).date()
-
-
-def _amount(text: str, source: str, *, signed: bool = False) -> Decimal:
-    """Parse by hand so nothing Decimal would accept beyond plain money slips through (an exponent,
-    NaN, underscores: "not a plain amount"); never through float. ``signed``: a credit may be negative."""
-    match = _AMOUNT.fullmatch(text)
-    if match is None or not (match["whole"] or match["frac"]):
-        raise _Fault(f"{source} {_quote(text)} {'is not a plain amount' if _decimal(text) else 'is not a number'}")
-    whole = match["whole"].lstrip("0")
-    frac = (match["frac"] or "").rstrip("0")
-    negative = match["sign"] == "-" and bool(whole or frac)
-    if negative and not signed:
-        raise _Fault(f"{source} {_quote(text)} is negative")
-    if len(frac) > 2:
-        raise _Fault(f"{source} {_quote(text)} has more than 2 decimals")
-    if len(whole) > _MAX_WHOLE_DIGITS:
-        raise _Fault(f"{source} {_quote(text)} is too large (more than {_MAX_WHOLE_DIGITS} digits)")
-    return Decimal(f"{'-' if negative else ''}{whole or 0}.{frac or 0}").quantize(_CENT)
-
-
-def _decimal(text: str) -> bool:
-    """Whether Decimal reads ``text`` as a number: 1e3, 1_000, NaN, Infinity are numbers, not money."""
-    try:
-        Decimal(text)
-    except InvalidOperation:
-        return False
-    return True
-
-
-def _quote(text: str, limit: int = 40) -> str:
-    """Quote a value for a reason, cut short: a partner's field may be megabytes long."""
-    return f"'{text}'" if len(text) <= limit else f"'{text[:limit]}…'"
 
 
 def _check_layout(layout: InvoiceFile) -> None:
