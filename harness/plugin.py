@@ -21,9 +21,10 @@ from harness import interrupts
 from harness.errors import HarnessError, ProfileError, SitError
 from harness.events import EventLogError
 from harness.features import SIT_PREFIX, sit_id_of
+from harness.partner_mode import PARTNER_MODES
 from harness.profiles import Biller, belongs, load_biller
 from harness.scenario import NotRunnable, ScenarioContext, scenario_faker
-from harness.session import PARTNER_MODES, RunOptions, SitSession
+from harness.session import RunOptions, SitSession
 from harness.stubs import BACKENDS
 
 SESSION = pytest.StashKey[SitSession | None]()

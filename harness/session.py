@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime
 from importlib.metadata import entry_points, version
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from faker import Faker
 
@@ -31,6 +30,7 @@ from harness.catalogue import project_catalogue
 from harness.errors import InputError, ProfileError, SitError
 from harness.events import Recorder, Redactor, SQLiteStore
 from harness.feature_checks import check_features
+from harness.partner_mode import PartnerMode
 from harness.partners import Adapter, PartnerClient, PartnerStubs, load_adapter
 from harness.partners import tls as partner_tls
 from harness.partners.live import LiveSide
@@ -39,7 +39,7 @@ from harness.platform import Platform
 from harness.platform.reference import ReferenceEngine
 from harness.platform.reference.callback import ApiKeys, CallbackServer
 from harness.profiles import Biller, load_biller
-from harness.profiles.loader import partner_path, where
+from harness.profiles.loader import partner_path, project_relative, where
 from harness.reports.leaks import find_leaks
 from harness.reports.runs import biller_history
 from harness.secrets import Secrets, resolve
@@ -47,23 +47,17 @@ from harness.stubs import (
     ContainerWireMock,
     ExternalWireMock,
     ProcessWireMock,
-    StubPack,
     StubSide,
     WireMockAdmin,
     WireMockServer,
-    load_pack,
 )
 from harness.stubs.orphans import reap as reap_orphans
-from harness.stubs.pack import PACK_FILE
 from harness.transfer import SftpServer
 
 REPORTS = Path("reports")  # git-ignored: the event store and every projection of it
 DEFAULT_STORE = REPORTS / "events.sqlite"
 # The systems under test a biller profile may name (`platform:`); a real connector joins here.
 PLATFORMS = "sit_harness.platforms"  # the entry point group of the systems under test, by name
-# Where the partner's answers come from: WireMock's stub pack; the live partner through WireMock's
-# proxy, which journals it; the live partner called directly, its exchanges captured by the client.
-PARTNER_MODES = ("stub", "record", "live")
 
 
 def new_run_id(now: datetime) -> str:
@@ -108,7 +102,7 @@ def recorded_profiles(project: Path, biller: Biller) -> dict[str, Any]:
     where each was read, the SHA-256 of its bytes, and its content as loaded."""
     paths = {"biller": biller.path, "partner": partner_path(project, biller.partner.name)}
     models = {"biller": biller.profile, "partner": biller.partner}
-    return {which: {"path": _shown(path, project), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    return {which: {"path": project_relative(path, project), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                     "data": models[which].model_dump(mode="json")} for which, path in paths.items()}
 
 
@@ -127,11 +121,6 @@ def run_identity(project: Path, biller: Biller, operator: str | None, secrets: S
         "sftp": {"host": sftp.host, "port": sftp.port, "user": b.sftp.user},
         "profiles": recorded_profiles(project, biller),
     }
-
-
-def _shown(path: Path, project: Path) -> str:
-    resolved, root = path.resolve(), project.resolve()
-    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(path)
 
 
 def _platform(biller: Biller) -> type[ReferenceEngine]:
@@ -190,12 +179,13 @@ class SitSession:
         self.adapter: Adapter = load_adapter(self.biller.partner)
         self.stubs: PartnerStubs = self.adapter.stubs(self.biller.partner, self.biller.codes)
         self.partner_host = self.biller.partner_host  # a missing subdomain is a profile fault, found now
-        self._pack = self._partner_pack()
+        self.partner_mode = PartnerMode.of(opts.partner_mode, opts.partner_url, opts.partner_ca, opts.stub_pack,
+                                           opts.stub_backend, opts.project, self.biller)
         self._tls = partner_tls.trust(opts.partner_ca) if opts.partner_mode != "stub" else None
         redactor = Redactor()
         reap_orphans(self.notify)  # the WireMock and folder of a run killed earlier (kill -9), before ours
         self.secrets: Secrets = resolve(self.biller, redactor)
-        self._require_real_credentials()
+        self.partner_mode.require_real_credentials(self.biller, self.secrets)
         # Which system the run talks to, checked before anything starts: its certificate is evidence.
         self.partner_certificate = partner_tls.presented(opts.partner_url or "", self._tls) if self._tls else {}
         now = datetime.now(UTC)
@@ -211,11 +201,12 @@ class SitSession:
         # A live partner is called directly: no WireMock. Elsewhere the JVM starts in the background
         # while the store, sFTP and pytest's collection get ready; ``ready()`` waits for it.
         self._pool = ThreadPoolExecutor(1)
-        if opts.partner_mode != "live":
+        if not self.partner_mode.live:
             self._wiremock = self._wiremock_backend(redactor)
             self._starting = self._pool.submit(self._wiremock.start)
         # A recorded pack answers for the accounts of its run: the same seed gives the same accounts.
-        seeds = (opts.seed, self._pack.recording.get("seed"), self.biller.profile.seed, default_seed(self.biller.slug))
+        seeds = (opts.seed, self.partner_mode.pack.recording.get("seed"), self.biller.profile.seed,
+                 default_seed(self.biller.slug))
         self.seed = next(seed for seed in seeds if seed is not None)
         self.faker = Faker("en_US")  # reseeded per scenario; built once because building it is slow
         self._earlier_runs, self._history = biller_history(self._store, self.biller.slug)
@@ -239,16 +230,6 @@ class SitSession:
         """The workbook case the run recorded for ``sit_id`` (its scope included)."""
         return self._cases.get(sit_id) if sit_id else None
 
-    def _load_pack(self) -> StubPack:
-        """The partner's stub pack, or the one ``--stub-pack`` names; a recorded pack must be the biller's partner's."""
-        partner = self.biller.partner.name
-        pack = load_pack(self.options.stub_pack or self.options.project / "stubs" / partner)
-        recorded_for = pack.recording.get("partner")
-        if recorded_for is not None and recorded_for != partner:
-            raise InputError(f"{pack.root / PACK_FILE}: recorded from a run with partner {recorded_for}, but "
-                             f"{self.biller.slug}'s partner is {partner}; record a run of a {partner} biller")
-        return pack
-
     def _wiremock_backend(self, redactor: Redactor) -> WireMockServer:
         opts = self.options
         assert self._workdir is not None
@@ -259,38 +240,16 @@ class SitSession:
             return ExternalWireMock(opts.wiremock_url or "")
         return ProcessWireMock(opts.project, self._workdir, log, redactor.scrub, opts.wiremock_port)
 
-    def _partner_pack(self) -> StubPack:
-        """What WireMock serves: the partner's stub pack, or in record mode one mapping proxying every
-        call to the live partner (WireMock's journal then holds the partner's real answers)."""
-        opts = self.options
-        if opts.partner_mode not in PARTNER_MODES:
-            raise InputError(f"--partner-mode {opts.partner_mode}: use one of {', '.join(PARTNER_MODES)}")
-        if opts.partner_mode == "stub":
-            return self._load_pack()
-        if opts.stub_pack is not None:
-            raise InputError(f"--stub-pack serves a pack in stub mode; --partner-mode {opts.partner_mode} calls the "
-                             "partner itself: leave one of them out")
-        if opts.partner_mode == "live" and opts.stub_backend != "process":
-            raise InputError(f"--stub-backend {opts.stub_backend}: a live run calls the partner directly, with no "
-                             "WireMock to place; use --partner-mode record to go through WireMock")
-        url = opts.partner_url or ""
-        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-            raise InputError(f"--partner-mode {opts.partner_mode} needs --partner-url, the partner's test endpoint "
-                             f"(https://HOST[:PORT]); got {url or 'none'}")
-        proxy = {"name": f"proxy to {url}", "request": {"urlPattern": ".*"}, "response": {"proxyBaseUrl": url}}
-        return StubPack(name="proxy", root=opts.project, mappings=(proxy,), sources=(Path("--partner-url"),),
-                        sha256=hashlib.sha256(url.encode()).hexdigest())
-
     def _load_partner_side(self) -> None:
         partner, opts = self.biller.partner, self.options
         creds = partner.credentials
-        live = opts.partner_mode == "live"
+        live = self.partner_mode.live
         tap = Tap() if live else None
         # A stub or a proxy stands for the partner's host: it is named in the Host header; a live partner is its URL.
         base_url = (opts.partner_url or "") if live else self._wiremock_url
         self.client: PartnerClient = self.adapter.client(
             partner, base_url, self.secrets.get(creds.user_env), self.secrets.get(creds.secret_env),
-            self.biller.pump.timeout_seconds, token=self._issued_token(),
+            self.biller.pump.timeout_seconds, token=self.partner_mode.issued_token(self.biller, self.secrets),
             host=None if live else self.partner_host, codes=self.biller.codes, tls=self._tls, tap=tap,
         )
         if tap is not None:
@@ -299,25 +258,9 @@ class SitSession:
             return
         admin = WireMockAdmin(self._wiremock_url)
         self.wiremock_version = admin.version()
-        self.side = StubSide(admin, self._pack, self.recorder, self.stubs.decode,
+        self.side = StubSide(admin, self.partner_mode.pack, self.recorder, self.stubs.decode,
                              traffic=lambda: self.client.requests_sent)
         self.side.load()
-
-    def _require_real_credentials(self) -> None:
-        """A real partner is called with real credentials: the demo values only open the stubs."""
-        creds = self.biller.partner.credentials
-        unset = [name for name in (creds.user_env, creds.secret_env) if name in self.secrets.demo]
-        if self.options.partner_mode != "stub" and unset:
-            raise InputError(f"--partner-mode {self.options.partner_mode}: {unset[0]} is not set; a live partner "
-                             f"needs the credentials it issued for its test endpoint (export {' and '.join(unset)})")
-
-    def _issued_token(self) -> str:
-        """The OAuth token the partner issued; against a live partner, none when the environment holds none
-        (the client fetches one with its credentials rather than sending the demo value)."""
-        name = self.biller.partner.credentials.token_env
-        if not name or (name in self.secrets.demo and self.options.partner_mode != "stub"):
-            return ""
-        return self.secrets.get(name)
 
     @property
     def _wiremock_url(self) -> str:
@@ -326,17 +269,13 @@ class SitSession:
 
     @property
     def partner_is_real(self) -> bool:
-        """Whether the partner is (or, on a pack recorded from it, was) a real one: it is what it is, so
-        scenarios use the biller's test accounts, or do not run where they need what it cannot be made to do."""
-        return self.options.partner_mode != "stub" or self._pack.recording.get("partner_mode", "stub") != "stub"
+        """See ``PartnerMode.real``."""
+        return self.partner_mode.real
 
     @property
     def arranges(self) -> bool:
-        """Whether steps arrange the partner (accounts, faults, failures) on its stubs. Not a real partner,
-        nor a recorded pack: that answers every call as the recorded partner did, its accounts, faults and
-        changes in their order, scenario by scenario, and an arranged mapping would only shadow it. What a
-        step asks is still checked and kept (``PartnerSide.holds``), so the steps read the same."""
-        return self.options.partner_mode == "stub" and not self._pack.recorded
+        """See ``PartnerMode.arranges``."""
+        return self.partner_mode.arranges
 
     def _start_sftp(self) -> None:
         assert self._workdir is not None
@@ -407,27 +346,10 @@ class SitSession:
             **run_identity(opts.project, self.biller, opts.operator, self.secrets, self.sftp),
             "platform": self.biller.profile.platform, "seed": self.seed, "business_date": self.today.isoformat(),
             "stub_backend": opts.stub_backend, "wiremock_version": self.wiremock_version,
-            "partner_mode": opts.partner_mode, **self._partner_facts(), "selection": opts.select,
+            "partner_mode": opts.partner_mode, "selection": opts.select,
+            **self.partner_mode.facts(opts.project, opts.stub_backend, self.partner_certificate),
             "run_number": self._earlier_runs + 1, "history": self._history,
         }
-
-    def _partner_facts(self) -> dict[str, Any]:
-        """Against what the run ran: the stub pack, or the live partner, its certificate and the CA trusted."""
-        opts = self.options
-        if opts.partner_mode == "stub":
-            return {"stub_pack": self._pack_facts()}
-        ca = opts.partner_ca
-        return {"partner_url": opts.partner_url, "partner_certificate": self.partner_certificate,
-                "partner_ca": {"path": str(ca), "sha256": hashlib.sha256(ca.read_bytes()).hexdigest()} if ca else None,
-                "stub_backend": self.options.stub_backend if opts.partner_mode == "record" else None}
-
-    def _pack_facts(self) -> dict[str, Any]:
-        """The stub pack the run served: where, its digest, and for a recorded pack the run it came from."""
-        pack, project = self._pack, self.options.project
-        facts: dict[str, Any] = {"path": _shown(pack.root, project), "sha256": pack.sha256}
-        if pack.recorded:
-            facts["recorded_from"] = pack.recording.get("run_id")
-        return facts
 
     def finish(self, interrupted: str | None = None) -> None:
         """Close the run: ``run.interrupted`` with the reason, else ``run.finished``, passed only if

@@ -286,3 +286,9 @@ def _codes_fault(setting: Setting, value: Any) -> tuple[tuple[str, ...], str] | 
 def _is_codes(value: Any) -> bool:
     """A list of codes: text, each one non-empty (a number is quoted, so that 01 stays 01)."""
     return isinstance(value, list) and all(isinstance(code, str) and code.strip() for code in value)
+
+
+def project_relative(path: Path, project: Path) -> str:
+    """A file as a run records it: its path from the project where it lies inside it, else as given."""
+    resolved, root = path.resolve(), project.resolve()
+    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(path)
