@@ -24,7 +24,7 @@ from harness.layouts.fields import Codec
 from harness.layouts.models import CsvLayout, FixedLayout, RecordKind, RecordLayout, XmlLayout
 from harness.layouts.parse import csv_codecs, csv_labels, fixed_plans, xml_codecs
 from harness.layouts.values import Value
-from harness.layouts.xml import NAME
+from harness.layouts.xml import place
 
 AnyLayout = CsvLayout | FixedLayout | XmlLayout
 Values = Mapping[str, Value]
@@ -184,18 +184,9 @@ def _write_xml(out: IO[bytes], layout: XmlLayout, records: Iterable[tuple[Record
                 element = etree.Element(lines.codes[kind])
                 for (_, path, _), value in zip(plan, texts, strict=True):
                     if value:
-                        _place(element, path).text = value
+                        place(element, path).text = value
                 xf.write("\n")
                 xf.write(element)
             xf.write("\n")
     out.write(b"\n")
 
-
-def _place(record: etree._Element, path: str) -> etree._Element:
-    element = record
-    for step in path.split("/"):
-        if not NAME.fullmatch(step):
-            raise ValueError(f"cannot write path {path!r}: only element names")
-        child = element.find(step)
-        element = child if child is not None else etree.SubElement(element, step)
-    return element

@@ -18,6 +18,9 @@ from harness.layouts.records import WHOLE, FileFault
 # lxml repeats the position at the end of its message; the rejection states it once.
 _POSITION_SUFFIX = re.compile(r", line \d+, column \d+$")
 NAME = re.compile(r"[A-Za-z_][\w.-]*")
+# A path step a writer can create: a name with attribute tests ("Charge[@DESCRIPTOR='30']").
+STEP = re.compile(r"[A-Za-z_][\w.-]*(?:\[@[A-Za-z_][\w.-]*=(?:'[^']*'|\"[^\"]*\")\])*")
+TEST = re.compile(r"\[@([A-Za-z_][\w.-]*)=(?:'([^']*)'|\"([^\"]*)\")\]")
 
 
 def dtd_refusal(noun: str) -> str:
@@ -80,3 +83,20 @@ def child_texts(record: etree._Element) -> dict[object, str | None]:
     for child in record:
         children.setdefault(child.tag, child.text)
     return children
+
+
+def place(record: etree._Element, path: str) -> etree._Element:
+    """The element at ``path`` under ``record``, found or created with its attribute tests; a path a writer
+    cannot create (a step that is not a name with ``[@attr='value']`` tests) is a ValueError naming it."""
+    element = record
+    for step in path.split("/"):
+        if not STEP.fullmatch(step):
+            raise ValueError(f"cannot write path {path!r}: only names with [@attr='value'] tests")
+        child = element.find(step)
+        if child is None:
+            name = NAME.match(step)
+            assert name is not None  # STEP starts with a name
+            attrs = {key: single or double for key, single, double in TEST.findall(step)}
+            child = etree.SubElement(element, name[0], attrs)
+        element = child
+    return element

@@ -10,7 +10,6 @@ fault in the file into a ``Rejection`` instead of raising.
 from __future__ import annotations
 
 import codecs
-import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -28,13 +27,11 @@ from harness.layouts.values import parse_amount as _amount
 from harness.layouts.values import parse_date
 from harness.layouts.values import quote as _quote
 from harness.layouts.xml import NAME as _NAME
-from harness.layouts.xml import child_texts, root_children
+from harness.layouts.xml import child_texts, place, root_children
 from harness.platform.bif import BIF_FIELDS, BifRecord
 from harness.profiles.models import ChargeLines, FieldMap, InvoiceFile
 
 # One step of a path the generator can build: a name and optional [@attr='value'] tests.
-_STEP = re.compile(r"[A-Za-z_][\w.-]*(?:\[@[A-Za-z_][\w.-]*=(?:'[^']*'|\"[^\"]*\")\])*")
-_TEST = re.compile(r"\[@([A-Za-z_][\w.-]*)=(?:'([^']*)'|\"([^\"]*)\")\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,14 +270,7 @@ def _rendered(text: str, spec: FieldMap, date_format: str) -> str:
 
 def _place(record: etree._Element, source: str) -> etree._Element:
     """Find or create the element at ``source`` under ``record``, with its attribute tests."""
-    element = record
-    for step in source.split("/"):
-        if not _STEP.fullmatch(step):
-            raise ProfileError(f"cannot render path {source!r}: only names with [@attr='value'] tests")
-        child = element.find(step)
-        if child is None:
-            tag = _NAME.match(step)[0]  # type: ignore[index]
-            attrs = {key: single or double for key, single, double in _TEST.findall(step)}
-            child = etree.SubElement(element, tag, attrs)
-        element = child
-    return element
+    try:
+        return place(record, source)
+    except ValueError as exc:
+        raise ProfileError(str(exc)) from None
