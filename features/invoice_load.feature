@@ -131,3 +131,13 @@ Feature: Invoice load
     When the platform imports its sFTP inbox again
     Then the second import loads nothing, as the file was imported already
     And each account is presented its bills as the partner's billing model says
+
+  @SIT-INV-014 @capability:invoice_load
+  Scenario: The same invoice file sent again under another name is refused, and its bills load once
+    Given the partner has an invoice file for today with 2 accounts of 2 bills each
+    And the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    When the partner uploads the same invoice file again under another name
+    And the platform imports its sFTP inbox again
+    Then the second import refuses the file as the same as the first, loading nothing
+    And each account is presented its bills as the partner's billing model says

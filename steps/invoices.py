@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from pathlib import Path
 
 from harness.catalogue import given, then, when
 from harness.platform.invoices import expected_file_name, render_invoice_file
@@ -121,7 +122,17 @@ def upload_invoice_file(sit: ScenarioContext) -> None:
                                   bom=sit.vars.get("bom", False))
     name = expected_file_name(layout, sit.session.today)
     sit.partner.upload(name, content)
+    sit.vars["content"] = content
     sit.vars["file"] = {"path": name, "size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+
+
+@when("the partner uploads the same invoice file again under another name")
+def upload_again(sit: ScenarioContext) -> None:
+    """The partner sends the file it sent before, byte for byte, under a new name its pick-up pattern takes."""
+    first = Path(sit.vars["file"]["path"])
+    again = f"{first.stem}-again{first.suffix}"
+    sit.partner.upload(again, sit.vars["content"])
+    sit.vars["again"] = again
 
 
 @given("the platform imports its sFTP inbox")
@@ -144,6 +155,18 @@ def second_import_loads_nothing(sit: ScenarioContext) -> None:
     loaded = [f"{counted('bill')(report.accepted)} from {', '.join(report.files)}"] if report.files else []
     sit.expect("the second import to load {}", [], loaded, "the second import loaded {}", instead="it loaded {}",
                show=listed(str, none="nothing"))
+
+
+@then("the second import refuses the file as the same as the first, loading nothing")
+def second_import_refuses_the_duplicate(sit: ScenarioContext) -> None:
+    """A file the partner sent twice is refused by its content (its SHA-256), naming the first one."""
+    report, again, first = sit.vars["import_again"], sit.vars["again"], sit.vars["file"]["path"]
+    wanted = f"{again} as the same file as {first}"
+    refused = any(r.startswith(f"{again}: the same file as {first} ") for r in report.rejected)
+    seen = (wanted if refused else "nothing") + (f" and loaded {counted('bill')(report.accepted)}"
+                                                 if report.accepted else "")
+    sit.expect("the second import to refuse {}, loading nothing", wanted, seen, "the second import refused {}",
+               instead="it refused {}")
 
 
 @then("the platform received the invoice file intact")

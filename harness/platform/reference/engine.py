@@ -70,8 +70,10 @@ class ReferenceEngine(Platform):
         invoice_type = self.biller.profile.invoice_types[0].id
         for path in sorted(self._inbox.glob(layout.name_glob)):
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if digest in self.state.imported:
-                continue
+            if (first := self.state.imported.get(digest)) is not None:
+                if first != path.name:  # the partner sent the same file again: refused, its bills load once
+                    rejected.append(self._duplicate(path, digest, first))
+                continue  # a file taken at an earlier import is still on the inbox
             file_rejects: list[Rejection] = []
             for item in iter_invoice_file(path, layout, self.biller.profile.bid, invoice_type):
                 if isinstance(item, Rejection):
@@ -86,6 +88,12 @@ class ReferenceEngine(Platform):
             files.append(path.name)
             rejected.extend(str(r) for r in file_rejects)
         return ImportReport(tuple(files), accepted, tuple(rejected))
+
+    def _duplicate(self, path: Path, digest: str, first: str) -> str:
+        reason = (f"the same file as {first} (sha256 {digest[:12]}...), which was imported already; nothing is "
+                  "loaded from it: ask the partner whether it meant to send another file")
+        self._emit("file_rejected", file=path.name, sha256=digest, duplicate_of=first, reason=reason)
+        return f"{path.name}: {reason}"
 
     def bills(self, account: str) -> list[Bill]:
         loaded = self.state.bills.get(account, [])

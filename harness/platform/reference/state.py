@@ -31,7 +31,7 @@ def _amount(value: str | None) -> Decimal | None:
 @dataclass
 class PlatformState:
     bills: dict[str, list[BifRecord]] = field(default_factory=dict)
-    imported: set[str] = field(default_factory=set)
+    imported: dict[str, str] = field(default_factory=dict)  # sha256 of each file imported -> its name
     balances: dict[str, Balance] = field(default_factory=dict)
     portal_blocks: dict[str, set[str]] = field(default_factory=dict)
     txs: dict[str, Transaction] = field(default_factory=dict)
@@ -67,7 +67,7 @@ class PlatformState:
 
 
 def _file_imported(state: PlatformState, data: dict[str, Any]) -> None:
-    state.imported.add(data["sha256"])
+    state.imported.setdefault(data["sha256"], data["file"])
 
 
 def _bill_loaded(state: PlatformState, data: dict[str, Any]) -> None:
