@@ -33,6 +33,13 @@ class Bad:
 Parsed = Record | Bad
 
 
+def _unknown_type(file: str, line: int, code: str, where: str, layout: CsvLayout | FixedLayout) -> Bad:
+    """A record whose type code (at ``where``) the layout does not name: rejected, the file stands."""
+    reason = f"unknown record type {quote(code)} ({where})"
+    return Bad(None, line, [Rejection(file, line, "record_type", reason,
+                                      f"{_SKIP}: the layout's types are {_known(layout)}")])
+
+
 def _known(layout: CsvLayout | FixedLayout | XmlLayout) -> str:
     return ", ".join(f"{r.code} ({kind})" for kind, r in layout.records().items())
 
@@ -104,9 +111,7 @@ def parse_csv(stream: IO[bytes], file: str, layout: CsvLayout) -> Iterator[Parse
             if column is not None:
                 code = row[column] if column < len(row) else ""
                 if code not in by_code:
-                    reason = f"unknown record type {quote(code)} (column {column + 1})"
-                    yield Bad(None, line, [Rejection(file, line, "record_type", reason,
-                                                     f"{_SKIP}: the layout's types are {_known(layout)}")])
+                    yield _unknown_type(file, line, code, f"column {column + 1}", layout)
                     continue
                 kind = by_code[code]
                 row = row[:column] + row[column + 1:]
@@ -152,9 +157,7 @@ def parse_fixed(stream: IO[bytes], file: str, layout: FixedLayout) -> Iterator[P
         if code_at is not None:
             code = text[code_at[0]:code_at[1]]
             if code not in by_code:
-                reason = f"unknown record type {quote(code)} (positions {code_at[0] + 1}-{code_at[1]})"
-                yield Bad(None, line, [Rejection(file, line, "record_type", reason,
-                                                 f"{_SKIP}: the layout's types are {_known(layout)}")])
+                yield _unknown_type(file, line, code, f"positions {code_at[0] + 1}-{code_at[1]}", layout)
                 continue
             kind = by_code[code]
         plan = plans[kind]
