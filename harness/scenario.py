@@ -264,7 +264,8 @@ class ScenarioContext:
             if fields.get("role") in _MOVES_MONEY and fields.get("account"):
                 self.session.moved_accounts.add(str(fields["account"]))
         for received in self.session.sftp.drain():
-            self.session.recorder.append("file.transferred", direction="partner -> platform", user=received.user,
+            direction = "partner -> platform" if received.direction == "upload" else "platform -> partner"
+            self.session.recorder.append("file.transferred", direction=direction, user=received.user,
                                          path=received.path, size=received.size, sha256=received.sha256,
                                          received_at=received.received_at, **_content(received))
 

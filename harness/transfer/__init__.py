@@ -1,12 +1,12 @@
-"""sFTP drop box for partner invoice files: a real loopback server and an upload client."""
+"""sFTP drop box for partner files: a real loopback server and a client that uploads, lists and downloads."""
 
 import logging
 
 from harness.errors import TransferError
-from harness.transfer.client import upload
+from harness.transfer.client import download, listdir, upload
 from harness.transfer.server import Received, SftpServer
 
 # asyncssh logs every connection and SFTP session at INFO; the harness console is for results.
 logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
-__all__ = ["Received", "SftpServer", "TransferError", "upload"]
+__all__ = ["Received", "SftpServer", "TransferError", "download", "listdir", "upload"]

@@ -1,10 +1,18 @@
 """A real SSH/SFTP drop box on loopback, standing in for the platform's partner sFTP server.
 
-The partner (or the harness acting as the partner) uploads invoice files; the harness then
-asks ``drain()`` what arrived. Each user is chrooted to ``root/<user>``, its inbox.
+The partner (or the harness acting as the partner) uploads invoice files and downloads what the
+platform left for it; the harness then asks ``drain()`` what moved. Each user is chrooted to
+``root/<user>``, its inbox.
+
+What counts as a transfer: an upload once its write handle is closed; a download once a read-only
+handle is closed after the client read every byte of the file. A download that stopped short
+(the client closed early, or the connection dropped) is not recorded at all, just as an abandoned
+upload is not: the file did not reach the partner, so there is nothing to claim it received.
+(A server-side copy, SFTP's copy-data extension, reads and writes through the same calls and so
+records a download and an upload too; the harness's own client never asks for one.)
 
 asyncssh runs on its own event loop in a daemon thread so that a blocking client in the
-caller's thread (``upload()``, OpenSSH ``sftp``) can talk to it without deadlocking.
+caller's thread (``upload()``, ``download()``, OpenSSH ``sftp``) can talk to it without deadlocking.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Self, cast
+from typing import Literal, Self, cast
 
 import asyncssh
 
@@ -33,16 +41,21 @@ _HASH_CHUNK = 1 << 20
 EVIDENCE_BYTES = 256 * 1024
 
 
+Direction = Literal["upload", "download"]
+
+
 @dataclass(frozen=True)
 class Received:
-    """One upload that was fully written and closed by the client."""
+    """One file that moved: an upload fully written and closed by the client, or a download the
+    client read to its end and closed (``direction``, as the client sees it)."""
 
     user: str
     path: str  # posix path relative to that user's inbox
     size: int
     sha256: str
-    received_at: str  # ISO-8601 UTC
+    received_at: str  # ISO-8601 UTC, when the handle was closed
     head: bytes = b""  # the first EVIDENCE_BYTES of the file, kept as evidence of what was sent
+    direction: Direction = "upload"
 
     @property
     def complete(self) -> bool:
@@ -79,14 +92,41 @@ def _digest(path: bytes) -> tuple[int, str, bytes]:
     return size, sha.hexdigest(), head
 
 
+class _Served:
+    """The bytes a download handle has handed out, as merged [start, end) spans: clients may read in
+    parallel and out of order, so only full coverage, not the last offset, says the file went whole."""
+
+    def __init__(self, local: bytes) -> None:
+        self.local = local
+        self._reads = 0
+        self._spans: list[tuple[int, int]] = []
+
+    def add(self, start: int, end: int) -> None:
+        self._reads += 1
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted([*self._spans, (start, end)]):
+            if merged and lo <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            elif hi > lo:
+                merged.append((lo, hi))
+        self._spans = merged
+
+    def covers(self, size: int) -> bool:
+        """Whether every byte of a file of ``size`` was served (an empty file: whether it was read at all)."""
+        if size == 0:
+            return self._reads > 0
+        return bool(self._spans) and self._spans[0][0] == 0 and self._spans[0][1] >= size
+
+
 class _InboxSFTPServer(asyncssh.SFTPServer):
-    """SFTP session chrooted to the user's inbox that records each completed upload."""
+    """SFTP session chrooted to the user's inbox that records each completed upload and download."""
 
     def __init__(self, chan: asyncssh.SSHServerChannel[bytes], root: Path, ledger: _Ledger) -> None:
         self._user: str = chan.get_extra_info("username")
         super().__init__(chan, chroot=os.fsencode(root / self._user))
         self._ledger = ledger
         self._uploads: dict[io.FileIO, bytes] = {}  # open write handles -> local path
+        self._downloads: dict[io.FileIO, _Served] = {}  # open read-only handles -> what they served
 
     def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> io.FileIO:
         return self._track(path, cast(io.FileIO, super().open(path, pflags, attrs)))
@@ -95,20 +135,37 @@ class _InboxSFTPServer(asyncssh.SFTPServer):
         # SFTP v5/v6 clients open files through this call instead of open().
         return self._track(path, cast(io.FileIO, super().open56(path, desired_access, flags, attrs)))
 
+    def read(self, file_obj: object, offset: int, size: int) -> bytes:
+        # The base class reads the local file synchronously, so this is bytes, never an awaitable.
+        data = cast(bytes, super().read(file_obj, offset, size))
+        served = self._downloads.get(cast(io.FileIO, file_obj))
+        if served is not None:
+            served.add(offset, offset + len(data))
+        return data
+
     def close(self, file_obj: object) -> None:
         super().close(file_obj)
-        local = self._uploads.pop(cast(io.FileIO, file_obj), None)
+        upload = self._uploads.pop(cast(io.FileIO, file_obj), None)
+        download = self._downloads.pop(cast(io.FileIO, file_obj), None)
         # When a connection drops, asyncssh also closes the handles left open; the channel is
-        # then already closing and the upload is partial, so it must not be reported.
-        if local is not None and not self.channel.is_closing():
-            self._ledger.add(self._receipt(local))
+        # then already closing and the transfer is partial, so it must not be reported.
+        if self.channel.is_closing():
+            return
+        if upload is not None:
+            self._ledger.add(self._receipt(upload, "upload"))
+        elif download is not None:
+            receipt = self._receipt(download.local, "download")
+            if download.covers(receipt.size):  # a read that stopped short did not deliver the file
+                self._ledger.add(receipt)
 
     def _track(self, path: bytes, file_obj: io.FileIO) -> io.FileIO:
         if file_obj.writable():
             self._uploads[file_obj] = self.map_path(path)
+        elif file_obj.readable():
+            self._downloads[file_obj] = _Served(self.map_path(path))
         return file_obj
 
-    def _receipt(self, local: bytes) -> Received:
+    def _receipt(self, local: bytes, direction: Direction) -> Received:
         size, sha256, head = _digest(local)
         return Received(
             user=self._user,
@@ -117,6 +174,7 @@ class _InboxSFTPServer(asyncssh.SFTPServer):
             sha256=sha256,
             received_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
             head=head,
+            direction=direction,
         )
 
 

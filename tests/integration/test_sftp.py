@@ -1,4 +1,8 @@
-"""The loopback sFTP server against real clients: asyncssh and, when installed, OpenSSH sftp."""
+"""The loopback sFTP server against real clients: asyncssh and, when installed, OpenSSH sftp.
+
+Both directions: the partner uploads invoice files, and downloads what the platform left in its
+outbox; each completed transfer is drained once, in order, with the digest of the file on disk.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,20 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import asyncssh
 import pytest
+from faker import Faker
 
-from harness.transfer import SftpServer, TransferError, upload
+from harness.events import Recorder, Redactor, SQLiteStore
+from harness.scenario import ScenarioContext
+from harness.transfer import Received, SftpServer, TransferError, download, listdir, upload
 
 PASSWORDS = {"biller": "s3cret-biller", "other": "s3cret-other"}
 INVOICE = b'<?xml version="1.0"?>\n<billheader><invoice id="INV-1" amount="42.00"/></billheader>\n'
+PAYMENTS = b"account,amount,method\n1001,45.10,CC\n1002,12.00,ACH\n"
 
 
 @pytest.fixture
@@ -245,3 +254,261 @@ def test_stop_ends_live_connections(tmp_path: Path) -> None:
     asyncio.run(_connected_while_stopping(srv))
 
     assert srv.drain() == []
+
+
+# --- Downloads: the partner fetches what the platform left for it ---------------------------------
+
+
+def _leave(srv: SftpServer, user: str, relative: str, content: bytes) -> Path:
+    """Put a file in a user's root as the platform would (straight on disk, not over SFTP)."""
+    path = srv.inbox(user) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def _get(srv: SftpServer, user: str, remote_path: str) -> bytes:
+    return download(srv.host, srv.port, user, PASSWORDS[user], remote_path, host_key=srv.host_public_key)
+
+
+def test_download_returns_the_bytes_and_is_drained_with_its_digest(server: SftpServer) -> None:
+    _leave(server, "biller", "outbox/payments_20261130.csv", PAYMENTS)
+
+    got = _get(server, "biller", "outbox/payments_20261130.csv")
+    [moved] = server.drain()
+
+    assert got == PAYMENTS
+    assert (moved.direction, moved.user, moved.path) == ("download", "biller", "outbox/payments_20261130.csv")
+    assert (moved.size, moved.sha256) == (len(PAYMENTS), hashlib.sha256(PAYMENTS).hexdigest())
+    assert moved.head == PAYMENTS and moved.complete
+    assert moved.received_at.endswith("+00:00")
+    assert server.drain() == []
+
+
+def test_large_download_read_in_parallel_chunks_is_one_complete_download(server: SftpServer) -> None:
+    # 3 MiB: asyncssh reads it as many parallel, possibly out-of-order requests.
+    content = bytes(range(256)) * (3 * 4096)
+    _leave(server, "biller", "outbox/big.bin", content)
+
+    got = _get(server, "biller", "outbox/big.bin")
+    [moved] = server.drain()
+
+    assert got == content
+    assert (moved.direction, moved.size) == ("download", len(content))
+    assert moved.sha256 == hashlib.sha256(content).hexdigest()
+    assert len(moved.head) < moved.size and not moved.complete  # evidence keeps the first part only
+
+
+def test_empty_file_download_is_recorded(server: SftpServer) -> None:
+    _leave(server, "biller", "outbox/empty.csv", b"")
+
+    assert _get(server, "biller", "outbox/empty.csv") == b""
+    assert [(r.direction, r.path, r.size) for r in server.drain()] == [("download", "outbox/empty.csv", 0)]
+
+
+def test_listdir_names_the_files_sorted_and_leaves_out_subdirectories(server: SftpServer) -> None:
+    for name in ("payments_20261201.csv", "payments_20261130.csv", "README"):
+        _leave(server, "biller", f"outbox/{name}", b"x")
+    (server.inbox("biller") / "outbox" / "archive").mkdir()
+
+    names = listdir(server.host, server.port, "biller", PASSWORDS["biller"], "outbox", host_key=server.host_public_key)
+
+    assert names == ["README", "payments_20261130.csv", "payments_20261201.csv"]
+    assert server.drain() == []  # listing moves no file
+
+
+def test_listdir_of_a_missing_directory_is_empty(server: SftpServer) -> None:
+    assert listdir(server.host, server.port, "biller", PASSWORDS["biller"], "outbox") == []
+
+
+def test_listdir_sees_only_the_users_own_root(server: SftpServer) -> None:
+    _leave(server, "other", "outbox/theirs.csv", b"x")
+    _leave(server, "biller", "outbox/mine.csv", b"x")
+
+    assert listdir(server.host, server.port, "biller", PASSWORDS["biller"], "/../other/outbox") == []
+    assert listdir(server.host, server.port, "biller", PASSWORDS["biller"], "../outbox") == ["mine.csv"]
+
+
+async def _read_part(srv: SftpServer, path: str, size: int) -> bytes:
+    """Open a file, read only its first ``size`` bytes, close the handle properly, then log out."""
+    async with (
+        _connect_as_biller(srv) as conn,
+        conn.start_sftp_client() as sftp,
+        sftp.open(path, "rb") as fh,
+    ):
+        return bytes(await fh.read(size))
+
+
+async def _read_spans(srv: SftpServer, path: str, spans: list[tuple[int, int]]) -> None:
+    """Read (offset, size) spans of a file in the order given, then close the handle properly."""
+    async with (
+        _connect_as_biller(srv) as conn,
+        conn.start_sftp_client() as sftp,
+        sftp.open(path, "rb") as fh,
+    ):
+        for offset, size in spans:
+            await fh.read(size, offset)
+
+
+async def _abandon_download(srv: SftpServer, path: str) -> None:
+    """Read the start of a file, then drop the connection with the handle still open."""
+    conn = await _connect_as_biller(srv)
+    sftp = await conn.start_sftp_client()
+    fh = await sftp.open(path, "rb")
+    await fh.read(5)
+    conn.abort()
+    await conn.wait_closed()
+
+
+def test_partial_read_is_not_a_download(server: SftpServer) -> None:
+    _leave(server, "biller", "outbox/payments.csv", PAYMENTS)
+
+    # All but the last byte, with the handle closed cleanly: still not the file.
+    assert asyncio.run(_read_part(server, "outbox/payments.csv", len(PAYMENTS) - 1)) == PAYMENTS[:-1]
+    asyncio.run(_abandon_download(server, "outbox/payments.csv"))
+    _get(server, "biller", "outbox/payments.csv")  # once this is drained, the two above were handled
+
+    assert [(r.direction, r.path) for r in server.drain()] == [("download", "outbox/payments.csv")]
+
+
+def test_download_with_wrong_password_is_one_line_and_moves_nothing(server: SftpServer) -> None:
+    _leave(server, "biller", "outbox/payments.csv", PAYMENTS)
+
+    with pytest.raises(TransferError) as caught:
+        download(server.host, server.port, "biller", "not-the-password", "outbox/payments.csv")
+
+    assert str(caught.value) == (
+        f"sFTP login refused for biller@127.0.0.1:{server.port}: check the user name and password"
+    )
+    assert server.drain() == []
+
+
+def test_listdir_with_wrong_password_is_refused(server: SftpServer) -> None:
+    with pytest.raises(TransferError) as caught:
+        listdir(server.host, server.port, "biller", "not-the-password", "outbox")
+
+    assert str(caught.value) == (
+        f"sFTP login refused for biller@127.0.0.1:{server.port}: check the user name and password"
+    )
+
+
+def test_download_of_a_missing_file_names_it(server: SftpServer) -> None:
+    with pytest.raises(TransferError) as caught:
+        _get(server, "biller", "outbox/payments_20261130.csv")
+
+    assert str(caught.value) == (
+        f"sFTP server biller@127.0.0.1:{server.port} has no file 'outbox/payments_20261130.csv': "
+        "check the path and file name"
+    )
+    assert server.drain() == []
+
+
+def test_download_with_a_pinned_host_key_mismatch_is_refused(server: SftpServer) -> None:
+    _leave(server, "biller", "outbox/payments.csv", PAYMENTS)
+    impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+
+    with pytest.raises(TransferError, match="presented a host key other than the pinned one"):
+        download(server.host, server.port, "biller", PASSWORDS["biller"], "outbox/payments.csv", host_key=impostor)
+
+    assert server.drain() == []
+
+
+def test_download_from_a_stopped_server_cannot_reach_it(tmp_path: Path) -> None:
+    srv = SftpServer(tmp_path, PASSWORDS)
+    srv.start()
+    port = srv.port
+    srv.stop()
+
+    with pytest.raises(TransferError) as caught:
+        download(srv.host, port, "biller", PASSWORDS["biller"], "outbox/payments.csv")
+
+    assert str(caught.value).startswith(f"cannot reach sFTP server 127.0.0.1:{port}: ")
+
+
+async def _upload_then_download(srv: SftpServer) -> bytes:
+    """One SSH session: put an invoice, then fetch the payment file."""
+    async with _connect_as_biller(srv) as conn, conn.start_sftp_client() as sftp:
+        async with sftp.open("billheader_20261130.xml", "wb") as fh:
+            await fh.write(INVOICE)
+        async with sftp.open("outbox/payments_20261130.csv", "rb") as fh:
+            return bytes(await fh.read())
+
+
+def test_upload_and_download_in_one_session_drain_in_order_with_their_directions(server: SftpServer) -> None:
+    _leave(server, "biller", "outbox/payments_20261130.csv", PAYMENTS)
+
+    assert asyncio.run(_upload_then_download(server)) == PAYMENTS
+
+    assert [(r.direction, r.path, r.sha256) for r in server.drain()] == [
+        ("upload", "billheader_20261130.xml", hashlib.sha256(INVOICE).hexdigest()),
+        ("download", "outbox/payments_20261130.csv", hashlib.sha256(PAYMENTS).hexdigest()),
+    ]
+
+
+def test_received_keeps_its_positional_fields_and_defaults_to_upload() -> None:
+    # Callers that build a Received positionally (user, path, size, sha256, received_at, head) still work.
+    made = Received("biller", "a.xml", 1, "00", "2026-11-30T00:00:00.000+00:00", b"a")
+
+    assert made.direction == "upload" and made.complete
+
+
+@pytest.mark.skipif(
+    shutil.which("sftp") is None,
+    reason="OpenSSH sftp client not installed (make test installs openssh-client)",
+)
+def test_openssh_sftp_get_is_a_download(tmp_path: Path) -> None:
+    key = tmp_path / "partner_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=30)
+    public_line = (tmp_path / "partner_key.pub").read_text().strip()
+    fetched = tmp_path / "fetched.csv"
+    batch = tmp_path / "batch"
+    batch.write_text(f"get outbox/payments_20261130.csv {fetched}\n")
+
+    with SftpServer(tmp_path / "sftp", {}, authorized_keys={"partner": [public_line]}) as srv:
+        _leave(srv, "partner", "outbox/payments_20261130.csv", PAYMENTS)
+        done = subprocess.run(
+            [
+                "sftp", "-b", str(batch), "-i", str(key), "-P", str(srv.port),
+                "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+                f"partner@{srv.host}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )  # fmt: skip
+        drained = srv.drain()
+
+    assert done.returncode == 0, done.stderr
+    assert fetched.read_bytes() == PAYMENTS
+    assert [(r.direction, r.path, r.size, r.sha256) for r in drained] == [
+        ("download", "outbox/payments_20261130.csv", len(PAYMENTS), hashlib.sha256(PAYMENTS).hexdigest())
+    ]
+
+
+def test_scenario_records_each_transfer_with_its_direction(server: SftpServer, tmp_path: Path) -> None:
+    # observe() reads only the recorder, the sFTP ledger and the stub side; the side saw no exchange here.
+    recorder = Recorder(SQLiteStore(tmp_path / "events.sqlite"), "run-1", Redactor())
+    session: Any = SimpleNamespace(recorder=recorder, sftp=server, side=SimpleNamespace(drain=lambda force: []))
+    sit = ScenarioContext("SIT-FILE-001", "Files both ways", session, platform=None, fake=Faker())  # type: ignore[arg-type]
+    _leave(server, "biller", "outbox/payments_20261130.csv", PAYMENTS)
+    asyncio.run(_upload_then_download(server))
+
+    sit.observe(force=True)
+
+    events = recorder.scope_events("file.transferred")
+    assert [(e.data["direction"], e.data["path"], e.data["sha256"]) for e in events] == [
+        ("partner -> platform", "billheader_20261130.xml", hashlib.sha256(INVOICE).hexdigest()),
+        ("platform -> partner", "outbox/payments_20261130.csv", hashlib.sha256(PAYMENTS).hexdigest()),
+    ]
+
+
+def test_a_download_is_complete_only_when_every_byte_was_read_in_any_order(server: SftpServer) -> None:
+    _leave(server, "biller", "outbox/payments.csv", PAYMENTS)
+    half, end = len(PAYMENTS) // 2, len(PAYMENTS)
+
+    asyncio.run(_read_spans(server, "outbox/payments.csv", [(0, 10), (end - 10, 10)]))  # a gap in the middle
+    assert server.drain() == []
+    asyncio.run(_read_spans(server, "outbox/payments.csv", [(half, end - half), (0, half)]))  # back half first
+
+    assert [(r.direction, r.size) for r in server.drain()] == [("download", end)]
