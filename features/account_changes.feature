@@ -18,7 +18,7 @@ Feature: Account changes (change log)
     And the data pump runs
     Then the partner accepted the autopay change with its alert code
 
-  @SIT-CHG-003 @capability:paperless_change @capability:autopay_change
+  @SIT-CHG-003 @capability:paperless_change @capability:autopay_change @transport:api
   Scenario: Every change-log call carries its own program's alert code
     Given the partner holds an account with a balance of 40.00
     When the payer enrolls the account in paperless billing

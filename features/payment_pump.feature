@@ -34,7 +34,7 @@ Feature: Payment posting (data pump)
     And the data pump runs
     Then the POSConnect payment is pumped or held back exactly as the partner profile says
 
-  @SIT-PAY-005 @capability:payment_posting
+  @SIT-PAY-005 @capability:payment_posting @transport:api
   Scenario: A partner timeout is retried and the payment posts once
     Given the partner holds an account with a balance of 60.00
     And the partner's payment posting times out once
@@ -43,7 +43,7 @@ Feature: Payment posting (data pump)
     Then the partner received the payment 2 times, always with the same reference
     And the payment is posted exactly once
 
-  @SIT-PAY-006 @capability:payment_posting
+  @SIT-PAY-006 @capability:payment_posting @transport:api
   Scenario: A dropped connection is retried and the payment posts once
     Given the partner holds an account with a balance of 33.00
     And the partner's payment posting drops the connection 2 times
@@ -52,7 +52,7 @@ Feature: Payment posting (data pump)
     Then the partner received the payment 3 times, always with the same reference
     And the payment is posted exactly once
 
-  @SIT-PAY-007 @capability:payment_posting
+  @SIT-PAY-007 @capability:payment_posting @transport:api
   Scenario: A payment the partner cannot take is parked, then posts once when it is back
     Given the partner holds an account with a balance of 75.25
     And the partner's payment posting answers with a server error until it recovers
@@ -150,7 +150,7 @@ Feature: Payment posting (data pump)
     Then the platform refused every payment the payer tried
     And the partner received nothing for the account
 
-  @SIT-PAY-014 @capability:payment_posting
+  @SIT-PAY-014 @capability:payment_posting @transport:api
   Scenario: A payment the partner refuses as a bad request fails at once, not retried or parked
     Given the partner holds an account with a balance of 58.40
     And the partner refuses the payment posting as a bad request
@@ -159,7 +159,7 @@ Feature: Payment posting (data pump)
     Then the payment failed with a reason naming "HTTP 400"
     And the partner received the payment of 58.40 by card for the account
 
-  @SIT-PAY-015 @capability:payment_posting
+  @SIT-PAY-015 @capability:payment_posting @transport:api
   Scenario: A payment whose posting the partner refuses for its credentials fails at once, not retried or parked
     Given the partner holds an account with a balance of 66.70
     And the partner refuses the platform's credentials for the payment posting

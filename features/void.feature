@@ -58,7 +58,7 @@ Feature: Voids
     And the partner received 1 void for the credit's reference
     And the void is posted exactly once
 
-  @SIT-VOID-007 @capability:void_posting
+  @SIT-VOID-007 @capability:void_posting @transport:api
   Scenario: A payment parked while the partner is down and then voided is never posted
     Given the partner holds an account with a balance of 58.00
     And the partner's payment posting answers with a server error until it recovers

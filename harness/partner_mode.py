@@ -38,6 +38,8 @@ class PartnerMode:
         """The run's partner side, its options checked together."""
         if mode not in PARTNER_MODES:
             raise InputError(f"--partner-mode {mode}: use one of {', '.join(PARTNER_MODES)}")
+        if not biller.partner.has_api:
+            return cls._files(mode, stub_pack, project, biller)
         if mode == "stub":
             return cls(mode, None, None, _stub_pack(stub_pack or project / "stubs" / biller.partner.name, biller))
         if stub_pack is not None:
@@ -53,6 +55,20 @@ class PartnerMode:
         pack = StubPack(name="proxy", root=project, mappings=(proxy,), sources=(Path("--partner-url"),),
                         sha256=hashlib.sha256((url or "").encode()).hexdigest())
         return cls(mode, url, ca, pack)
+
+    @classmethod
+    def _files(cls, mode: str, stub_pack: Path | None, project: Path, biller: Biller) -> PartnerMode:
+        """A partner whose integration is files: the harness plays its side over the real sFTP server, so
+        there is no stub pack to serve and no endpoint to call (its layouts are in the profiles)."""
+        name = biller.partner.display_name
+        if mode != "stub" or stub_pack is not None:
+            option = f"--partner-mode {mode}" if mode != "stub" else "--stub-pack"
+            raise InputError(f"{option}: {name} exchanges files only, over the harness's sFTP server; run it in "
+                             "stub mode without a stub pack")
+        root = project / "stubs" / biller.partner.name
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(root.glob("*.md")))).hexdigest()
+        return cls(mode, None, None, StubPack(name=biller.partner.name, root=root, mappings=(), sources=(),
+                                             sha256=digest))
 
     @property
     def live(self) -> bool:
@@ -75,6 +91,8 @@ class PartnerMode:
     def require_real_credentials(self, biller: Biller, secrets: Secrets) -> None:
         """A real partner is called with real credentials: the demo values only open the stubs."""
         creds = biller.partner.credentials
+        if creds is None:
+            return
         unset = [name for name in (creds.user_env, creds.secret_env) if name in secrets.demo]
         if self.mode != "stub" and unset:
             raise InputError(f"--partner-mode {self.mode}: {unset[0]} is not set; a live partner needs the "
@@ -83,7 +101,7 @@ class PartnerMode:
     def issued_token(self, biller: Biller, secrets: Secrets) -> str:
         """The OAuth token the partner issued; against a live partner, none when the environment holds none
         (the client fetches one with its credentials rather than sending the demo value)."""
-        name = biller.partner.credentials.token_env
+        name = biller.partner.credentials.token_env if biller.partner.credentials else None
         if not name or (name in secrets.demo and self.mode != "stub"):
             return ""
         return secrets.get(name)

@@ -24,10 +24,10 @@ from harness.events import Event
 from harness.partners import FAULTS
 from harness.partners.tap import NOT_DELIVERED
 from harness.platform.port import Platform
-from harness.profiles import Biller
+from harness.profiles import Biller, out_of_scope
 from harness.session import SitSession
 from harness.stubs import StubSide
-from harness.transfer import Received, upload
+from harness.transfer import upload
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ CALLBACK_TIMEOUT_S = 10.0
 _FAULT_WORDS = {"timeout": "timeout", "reset": "connection reset", "server_error": "server error (HTTP 503)",
                 "bad_request": "refusal as a bad request (HTTP 400)", "forbidden": "credentials refusal (HTTP 403)"}
 _AMOUNT_ROLES = ("balance", "past_due", "budget_amount")
+# What the partner received: a call to its API, or a line of a file it fetched.
+RECEIVED = ("partner.exchange", "partner.line")
 # Postings that move an account's balance: a real partner's test account then no longer holds what test_data says.
 _MOVES_MONEY = frozenset({"payment", "credit", "ach_return", "void"})
 
@@ -75,6 +77,7 @@ class PartnerSide:
         self._s = session
         self._faults: list[str] = []
         self._held: dict[str, dict[str, Decimal | str]] = {}  # what each arranged account's balance call answers
+        self._files = 0  # the files the partner sent in this scenario: each day's file names number them
 
     def holds_account(self, account: str, **values: Decimal | str) -> str:
         """The partner's balance call answers for ``account`` with ``values`` by balance role
@@ -84,6 +87,8 @@ class PartnerSide:
         which cannot be arranged, the biller's test account that holds ``values`` (else Not run)."""
         if self._s.partner_is_real:
             return self._test_account(values)
+        if not self._s.has_api:
+            return self._adjusted(account, values)
         biller, fields = self._s.biller, {}
         for role, value in values.items():
             name = biller.balance_field(role)
@@ -93,6 +98,25 @@ class PartnerSide:
             fields[name] = f"{value:.2f}" if isinstance(value, Decimal) else value
         if self._s.arranges:
             self._stub_side.add(self._s.stubs.account(account, fields))
+        self._held[account] = dict(values)
+        return account
+
+    def _adjusted(self, account: str, values: Mapping[str, Decimal | str]) -> str:
+        """A partner without RTDR says what an account holds in a balance adjustment file: it uploads one
+        over sFTP and the platform imports it, as its schedule would, before the payer looks."""
+        biller, platform = self._s.biller, self._s.current
+        spec = biller.file_for("adjustment_file")
+        if spec is None or out_of_scope(biller, "adjustment_file"):
+            raise ProfileError(f"{biller.partner.display_name} has neither RTDR nor a balance adjustment file "
+                               "(transports.adjustment_file): no scenario can say what an account holds")
+        assert platform is not None, "accounts are arranged inside a scenario"
+        codec = self._s.files
+        self._files += 1
+        name = spec.name(self._s.today, self._files)
+        self.upload(name, codec.file(spec, [codec.adjustment(spec, account, values)], name, self._s.today))
+        report = platform.import_inbox()
+        if report.rejected:
+            raise SitError(f"the platform refused the balance adjustment file the scenario sent: {report.rejected[0]}")
         self._held[account] = dict(values)
         return account
 
@@ -183,8 +207,8 @@ class PartnerSide:
     def calls(self, role: str | None = None, account: str | None = None) -> list[PartnerCall]:
         """This scenario's requests that reached the partner, of one role and for one account if given
         (a connection refused is evidence of the attempt, not something the partner received)."""
-        exchanges = self._s.recorder.scope_events("partner.exchange")
-        found = [_call(e) for e in exchanges if e.data.get("fault") != NOT_DELIVERED]
+        received = [e for e in self._s.recorder.scope_events() if e.kind in RECEIVED]
+        found = [_call(e) for e in received if e.data.get("fault") != NOT_DELIVERED]
         return [c for c in found
                 if (role is None or c.role == role) and (account is None or c.fields.get("account") == account)]
 
@@ -263,11 +287,7 @@ class ScenarioContext:
             fields = event.data.get("fields") or {}
             if fields.get("role") in _MOVES_MONEY and fields.get("account"):
                 self.session.moved_accounts.add(str(fields["account"]))
-        for received in self.session.sftp.drain():
-            direction = "partner -> platform" if received.direction == "upload" else "platform -> partner"
-            self.session.recorder.append("file.transferred", direction=direction, user=received.user,
-                                         path=received.path, size=received.size, sha256=received.sha256,
-                                         received_at=received.received_at, **_content(received))
+        self.session.record_transfers()
 
     def expect(self, wanted: str, expected: Any, actual: Any, saw: str | None = None, *,
                instead: str | None = None, show: Show | None = None) -> None:
@@ -414,12 +434,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(v) for v in (sorted(value) if isinstance(value, set | frozenset) else value)]
     return value
-
-
-def _content(received: Received) -> dict[str, Any]:
-    """An upload's content as evidence: text as it was sent (its first part if large), binary by its hash only."""
-    try:
-        text = received.head.decode("utf-8")
-    except UnicodeDecodeError:  # binary, or a multi-byte character cut at the limit: the sha256 identifies it
-        return {}
-    return {"content": text, "content_truncated": not received.complete}

@@ -33,6 +33,8 @@ from harness.feature_checks import check_features
 from harness.partner_mode import PartnerMode
 from harness.partners import Adapter, PartnerClient, PartnerStubs, load_adapter
 from harness.partners import tls as partner_tls
+from harness.partners.file_side import FileSide
+from harness.partners.files import OUTBOX, FileCodec
 from harness.partners.live import LiveSide
 from harness.partners.tap import Tap
 from harness.platform import Platform
@@ -52,12 +54,26 @@ from harness.stubs import (
     WireMockServer,
 )
 from harness.stubs.orphans import reap as reap_orphans
-from harness.transfer import SftpServer
+from harness.transfer import Received, SftpServer
 
 REPORTS = Path("reports")  # git-ignored: the event store and every projection of it
 DEFAULT_STORE = REPORTS / "events.sqlite"
 # The systems under test a biller profile may name (`platform:`); a real connector joins here.
 PLATFORMS = "sit_harness.platforms"  # the entry point group of the systems under test, by name
+
+
+# How the sFTP server's ledger says a file moved, and how the evidence says it.
+TRANSFER_DIRECTION = {"upload": "partner -> platform", "download": "platform -> partner"}
+
+
+def transfer_content(moved: Received) -> dict[str, Any]:
+    """A transferred file's content as evidence: text as it was sent (its first part if large), binary by
+    its hash only."""
+    try:
+        text = moved.head.decode("utf-8")
+    except UnicodeDecodeError:  # binary, or a multi-byte character cut at the limit: the sha256 identifies it
+        return {}
+    return {"content": text, "content_truncated": not moved.complete}
 
 
 def new_run_id(now: datetime) -> str:
@@ -177,8 +193,9 @@ class SitSession:
         self.workbook: list[SitCase] = biller_workbook(opts.project, self.biller)
         self._cases = {case.sit_id: case for case in self.workbook}
         self.adapter: Adapter = load_adapter(self.biller.partner)
-        self.stubs: PartnerStubs = self.adapter.stubs(self.biller.partner, self.biller.codes)
-        self.partner_host = self.biller.partner_host  # a missing subdomain is a profile fault, found now
+        self.has_api = self.biller.partner.has_api
+        self._stubs = self.adapter.stubs(self.biller.partner, self.biller.codes) if self.adapter.stubs else None
+        self.partner_host = self.biller.partner_host if self.has_api else None  # a missing subdomain: found now
         self.partner_mode = PartnerMode.of(opts.partner_mode, opts.partner_url, opts.partner_ca, opts.stub_pack,
                                            opts.stub_backend, opts.project, self.biller)
         self._tls = partner_tls.trust(opts.partner_ca) if opts.partner_mode != "stub" else None
@@ -201,7 +218,7 @@ class SitSession:
         # A live partner is called directly: no WireMock. Elsewhere the JVM starts in the background
         # while the store, sFTP and pytest's collection get ready; ``ready()`` waits for it.
         self._pool = ThreadPoolExecutor(1)
-        if not self.partner_mode.live:
+        if self.has_api and not self.partner_mode.live:
             self._wiremock = self._wiremock_backend(redactor)
             self._starting = self._pool.submit(self._wiremock.start)
         # A recorded pack answers for the accounts of its run: the same seed gives the same accounts.
@@ -240,27 +257,65 @@ class SitSession:
             return ExternalWireMock(opts.wiremock_url or "")
         return ProcessWireMock(opts.project, self._workdir, log, redactor.scrub, opts.wiremock_port)
 
+    @property
+    def stubs(self) -> PartnerStubs:
+        """The partner's stub side (an API partner's adapter): how steps arrange and read its API."""
+        if self._stubs is None:
+            raise SitError(f"{self.biller.partner.display_name} has no API to arrange: a scenario about partner calls "
+                           "is tagged @transport:api, so that it is N/A for a partner whose integration is files")
+        return self._stubs
+
+    @property
+    def files(self) -> FileCodec:
+        """The partner's file codec (a file partner's adapter): how it writes the files it sends."""
+        if self.adapter.files is None:
+            raise SitError(f"{self.biller.partner.display_name} sends no files of the profiles' layouts")
+        return self.adapter.files(self.biller)
+
     def _load_partner_side(self) -> None:
         partner, opts = self.biller.partner, self.options
+        if not self.has_api:
+            self._load_file_side()
+            return
         creds = partner.credentials
+        assert creds is not None  # a partner with an API has its credentials (the profile says so)
         live = self.partner_mode.live
         tap = Tap() if live else None
         # A stub or a proxy stands for the partner's host: it is named in the Host header; a live partner is its URL.
         base_url = (opts.partner_url or "") if live else self._wiremock_url
-        self.client: PartnerClient = self.adapter.client(
+        assert self.adapter.client is not None  # load_adapter checked it
+        self.client: PartnerClient | None = self.adapter.client(
             partner, base_url, self.secrets.get(creds.user_env), self.secrets.get(creds.secret_env),
             self.biller.pump.timeout_seconds, token=self.partner_mode.issued_token(self.biller, self.secrets),
             host=None if live else self.partner_host, codes=self.biller.codes, tls=self._tls, tap=tap,
         )
         if tap is not None:
             self.wiremock_version = None
-            self.side: StubSide | LiveSide = LiveSide(tap, self.recorder, self.stubs.decode)
+            self.side: StubSide | LiveSide | FileSide = LiveSide(tap, self.recorder, self.stubs.decode)
             return
         admin = WireMockAdmin(self._wiremock_url)
         self.wiremock_version = admin.version()
         self.side = StubSide(admin, self.partner_mode.pack, self.recorder, self.stubs.decode,
                              traffic=lambda: self.client.requests_sent)
         self.side.load()
+
+    def _load_file_side(self) -> None:
+        """A partner whose integration is files: no client, no WireMock; it fetches its files over sFTP."""
+        assert self.adapter.files is not None  # load_adapter checked it
+        account = self.biller.profile.sftp
+        self.client = None
+        self.wiremock_version = None
+        self.side = FileSide(self.sftp, (account.user, self.secrets.get(account.password_env)),
+                             lambda: self.sftp.inbox(account.user) / OUTBOX, self.biller.file_for("payment_posting"),
+                             self.files, self.recorder, self.record_transfers)
+
+    def record_transfers(self) -> None:
+        """Every file the sFTP server saw move since the last look, as ``file.transferred`` events with their
+        digests: the partner's uploads to the platform, and its downloads of the platform's files."""
+        for moved in self.sftp.drain():
+            self.recorder.append("file.transferred", direction=TRANSFER_DIRECTION[moved.direction], user=moved.user,
+                                 path=moved.path, size=moved.size, sha256=moved.sha256, received_at=moved.received_at,
+                                 **transfer_content(moved))
 
     @property
     def _wiremock_url(self) -> str:
@@ -320,6 +375,9 @@ class SitSession:
     def take_partner_offline(self) -> str:
         """The partner's service stops: the platform's partner client is pointed at a loopback port
         bound but not listening, so each call is refused (ECONNREFUSED). Returns that address."""
+        if self.client is None:
+            raise SitError(f"{self.biller.partner.display_name} has no service to take offline: its integration is "
+                           "files (a scenario about it is tagged @transport:api)")
         if self._refusing is None:
             self._refusing = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self._refusing.bind(("127.0.0.1", 0))
@@ -329,7 +387,7 @@ class SitSession:
 
     def bring_partner_back(self) -> None:
         """The partner's service runs again (and at each scenario's start)."""
-        if self._refusing is not None:
+        if self._refusing is not None and self.client is not None:
             self.client.reroute(None)
             self._refusing.close()
             self._refusing = None
@@ -375,7 +433,7 @@ class SitSession:
         """Take down whatever ``start`` got as far as bringing up: every part, even when one of them
         fails (the failure is raised once every part went down). Calling it again does no harm."""
         parts: list[Callable[[], object]] = []  # in the order they go down
-        if hasattr(self, "client"):
+        if getattr(self, "client", None) is not None:
             parts.append(self.client.close)
         if self._refusing is not None:
             parts.append(self._refusing.close)

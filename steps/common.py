@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from harness.catalogue import given, then, when
 from harness.errors import SitError
-from harness.platform import PlatformRefusal, TxStatus
+from harness.platform import PlatformRefusal, PumpReport, TxStatus
 from harness.scenario import ScenarioContext, counted, listed, say
 
 METHOD_NAMES = {"CC": "card", "ACH": "ACH"}
@@ -151,10 +151,19 @@ def partner_holds_account_past_due(sit: ScenarioContext, balance: Decimal, past_
     arrange_account(sit, balance=balance, past_due=past_due)
 
 
+def pump(sit: ScenarioContext) -> PumpReport:
+    """The platform sends every pending and parked transaction to the partner: each by a call where
+    postings travel by API; where they travel in a file, into the day's batch, and the batch closes
+    with the payment file the partner fetches."""
+    report = sit.platform.run_pump()
+    sit.vars["batch"] = sit.platform.close_batch()
+    return report
+
+
 @when("the data pump runs")
 def pump_runs(sit: ScenarioContext) -> None:
-    """The platform sends every pending and parked transaction to the partner."""
-    sit.vars["pump"] = sit.platform.run_pump()
+    """See ``pump``."""
+    sit.vars["pump"] = pump(sit)
 
 
 @then("the {what:Role} is posted exactly once")

@@ -116,14 +116,24 @@ def faulty_records(sit: ScenarioContext, datatable: list[list[str]]) -> None:
 @when("the partner uploads the invoice file to the platform's sFTP inbox")
 def upload_invoice_file(sit: ScenarioContext) -> None:
     """The partner puts the file on the platform's sFTP server under its usual name."""
-    layout = sit.biller.partner.invoice_file
-    content = render_invoice_file(layout, sit.vars["records"], closed=sit.vars.get("closed", ()),
-                                  adjustments=sit.vars.get("adjustments"), encoding=sit.vars.get("encoding", "UTF-8"),
-                                  bom=sit.vars.get("bom", False))
-    name = expected_file_name(layout, sit.session.today)
+    name, content = _invoice_file(sit)
     sit.partner.upload(name, content)
     sit.vars["content"] = content
     sit.vars["file"] = {"path": name, "size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+
+
+def _invoice_file(sit: ScenarioContext) -> tuple[str, bytes]:
+    """The scenario's records as the partner writes its invoice file: its XML export, or the biller's layout."""
+    today, spec = sit.session.today, sit.biller.file_for("invoice_load")
+    if spec is not None:
+        name = spec.name(today)
+        return name, sit.session.files.file(spec, sit.vars["records"], name, today, bom=sit.vars.get("bom", False))
+    layout = sit.biller.partner.invoice_file
+    assert layout is not None  # a partner's invoices are its export or a file of its own (the profile says)
+    content = render_invoice_file(layout, sit.vars["records"], closed=sit.vars.get("closed", ()),
+                                  adjustments=sit.vars.get("adjustments"), encoding=sit.vars.get("encoding", "UTF-8"),
+                                  bom=sit.vars.get("bom", False))
+    return expected_file_name(layout, today), content
 
 
 @when("the partner uploads the same invoice file again under another name")

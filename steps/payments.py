@@ -16,6 +16,7 @@ from steps.common import (
     because,
     method_name,
     money_cell,
+    pump,
     references,
     remember,
     rows,
@@ -219,7 +220,7 @@ def over_largest_refused(sit: ScenarioContext) -> None:
     amount = largest(sit) + Decimal("0.01")
     tried = attempt(sit, "payment", f"a payment of {amount} by ACH",
                     lambda: sit.platform.pay(sit.vars["account"], amount, "ACH"))
-    sit.platform.run_pump()
+    pump(sit)
     _refused(sit, tried)
     sit.expect("the partner to receive {} more", 0, len(postings.received(sit, sit.vars["account"])) - before,
                "the partner received {} more", instead="it received {} more", show=counted("posting"))

@@ -19,6 +19,7 @@ from steps.common import (
     attempt,
     because,
     last_tried,
+    pump,
     remember,
     status,
 )
@@ -41,7 +42,7 @@ def posted_credit(sit: ScenarioContext, amount: Decimal) -> None:
 
 
 def _posted(sit: ScenarioContext, what: str, key: str) -> None:
-    sit.platform.run_pump()
+    pump(sit)
     tx = sit.platform.transaction(key)
     sit.expect(f"{what} {key} to be {{}}", TxStatus.POSTED.value, tx.status.value,
                f"{what} {key} is {{}}{because(tx.reason)}", instead=f"it is {{}}{because(tx.reason)}", show=status)

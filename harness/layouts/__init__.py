@@ -10,6 +10,7 @@ to the same records.
 from harness.layouts.models import CsvLayout, FixedLayout, Layout, LayoutField, RecordLayout, XmlLayout
 from harness.layouts.reader import load, read
 from harness.layouts.records import LoadedFile, Record, Rejection
+from harness.layouts.values import Raw
 from harness.layouts.writer import render, write
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Layout",
     "LayoutField",
     "LoadedFile",
+    "Raw",
     "Record",
     "RecordLayout",
     "Rejection",

@@ -11,6 +11,7 @@ from decimal import Decimal
 from harness.layouts.models import NUMERIC, LayoutField
 from harness.layouts.values import (
     Fault,
+    Raw,
     Value,
     format_amount,
     parse_amount,
@@ -112,6 +113,8 @@ def _value(spec: LayoutField, label: str, fmt: str, text: str) -> Value:
 
 def _text(spec: LayoutField, fmt: str, value: Value) -> tuple[str, str]:
     """The sign ("-" or "") and the digits or text of a value, as the layout writes it."""
+    if isinstance(value, Raw):
+        return "", str(value)
     if spec.type == "amount":
         if not isinstance(value, Decimal | int):
             raise ValueError(f"{spec.name}: {value!r} is not an amount")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from harness.layouts.fields import Codec, fixed_codec, plain_codec
-from harness.layouts.models import CsvLayout, FixedLayout, RecordKind, RecordLayout, XmlLayout, fixed_spans
+from harness.layouts.models import CsvLayout, FixedLayout, LayoutField, RecordKind, RecordLayout, XmlLayout, fixed_spans
 from harness.layouts.records import WHOLE, FileFault, Record, Rejection
 from harness.layouts.values import Fault, Value, quote
 from harness.layouts.xml import NAME, child_texts, root_children
@@ -72,10 +72,17 @@ def text_lines(stream: IO[bytes], encoding: str) -> Iterator[str]:
 
 # --- CSV -------------------------------------------------------------------------------------------------------
 
+def words(spec: LayoutField) -> str:
+    """A field as a rejection names it: its name in words (account_number -> account number), so that
+    rejections read the same in every layout."""
+    return spec.name.replace("_", " ")
+
+
 def csv_codecs(layout: CsvLayout, record: RecordLayout) -> list[Codec]:
     offset = layout.record_type.column if layout.record_type and layout.record_type.column else 0
     columns = [n + 1 if not offset or n + 1 < offset else n + 2 for n in range(len(record.fields))]
-    return [plain_codec(spec, f"{spec.name} (column {column})", layout.date_format)
+    return [plain_codec(spec, f"{words(spec)} (column {column}{', ' + spec.label if spec.label else ''})",
+                        layout.date_format)
             for spec, column in zip(record.fields, columns, strict=True)]
 
 
@@ -138,7 +145,7 @@ class _FixedPlan:
 def fixed_plans(layout: FixedLayout) -> dict[RecordKind, _FixedPlan]:
     plans: dict[RecordKind, _FixedPlan] = {}
     for kind, record in layout.records().items():
-        slices = [(fixed_codec(spec, f"{spec.name} (positions {begin + 1}-{end})", layout.date_format, end - begin),
+        slices = [(fixed_codec(spec, f"{words(spec)} (positions {begin + 1}-{end})", layout.date_format, end - begin),
                    begin, end) for spec, begin, end in fixed_spans(layout, record) if spec is not None]
         ends = [end for _, _, end in fixed_spans(layout, record)]
         plans[kind] = _FixedPlan(slices, layout.width or max(ends))

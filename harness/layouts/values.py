@@ -14,6 +14,11 @@ from functools import lru_cache
 
 Value = str | Decimal | date | int | None
 
+
+class Raw(str):
+    """Text a writer puts in a field as it is, whatever the field's type: how a test writes the value a
+    partner got wrong (an amount "abc", a date "13/45/2026") for the reader to reject."""
+
 _AMOUNT = re.compile(r"(?P<sign>[+-]?)(?P<whole>\d*)(?:\.(?P<frac>\d*))?")
 _DIGITS = re.compile(r"\d+")
 MAX_WHOLE_DIGITS = 12

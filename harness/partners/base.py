@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from harness.errors import ProfileError
+from harness.partners.files import FileCodec
 from harness.partners.tap import Tap
 from harness.profiles import ChangeLogCall, PartnerProfile
 
@@ -255,8 +256,12 @@ def stage(name: str, request: dict[str, Any], response: dict[str, Any], scenario
 
 @dataclass(frozen=True)
 class Adapter:
-    client: type[PartnerClient]
-    stubs: type[PartnerStubs]
+    """A partner's adapter: for an API, the platform's client and the stub side that speaks its protocol
+    to WireMock; for files, the codec that says what the partner means by a line."""
+
+    client: type[PartnerClient] | None = None
+    stubs: type[PartnerStubs] | None = None
+    files: type[FileCodec] | None = None
 
 
 ADAPTERS = "sit_harness.partners"  # the entry point group adapters are registered in, by name
@@ -274,5 +279,11 @@ def load_adapter(partner: PartnerProfile) -> Adapter:
     adapter = found[name].load()
     if not isinstance(adapter, Adapter):
         raise ProfileError(f"the '{name}' partner adapter ({found[name].value}) is not an Adapter(client=..., "
-                           "stubs=...)")
+                           "stubs=...) or Adapter(files=...)")
+    if partner.has_api and (adapter.client is None or adapter.stubs is None):
+        raise ProfileError(f"partner profile {partner.name}: something travels by api (transports), but the "
+                           f"'{name}' adapter has no API client and stubs: give the capability a file transport")
+    if not partner.has_api and adapter.files is None:
+        raise ProfileError(f"partner profile {partner.name}: nothing travels by api, but the '{name}' adapter has "
+                           "no file codec (Adapter(files=...))")
     return adapter

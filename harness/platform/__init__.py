@@ -3,6 +3,7 @@
 from harness.platform.port import (
     AccountNotFound,
     Balance,
+    BatchReport,
     Bill,
     Configuration,
     ImportReport,
@@ -16,6 +17,7 @@ from harness.platform.port import (
 __all__ = [
     "AccountNotFound",
     "Balance",
+    "BatchReport",
     "Bill",
     "Configuration",
     "ImportReport",

@@ -19,6 +19,7 @@ METHODS = ("CC", "ACH")
 
 class TxStatus(StrEnum):
     PENDING = "pending"  # waiting for the data pump
+    BATCHED = "batched"  # in the day's payment file, which is written at batch close
     POSTED = "posted"
     PARKED = "parked"  # the partner kept failing; retried at the next pump run
     FAILED = "failed"  # the partner refused it; needs a person
@@ -96,7 +97,17 @@ class PumpReport:
     parked: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
+    batched: tuple[str, ...] = ()  # in the day's payment file, written at batch close
     notes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What batch close wrote: the payment file (None when the day had nothing for one) and its postings."""
+
+    file: str | None = None
+    keys: tuple[str, ...] = ()
+    total: Decimal = Decimal("0.00")
 
 
 class Platform(ABC):
@@ -143,6 +154,11 @@ class Platform(ABC):
     @abstractmethod
     def run_pump(self) -> PumpReport:
         """Run the data pump: send every pending and parked transaction to the partner."""
+
+    @abstractmethod
+    def close_batch(self) -> BatchReport:
+        """Close the day's batch: where postings travel in a payment file, write it with every
+        transaction the pump batched, for the partner to fetch. Nothing to do where they travel by API."""
 
     @abstractmethod
     def transaction(self, key: str) -> Transaction: ...

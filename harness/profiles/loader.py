@@ -12,14 +12,30 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import ProfileError
 from harness.profiles.models import (
+    FILE_FIELDS,
+    INVOICE_EXPORT,
     BillerProfile,
     Capability,
+    FileSpec,
     PartnerProfile,
     PumpPolicy,
     Setting,
     SettingType,
     Status,
+    Transport,
 )
+
+# What each file must carry for the platform to act on it, by what it carries (FILE_FIELDS).
+FILE_NEEDS = {"invoice_load": ("account_number", "invoice_number", "amount_due"),
+              "adjustment_file": ("account_number", "balance"),
+              "postings": ("transaction", "reference", "account", "amount")}
+FILE_DIRECTION = {"invoice_load": "in", "adjustment_file": "in", "postings": "out"}
+
+
+def carries(capability: str) -> str:
+    """What a file travelling for ``capability`` carries: invoices, adjustments, or the postings (every
+    posting and account change goes in the one payment file)."""
+    return capability if capability in ("invoice_load", "adjustment_file") else "postings"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -148,6 +164,18 @@ class Biller:
         """
         return self.setting(f"{role}_field") or self.partner.balance_reply.get(role)
 
+    def transport(self, capability: str) -> Transport:
+        """How ``capability`` travels for this biller (the partner profile's transports)."""
+        return self.partner.transport(capability)
+
+    def file_for(self, capability: str) -> FileSpec | None:
+        """The file ``capability`` travels in, if it travels in one of the profiles' ``files`` (the
+        biller's own file of that name, else the partner's); None for the API, callbacks and invoice_file."""
+        name = self.transport(capability).file
+        if name is None or name == INVOICE_EXPORT:
+            return None
+        return self.profile.files.get(name) or self.partner.files[name]
+
     def capability(self, name: str) -> Capability | None:
         return self.partner.capabilities.get(name)
 
@@ -215,7 +243,33 @@ def load_biller(project: Path, slug_or_path: str) -> Biller:
     partner = load_partner(project, profile.partner)
     _check_capabilities(path, profile, partner)
     _check_settings(path, profile, partner)
+    _check_files(path, profile, partner)
     return Biller(profile=profile, partner=partner, path=path)
+
+
+def _check_files(path: Path, profile: BillerProfile, partner: PartnerProfile) -> None:
+    """Each file a transport names is the biller's or the partner's, goes the way its capability
+    travels, and its layout's detail carries what the platform needs of it, in the platform's names."""
+    for capability, transport in partner.transports.items():
+        name = transport.file
+        if name is None or name == INVOICE_EXPORT:
+            continue
+        spec = profile.files.get(name) or partner.files.get(name)
+        if spec is None:
+            raise ProfileError(f"{where(path, ['files'])}: field 'files': {partner.name} sends {capability} in "
+                               f"file '{name}' (transports), which neither the biller's nor the partner's files has")
+        owner, at = ("biller", ["files", name]) if name in profile.files else ("partner", None)
+        loc = where(path, at) if at else f"fixtures/partners/{partner.name}.yaml"
+        what = carries(capability)
+        if spec.direction != FILE_DIRECTION[what]:
+            raise ProfileError(f"{loc}: field 'files.{name}.direction': {capability} goes "
+                               f"{FILE_DIRECTION[what]}, not {spec.direction} ({owner}'s file)")
+        fields = [f.name for f in spec.layout.detail.fields]
+        if unknown := [f for f in fields if f not in FILE_FIELDS[what]]:
+            raise ProfileError(f"{loc}: field 'files.{name}.layout.detail': '{unknown[0]}' is not a field the platform "
+                               f"knows in this file (known: {', '.join(FILE_FIELDS[what])})")
+        if missing := [f for f in FILE_NEEDS[what] if f not in fields]:
+            raise ProfileError(f"{loc}: field 'files.{name}.layout.detail': the file needs a '{missing[0]}' field")
 
 
 def _check_capabilities(path: Path, profile: BillerProfile, partner: PartnerProfile) -> None:

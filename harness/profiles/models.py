@@ -14,7 +14,9 @@ from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
+
+from harness.layouts.models import Layout
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -241,12 +243,70 @@ class EvidenceRules(_Model):
     )
 
 
+# The capabilities that travel between platform and partner, and so have a transport: the others
+# (configuration, past due, billing models) are facts about how the biller is set up.
+TRAVELLING = ("invoice_load", "rtdr_balance", "adjustment_file", "payment_posting", "credit_posting",
+              "ach_reject_posting", "void_posting", "paperless_change", "autopay_change", "phone_change",
+              "email_change", "bill_images", "partner_callbacks")
+# What a file carries, by the capability it travels for: the names its layout's detail fields may have.
+FILE_FIELDS: dict[str, tuple[str, ...]] = {
+    "invoice_load": ("account_number", "invoice_number", "customer_name", "email", "service_address", "bill_date",
+                     "due_date", "amount_due", "past_due"),
+    "adjustment_file": ("account_number", "balance", "past_due", "block_indicator", "budget_amount",
+                        "customer_name"),
+    "postings": ("transaction", "reference", "account", "amount", "method", "payment_code", "original",
+                 "return_code", "date", "program", "value", "channel"),
+}
+
+
+class FileSpec(_Model):
+    """One file the integration moves over sFTP: which way, when, under what name, in what layout."""
+
+    direction: Literal["in", "out"] = Field(description="in: partner -> platform; out: platform -> partner")
+    naming: NonEmpty = Field(
+        description="the file name as strftime of the business date; {seq} numbers the day's files (01, 02...)")
+    schedule: NonEmpty = Field(description="when it moves, in words: 'daily by 06:00', 'at batch close, 20:00'")
+    delivery: Literal["fetch"] = Field(
+        default="fetch", description="out: the partner fetches it over sFTP from the platform's outbox folder")
+    layout: Layout
+
+    @property
+    def glob(self) -> str:
+        """The names this file may have, as a glob: each date part and the sequence a wildcard."""
+        return re.sub(r"(%[a-zA-Z])+|\{seq\}", "*", self.naming).replace("**", "*")
+
+    def name(self, day: date, seq: int = 1) -> str:
+        return day.strftime(self.naming).replace("{seq}", f"{seq:02d}")
+
+
+class Transport(_Model):
+    """How one capability travels (DESIGN principle 8): partner API calls, a file over sFTP (``file``
+    names an entry of the biller's or partner's ``files``), or the partner calling the platform back."""
+
+    kind: Literal["api", "file", "callback"]
+    file: str | None = Field(default=None, description="kind file: the name of the file in 'files'")
+
+    @model_validator(mode="after")
+    def _file_named(self) -> Transport:
+        if (self.kind == "file") != (self.file is not None):
+            raise ValueError("a file transport names its file (file: NAME), and only a file transport does")
+        return self
+
+
+# How a capability the profile's transports do not list travels: invoices as the XML export of the
+# partner's ``invoice_file``, callbacks as callbacks, the rest by the partner's API.
+INVOICE_EXPORT = "invoice_file"
+DEFAULT_TRANSPORTS = {"invoice_load": Transport(kind="file", file=INVOICE_EXPORT),
+                      "partner_callbacks": Transport(kind="callback")}
+API = Transport(kind="api")
+
+
 class PartnerProfile(_Model):
     name: str
     display_name: str
     adapter: str
     product: str
-    endpoint_path: str = Field(description="path of the partner's API on its host")
+    endpoint_path: str = Field(default="", description="path of the partner's API on its host (none: no API)")
     endpoints: dict[str, str] = Field(
         default_factory=dict, description="call role -> path, for calls not sent to endpoint_path"
     )
@@ -267,8 +327,13 @@ class PartnerProfile(_Model):
     diagnostics: list[Diagnostic] = Field(
         default_factory=list, description="likely causes of partner errors, shown with the failure"
     )
-    credentials: Credentials
+    credentials: Credentials | None = Field(default=None, description="the partner API's (none: it has no API)")
     capabilities: dict[str, Capability]
+    transports: dict[str, Transport] = Field(
+        default_factory=dict, description="capability -> how it travels; not listed: invoices as invoice_file, "
+        "callbacks as callbacks, the rest by api")
+    files: dict[str, FileSpec] = Field(
+        default_factory=dict, description="the files the transports name (a biller's own files override them)")
     settings: dict[str, Setting] = Field(
         default_factory=dict, description="role -> the biller advanced setting that holds it (number, type, meaning)"
     )
@@ -290,7 +355,8 @@ class PartnerProfile(_Model):
     required_configuration: list[Required] = Field(
         default_factory=list, description="platform options and biller settings the integration needs"
     )
-    invoice_file: InvoiceFile
+    invoice_file: InvoiceFile | None = Field(
+        default=None, description="the XML invoice export (a partner whose invoices are a file of 'files' has none)")
     evidence: EvidenceRules = EvidenceRules()
     notes: list[str] = Field(default_factory=list)
 
@@ -302,6 +368,34 @@ class PartnerProfile(_Model):
             if (other := seen.setdefault(setting.number, role)) != role:
                 raise ValueError(f"'{other}' and '{role}' both name setting {setting.number}")
         return settings
+
+    @model_validator(mode="after")
+    def _transports(self) -> PartnerProfile:
+        for name in self.transports:
+            if name not in TRAVELLING:
+                raise ValueError(f"transports: '{name}' does not travel (those that do: {', '.join(TRAVELLING)})")
+        if self.credentials is None or not self.endpoint_path:
+            api = [name for name in TRAVELLING if self.transport(name).kind == "api" and self._in_use(name)]
+            if api:
+                raise ValueError(f"'{api[0]}' travels by api (transports) but the partner has no API: give "
+                                 "endpoint_path and credentials, or a file transport")
+        if self.transport("invoice_load").file == INVOICE_EXPORT and self.invoice_file is None \
+                and self._in_use("invoice_load"):
+            raise ValueError("invoice_load needs invoice_file, or a file of its own (transports.invoice_load)")
+        return self
+
+    def _in_use(self, capability: str) -> bool:
+        cap = self.capabilities.get(capability)
+        return cap is not None and cap.status is not Status.NOT_SUPPORTED
+
+    def transport(self, capability: str) -> Transport:
+        """How ``capability`` travels: as the profile's transports say, else by the partner's API."""
+        return self.transports.get(capability) or DEFAULT_TRANSPORTS.get(capability, API)
+
+    @property
+    def has_api(self) -> bool:
+        """Whether anything travels by the partner's API: else the harness starts no WireMock and no HTTP client."""
+        return any(self.transport(name).kind == "api" and self._in_use(name) for name in TRAVELLING)
 
     def setting_of(self, number: int) -> Setting | None:
         """The biller advanced setting ``number``, if the integration reads it."""
@@ -374,6 +468,9 @@ class BillerProfile(_Model):
     )
     products: list[str] = Field(default_factory=list)
     sftp: SftpAccount
+    files: dict[str, FileSpec] = Field(
+        default_factory=dict, description="this biller's own files (layouts, names, schedules), by the name the "
+        "partner's transports give them: they override the partner's")
     pump: PumpPolicy | None = None
     seed: int | None = Field(default=None, description="Faker seed; derived from the slug when absent")
     subdomain: str | None = Field(default=None, description="the biller's customer subdomain at the partner")

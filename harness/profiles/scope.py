@@ -20,22 +20,30 @@ scenarios that post it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.errors import ProfileError
 from harness.profiles.loader import Biller
-from harness.profiles.models import SettingType, Status
+from harness.profiles.models import FileSpec, SettingType, Status
 
 CAPABILITY_TAG = "capability:"
 PARTNER_TAG = "partner:"
 SETTING_TAG = "setting:"
 SETTING_OFF_TAG = "setting-off:"
 LAYOUT_TAG = "layout:"
-# What a partner's invoice file layout may hold that a scenario needs: tag value -> (its field, in words).
+TRANSPORT_TAG = "transport:"
+# What a partner's XML invoice export may hold that a scenario needs: tag value -> (its field, in words).
 LAYOUT_PARTS = {
     "charge_lines": ("lines", "charge lines (invoice_file.lines)"),
     "item_status": ("otherwise", "item status for the items it does not load (invoice_file.only_when, otherwise)"),
+}
+# What an invoice file in a layout of the profiles' ``files`` may have: tag value -> (does it, in words).
+FILE_PARTS: dict[str, tuple[Callable[[FileSpec], bool], str]] = {
+    "trailer": (lambda spec: spec.layout.trailer is not None and any(f.control for f in spec.layout.trailer.fields),
+                "a trailer with control fields"),
+    "fixed_width": (lambda spec: spec.layout.format == "fixed", "fixed-width lines"),
+    "record_types": (lambda spec: getattr(spec.layout, "record_type", None) is not None, "record types"),
 }
 WITHHELD_TAG = "withheld:"
 
@@ -107,6 +115,20 @@ def scenario_scope(biller: Biller, tags: Iterable[str], posted_in: Mapping[str, 
             return reason
         if tag.startswith(WITHHELD_TAG) and (reason := _taken(biller, tag.removeprefix(WITHHELD_TAG), posted_in)):
             return reason
+    return _transport(biller, tags)
+
+
+def _transport(biller: Biller, tags: Iterable[str]) -> str | None:
+    """None unless the scenario is about one transport (``@transport:api``: partner calls, their faults and
+    retries) while one of its capabilities travels by another; then why it is N/A."""
+    tags = list(tags)
+    for wanted in (tag.removeprefix(TRANSPORT_TAG) for tag in tags if tag.startswith(TRANSPORT_TAG)):
+        for capability in (tag.removeprefix(CAPABILITY_TAG) for tag in tags if tag.startswith(CAPABILITY_TAG)):
+            transport = biller.transport(capability)
+            if transport.kind != wanted:
+                how = f"in the {transport.file} file" if transport.file else f"by {transport.kind}"
+                return (f"{capability.replace('_', ' ').capitalize()} travels to {biller.partner.display_name} {how} "
+                        f"(transports.{capability}): this case is about its {wanted} transport")
     return None
 
 
@@ -120,14 +142,17 @@ def _on(biller: Biller, role: str) -> str | None:
 
 
 def _not_in_layout(biller: Biller, part: str) -> str | None:
-    """None when the partner's invoice file layout holds ``part``, else why the scenario is N/A."""
-    if part not in LAYOUT_PARTS:
+    """None when the invoice file's layout holds ``part``, else why the scenario is N/A."""
+    if part not in LAYOUT_PARTS and part not in FILE_PARTS:
         raise ProfileError(f"tag @{LAYOUT_TAG}{part}: no such part of an invoice file layout "
-                           f"(parts: {', '.join(LAYOUT_PARTS)})")
+                           f"(parts: {', '.join([*LAYOUT_PARTS, *FILE_PARTS])})")
+    spec, export = biller.file_for("invoice_load"), biller.partner.invoice_file
+    where = f"Not in the invoice file of {biller.profile.name if spec else biller.partner.display_name}"
+    if part in FILE_PARTS:
+        has, words = FILE_PARTS[part]
+        return None if spec is not None and has(spec) else f"{where}: its layout has no {words}"
     field, words = LAYOUT_PARTS[part]
-    if getattr(biller.partner.invoice_file, field):
-        return None
-    return f"Not in the invoice file of {biller.partner.display_name}: its layout has no {words}"
+    return None if export is not None and getattr(export, field) else f"{where}: its layout has no {words}"
 
 
 def withheld_rule(biller: Biller, role: str) -> str:

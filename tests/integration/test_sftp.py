@@ -24,6 +24,7 @@ from faker import Faker
 
 from harness.events import Recorder, Redactor, SQLiteStore
 from harness.scenario import ScenarioContext
+from harness.session import SitSession
 from harness.transfer import Received, SftpServer, TransferError, download, listdir, upload
 
 PASSWORDS = {"biller": "s3cret-biller", "other": "s3cret-other"}
@@ -490,6 +491,7 @@ def test_scenario_records_each_transfer_with_its_direction(server: SftpServer, t
     # observe() reads only the recorder, the sFTP ledger and the stub side; the side saw no exchange here.
     recorder = Recorder(SQLiteStore(tmp_path / "events.sqlite"), "run-1", Redactor())
     session: Any = SimpleNamespace(recorder=recorder, sftp=server, side=SimpleNamespace(drain=lambda force: []))
+    session.record_transfers = lambda: SitSession.record_transfers(session)
     sit = ScenarioContext("SIT-FILE-001", "Files both ways", session, platform=None, fake=Faker())  # type: ignore[arg-type]
     _leave(server, "biller", "outbox/payments_20261130.csv", PAYMENTS)
     asyncio.run(_upload_then_download(server))

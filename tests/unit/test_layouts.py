@@ -193,8 +193,8 @@ CSV_NO_TRAILER, FIXED_NO_TRAILER = layout_of(CSV_YAML, trailer=None), layout_of(
         ('D,A2,"1,00",12/01/2026,x', "amount", "amount (column 3) '1,00' is not a number"),
         ("D,A2,1e2,12/01/2026,x", "amount", "amount (column 3) '1e2' is not a plain amount"),
         ("D,A2,1.005,12/01/2026,x", "amount", "amount (column 3) '1.005' has more than 2 decimals"),
-        ("D,A2,1.00,2026-12-01,x", "paid_on", "paid_on (column 4) '2026-12-01' is not a date (expected %m/%d/%Y)"),
-        ("D,,1.00,12/01/2026,x", "account_number", "missing account_number (column 2)"),
+        ("D,A2,1.00,2026-12-01,x", "paid_on", "paid on (column 4) '2026-12-01' is not a date (expected %m/%d/%Y)"),
+        ("D,,1.00,12/01/2026,x", "account_number", "missing account number (column 2)"),
         ("X,A2,1.00,12/01/2026,x", "record_type", "unknown record type 'X' (column 1)"),
     ],
     ids=["field-count", "amount", "exponent", "decimals", "date", "missing", "record-type"],
@@ -225,15 +225,15 @@ def fixed_file(*details: str) -> bytes:
     ("line", "field", "reason"),
     [
         ("DA2          000000100+2026120", "paid_on",
-         "short line: 30 characters, a detail record has 51: paid_on (positions 24-31) is cut"),
+         "short line: 30 characters, a detail record has 51: paid on (positions 24-31) is cut"),
         ("DA2          000000100+20261301x", "paid_on",
-         "paid_on (positions 24-31) '20261301' is not a date (expected %Y%m%d)"),
+         "paid on (positions 24-31) '20261301' is not a date (expected %Y%m%d)"),
         ("DA2          000000100020261201", "amount",
          "amount (positions 14-23) '0000001000' has no trailing sign (+ or -)"),
         ("DA2          00000x100+20261201", "amount",
          "amount (positions 14-23) 'x100' is not a number (digits only, 2 decimals implied)"),
         ("ZA2          000000100+20261201x", "record_type", "unknown record type 'Z' (positions 1-1)"),
-        ("D            000000100+", "account_number", "missing account_number (positions 2-13)"),
+        ("D            000000100+", "account_number", "missing account number (positions 2-13)"),
     ],
     ids=["short-line", "date", "trailing-sign", "amount", "record-type", "missing"],
 )
@@ -320,7 +320,7 @@ def test_a_bad_trailer_rejects_the_file_without_checking_it(tmp_path: Path) -> N
     loaded = load(put(tmp_path, b"H,12/01/2026,\r\nD,A1,1.00,,\r\nT,one,1.00\r\n"), CSV)
 
     assert [(r.line, r.field, r.reason, r.whole_file) for r in loaded.rejected] == [
-        (3, "record_count", "record_count (column 2) 'one' is not a whole number", True)]
+        (3, "record_count", "record count (column 2) 'one' is not a whole number", True)]
     assert loaded.rejected[0].hint == "the whole file is rejected: the trailer record does not read"
 
 

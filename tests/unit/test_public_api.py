@@ -18,7 +18,7 @@ PUBLIC = {
                          "lint_biller",
                          "lint_project", "load_biller", "load_partner", "out_of_scope", "read_model",
                          "scenario_scope", "withheld_rule"],
-    "harness.layouts": ["CsvLayout", "FixedLayout", "Layout", "LayoutField", "LoadedFile", "Record", "RecordLayout",
+    "harness.layouts": ["CsvLayout", "FixedLayout", "Layout", "LayoutField", "LoadedFile", "Raw", "Record", "RecordLayout",
                         "Rejection", "XmlLayout", "load", "read", "render", "write"],
     "harness.partners": ["FAULTS", "AccountNotFound", "Adapter", "Outcome", "PartnerClient", "PartnerRejected",
                          "PartnerStubs", "PartnerUnavailable", "PostResult", "Posting", "PostingKind", "load_adapter"],

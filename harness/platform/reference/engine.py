@@ -8,22 +8,26 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from harness import layouts
 from harness.events import Recorder
+from harness.layouts.values import Value
 from harness.partners import AccountNotFound as PartnerAccountNotFound
 from harness.partners import PartnerClient, PartnerUnavailable
 from harness.partners import PartnerRejected as PartnerRefused
+from harness.partners.files import OUTBOX, control_values
 from harness.platform import nacha
 from harness.platform.invoices import Rejection, iter_invoice_file
 from harness.platform.port import (
     METHODS,
     AccountNotFound,
     Balance,
+    BatchReport,
     Bill,
     Configuration,
     ImportReport,
@@ -33,12 +37,19 @@ from harness.platform.port import (
     Transaction,
     TxStatus,
 )
+from harness.platform.reference.files import bill, duplicates, posting_record, write_payment_file
 from harness.platform.reference.pump import DataPump, explained
 from harness.platform.reference.state import PlatformState, money
-from harness.profiles import Biller
+from harness.profiles import Biller, out_of_scope
+from harness.profiles.models import FileSpec
 
 CHANGE_PROGRAMS = ("paperless", "autopay", "phone", "email")
+INBOUND = ("invoice_load", "adjustment_file")  # what the partner sends the platform in files
 VOIDABLE = ("payment", "credit")
+
+
+def _amount(value: Value) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(0)
 
 
 def _reversed_by(earlier: Transaction) -> str:
@@ -50,48 +61,122 @@ def _reversed_by(earlier: Transaction) -> str:
 class ReferenceEngine(Platform):
     name = "reference"
 
-    def __init__(self, biller: Biller, client: PartnerClient, recorder: Recorder, inbox: Path, *,
+    def __init__(self, biller: Biller, client: PartnerClient | None, recorder: Recorder, inbox: Path, *,
                  key_prefix: str, today: date, sleep: Callable[[float], None] = time.sleep) -> None:
         self.biller, self._client, self._recorder, self._inbox = biller, client, recorder, inbox
         self._prefix, self._today = key_prefix, today
         self.state = PlatformState()
         self._pump = DataPump(biller, client, self._emit, sleep)
+        self._batches = 0  # payment files written today
 
     def _emit(self, kind: str, /, **data: Any) -> None:
         self.state.apply(self._recorder.append(f"platform.{kind}", **data))
 
+    @property
+    def _api(self) -> PartnerClient:
+        """The partner's API client; a partner whose integration is files has none to call."""
+        if self._client is None:
+            raise PlatformRefusal(f"{self.biller.partner.display_name} has no API: the platform cannot call it")
+        return self._client
+
     def _new_key(self, letter: str) -> str:
         return f"{self._prefix}{letter}{len(self.state.txs) + 1:03d}"
 
-    # -- invoices -------------------------------------------------------------------------
+    # -- invoices and adjustments ---------------------------------------------------------
     def import_inbox(self) -> ImportReport:
-        layout, files, accepted = self.biller.partner.invoice_file, [], 0
-        rejected: list[str] = []
-        invoice_type = self.biller.profile.invoice_types[0].id
-        for path in sorted(self._inbox.glob(layout.name_glob)):
+        """Every file the partner dropped that the platform has not taken yet: invoice files (the XML
+        export, or the biller's own layout) and balance adjustment files, in name order."""
+        files: list[str] = []
+        accepted, rejected = 0, []
+        for path, capability in self._inbound():
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             if (first := self.state.imported.get(digest)) is not None:
-                if first != path.name:  # the partner sent the same file again: refused, its bills load once
+                if first != path.name:  # the partner sent the same file again: refused, its records load once
                     rejected.append(self._duplicate(path, digest, first))
                 continue  # a file taken at an earlier import is still on the inbox
-            file_rejects: list[Rejection] = []
-            for item in iter_invoice_file(path, layout, self.biller.profile.bid, invoice_type):
-                if isinstance(item, Rejection):
-                    file_rejects.append(item)
-                    self._emit("invoice_rejected", file=path.name, record=item.record, line=item.line,
-                               invoice_number=item.invoice_number, reason=item.reason)
-                else:
-                    accepted += 1
-                    self._emit("bill_loaded", file=path.name, bill=item.to_dict())
-            self._emit("file_imported", file=path.name, sha256=digest, size=path.stat().st_size,
-                       rejected=len(file_rejects))
+            spec = self.biller.file_for(capability)
+            took, refused = (self._import_export(path, digest) if spec is None
+                             else self._import_layout(path, digest, capability, spec))
             files.append(path.name)
-            rejected.extend(str(r) for r in file_rejects)
+            accepted += took
+            rejected.extend(refused)
         return ImportReport(tuple(files), accepted, tuple(rejected))
 
+    def _inbound(self) -> list[tuple[Path, str]]:
+        """The files on the inbox the platform reads, each with the capability it travels for."""
+        found: dict[Path, str] = {}
+        for capability in INBOUND:
+            if out_of_scope(self.biller, capability) is not None:
+                continue
+            spec = self.biller.file_for(capability)
+            export = self.biller.partner.invoice_file if capability == "invoice_load" else None
+            pattern = spec.glob if spec is not None else export.name_glob if export is not None else None
+            for path in self._inbox.glob(pattern) if pattern else ():
+                found.setdefault(path, capability)
+        return sorted(found.items())
+
+    def _import_export(self, path: Path, digest: str) -> tuple[int, list[str]]:
+        """The partner's XML invoice export (``invoice_file``): good records load, bad ones are rejected."""
+        layout = self.biller.partner.invoice_file
+        assert layout is not None  # only listed for a partner that has one
+        accepted, file_rejects = 0, []
+        for item in iter_invoice_file(path, layout, self.biller.profile.bid, self._invoice_type):
+            if isinstance(item, Rejection):
+                file_rejects.append(item)
+                self._emit("invoice_rejected", file=path.name, record=item.record, line=item.line,
+                           invoice_number=item.invoice_number, reason=item.reason)
+            else:
+                accepted += 1
+                self._emit("bill_loaded", file=path.name, bill=item.to_dict())
+        self._emit("file_imported", file=path.name, sha256=digest, size=path.stat().st_size,
+                   rejected=len(file_rejects))
+        return accepted, [str(r) for r in file_rejects]
+
+    def _import_layout(self, path: Path, digest: str, capability: str, spec: FileSpec) -> tuple[int, list[str]]:
+        """A file in the biller's layout, taken whole or refused whole (a trailer that disagrees, a record
+        type nobody knows, a line cut short): nothing of a refused file loads."""
+        loaded = layouts.load(path, spec.layout)
+        if not loaded.accepted:
+            whole = next(r for r in loaded.rejected if r.whole_file)
+            self._emit("file_rejected", file=path.name, sha256=digest, field=whole.field, line=whole.line,
+                       reason=f"{whole.reason}; {whole.hint}")
+            return 0, [str(whole)]
+        refused = dict(duplicates(loaded.records, "invoice_number", path.name)) \
+            if capability == "invoice_load" else {}
+        for index, record in enumerate(loaded.records):
+            if index in refused:
+                continue
+            if capability == "invoice_load":
+                self._emit("bill_loaded", file=path.name, bill=bill(record.values, self.biller.profile.bid,
+                                                                    self._invoice_type).to_dict())
+            else:
+                self._balance_updated(path.name, record.values)
+        rejects = [*(r for r in loaded.rejected), *refused.values()]
+        for reject in rejects:
+            self._emit("record_rejected", file=path.name, line=reject.line, field=reject.field,
+                       reason=f"{reject.reason}; {reject.hint}")
+        self._emit("file_imported", file=path.name, sha256=digest, size=path.stat().st_size, rejected=len(rejects),
+                   records=len(loaded.records))
+        return len(loaded.records) - len(refused), [str(r) for r in rejects]
+
+    def _balance_updated(self, file: str, values: Mapping[str, Value]) -> None:
+        """One record of a balance adjustment file: what the payer is shown for the account from now on."""
+        indicator = str(values.get("block_indicator") or "")
+        codes: dict[str, list[str]] = self.biller.setting("block_codes", {}) or {}
+        budget = values.get("budget_amount")
+        self._emit("balance_updated", file=file, account=values["account_number"],
+                   balance=money(_amount(values.get("balance"))), past_due=money(_amount(values.get("past_due"))),
+                   blocked=sorted(m for m, blocking in codes.items() if indicator in blocking),
+                   block_indicator=indicator, customer_name=str(values.get("customer_name") or ""),
+                   budget_amount=money(_amount(budget)) if budget is not None else None)
+
+    @property
+    def _invoice_type(self) -> int:
+        return self.biller.profile.invoice_types[0].id
+
     def _duplicate(self, path: Path, digest: str, first: str) -> str:
-        reason = (f"the same file as {first} (sha256 {digest[:12]}...), which was imported already; nothing is "
-                  "loaded from it: ask the partner whether it meant to send another file")
+        reason = (f"the same file as {first} (sha256 {digest[:12]}...), which the platform took already; nothing "
+                  "is loaded from it: ask the partner whether it meant to send another file")
         self._emit("file_rejected", file=path.name, sha256=digest, duplicate_of=first, reason=reason)
         return f"{path.name}: {reason}"
 
@@ -104,8 +189,10 @@ class ReferenceEngine(Platform):
 
     # -- RTDR -----------------------------------------------------------------------------
     def open_account(self, account: str) -> Balance:
+        if self.biller.transport("rtdr_balance").kind != "api" or out_of_scope(self.biller, "rtdr_balance"):
+            return self._adjusted(account)
         try:
-            reply = self._client.balance(account)
+            reply = self._api.balance(account)
         except PartnerAccountNotFound as exc:
             self._emit("refused", action="open_account", account=account, reason=str(exc))
             raise AccountNotFound(f"account {account} not found at the partner") from None
@@ -126,6 +213,17 @@ class ReferenceEngine(Platform):
             budget_amount=money(self._decimal(reply, "budget_amount")) if budget_field in reply else None,
         )
         return self.state.balances[account]
+
+    def _adjusted(self, account: str) -> Balance:
+        """Without RTDR the payer is shown what the latest balance adjustment file said of the account."""
+        balance = self.state.balances.get(account)
+        if balance is None:
+            reason = f"account {account} is in no balance adjustment file the platform loaded"
+            self._emit("refused", action="open_account", account=account, reason=reason)
+            raise AccountNotFound(f"account {account} not found: {reason}")
+        self._emit("account_shown", account=account, balance=money(balance.balance), past_due=money(balance.past_due),
+                   source="balance adjustment file")
+        return balance
 
     def _decimal(self, reply: dict[str, str], role: str) -> Decimal:
         name = self.biller.balance_field(role)
@@ -210,7 +308,7 @@ class ReferenceEngine(Platform):
             self._emit("refused", action="void", account=payment.account, key=payment_key, reason=refused)
             raise PlatformRefusal(refused)
         fields = {"amount": money(payment.amount or Decimal(0)), "original": payment_key}
-        if payment.status in (TxStatus.PENDING, TxStatus.PARKED):
+        if payment.status in (TxStatus.PENDING, TxStatus.PARKED, TxStatus.BATCHED):
             self._emit("tx_cancelled", key=payment_key, reason="voided before it reached the partner")
             return self._create("V", "void", payment.account, status=TxStatus.RECORDED.value,
                                 reason="nothing to void at the partner: the payment was never posted", **fields)
@@ -233,11 +331,38 @@ class ReferenceEngine(Platform):
 
     # -- the data pump --------------------------------------------------------------------
     def run_pump(self) -> PumpReport:
-        outcome: dict[str, list[str]] = {"posted": [], "parked": [], "failed": [], "excluded": []}
+        outcome: dict[str, list[str]] = {"posted": [], "parked": [], "failed": [], "excluded": [], "batched": []}
         for tx in self.state.open_txs():
             outcome[self._pump.send(tx, self._today.isoformat())].append(tx.key)
-        return PumpReport(tuple(outcome["posted"]), tuple(outcome["parked"]), tuple(outcome["failed"]),
-                          tuple(outcome["excluded"]))
+        return PumpReport(**{status: tuple(keys) for status, keys in outcome.items()})
+
+    def close_batch(self) -> BatchReport:
+        """Write the day's payment file with every batched transaction, in the order they were made, into
+        the outbox the partner fetches from. A file the layout cannot hold is not written: its postings
+        are marked failed, naming the field, and none is lost or sent twice."""
+        batched = self.state.batched()
+        spec = self.biller.file_for("payment_posting")
+        if not batched or spec is None:
+            return BatchReport()
+        self._batches += 1
+        name = spec.name(self._today, self._batches)
+        details = [posting_record(tx, self.biller, spec, self._today) for tx in batched]
+        try:
+            path = write_payment_file(self._inbox / OUTBOX, spec, name, details,
+                                      control_values(spec, self.biller, self._today, name))
+        except ValueError as exc:
+            for tx in batched:
+                self._emit("pump_failed", key=tx.key, attempts=1, code=None,
+                           reason=f"the payment file {name} could not be written: {exc}")
+            return BatchReport()
+        data = path.read_bytes()
+        total = sum((d["amount"] for d in details if isinstance(d.get("amount"), Decimal)), Decimal("0.00"))
+        self._emit("batch_closed", file=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                   count=len(batched), total=money(total), keys=[tx.key for tx in batched], schedule=spec.schedule)
+        for number, tx in enumerate(batched, 1):
+            self._emit("pump_posted", key=tx.key, attempts=1, partner_ref=f"{name} #{number}", already_posted=False,
+                       reason="")
+        return BatchReport(name, tuple(tx.key for tx in batched), total)
 
     def transaction(self, key: str) -> Transaction:
         try:
@@ -248,7 +373,7 @@ class ReferenceEngine(Platform):
     # -- bill images and CloudPay ---------------------------------------------------------
     def bill_image(self, account: str, invoice_number: str) -> bytes:
         try:
-            pdf = self._client.statement_pdf(account, invoice_number)
+            pdf = self._api.statement_pdf(account, invoice_number)
         except PartnerRefused as exc:
             raise PlatformRefusal(f"bill image for {invoice_number}: {exc}") from None
         self._emit("image_fetched", account=account, invoice_number=invoice_number, size=len(pdf),

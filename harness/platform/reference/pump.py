@@ -1,9 +1,11 @@
-"""The data pump: every open transaction to the partner, with retries and idempotency keys.
+"""The data pump: every open transaction to the partner, on the channel its capability travels by.
 
-A transient fault is retried with exponential backoff; when the attempts run out the
-transaction is parked (never dropped) and retried at the next pump run. Every attempt
-carries the same key, so a partner that took a posting whose answer was lost says
-"already posted" instead of posting it twice.
+On the API channel each transaction is posted by a call, with retries and idempotency keys; on a
+file channel it joins the day's batch, which batch close writes as the payment file
+(``harness.platform.reference.files``). On the API channel a transient fault is retried with
+exponential backoff; when the attempts run out the transaction is parked (never dropped) and
+retried at the next pump run. Every attempt carries the same key, so a partner that took a
+posting whose answer was lost says "already posted" instead of posting it twice.
 """
 
 from __future__ import annotations
@@ -25,13 +27,17 @@ CAPABILITY_OF = {
 }
 
 
+def capability_of(tx: Transaction) -> str:
+    """The capability a transaction's posting belongs to (payment_posting, paperless_change...)."""
+    kind = PostingKind(tx.kind)
+    return f"{tx.program}_change" if kind is PostingKind.CHANGE else CAPABILITY_OF[kind]
+
+
 def exclusion(biller: Biller, tx: Transaction) -> str | None:
     """Why ``tx`` must never reach the partner, or None when it should be pumped."""
     if tx.channel and (reason := biller.pump.excluded_channels.get(tx.channel)):
         return f"{tx.channel} payments are not pumped: {reason}"
-    kind = PostingKind(tx.kind)
-    capability = f"{tx.program}_change" if kind is PostingKind.CHANGE else CAPABILITY_OF[kind]
-    return out_of_scope(biller, capability)
+    return out_of_scope(biller, capability_of(tx))
 
 
 def diagnosis(partner: PartnerProfile, error: str) -> str | None:
@@ -57,15 +63,23 @@ def posting(tx: Transaction, posted_on: str) -> Posting:
 
 
 class DataPump:
-    def __init__(self, biller: Biller, client: PartnerClient, emit: Emit,
+    def __init__(self, biller: Biller, client: PartnerClient | None, emit: Emit,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._biller, self._client, self._emit, self._sleep = biller, client, emit, sleep
 
     def send(self, tx: Transaction, posted_on: str) -> str:
-        """Send one transaction; returns the status it ends in."""
+        """Send one transaction on its channel; returns the status it ends in."""
         if reason := exclusion(self._biller, tx):
             self._emit("pump_excluded", key=tx.key, reason=reason)
             return "excluded"
+        if (spec := self._biller.file_for(capability_of(tx))) is not None:
+            self._emit("tx_batched", key=tx.key, reason=f"in the day's payment file, written {spec.schedule}")
+            return "batched"
+        return self._post(tx, posted_on)
+
+    def _post(self, tx: Transaction, posted_on: str) -> str:
+        """The API channel: one call, retried on transient faults, parked when they persist."""
+        assert self._client is not None, "a partner without an API has every posting on a file channel"
         policy = self._biller.pump
         attempts = tx.attempts
         for attempt in range(1, policy.attempts + 1):

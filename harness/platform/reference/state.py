@@ -53,6 +53,10 @@ class PlatformState:
         rtdr = self.balances[account].blocked if account in self.balances else frozenset()
         return set(rtdr) | self.portal_blocks.get(account, set())
 
+    def batched(self) -> list[Transaction]:
+        """What the next batch close writes in the payment file, oldest first."""
+        return [t for t in self.txs.values() if t.status is TxStatus.BATCHED]
+
     def open_txs(self) -> list[Transaction]:
         """What the next pump run sends: pending and parked transactions, oldest first."""
         return [t for t in self.txs.values() if t.status in (TxStatus.PENDING, TxStatus.PARKED)]
@@ -67,7 +71,8 @@ class PlatformState:
 
 
 def _file_imported(state: PlatformState, data: dict[str, Any]) -> None:
-    state.imported.setdefault(data["sha256"], data["file"])
+    if "sha256" in data:
+        state.imported.setdefault(data["sha256"], data["file"])
 
 
 def _bill_loaded(state: PlatformState, data: dict[str, Any]) -> None:
@@ -110,6 +115,9 @@ _HANDLERS: dict[str, Callable[[PlatformState, dict[str, Any]], None]] = {
     "file_imported": _file_imported,
     "bill_loaded": _bill_loaded,
     "balance_observed": _balance_observed,
+    "balance_updated": _balance_observed,  # a balance adjustment file's record: the file counterpart of RTDR
+    "file_rejected": _file_imported,  # taken, and refused whole: the same file is not read again
+    "tx_batched": _status(TxStatus.BATCHED),
     "portal_block_set": _portal_block_set,
     "tx_created": _tx_created,
     "pump_attempt_failed": _attempt,

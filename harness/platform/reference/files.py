@@ -1,0 +1,84 @@
+"""The platform's files with a partner whose integration is files: what comes in (invoices, balance
+adjustments) and the payment file that goes out at batch close.
+
+Every file is read and written by ``harness.layouts`` with the layout the biller's or partner's
+profile gives it, and is taken whole or not at all. Field names are the platform's (``FILE_FIELDS``):
+a layout says where each sits in the partner's file, never what it means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from harness import layouts
+from harness.layouts.values import Value
+from harness.partners import PostingKind
+from harness.partners.files import transaction_code
+from harness.platform.bif import BifRecord
+from harness.platform.port import Transaction
+from harness.profiles import Biller
+from harness.profiles.models import FileSpec
+
+REVERSING = (PostingKind.ACH_RETURN, PostingKind.VOID)  # their amounts take money back: negative where signed
+
+
+def role_of(tx: Transaction) -> str:
+    """The posting role of a transaction: payment, credit, ach_return, void, <program>_change."""
+    return f"{tx.program}_change" if tx.kind == PostingKind.CHANGE else tx.kind
+
+
+def posting_record(tx: Transaction, biller: Biller, spec: FileSpec, posted_on: date) -> dict[str, Value]:
+    """One payment file detail record for ``tx``, holding the fields the layout has."""
+    amount = tx.amount
+    signed = any(f.name == "amount" and f.signed for f in spec.layout.detail.fields)
+    if amount is not None and signed and tx.kind in REVERSING:
+        amount = -amount
+    role = role_of(tx)
+    values: dict[str, Value] = {
+        "transaction": transaction_code(biller, role), "reference": tx.key, "account": tx.account,
+        "amount": amount, "method": tx.method, "original": tx.original, "return_code": tx.code, "date": posted_on,
+        "program": tx.program, "value": tx.value, "channel": tx.channel,
+        "payment_code": _payment_code(biller, tx),
+    }
+    return {f.name: values.get(f.name) for f in spec.layout.detail.fields}
+
+
+def _payment_code(biller: Biller, tx: Transaction) -> str | None:
+    if tx.kind != PostingKind.PAYMENT or tx.method is None:
+        return None
+    online = tx.channel in ("web", "mobile")
+    return biller.code("payment_cc" if tx.method == "CC" else "payment_obd" if online else "payment_ach")
+
+
+def write_payment_file(outbox: Path, spec: FileSpec, name: str, details: list[dict[str, Value]],
+                       controls: Mapping[str, Mapping[str, Value]]) -> Path:
+    """The payment file, written beside its place and renamed into it (never half-written)."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    path = outbox / name
+    layouts.write(path, spec.layout, details, header=controls.get("header"), trailer=controls.get("trailer"))
+    return path
+
+
+def bill(values: Mapping[str, Value], bid: int, invoice_type: int) -> BifRecord:
+    """An invoice file's detail record as a BIF bill (the layout's fields carry BIF names)."""
+    fields: dict[str, Any] = {name: value for name, value in values.items() if value is not None}
+    for amount in ("amount_due", "past_due"):
+        fields.setdefault(amount, Decimal("0.00"))
+    return BifRecord(bid=bid, invoice_type=invoice_type, **fields)
+
+
+def duplicates(records: Iterable[layouts.Record], field: str, file: str) -> Iterator[tuple[int, layouts.Rejection]]:
+    """The records (by index) whose ``field`` repeats an earlier record's: each rejected, naming the first."""
+    first: dict[Value, int] = {}
+    for index, record in enumerate(records):
+        value = record.values.get(field)
+        if value in (None, ""):
+            continue
+        seen = first.setdefault(value, record.line)
+        if seen != record.line:
+            yield index, layouts.Rejection(file, record.line, field, f"duplicate {field.replace('_', ' ')} "
+                                           f"'{value}' (first on line {seen})", "the record is not loaded")
