@@ -53,3 +53,12 @@ Feature: ACH rejects
     And the data pump runs
     Then the return is refused, naming the card payment
     And the partner received no return
+
+  @SIT-ACH-006 @capability:ach_reject_posting @transport:file
+  Scenario: An ACH return reaches the partner in the next day's payment file, taking the money back
+    Given a posted ACH payment of 52.00
+    When the bank returns the payment with code R01
+    And the data pump runs
+    Then the partner received the return of 52.00 with code R01 for the original payment
+    And the partner fetched 2 payment files
+    And every payment file the partner fetched has a trailer whose count and total match its lines

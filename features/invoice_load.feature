@@ -12,7 +12,7 @@ Feature: Invoice load
     And 5 bills are loaded and none is rejected
     And every bill matches its record in the file
 
-  @SIT-INV-002 @capability:invoice_load
+  @SIT-INV-002 @capability:invoice_load @layout:decimal_point
   Scenario: Faulty records are rejected with a reason and the good ones still load
     Given the partner has an invoice file for today with 3 bills
     And the invoice file also has these faulty records:
@@ -22,6 +22,7 @@ Feature: Invoice load
       | non-numeric amount         |
       | amount with three decimals |
       | amount with an exponent    |
+      | bad due date               |
       | duplicate invoice number   |
     When the partner uploads the invoice file to the platform's sFTP inbox
     And the platform imports its sFTP inbox
@@ -33,6 +34,7 @@ Feature: Invoice load
       | is not a number          |
       | has more than 2 decimals |
       | is not a plain amount    |
+      | is not a date            |
       | duplicate invoice number |
 
   @SIT-INV-003 @capability:past_due
@@ -90,7 +92,7 @@ Feature: Invoice load
     Then 3 bills are loaded and none is rejected
     And every bill matches its record in the file
 
-  @SIT-INV-010 @capability:invoice_load
+  @SIT-INV-010 @capability:invoice_load @layout:declared_encoding
   Scenario: A file in ISO-8859-1 loads with the customers' names intact
     Given the partner has an invoice file for today with 3 bills for customers with accented names
     And the invoice file is written in "ISO-8859-1"
@@ -99,7 +101,7 @@ Feature: Invoice load
     Then 3 bills are loaded and none is rejected
     And every bill matches its record in the file
 
-  @SIT-INV-011 @capability:invoice_load
+  @SIT-INV-011 @capability:invoice_load @layout:declared_encoding
   Scenario: A file in windows-1252 loads with the customers' names intact
     Given the partner has an invoice file for today with 4 bills for customers with accented names
     And the invoice file is written in "windows-1252"
@@ -141,3 +143,62 @@ Feature: Invoice load
     And the platform imports its sFTP inbox again
     Then the second import refuses the file as the same as the first, loading nothing
     And each account is presented its bills as the partner's billing model says
+
+  @SIT-INV-015 @capability:invoice_load @layout:trailer
+  Scenario: An invoice file whose trailer miscounts its records is refused whole, loading nothing
+    Given the partner has an invoice file for today with 3 bills
+    And the invoice file's trailer counts one record more than it holds
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then the platform refuses the invoice file whole, naming "the file has 3"
+    And 0 bills are loaded
+
+  @SIT-INV-016 @capability:invoice_load @layout:trailer
+  Scenario: An invoice file whose trailer total disagrees with its bills is refused whole, loading nothing
+    Given the partner has an invoice file for today with 3 bills
+    And the invoice file's trailer total is 0.01 more than its bills
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then the platform refuses the invoice file whole, naming "the records add up to"
+    And 0 bills are loaded
+
+  @SIT-INV-017 @capability:invoice_load @layout:record_types
+  Scenario: A line of a record type the layout does not know is rejected, naming it, and the bills load
+    Given the partner has an invoice file for today with 3 bills
+    And the invoice file has a line of a record type the layout does not know among its bills
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then 3 bills are loaded
+    And the rejected records give these reasons:
+      | reason              |
+      | unknown record type |
+
+  @SIT-INV-018 @capability:invoice_load @layout:fixed_width @layout:trailer
+  Scenario: A fixed-width line cut short leaves the trailer's total unproven: the file is refused whole
+    Given the partner has an invoice file for today with 3 bills
+    And one bill's line in the invoice file is cut short
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then the platform refuses the invoice file whole, naming "short line"
+    And 0 bills are loaded
+
+  @SIT-INV-019 @capability:invoice_load @layout:implied_decimals
+  Scenario: Faulty records of a file with implied decimals are rejected with a reason and the good ones still load
+    Given the partner has an invoice file for today with 3 bills
+    And the invoice file also has these faulty records:
+      | fault                    |
+      | missing account number   |
+      | negative amount          |
+      | non-numeric amount       |
+      | bad due date             |
+      | duplicate invoice number |
+    When the partner uploads the invoice file to the platform's sFTP inbox
+    And the platform imports its sFTP inbox
+    Then 3 bills are loaded
+    And the rejected records give these reasons:
+      | reason                   |
+      | missing account number   |
+      | is negative              |
+      | is not a number          |
+      | is not a date            |
+      | duplicate invoice number |

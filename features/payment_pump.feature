@@ -184,3 +184,18 @@ Feature: Payment posting (data pump)
     And the data pump runs
     Then the credit is held back, naming the rule that keeps it from the partner
     And the partner received nothing for the account
+
+  @SIT-PAY-030 @capability:payment_posting @capability:credit_posting @transport:file
+  Scenario: A day's payments and credits reach the partner in one payment file whose trailer matches its lines
+    Given the partner holds these accounts:
+      | account | balance |
+      | A       | 120.00  |
+      | B       | 80.00   |
+    When the payer pays 45.10 by card on account A
+    And the payer pays 30.00 by ACH on account B
+    And the biller credits 12.00 to the account
+    And the data pump runs
+    Then the partner fetched 1 payment file, of 3 postings totalling 87.10
+    And every payment file the partner fetched has a trailer whose count and total match its lines
+    And each payment is posted exactly once
+    And the credit is posted exactly once

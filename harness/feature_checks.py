@@ -121,7 +121,7 @@ class _TagRules:
                 continue  # a feature-level tag, or one repeated: said once per file
             rules: dict[str, Callable[[str], str | None]] = {
                 "capability": self._capability, "setting": self._setting, "setting-off": self._setting,
-                "layout": self._layout, "withheld": self._withheld}
+                "layout": self._layout, "withheld": self._withheld, "transport": self._transport}
             rule = rules.get(kind)
             message = rule(value) if rule is not None else None
             if kind == "withheld" and f"capability:{value}" in scenario.tags:
@@ -140,9 +140,15 @@ class _TagRules:
 
     @staticmethod
     def _layout(part: str) -> str | None:
-        from harness.profiles.scope import LAYOUT_PARTS
+        from harness.profiles.scope import FILE_PARTS, LAYOUT_PARTS
 
-        return None if part in LAYOUT_PARTS else f"no such part of an invoice file layout ({', '.join(LAYOUT_PARTS)})"
+        parts = [*LAYOUT_PARTS, *FILE_PARTS]
+        return None if part in parts else f"no such part of a file layout ({', '.join(parts)})"
+
+    @staticmethod
+    def _transport(kind: str) -> str | None:
+        kinds = ("api", "file", "callback")
+        return None if kind in kinds else f"no such transport (transports are {', '.join(kinds)})"
 
     def _withheld(self, name: str) -> str | None:
         from harness.profiles.scope import PRODUCED

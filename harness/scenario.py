@@ -22,8 +22,9 @@ from faker import Faker
 from harness.errors import ProfileError, SitError
 from harness.events import Event
 from harness.partners import FAULTS
+from harness.partners.files import control_field
 from harness.partners.tap import NOT_DELIVERED
-from harness.platform.port import Platform
+from harness.platform.port import ImportReport, Platform
 from harness.profiles import Biller, out_of_scope
 from harness.session import SitSession
 from harness.stubs import StubSide
@@ -102,8 +103,18 @@ class PartnerSide:
         return account
 
     def _adjusted(self, account: str, values: Mapping[str, Decimal | str]) -> str:
-        """A partner without RTDR says what an account holds in a balance adjustment file: it uploads one
-        over sFTP and the platform imports it, as its schedule would, before the payer looks."""
+        """A partner without RTDR says what an account holds in a balance adjustment file (see ``sends_adjustment``)."""
+        report = self.sends_adjustment(account, values)
+        if report.rejected:
+            raise SitError(f"the platform refused the balance adjustment file the scenario sent: {report.rejected[0]}")
+        self._held[account] = dict(values)
+        return account
+
+    def sends_adjustment(self, account: str, values: Mapping[str, Decimal | str], *,
+                         miscount: int = 0) -> ImportReport:
+        """The partner uploads a balance adjustment file saying ``account`` holds ``values`` over sFTP, and the
+        platform imports it, as its schedule would, before the payer looks; ``miscount``: how many records
+        more than it holds the trailer counts (a file that must be refused)."""
         biller, platform = self._s.biller, self._s.current
         spec = biller.file_for("adjustment_file")
         if spec is None or out_of_scope(biller, "adjustment_file"):
@@ -113,12 +124,10 @@ class PartnerSide:
         codec = self._s.files
         self._files += 1
         name = spec.name(self._s.today, self._files)
-        self.upload(name, codec.file(spec, [codec.adjustment(spec, account, values)], name, self._s.today))
-        report = platform.import_inbox()
-        if report.rejected:
-            raise SitError(f"the platform refused the balance adjustment file the scenario sent: {report.rejected[0]}")
-        self._held[account] = dict(values)
-        return account
+        trailer = {control_field(spec, "count"): 1 + miscount} if miscount else None
+        self.upload(name, codec.file(spec, [codec.adjustment(spec, account, values)], name, self._s.today,
+                                     trailer=trailer))
+        return platform.import_inbox()
 
     def _test_account(self, values: Mapping[str, Decimal | str]) -> str:
         """The first of the biller's test accounts (``test_data``) holding ``values`` that the scenario does not

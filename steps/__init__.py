@@ -12,4 +12,5 @@ STEP_MODULES = [
     "steps.callbacks",
     "steps.partner_faults",
     "steps.configuration",
+    "steps.files",
 ]

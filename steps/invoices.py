@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+from harness import layouts
 from harness.catalogue import given, then, when
+from harness.errors import SitError
+from harness.layouts.values import Value
+from harness.partners.files import control_field
 from harness.platform.invoices import expected_file_name, render_invoice_file
+from harness.profiles.models import FileSpec
 from harness.scenario import ScenarioContext, counted, listed
 from steps.common import money_cell, rows
 
@@ -22,6 +28,7 @@ FAULTS = {
     "non-numeric amount": {"amount_due": "abc"},
     "amount with three decimals": {"amount_due": "10.005"},
     "amount with an exponent": {"amount_due": "1.5E+2"},
+    "bad due date": {"due_date": "2026-13-45"},
 }
 # What the payer is presented of an account's bills, by the partner's billing model (profile data).
 _BILLING_MODELS = {
@@ -99,7 +106,8 @@ def file_bom(sit: ScenarioContext) -> None:
 @given("the invoice file also has these faulty records:")
 def faulty_records(sit: ScenarioContext, datatable: list[list[str]]) -> None:
     """Adds one faulty record per row; faults: missing account number, negative amount,
-    non-numeric amount, amount with three decimals, amount with an exponent, duplicate invoice number."""
+    non-numeric amount, amount with three decimals, amount with an exponent, bad due date,
+    duplicate invoice number."""
     records = sit.vars["records"]
     for (fault,) in datatable[1:]:
         if fault == "duplicate invoice number":
@@ -123,11 +131,19 @@ def upload_invoice_file(sit: ScenarioContext) -> None:
 
 
 def _invoice_file(sit: ScenarioContext) -> tuple[str, bytes]:
-    """The scenario's records as the partner writes its invoice file: its XML export, or the biller's layout."""
+    """The scenario's records as the partner writes its invoice file: its XML export, or the biller's layout
+    (with the trailer and lines the scenario spoiled)."""
     today, spec = sit.session.today, sit.biller.file_for("invoice_load")
     if spec is not None:
         name = spec.name(today)
-        return name, sit.session.files.file(spec, sit.vars["records"], name, today, bom=sit.vars.get("bom", False))
+        records = sit.vars["records"]
+        trailer: dict[str, Value] = {}
+        if sit.vars.get("miscount"):
+            trailer[control_field(spec, "count")] = len(records) + 1
+        if (more := sit.vars.get("total_off")) is not None:
+            trailer[control_field(spec, "total")] = sum(Decimal(r["amount_due"]) for r in records) + more
+        content = sit.session.files.file(spec, records, name, today, bom=sit.vars.get("bom", False), trailer=trailer)
+        return name, _spoiled(content, spec, sit.vars.get("spoil"))
     layout = sit.biller.partner.invoice_file
     assert layout is not None  # a partner's invoices are its export or a file of its own (the profile says)
     content = render_invoice_file(layout, sit.vars["records"], closed=sit.vars.get("closed", ()),
@@ -136,11 +152,68 @@ def _invoice_file(sit: ScenarioContext) -> tuple[str, bytes]:
     return expected_file_name(layout, today), content
 
 
+def _spoiled(content: bytes, spec: FileSpec, how: str | None) -> bytes:
+    """The file with a line spoiled as a partner's system might: ``stray``, a copy of the first bill's line
+    under a record type the layout does not know, after it; ``cut``, the last bill's line cut in half."""
+    if how is None:
+        return content
+    lines = content.splitlines(keepends=True)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "file"
+        path.write_bytes(content)
+        details = [item.line for item in layouts.read(path, spec.layout)
+                   if isinstance(item, layouts.Record) and item.kind == "detail"]
+    if how == "cut":
+        last = lines[details[-1] - 1]
+        body = last.rstrip(b"\r\n")
+        lines[details[-1] - 1] = body[:len(body) // 2] + last[len(body):]
+        return b"".join(lines)
+    first = lines[details[0] - 1]
+    slot = getattr(spec.layout, "record_type", None)
+    code = (spec.layout.detail.code or "").encode()
+    if slot is None or not code:
+        raise SitError("the invoice file's layout has no record types: tag the scenario @layout:record_types")
+    stray = b"Z" * len(code)
+    at = 0 if slot.column is not None else slot.start - 1
+    if slot.column is not None and slot.column != 1:
+        raise SitError("a stray record type is written in the first column only")
+    lines.insert(details[0], first[:at] + stray + first[at + len(code):])
+    return b"".join(lines)
+
+
+@given("the invoice file's trailer counts one record more than it holds")
+def trailer_miscounts(sit: ScenarioContext) -> None:
+    """The trailer's record count (its control field) is one more than the bills the file holds."""
+    sit.vars["miscount"] = True
+
+
+@given("the invoice file's trailer total is 0.01 more than its bills")
+def trailer_total_off(sit: ScenarioContext) -> None:
+    """The trailer's control total of the amounts due is a cent more than the bills add up to."""
+    sit.vars["total_off"] = Decimal("0.01")
+
+
+@given("the invoice file has a line of a record type the layout does not know among its bills")
+def stray_record_type(sit: ScenarioContext) -> None:
+    """After the first bill, a copy of its line under a record type code the layout does not name."""
+    sit.vars["spoil"] = "stray"
+
+
+@given("one bill's line in the invoice file is cut short")
+def line_cut_short(sit: ScenarioContext) -> None:
+    """The last bill's line ends halfway, as a transfer or an export cut short leaves it."""
+    sit.vars["spoil"] = "cut"
+
+
 @when("the partner uploads the same invoice file again under another name")
 def upload_again(sit: ScenarioContext) -> None:
-    """The partner sends the file it sent before, byte for byte, under a new name its pick-up pattern takes."""
+    """The partner sends the file it sent before, byte for byte, under a new name its pick-up pattern takes
+    (the day's next file number, where the biller's file names have one)."""
     first = Path(sit.vars["file"]["path"])
-    again = f"{first.stem}-again{first.suffix}"
+    spec = sit.biller.file_for("invoice_load")
+    if spec is not None and "{seq}" not in spec.naming:
+        raise SitError(f"the invoice file's naming ({spec.naming}) gives a day's file one name only: no other name")
+    again = spec.name(sit.session.today, 2) if spec is not None else f"{first.stem}-again{first.suffix}"
     sit.partner.upload(again, sit.vars["content"])
     sit.vars["again"] = again
 
@@ -177,6 +250,18 @@ def second_import_refuses_the_duplicate(sit: ScenarioContext) -> None:
                                                  if report.accepted else "")
     sit.expect("the second import to refuse {}, loading nothing", wanted, seen, "the second import refused {}",
                instead="it refused {}")
+
+
+@then('the platform refuses the invoice file whole, naming "{text:Text}"')
+def refused_whole(sit: ScenarioContext, text: str) -> None:
+    """The import refused the file as a whole (nothing of it loads), and what it says names ``text``."""
+    report, name = sit.vars["import"], sit.vars["file"]["path"]
+    said = [r for r in report.rejected if r.startswith(f"{name}")]
+    whole = bool(said) and "the whole file is rejected" in said[0]
+    sit.expect("the platform to refuse {} whole", name, name if whole else "nothing", "the platform refused {} whole",
+               instead="it refused {} whole" if said else "it refused nothing whole")
+    sit.expect(f'the refusal to name "{text}"', True, any(text in r for r in said), f'the refusal {{}} "{text}"',
+               instead=f"it says {_rejections(said)}", show={True: "names", False: "does not name"})
 
 
 @then("the platform received the invoice file intact")

@@ -9,6 +9,7 @@ trailer the same way (``control_values``), so the reader on either side checks w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
@@ -57,8 +58,18 @@ def typed(spec: FileSpec, record: Mapping[str, str]) -> dict[str, Value]:
                          date.fromisoformat(text) if kind == "date" and text else
                          text if kind == "text" or not text else Raw(text))
         except ValueError:
-            out[name] = Raw(text)
+            out[name] = Raw(_as_written(text, field.date_format or spec.layout.date_format) if field else text)
     return out
+
+
+def _as_written(text: str, date_format: str) -> str:
+    """An ISO date that is no date (2026-13-45) as the layout would write it (13/45/2026, 13452026); other
+    text as it is."""
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
+    if match is None:
+        return text
+    year, month, day = match.groups()
+    return date_format.replace("%Y", year).replace("%y", year[2:]).replace("%m", month).replace("%d", day)
 
 
 def _plain_amount(text: str, signed: bool) -> bool:
@@ -102,9 +113,21 @@ class FileCodec:
                 **{role: f"{value:.2f}" if isinstance(value, Decimal) else value for role, value in held.items()}}
 
     def file(self, spec: FileSpec, records: list[Mapping[str, str]], name: str, day: date, *,
-             bom: bool = False) -> bytes:
+             bom: bool = False, trailer: Mapping[str, Value] | None = None) -> bytes:
         """A file the partner sends (invoices, adjustments), its records given as text, with the header and
-        trailer it states."""
+        trailer it states (``trailer``: values that override what it would state, a count that is wrong)."""
         controls = control_values(spec, self.biller, day, name)
-        return layouts.render(spec.layout, [typed(spec, r) for r in records], header=controls.get("header"),
-                              trailer=controls.get("trailer"), bom=bom)
+        fields = {f.name for f in spec.layout.detail.fields}  # what its layout does not carry, a partner never writes
+        details = [typed(spec, {k: v for k, v in r.items() if k in fields}) for r in records]
+        return layouts.render(spec.layout, details, header=controls.get("header"),
+                              trailer={**controls.get("trailer", {}), **(trailer or {})}, bom=bom)
+
+
+def control_field(spec: FileSpec, control: str) -> str:
+    """The name of the trailer's control field of this kind (count, total); a layout without one is the
+    scenario's to avoid (tag it @layout:trailer)."""
+    fields = spec.layout.trailer.fields if spec.layout.trailer else []
+    found = next((f.name for f in fields if f.control == control), None)
+    if found is None:
+        raise ProfileError(f"the file's layout has no trailer {control} field: tag the scenario @layout:trailer")
+    return found

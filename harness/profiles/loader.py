@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Sequence
+from datetime import date
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -270,6 +272,18 @@ def _check_files(path: Path, profile: BillerProfile, partner: PartnerProfile) ->
                                f"knows in this file (known: {', '.join(FILE_FIELDS[what])})")
         if missing := [f for f in FILE_NEEDS[what] if f not in fields]:
             raise ProfileError(f"{loc}: field 'files.{name}.layout.detail': the file needs a '{missing[0]}' field")
+    _check_names(path, {**partner.files, **profile.files})
+
+
+def _check_names(path: Path, files: dict[str, FileSpec]) -> None:
+    """No file's name is one another file's naming takes: the platform tells its files apart by name."""
+    sample = date(2026, 1, 31)
+    for name, spec in files.items():
+        for other, other_spec in files.items():
+            if other != name and fnmatch.fnmatchcase(spec.name(sample), other_spec.glob):
+                raise ProfileError(f"{where(path, ['files', name, 'naming'])}: field 'files.{name}.naming': "
+                                   f"{spec.name(sample)} is also a name of file '{other}' ({other_spec.naming}); "
+                                   "give each file a name of its own")
 
 
 def _check_capabilities(path: Path, profile: BillerProfile, partner: PartnerProfile) -> None:

@@ -259,6 +259,10 @@ FILE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+# How many digits a strftime part and the day's file number ({seq}) write.
+_DIGITS = {"%Y": 4, "%y": 2, "%m": 2, "%d": 2, "%H": 2, "%M": 2, "%S": 2, "%j": 3, "{seq}": 2}
+
+
 class FileSpec(_Model):
     """One file the integration moves over sFTP: which way, when, under what name, in what layout."""
 
@@ -272,10 +276,16 @@ class FileSpec(_Model):
 
     @property
     def glob(self) -> str:
-        """The names this file may have, as a glob: each date part and the sequence a wildcard."""
-        return re.sub(r"(%[a-zA-Z])+|\{seq\}", "*", self.naming).replace("**", "*")
+        """The names this file may have, as a glob: each date part and the sequence as its digits (so that
+        BVU%Y%m%d.DAT never takes BVUADJ20261130.DAT), any other strftime part a wildcard."""
+        def part(match: re.Match[str]) -> str:
+            return "[0-9]" * _DIGITS.get(match[0], 0) or "*"
+
+        return re.sub(r"%[a-zA-Z]|\{seq\}", part, self.naming)
 
     def name(self, day: date, seq: int = 1) -> str:
+        if not 0 < seq < 100:
+            raise ValueError(f"file {self.naming}: the day's file number {seq} is not two digits")
         return day.strftime(self.naming).replace("{seq}", f"{seq:02d}")
 
 

@@ -38,12 +38,21 @@ LAYOUT_PARTS = {
     "charge_lines": ("lines", "charge lines (invoice_file.lines)"),
     "item_status": ("otherwise", "item status for the items it does not load (invoice_file.only_when, otherwise)"),
 }
-# What an invoice file in a layout of the profiles' ``files`` may have: tag value -> (does it, in words).
-FILE_PARTS: dict[str, tuple[Callable[[FileSpec], bool], str]] = {
-    "trailer": (lambda spec: spec.layout.trailer is not None and any(f.control for f in spec.layout.trailer.fields),
-                "a trailer with control fields"),
-    "fixed_width": (lambda spec: spec.layout.format == "fixed", "fixed-width lines"),
-    "record_types": (lambda spec: getattr(spec.layout, "record_type", None) is not None, "record types"),
+# What a file in a layout of the profiles' ``files`` may have (the XML export: only a declared encoding):
+# tag value -> (does it, in words).
+FILE_PARTS: dict[str, tuple[Callable[[FileSpec | None], bool], str]] = {
+    "trailer": (lambda spec: spec is not None and spec.layout.trailer is not None
+                and any(f.control for f in spec.layout.trailer.fields), "a trailer with control fields"),
+    "fixed_width": (lambda spec: spec is not None and spec.layout.format == "fixed", "fixed-width lines"),
+    "record_types": (lambda spec: spec is not None and getattr(spec.layout, "record_type", None) is not None,
+                     "record types"),
+    "decimal_point": (lambda spec: spec is None or not any(f.implied_decimals for f in spec.layout.detail.fields),
+                      "amounts written with a decimal point"),
+    "implied_decimals": (lambda spec: spec is not None and any(f.implied_decimals for f in spec.layout.detail.fields),
+                         "amounts with implied decimals"),
+    # An XML file says its encoding in its prolog; a CSV or fixed-width layout fixes one (layout.encoding).
+    "declared_encoding": (lambda spec: spec is None or spec.layout.format == "xml",
+                          "encoding of the file's own choosing: the layout fixes one"),
 }
 WITHHELD_TAG = "withheld:"
 
@@ -111,7 +120,7 @@ def scenario_scope(biller: Biller, tags: Iterable[str], posted_in: Mapping[str, 
             return reason
         if tag.startswith(SETTING_OFF_TAG) and (reason := _on(biller, tag.removeprefix(SETTING_OFF_TAG))):
             return reason
-        if tag.startswith(LAYOUT_TAG) and (reason := _not_in_layout(biller, tag.removeprefix(LAYOUT_TAG))):
+        if tag.startswith(LAYOUT_TAG) and (reason := _not_in_layout(biller, tag.removeprefix(LAYOUT_TAG), tags)):
             return reason
         if tag.startswith(WITHHELD_TAG) and (reason := _taken(biller, tag.removeprefix(WITHHELD_TAG), posted_in)):
             return reason
@@ -141,16 +150,20 @@ def _on(biller: Biller, role: str) -> str | None:
     return f"Biller setting {setting.number} is on for {biller.profile.name} ({setting.meaning})"
 
 
-def _not_in_layout(biller: Biller, part: str) -> str | None:
-    """None when the invoice file's layout holds ``part``, else why the scenario is N/A."""
+def _not_in_layout(biller: Biller, part: str, tags: Iterable[str]) -> str | None:
+    """None when the layout of the scenario's file holds ``part``, else why the scenario is N/A. The file is
+    the one its first capability travels in (an adjustment file, say), else the invoice file."""
     if part not in LAYOUT_PARTS and part not in FILE_PARTS:
         raise ProfileError(f"tag @{LAYOUT_TAG}{part}: no such part of an invoice file layout "
                            f"(parts: {', '.join([*LAYOUT_PARTS, *FILE_PARTS])})")
-    spec, export = biller.file_for("invoice_load"), biller.partner.invoice_file
-    where = f"Not in the invoice file of {biller.profile.name if spec else biller.partner.display_name}"
+    capabilities = [tag.removeprefix(CAPABILITY_TAG) for tag in sorted(tags) if tag.startswith(CAPABILITY_TAG)]
+    capability = next((c for c in capabilities if biller.file_for(c) is not None), "invoice_load")
+    spec, export = biller.file_for(capability), biller.partner.invoice_file
+    noun = "invoice file" if capability == "invoice_load" else f"{biller.transport(capability).file} file"
+    where = f"Not in the {noun} of {biller.profile.name if spec else biller.partner.display_name}"
     if part in FILE_PARTS:
         has, words = FILE_PARTS[part]
-        return None if spec is not None and has(spec) else f"{where}: its layout has no {words}"
+        return None if has(spec) else f"{where}: its layout has no {words}"
     field, words = LAYOUT_PARTS[part]
     return None if export is not None and getattr(export, field) else f"{where}: its layout has no {words}"
 

@@ -136,11 +136,12 @@ class ReferenceEngine(Platform):
         """A file in the biller's layout, taken whole or refused whole (a trailer that disagrees, a record
         type nobody knows, a line cut short): nothing of a refused file loads."""
         loaded = layouts.load(path, spec.layout)
-        if not loaded.accepted:
+        if not loaded.accepted:  # the file's own fault first, then the records that may have caused it
             whole = next(r for r in loaded.rejected if r.whole_file)
+            records = [str(r) for r in loaded.rejected if not r.whole_file]
             self._emit("file_rejected", file=path.name, sha256=digest, field=whole.field, line=whole.line,
-                       reason=f"{whole.reason}; {whole.hint}")
-            return 0, [str(whole)]
+                       reason=f"{whole.reason}; {whole.hint}", records=records)
+            return 0, [str(whole), *records]
         refused = dict(duplicates(loaded.records, "invoice_number", path.name)) \
             if capability == "invoice_load" else {}
         for index, record in enumerate(loaded.records):
