@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from harness.catalogue import then, when
 from harness.events import Event
+from harness.partners.files import REVERSING_ROLES
 from harness.scenario import ScenarioContext, counted, listed
 
 _refusals = listed(lambda reason: f'"{reason}"', none="nothing")
@@ -91,15 +92,15 @@ def fetched_with_total(sit: ScenarioContext, count: int, postings: int, total: D
         sit.expect(f"{name} to hold {{}}", postings, event.data["records"], f"{name} holds {{}}",
                    instead="it holds {}", show=counted("posting"))
         lines = [e for e in sit.session.recorder.scope_events("partner.line") if e.data["file"] == name]
-        signed = sum((_signed(e) for e in lines), Decimal(0))
+        signed = sum((_booked(e) for e in lines), Decimal(0))
         sit.expect(f"{name}'s postings to total {{}}", total, signed, f"{name}'s postings total {{}}",
                    instead="they total {}")
 
 
-def _signed(line: Event) -> Decimal:
+def _booked(line: Event) -> Decimal:
     """A posting line's amount as the partner books it: returns and voids take money back."""
     amount = Decimal(line.data["fields"].get("amount") or 0)
-    return -amount if line.data["fields"].get("role") in ("ach_return", "void") else amount
+    return -amount if line.data["fields"].get("role") in REVERSING_ROLES else amount
 
 
 @then("every payment file the partner fetched has a trailer whose count and total match its lines")

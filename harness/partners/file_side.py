@@ -62,7 +62,7 @@ class FileSide:
             loaded = layouts.load(path, spec.layout)
         events = []
         for record in loaded.records:
-            call, fields = self._codec.decode(record.values)
+            call, fields = self._codec.decode(spec, record.values)
             events.append(self._recorder.append("partner.line", call=call, fields=fields, file=name,
                                                 line=record.line))
         trailer = dict(loaded.trailer.values) if loaded.trailer else {}

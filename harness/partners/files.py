@@ -25,6 +25,7 @@ POSTING_ROLES = ("payment", "credit", "ach_return", "void", "paperless_change", 
                  "email_change")
 OUTBOX = "outbox"  # the folder of the platform's sFTP account the partner fetches its files from
 PAYMENT_FILE_CALL = "payment file"  # how a line the partner read is named where an API partner names its call
+REVERSING_ROLES = ("ach_return", "void")  # their amounts take a payment's money back: negative where signed
 
 
 def transaction_code(biller: Biller, role: str) -> str:
@@ -79,7 +80,7 @@ def _plain_amount(text: str, signed: bool) -> bool:
 
 def _text(value: Value) -> str:
     if isinstance(value, Decimal):
-        return f"{abs(value):.2f}"  # the sign says which way the money goes: the transaction code says it too
+        return f"{value:.2f}"
     if isinstance(value, date):
         return value.isoformat()
     return "" if value is None else str(value)
@@ -92,13 +93,20 @@ class FileCodec:
         self.biller = biller
         self._roles = {transaction_code(biller, role): role for role in POSTING_ROLES}
 
-    def decode(self, values: Mapping[str, Value]) -> tuple[str, dict[str, str]]:
+    def decode(self, spec: FileSpec, values: Mapping[str, Value]) -> tuple[str, dict[str, str]]:
         """A payment file line as the call name and fields the steps read (``role``, ``account``,
         ``amount``, ``reference``, ``method``, ``original``, ``return_code``, ``value``...); a transaction
-        code the partner does not know reads as no role, so the line is no posting the steps expect."""
+        code the partner does not know reads as no role, so the line is no posting the steps expect.
+        Where the amount is signed, a return or void takes money back: its amount is the negative one it
+        books, so one written positive reads as what it would do (-52.00 taken back)."""
         code = str(values.get("transaction") or "")
+        role = self._roles.get(code, "")
+        amount = values.get("amount")
+        signed = any(f.name == "amount" and f.signed for f in spec.layout.detail.fields)
+        if isinstance(amount, Decimal) and signed and role in REVERSING_ROLES:
+            values = {**values, "amount": -amount}
         fields = {name: text for name, value in values.items() if name != "transaction" and (text := _text(value))}
-        return PAYMENT_FILE_CALL, {**fields, "code": code, "role": self._roles.get(code, "")}
+        return PAYMENT_FILE_CALL, {**fields, "code": code, "role": role}
 
     def adjustment(self, spec: FileSpec, account: str, held: Mapping[str, Decimal | str]) -> dict[str, str]:
         """The adjustment file record that says ``account`` holds ``held`` (by balance role); a role the

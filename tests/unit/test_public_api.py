@@ -22,7 +22,7 @@ PUBLIC = {
                         "Rejection", "XmlLayout", "load", "read", "render", "write"],
     "harness.partners": ["FAULTS", "AccountNotFound", "Adapter", "Outcome", "PartnerClient", "PartnerRejected",
                          "PartnerStubs", "PartnerUnavailable", "PostResult", "Posting", "PostingKind", "load_adapter"],
-    "harness.platform": ["AccountNotFound", "Balance", "Bill", "Configuration", "ImportReport", "Platform",
+    "harness.platform": ["AccountNotFound", "Balance", "BatchReport", "Bill", "Configuration", "ImportReport", "Platform",
                          "PlatformRefusal",
                          "PumpReport", "Transaction", "TxStatus"],
     "harness.stubs": ["BACKENDS", "ContainerWireMock", "ExternalWireMock", "ProcessWireMock", "StubPack", "StubSide",

@@ -17,13 +17,11 @@ from typing import Any
 from harness import layouts
 from harness.layouts.values import Value
 from harness.partners import PostingKind
-from harness.partners.files import transaction_code
+from harness.partners.files import REVERSING_ROLES, transaction_code
 from harness.platform.bif import BifRecord
 from harness.platform.port import Transaction
 from harness.profiles import Biller
 from harness.profiles.models import FileSpec
-
-REVERSING = (PostingKind.ACH_RETURN, PostingKind.VOID)  # their amounts take money back: negative where signed
 
 
 def role_of(tx: Transaction) -> str:
@@ -35,7 +33,7 @@ def posting_record(tx: Transaction, biller: Biller, spec: FileSpec, posted_on: d
     """One payment file detail record for ``tx``, holding the fields the layout has."""
     amount = tx.amount
     signed = any(f.name == "amount" and f.signed for f in spec.layout.detail.fields)
-    if amount is not None and signed and tx.kind in REVERSING:
+    if amount is not None and signed and tx.kind in REVERSING_ROLES:
         amount = -amount
     role = role_of(tx)
     values: dict[str, Value] = {
