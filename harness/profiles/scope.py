@@ -42,7 +42,7 @@ LAYOUT_PARTS = {
 # tag value -> (does it, in words).
 FILE_PARTS: dict[str, tuple[Callable[[FileSpec | None], bool], str]] = {
     "trailer": (lambda spec: spec is not None and spec.layout.trailer is not None
-                and any(f.control for f in spec.layout.trailer.fields), "a trailer with control fields"),
+                and any(f.control for f in spec.layout.trailer.fields), "trailer with control fields"),
     "fixed_width": (lambda spec: spec is not None and spec.layout.format == "fixed", "fixed-width lines"),
     "record_types": (lambda spec: spec is not None and getattr(spec.layout, "record_type", None) is not None,
                      "record types"),

@@ -50,6 +50,8 @@ def _billers() -> dict[str, Biller]:
 
 
 BILLERS = _billers()
+# The adapters of partners with an API: a client and stubs (file partners: tests/contract/test_file_adapters.py).
+API_BILLERS = {name: biller for name, biller in BILLERS.items() if biller.partner.has_api}
 
 
 def test_every_registered_adapter_has_a_demo_biller_and_loads() -> None:
@@ -86,10 +88,11 @@ def wiremock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessWireMo
         yield server
 
 
-@pytest.fixture(params=sorted(BILLERS))
+@pytest.fixture(params=sorted(API_BILLERS))
 def sides(request: pytest.FixtureRequest, wiremock: ProcessWireMock) -> Iterator[Sides]:
-    biller = BILLERS[str(request.param)]
+    biller = API_BILLERS[str(request.param)]
     adapter = load_adapter(biller.partner)
+    assert adapter.client is not None and adapter.stubs is not None
     admin = WireMockAdmin(wiremock.base_url)
     admin.reset()
     admin.import_mappings(list(load_pack(PROJECT / "stubs" / biller.partner.name).mappings))  # its token call too
@@ -167,9 +170,18 @@ def test_every_change_the_client_sends_the_stubs_match_answer_and_decode(sides: 
 
 
 def test_an_adapter_nobody_registered_is_a_profile_fault_naming_the_field_and_the_known_ones() -> None:
-    partner = BILLERS["cayenta"].partner.model_copy(update={"adapter": "stw_opengov"})
+    partner = BILLERS["cayenta"].partner.model_copy(update={"adapter": "opengov_v2"})
     with pytest.raises(ProfileError) as raised:
         load_adapter(partner)
     assert str(raised.value) == (
-        "partner profile cayenta: field 'adapter': no partner adapter 'stw_opengov' is registered (known: caselle, "
-        "cayenta); a package registers one as a 'sit_harness.partners' entry point")
+        "partner profile cayenta: field 'adapter': no partner adapter 'opengov_v2' is registered (known: caselle, "
+        "cayenta, stw); a package registers one as a 'sit_harness.partners' entry point")
+
+
+def test_an_adapter_without_what_its_transports_need_is_a_profile_fault() -> None:
+    api_partner_on_files = BILLERS["cayenta"].partner.model_copy(update={"adapter": "stw"})
+    with pytest.raises(ProfileError, match="the 'stw' adapter has no API client and stubs"):
+        load_adapter(api_partner_on_files)
+    file_partner_on_api = BILLERS["stw"].partner.model_copy(update={"adapter": "cayenta"})
+    with pytest.raises(ProfileError, match="the 'cayenta' adapter has no file codec"):
+        load_adapter(file_partner_on_api)

@@ -1,0 +1,46 @@
+"""A partner whose integration is files (STW/OpenGov), as an SE runs its billers: `sit run` starts no
+WireMock and no HTTP client; every file that moves, either way, is an sFTP transfer with its digest; the
+payment file the platform writes at batch close is the one the partner downloads over SSH and reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from runs import explain, sit, sit_run
+
+FILE_BILLERS = ("galveston-county", "brazos-valley-utilities")
+
+
+@pytest.mark.parametrize("biller", FILE_BILLERS)
+def test_every_file_that_moves_is_evidence_with_its_digest(biller: str, tmp_path: Path) -> None:
+    run = sit_run(tmp_path / "events.sqlite", biller)
+    started = run.started()
+    assert (started["partner"], started["wiremock_version"]) == ("stw", None)  # no WireMock: nothing to stub
+    written, fetched, read = [], [], []  # per scenario: a scenario starts on an empty outbox
+    for sit_id in run.statuses():
+        events = run.scenario(sit_id)
+        written += [(sit_id, f"outbox/{e.data['file']}", e.data["sha256"]) for e in events
+                    if e.kind == "platform.batch_closed"]
+        fetched += [(sit_id, e.data["path"], e.data["sha256"]) for e in events
+                    if e.kind == "file.transferred" and e.data["direction"] == "platform -> partner"]
+        read += [(sit_id, f"outbox/{e.data['file']}", e.data["accepted"]) for e in events
+                 if e.kind == "partner.file_read"]
+    assert written and written == fetched
+    assert read == [(sit_id, path, True) for sit_id, path, _ in written]
+    sent = {e.data["sha256"] for e in run.events
+            if e.kind == "file.transferred" and e.data["direction"] == "partner -> platform"}
+    taken = {e.data["sha256"] for e in run.events if e.kind in ("platform.file_imported", "platform.file_rejected")}
+    assert taken and taken <= sent  # every file the platform took (or refused) came over sFTP, the same bytes
+    assert not [e for e in run.events if e.kind == "partner.exchange"]  # no API call was made
+
+
+@pytest.mark.parametrize("options", [("--partner-mode", "live", "--partner-url", "https://stw.example"),
+                                     ("--stub-pack", "stubs/cayenta")])
+def test_a_file_partner_refuses_what_only_an_api_partner_has_in_one_line(options: tuple[str, ...],
+                                                                         tmp_path: Path) -> None:
+    result = sit("run", "--biller", "galveston-county", "--no-report", "--store", str(tmp_path / "e.sqlite"),
+                 *options)
+    assert result.returncode == 2, explain(result)
+    assert "STW/OpenGov exchanges files only" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
