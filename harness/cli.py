@@ -36,6 +36,7 @@ from harness.stubs import BACKENDS
 
 if TYPE_CHECKING:  # cryptography, openpyxl and the rest load only for the commands that need them
     from harness.events.sqlite import Check
+    from harness.profiles.models import FileSpec
     from harness.reports import ReportOptions, RunLog
     from harness.reports.signing import SignatureChecker
 
@@ -441,9 +442,13 @@ def invoices_check(
     if not file.is_file():
         raise InputError(f"{file}: no such file")
     profile = load_biller(project.resolve(), biller)
-    accepted = rejected = 0
     bid, invoice_type = profile.profile.bid, profile.profile.invoice_types[0].id
-    for item in iter_invoice_file(file, profile.partner.invoice_file, bid, invoice_type):
+    if (spec := profile.file_for("invoice_load")) is not None:
+        raise typer.Exit(_check_layout_file(file, spec, bid, invoice_type, quiet))
+    export = profile.partner.invoice_file
+    assert export is not None  # a biller's invoices are its partner's export or a file of its own
+    accepted = rejected = 0
+    for item in iter_invoice_file(file, export, bid, invoice_type):
         if isinstance(item, Rejection):
             rejected += 1
             console.print(f"[red]REJECTED[/red] {item}", highlight=False)
@@ -455,8 +460,26 @@ def invoices_check(
     console.print(f"{file.name}: {accepted} accepted, {rejected} rejected (BID {bid}, invoice type {invoice_type})")
     if rejected or not accepted:
         if not accepted and not rejected:
-            console.print(f"{file.name}: no {profile.partner.invoice_file.record} records found")
+            console.print(f"{file.name}: no {export.record} records found")
         raise typer.Exit(1)
+
+
+def _check_layout_file(file: Path, spec: FileSpec, bid: int, invoice_type: int, quiet: bool) -> int:
+    """`sit invoices check` of a file in the biller's own layout: taken whole, or refused whole."""
+    from harness.platform.reference.files import read_bills
+
+    taken = read_bills(file, spec, bid, invoice_type)
+    for rejection in [taken.refusal] if taken.refusal else []:
+        console.print(f"[red]REFUSED[/red] {rejection}", highlight=False)
+    for rejection in taken.rejected:
+        console.print(f"[red]REJECTED[/red] {rejection}", highlight=False)
+    for line, bill in [] if quiet else taken.bills:
+        console.print(f"[green]ACCEPTED[/green] line {line}: account {bill.account_number} invoice "
+                      f"{bill.invoice_number} due {bill.due_date} amount {bill.amount_due} past due {bill.past_due}",
+                      highlight=False)
+    console.print(f"{file.name}: {len(taken.bills)} accepted, {len(taken.rejected)} rejected"
+                  f"{', the whole file refused' if taken.refusal else ''} (BID {bid}, invoice type {invoice_type})")
+    return 1 if taken.refusal or taken.rejected or not taken.bills else 0
 
 
 @app.command()

@@ -193,7 +193,7 @@ class PartnerSide:
         """One of the partner's own known failure modes (its adapter's ``FAILURES``), until it recovers."""
         self._cannot(f"the partner's known failure '{name}'")
         # The token the platform holds now: the issued one, or one it fetched in an earlier scenario.
-        mappings = self._s.stubs.failure(name, role, token=self._s.client.token)
+        mappings = self._s.stubs.failure(name, role, token=self._s.client.token if self._s.client else "")
         for mapping in mappings if self._s.arranges else []:
             self._faults.append(self._stub_side.add(mapping))
 

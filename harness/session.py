@@ -284,11 +284,12 @@ class SitSession:
         # A stub or a proxy stands for the partner's host: it is named in the Host header; a live partner is its URL.
         base_url = (opts.partner_url or "") if live else self._wiremock_url
         assert self.adapter.client is not None  # load_adapter checked it
-        self.client: PartnerClient | None = self.adapter.client(
+        client = self.adapter.client(
             partner, base_url, self.secrets.get(creds.user_env), self.secrets.get(creds.secret_env),
             self.biller.pump.timeout_seconds, token=self.partner_mode.issued_token(self.biller, self.secrets),
             host=None if live else self.partner_host, codes=self.biller.codes, tls=self._tls, tap=tap,
         )
+        self.client: PartnerClient | None = client
         if tap is not None:
             self.wiremock_version = None
             self.side: StubSide | LiveSide | FileSide = LiveSide(tap, self.recorder, self.stubs.decode)
@@ -296,7 +297,7 @@ class SitSession:
         admin = WireMockAdmin(self._wiremock_url)
         self.wiremock_version = admin.version()
         self.side = StubSide(admin, self.partner_mode.pack, self.recorder, self.stubs.decode,
-                             traffic=lambda: self.client.requests_sent)
+                             traffic=lambda: client.requests_sent)
         self.side.load()
 
     def _load_file_side(self) -> None:
@@ -433,8 +434,8 @@ class SitSession:
         """Take down whatever ``start`` got as far as bringing up: every part, even when one of them
         fails (the failure is raised once every part went down). Calling it again does no harm."""
         parts: list[Callable[[], object]] = []  # in the order they go down
-        if getattr(self, "client", None) is not None:
-            parts.append(self.client.close)
+        if (client := getattr(self, "client", None)) is not None:
+            parts.append(client.close)
         if self._refusing is not None:
             parts.append(self._refusing.close)
         if hasattr(self, "side"):

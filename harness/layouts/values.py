@@ -84,7 +84,17 @@ def parse_date(text: str, label: str, date_format: str) -> date:
     try:
         return _strptime(text, date_format)
     except ValueError:
-        raise Fault(f"{label} {quote(text)} is not a date (expected {date_format})") from None
+        raise Fault(f"{label} {quote(text)} is not a date (expected {date_shape(date_format)})") from None
+
+
+_SHAPES = {"%Y": "yyyy", "%y": "yy", "%m": "mm", "%d": "dd", "%b": "Mon", "%j": "ddd"}
+
+
+def date_shape(date_format: str) -> str:
+    """A strftime format as a person reads it: %m/%d/%Y -> mm/dd/yyyy."""
+    for code, shape in _SHAPES.items():
+        date_format = date_format.replace(code, shape)
+    return date_format
 
 
 def format_amount(value: Decimal, places: int) -> str:

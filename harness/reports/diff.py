@@ -139,6 +139,10 @@ def _evidence_names(runs: Iterable[RunLog], rule: str) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+# What the partner received: the calls to its API, the lines of the files it fetched.
+RECEIVED = ("partner.exchange", "partner.line")
+
+
 def diff_runs(run_a: RunLog, run_b: RunLog, volatile: Iterable[str] = (), personal: Iterable[str] = ()) -> RunDiff:
     """Compare two runs per SIT ID; fields whose leaf name is in ``volatile`` are ignored, those in
     ``personal`` compared masked."""
@@ -164,7 +168,7 @@ def _scenarios(run: RunLog, rules: _Rules) -> dict[str, _Scenario]:
         scenario = out[_unique(out, record.sit_id)] = _Scenario(status=record.status)
         for step in record.steps:
             for item in step.evidence:
-                if item.kind == "partner.exchange":
+                if item.kind in RECEIVED:
                     scenario.add(item.data, rules)
     return out
 

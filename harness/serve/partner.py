@@ -66,7 +66,11 @@ class ServedPartner:
     def start(self) -> None:
         opts = self.options
         self.biller: Biller = load_biller(opts.project, opts.biller)
-        self.stubs = load_adapter(self.biller.partner).stubs(self.biller.partner, self.biller.codes)
+        adapter = load_adapter(self.biller.partner)
+        if adapter.stubs is None or self.biller.partner.credentials is None:
+            raise InputError(f"{self.biller.partner.display_name} exchanges files only: `sit stubs serve` serves a "
+                             "partner's API; for a file partner the platform's sFTP is the place to test against")
+        self.stubs = adapter.stubs(self.biller.partner, self.biller.codes)
         self.partner_host = self.biller.partner_host  # a missing subdomain is a profile fault, found now
         self._sections = _sections(biller_workbook(opts.project, self.biller))
         pack = load_pack(opts.project / "stubs" / self.biller.partner.name)

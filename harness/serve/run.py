@@ -114,6 +114,7 @@ def configuration(served: ServedPartner) -> list[str]:
     if partner.token_path:
         lines.append(f"    {'OAuth token':<14} {partner.token_path} (client credentials)")
     creds = partner.credentials
+    assert creds is not None  # a served partner has an API (ServedPartner.start checked it)
     lines.append(f"  Credentials    ${creds.user_env} / ${creds.secret_env}" + (
         " (demo values: unset)" if creds.user_env in served.secrets.demo else ""))
     lines.append(f"  sFTP           {served.sftp.host} port {served.sftp.port} user {b.sftp.user}")

@@ -93,7 +93,11 @@ def record_pack(run: RunLog, out: Path, *, force: bool = False, project: Path = 
     if not isinstance(partner_data, dict):
         raise InputError(f"{run.name}: the run did not record its partner profile; record a run of this version")
     partner = _with_identity(PartnerProfile.model_validate(partner_data), project)
-    stubs = load_adapter(partner).stubs(partner, opening.profile("biller", "codes", default={}))
+    adapter = load_adapter(partner)
+    if adapter.stubs is None:
+        raise InputError(f"{run.name}: {partner.display_name} exchanges files only: a run against it called no API "
+                         "to make a stub pack of (its files are in the run's evidence)")
+    stubs = adapter.stubs(partner, opening.profile("biller", "codes", default={}))
     timeout_ms = int(float(opening.profile("partner", "pump", "timeout_seconds", default=0) or 0) * 1000)
     recording = _read(run.events(), timeout_ms)
     personal = find_personal(run.events(), PersonalRules.of(partner_data))

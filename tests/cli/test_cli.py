@@ -407,7 +407,7 @@ def test_invoices_check_bad_sample_prints_every_rejection() -> None:
         ("3", "AMOUNT_DUE '-5.00' is negative"),
         ("4", "AMOUNT_DUE 'abc' is not a number"),
         ("5", "duplicate invoice number (INVOICE_NO) 'INV-2026110201' (first in record 1)"),
-        ("6", "DUE_DATE '2026-13-01' is not a date (expected %Y-%m-%d); AMOUNT_DUE '1.005' has more than 2 decimals"),
+        ("6", "DUE_DATE '2026-13-01' is not a date (expected yyyy-mm-dd); AMOUNT_DUE '1.005' has more than 2 decimals"),
     ], proc.stdout
     assert len(re.findall(r"^REJECTED ", proc.stdout, re.M)) == 5
     assert "billheader_20261102_bad.xml: 2 accepted, 5 rejected" in proc.stdout

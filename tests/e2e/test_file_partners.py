@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from runs import explain, sit, sit_run
+from runs import PROJECT, explain, sit, sit_run
 
 FILE_BILLERS = ("galveston-county", "brazos-valley-utilities")
 
@@ -44,3 +44,18 @@ def test_a_file_partner_refuses_what_only_an_api_partner_has_in_one_line(options
     assert result.returncode == 2, explain(result)
     assert "STW/OpenGov exchanges files only" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_sit_diff_names_a_line_of_the_payment_file_the_partner_read_otherwise(tmp_path: Path) -> None:
+    """Two runs of Galveston, the second with credits coded CR instead of CRD: `sit diff` names the credit
+    lines of the payment file by their field, and only what differs by design (references) is ignored."""
+    recoded = tmp_path / "galveston-county.yaml"
+    recoded.write_text((PROJECT / "fixtures" / "billers" / "galveston-county.yaml").read_text()
+                       + "codes:\n  credit: CR\n")
+    first = sit_run(tmp_path / "a" / "events.sqlite", "galveston-county", export=True)
+    second = sit_run(tmp_path / "b" / "events.sqlite", str(recoded), export=True)
+    assert first.export is not None and second.export is not None
+    result = sit("diff", str(first.export), str(second.export))
+    assert result.returncode == 1, explain(result)
+    assert "fields code: 'CRD' -> 'CR'" in result.stdout
+    assert "SIT-PAY-003" in result.stdout and "reference" not in result.stdout.split("differ (")[0]

@@ -97,7 +97,7 @@ def test_bad_sample_keeps_good_records_and_rejects_each_bad_one(layout: InvoiceF
             6,
             49,
             "INV-2026110206",
-            "DUE_DATE '2026-13-01' is not a date (expected %Y-%m-%d); AMOUNT_DUE '1.005' has more than 2 decimals",
+            "DUE_DATE '2026-13-01' is not a date (expected yyyy-mm-dd); AMOUNT_DUE '1.005' has more than 2 decimals",
         ),
     ]
     assert str(result.rejected[0]) == f"{file}: record 2 (line 13): missing account number (ACCOUNT_NO)"

@@ -37,7 +37,7 @@ from harness.platform.port import (
     Transaction,
     TxStatus,
 )
-from harness.platform.reference.files import bill, duplicates, posting_record, write_payment_file
+from harness.platform.reference.files import posting_record, read_bills, write_payment_file
 from harness.platform.reference.pump import DataPump, explained
 from harness.platform.reference.state import PlatformState, money
 from harness.profiles import Biller, out_of_scope
@@ -135,30 +135,29 @@ class ReferenceEngine(Platform):
     def _import_layout(self, path: Path, digest: str, capability: str, spec: FileSpec) -> tuple[int, list[str]]:
         """A file in the biller's layout, taken whole or refused whole (a trailer that disagrees, a record
         type nobody knows, a line cut short): nothing of a refused file loads."""
-        loaded = layouts.load(path, spec.layout)
-        if not loaded.accepted:  # the file's own fault first, then the records that may have caused it
-            whole = next(r for r in loaded.rejected if r.whole_file)
-            records = [str(r) for r in loaded.rejected if not r.whole_file]
-            self._emit("file_rejected", file=path.name, sha256=digest, field=whole.field, line=whole.line,
-                       reason=f"{whole.reason}; {whole.hint}", records=records)
-            return 0, [str(whole), *records]
-        refused = dict(duplicates(loaded.records, "invoice_number", path.name)) \
-            if capability == "invoice_load" else {}
-        for index, record in enumerate(loaded.records):
-            if index in refused:
-                continue
-            if capability == "invoice_load":
-                self._emit("bill_loaded", file=path.name, bill=bill(record.values, self.biller.profile.bid,
-                                                                    self._invoice_type).to_dict())
-            else:
+        if capability == "invoice_load":
+            taken = read_bills(path, spec, self.biller.profile.bid, self._invoice_type)
+            refusal, rejects, count = taken.refusal, taken.rejected, len(taken.bills)
+        else:
+            loaded = layouts.load(path, spec.layout)
+            refusal = next((r for r in loaded.rejected if r.whole_file), None)
+            rejects, count = [r for r in loaded.rejected if not r.whole_file], len(loaded.records)
+        if refusal is not None:  # the file's own fault first, then the records that may have caused it
+            self._emit("file_rejected", file=path.name, sha256=digest, field=refusal.field, line=refusal.line,
+                       reason=f"{refusal.reason}; {refusal.hint}", records=[str(r) for r in rejects])
+            return 0, [str(refusal), *(str(r) for r in rejects)]
+        if capability == "invoice_load":
+            for _, loaded_bill in taken.bills:
+                self._emit("bill_loaded", file=path.name, bill=loaded_bill.to_dict())
+        else:
+            for record in loaded.records:
                 self._balance_updated(path.name, record.values)
-        rejects = [*(r for r in loaded.rejected), *refused.values()]
         for reject in rejects:
             self._emit("record_rejected", file=path.name, line=reject.line, field=reject.field,
                        reason=f"{reject.reason}; {reject.hint}")
         self._emit("file_imported", file=path.name, sha256=digest, size=path.stat().st_size, rejected=len(rejects),
-                   records=len(loaded.records))
-        return len(loaded.records) - len(refused), [str(r) for r in rejects]
+                   records=count)
+        return count, [str(r) for r in rejects]
 
     def _balance_updated(self, file: str, values: Mapping[str, Value]) -> None:
         """One record of a balance adjustment file: what the payer is shown for the account from now on."""
@@ -335,7 +334,9 @@ class ReferenceEngine(Platform):
         outcome: dict[str, list[str]] = {"posted": [], "parked": [], "failed": [], "excluded": [], "batched": []}
         for tx in self.state.open_txs():
             outcome[self._pump.send(tx, self._today.isoformat())].append(tx.key)
-        return PumpReport(**{status: tuple(keys) for status, keys in outcome.items()})
+        return PumpReport(posted=tuple(outcome["posted"]), parked=tuple(outcome["parked"]),
+                          failed=tuple(outcome["failed"]), excluded=tuple(outcome["excluded"]),
+                          batched=tuple(outcome["batched"]))
 
     def close_batch(self) -> BatchReport:
         """Write the day's payment file with every batched transaction, in the order they were made, into
@@ -357,7 +358,7 @@ class ReferenceEngine(Platform):
                            reason=f"the payment file {name} could not be written: {exc}")
             return BatchReport()
         data = path.read_bytes()
-        total = sum((d["amount"] for d in details if isinstance(d.get("amount"), Decimal)), Decimal("0.00"))
+        total = sum((amount for d in details if isinstance(amount := d.get("amount"), Decimal)), Decimal("0.00"))
         self._emit("batch_closed", file=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                    count=len(batched), total=money(total), keys=[tx.key for tx in batched], schedule=spec.schedule)
         for number, tx in enumerate(batched, 1):

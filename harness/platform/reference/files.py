@@ -9,6 +9,7 @@ a layout says where each sits in the partner's file, never what it means.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -67,6 +68,29 @@ def bill(values: Mapping[str, Value], bid: int, invoice_type: int) -> BifRecord:
     for amount in ("amount_due", "past_due"):
         fields.setdefault(amount, Decimal("0.00"))
     return BifRecord(bid=bid, invoice_type=invoice_type, **fields)
+
+
+@dataclass
+class Bills:
+    """An invoice file of the biller's layout as the platform takes it: whole (its bills, and the records it
+    rejected) or refused whole (``refusal``), with no bill at all."""
+
+    file: str
+    bills: list[tuple[int, BifRecord]] = field(default_factory=list)  # each with the line it was read from
+    rejected: list[layouts.Rejection] = field(default_factory=list)
+    refusal: layouts.Rejection | None = None
+
+
+def read_bills(path: Path, spec: FileSpec, bid: int, invoice_type: int) -> Bills:
+    """The bills of an invoice file in the layout ``spec``, as a run loads them (and `sit invoices check`)."""
+    loaded = layouts.load(path, spec.layout)
+    if not loaded.accepted:
+        refusal = next(r for r in loaded.rejected if r.whole_file)
+        return Bills(path.name, rejected=[r for r in loaded.rejected if not r.whole_file], refusal=refusal)
+    refused = dict(duplicates(loaded.records, "invoice_number", path.name))
+    bills = [(record.line, bill(record.values, bid, invoice_type)) for index, record in enumerate(loaded.records)
+             if index not in refused]
+    return Bills(path.name, bills, [*loaded.rejected, *refused.values()])
 
 
 def duplicates(records: Iterable[layouts.Record], field: str, file: str) -> Iterator[tuple[int, layouts.Rejection]]:
