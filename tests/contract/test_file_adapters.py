@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from harness import layouts
-from harness.layouts.values import Value
 from harness.events import Recorder, Redactor, SQLiteStore
+from harness.layouts.values import Value
 from harness.partners import load_adapter
 from harness.partners.files import OUTBOX, FileCodec, control_field
 from harness.platform import AccountNotFound
