@@ -102,7 +102,8 @@ def test_every_posting_the_platform_writes_the_partner_reads_back(files: Files) 
         ("payment", paid, "004417001", "45.10"), ("credit", credited, "004417001", "12.00"),
         ("payment", returned, "004417002", "52.00"), ("payment", voided, "004417003", "19.99"),
         ("ach_return", back, "004417002", "52.00"), ("void", void, "004417003", "19.99")]
-    assert (lines[4].get("original"), lines[4].get("return_code"), lines[5].get("original")) == (returned, "R01", voided)
+    assert (lines[4].get("original"), lines[4].get("return_code")) == (returned, "R01")
+    assert lines[5].get("original") == voided
     assert all(engine.transaction(key).status.value == "posted" for key in (*first.keys, *second.keys))
 
 

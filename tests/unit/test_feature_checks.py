@@ -155,8 +155,8 @@ def test_a_step_that_needs_a_setting_tag_is_refused_without_it(tmp_path: Path) -
     ("@setting:portal_block_lock:CC", "tag @setting:portal_block_lock:CC: setting 'portal_block_lock' has no key "
                                       "'CC' (keys: none: it is not a list per key)"),
     ("@capability:teleport", "tag @capability:teleport: no entry for 'teleport' in the capability matrix of "
-                             "fixtures/partners/caselle.yaml, fixtures/partners/cayenta.yaml, fixtures/partners/stw.yaml; "
-                             "add it with its status and reason"),
+                             "fixtures/partners/caselle.yaml, fixtures/partners/cayenta.yaml, "
+                             "fixtures/partners/stw.yaml; add it with its status and reason"),
     ("@withheld:bill_images", "tag @withheld:bill_images: the platform makes nothing for 'bill_images' that it could "
                               "hold back (it makes what ach_reject_posting, autopay_change, credit_posting, "
                               "email_change, paperless_change, payment_posting, phone_change, void_posting post); "

@@ -41,7 +41,7 @@ def test_a_capability_travels_as_its_partner_profile_says_else_by_its_default() 
 def test_a_partner_with_something_on_api_needs_an_api() -> None:
     data = yaml.safe_load(STW.read_text())
     del data["transports"]["void_posting"]
-    with pytest.raises(ValueError, match="'void_posting' travels by api .* but the partner has no API"):
+    with pytest.raises(ValueError, match=r"'void_posting' travels by api .* but the partner has no API"):
         PartnerProfile.model_validate(data)
 
 
