@@ -246,7 +246,9 @@ def load_biller(project: Path, slug_or_path: str) -> Biller:
     _check_capabilities(path, profile, partner)
     _check_settings(path, profile, partner)
     _check_files(path, profile, partner)
-    return Biller(profile=profile, partner=partner, path=path)
+    biller = Biller(profile=profile, partner=partner, path=path)
+    _check_changes(biller)
+    return biller
 
 
 def _check_files(path: Path, profile: BillerProfile, partner: PartnerProfile) -> None:
@@ -273,6 +275,18 @@ def _check_files(path: Path, profile: BillerProfile, partner: PartnerProfile) ->
         if missing := [f for f in FILE_NEEDS[what] if f not in fields]:
             raise ProfileError(f"{loc}: field 'files.{name}.layout.detail': the file needs a '{missing[0]}' field")
     _check_names(path, {**partner.files, **profile.files})
+
+
+def _check_changes(biller: Biller) -> None:
+    """An account change the biller takes, travelling in a file, needs a field of the layout to carry it."""
+    for capability in ("paperless_change", "autopay_change", "phone_change", "email_change"):
+        spec, cap = biller.file_for(capability), biller.capability(capability)
+        in_scope = cap is not None and (cap.status is Status.SUPPORTED or biller.takes(capability))
+        if spec is not None and in_scope and all(f.name != "value" for f in spec.layout.detail.fields):
+            name = biller.transport(capability).file
+            raise ProfileError(f"{where(biller.path, ['files', name or ''])}: field 'files.{name}.layout.detail': "
+                               f"the biller takes {capability}, which travels in this file, but its layout has no "
+                               "'value' field to carry the change")
 
 
 def _check_names(path: Path, files: dict[str, FileSpec]) -> None:

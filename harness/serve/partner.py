@@ -26,9 +26,10 @@ from harness.profiles import Biller, load_biller
 from harness.profiles.scope import CAPABILITY_TAG
 from harness.reports.leaks import find_leaks
 from harness.reports.runs import biller_history
+from harness.run_identity import new_run_id, run_identity
 from harness.secrets import Secrets, resolve
 from harness.serve.rules import PartnerRules, capability_of
-from harness.session import DEFAULT_STORE, new_run_id, run_identity
+from harness.session import DEFAULT_STORE
 from harness.stubs import ProcessWireMock, StubSide, WireMockAdmin, load_pack
 from harness.stubs.orphans import reap as reap_orphans
 from harness.transfer import SftpServer
@@ -154,8 +155,9 @@ class ServedPartner:
         """Record every exchange and file transfer since the last poll; returns the exchanges' events."""
         with self.recorder.batch():
             exchanges = self.side.drain(force=True)
-            for received in self.sftp.drain():
-                self.recorder.append("file.transferred", direction="platform -> partner", user=received.user,
+            for received in self.sftp.drain():  # here the server is the partner's: the platform uploads to it
+                direction = "platform -> partner" if received.direction == "upload" else "partner -> platform"
+                self.recorder.append("file.transferred", direction=direction, user=received.user,
                                      path=received.path, size=received.size, sha256=received.sha256,
                                      received_at=received.received_at)
         return exchanges

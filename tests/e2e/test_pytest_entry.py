@@ -14,7 +14,7 @@ import pytest
 from runs import BILLER, Run, explain, sit, sit_run, stored_run
 
 from harness.events import verify_chain
-from harness.session import default_seed
+from harness.run_identity import default_seed
 from tests.conftest import sit_ids
 
 PYTEST = (sys.executable, "-m", "pytest")

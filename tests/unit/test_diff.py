@@ -16,7 +16,7 @@ from harness.events import SQLiteStore, write_jsonl
 from harness.profiles import load_biller
 from harness.reports.diff import CallChange, FieldChange, RunDiff, ScenarioDiff, diff_runs, render_diff, volatile_fields
 from harness.reports.log import RunLog, open_run
-from harness.session import recorded_profiles
+from harness.run_identity import recorded_profiles
 from tests.conftest import PROJECT
 
 VOLATILE = ("REFERENCE_NO", "reference")

@@ -28,7 +28,7 @@ from harness.reports import open_run
 from harness.reports.fold import RunRecord, fold
 from harness.reports.signoff import CHART_RUNS
 from harness.reports.workbook import COLUMNS, write_blank_workbook
-from harness.session import recorded_profiles
+from harness.run_identity import recorded_profiles
 from tests.conftest import PROJECT
 from tests.unit.test_report_projection import CLAYTON, FACTS, RUN, Log, exchange, report
 

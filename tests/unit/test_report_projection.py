@@ -21,7 +21,7 @@ from harness.reports import ReportOptions, open_run, write_report
 from harness.reports.allure import AllureResults
 from harness.reports.fold import RunRecord, fold
 from harness.reports.personal import PERSONAL, Masker, PersonalRules, find_personal
-from harness.session import recorded_profiles
+from harness.run_identity import recorded_profiles
 from tests.conftest import PROJECT
 
 RUN = "20261101-120000-abcd"

@@ -22,7 +22,7 @@ from harness.partners import load_adapter
 from harness.profiles import load_biller, load_partner
 from harness.reports.leaks import LeakFound
 from harness.reports.log import RunLog, open_run
-from harness.session import recorded_profiles
+from harness.run_identity import recorded_profiles
 from harness.stubs import StubSide, load_pack
 from harness.stubs.record import record_pack
 from tests.conftest import PROJECT

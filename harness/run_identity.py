@@ -1,0 +1,64 @@
+"""What every kind of run records about itself at its start: its id, its seed, the profiles as loaded,
+the harness and checkout that ran it, and the SE who executes it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform as pyplatform
+import secrets as pysecrets
+import subprocess
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from harness.profiles import Biller
+from harness.profiles.loader import partner_path, project_relative
+from harness.secrets import Secrets
+from harness.transfer import SftpServer
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now:%Y%m%d-%H%M%S}-{pysecrets.token_hex(2)}"
+
+
+def default_seed(slug: str) -> int:
+    """Stable per biller, so two runs of the same biller and code produce the same data."""
+    return int.from_bytes(hashlib.sha256(slug.encode()).digest()[:4], "big")
+
+
+def git_commit(project: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(project), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and len(commit) == 40 else None
+
+
+def recorded_profiles(project: Path, biller: Biller) -> dict[str, Any]:
+    """The biller's and partner's profiles as a run records them (``run.started``'s ``profiles``):
+    where each was read, the SHA-256 of its bytes, and its content as loaded."""
+    paths = {"biller": biller.path, "partner": partner_path(project, biller.partner.name)}
+    models = {"biller": biller.profile, "partner": biller.partner}
+    return {which: {"path": project_relative(path, project), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                    "data": models[which].model_dump(mode="json")} for which, path in paths.items()}
+
+
+def run_identity(project: Path, biller: Biller, operator: str | None, secrets: Secrets,
+                 sftp: SftpServer) -> dict[str, Any]:
+    """The facts every kind of run records at its start: the biller and partner, the profiles as loaded,
+    the harness that ran, the SE who executes it and the sFTP account the platform uses."""
+    b, p = biller.profile, biller.partner
+    return {
+        "biller": b.slug, "biller_name": b.name, "bid": b.bid, "test_portal_bid": b.test_portal_bid,
+        "partner": p.name, "partner_name": p.display_name, "partner_version": b.partner_version,
+        "harness_version": version("sit-harness"), "git_commit": git_commit(project),
+        # The SE who executes the SIT, as named; never the login the run happens to use.
+        "operator": operator or os.environ.get("SIT_OPERATOR") or b.operator,
+        "python": pyplatform.python_version(), "demo_secrets": secrets.demo,
+        "sftp": {"host": sftp.host, "port": sftp.port, "user": b.sftp.user},
+        "profiles": recorded_profiles(project, biller),
+    }
