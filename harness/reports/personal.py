@@ -23,6 +23,7 @@ Where the log holds personal data, and how it is read there:
 from __future__ import annotations
 
 import csv
+import fnmatch
 import io
 import json
 import re
@@ -36,6 +37,7 @@ from lxml import etree
 
 from harness.errors import ProfileError
 from harness.events import Event
+from harness.profiles.models import FileSpec
 from harness.reports.bodies import FORM, XML_OPTIONS, content_type
 from harness.reports.leaks import LeakFound, find_leaks, text_forms
 
@@ -193,6 +195,33 @@ def _xml_layout(layout: Layout) -> RecordStructure:
 STRUCTURES: dict[str, Callable[[Layout], RecordStructure]] = {"xml": _xml_layout}
 
 
+def _glob(spec: Mapping[str, Any]) -> str | None:
+    """The names a file of the profiles' ``files`` has, as its model says (None: not a file spec it reads)."""
+    try:
+        return FileSpec.model_validate(spec).glob
+    except ValueError:
+        return None
+
+
+def _file_structure(spec: Mapping[str, Any], names: frozenset[str]) -> RecordStructure | None:
+    """How a file of the profiles' ``files`` holds personal data: its detail fields named personal, read
+    by its layout (CSV by its labels line, fixed width by positions); None where it holds none."""
+    layout = spec.get("layout") or {}
+    detail = layout.get("detail") or {}
+    personal = [f for f in detail.get("fields") or [] if _key(str(f.get("name", ""))) in names]
+    if not personal:
+        return None
+    if layout.get("format") == "csv" and layout.get("labels"):
+        return CsvRecords(tuple(str(f.get("label") or f["name"]) for f in personal), str(layout.get("delimiter", ",")))
+    if layout.get("format") == "fixed":
+        slot = layout.get("record_type") or {}
+        kind = Span("record_type", int(slot["start"]), int(slot["length"])) if slot.get("start") else None
+        spans = tuple(Span(str(f["name"]), int(f["start"]), int(f["length"])) for f in personal if f.get("start"))
+        if len(spans) == len(personal):
+            return FixedWidthRecords(spans, kind, (str(detail.get("code") or ""),) if kind else ())
+    return None  # a layout no structure reads: its files are withheld whole
+
+
 @dataclass(frozen=True)
 class PersonalRules:
     """What a partner profile says is personal: names (any case) wherever they occur, and the
@@ -200,18 +229,24 @@ class PersonalRules:
 
     names: frozenset[str]
     files: tuple[RecordStructure, ...]
+    # The profiles' own files, told by their names: (glob, how it holds personal data; None: it holds none).
+    named: tuple[tuple[str, RecordStructure | None], ...] = ()
 
     @classmethod
-    def of(cls, partner: Mapping[str, Any]) -> PersonalRules:
-        """From the partner profile as data (``model_dump(mode="json")``, as a run records it at its start):
-        read by path, so a run recorded by an earlier version still reads."""
+    def of(cls, partner: Mapping[str, Any], biller: Mapping[str, Any] | None = None) -> PersonalRules:
+        """From the partner profile as data (``model_dump(mode="json")``, as a run records it at its start),
+        and the biller's, whose own files (``files``) are read by their layouts: read by path, so a run
+        recorded by an earlier version still reads."""
         evidence, layout = partner.get("evidence") or {}, partner.get("invoice_file") or {}
-        names = [*(evidence.get("personal_fields") or []), *_personal_sources(layout)]
+        names = frozenset(_key(name) for name in [*(evidence.get("personal_fields") or []),
+                                                   *_personal_sources(layout)])
         file_format = str(layout.get("format", "xml"))
         if file_format not in STRUCTURES:
             raise ProfileError(f"invoice_file format '{file_format}': no reader of its personal data, so no partner "
                                f"pack can be written (formats read: {', '.join(sorted(STRUCTURES))})")
-        return cls(frozenset(_key(name) for name in names), (STRUCTURES[file_format](layout),))
+        files = {**(partner.get("files") or {}), **((biller or {}).get("files") or {})}
+        named = tuple((glob, _file_structure(spec, names)) for spec in files.values() if (glob := _glob(spec)))
+        return cls(names, (STRUCTURES[file_format](layout),), named)
 
 
 def _key(name: str) -> str:
@@ -224,6 +259,7 @@ class _Finder:
     def __init__(self, rules: PersonalRules) -> None:
         self._names = rules.names
         self._files = rules.files
+        self._own_files = rules.named
         self.found: dict[str, str] = {}  # value -> where
 
     def event(self, event: Event) -> None:
@@ -244,7 +280,11 @@ class _Finder:
 
     def _in_file(self, path: str, content: str, complete: bool) -> Iterator[Found]:
         refusals = []
-        for structure in self._files:
+        name = path.rsplit("/", 1)[-1]
+        named = [(structure,) for glob, structure in self._own_files if fnmatch.fnmatchcase(name, glob)]
+        if named and named[0][0] is None:
+            return  # a file whose layout holds no personal field (a payment file)
+        for structure in [s for (s,) in named[:1] if s is not None] or self._files:
             try:
                 found = list(structure.find(content, complete))
             except Unreadable as exc:

@@ -164,7 +164,8 @@ def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> dict[st
     opening = log.opening()
     personal: dict[str, str] = {}
     if options.partner_pack:
-        personal = find_personal(log.events(), PersonalRules.of(opening.profile("partner", default={})))
+        personal = find_personal(log.events(), PersonalRules.of(opening.profile("partner", default={}),
+                                                                opening.profile("biller", default={})))
     mask: Callable[[str], str] = Masker(personal.values()) if options.partner_pack else str
     allure = _allure_results(log, opening, paths.allure_results, mask, _PARTNER_KINDS if options.partner_pack else None)
     rows = RunRows(opening.cases, str(opening.facts.get("operator") or ""), _allure_link(log.run_id), mask)

@@ -100,7 +100,7 @@ def record_pack(run: RunLog, out: Path, *, force: bool = False, project: Path = 
     stubs = adapter.stubs(partner, opening.profile("biller", "codes", default={}))
     timeout_ms = int(float(opening.profile("partner", "pump", "timeout_seconds", default=0) or 0) * 1000)
     recording = _read(run.events(), timeout_ms)
-    personal = find_personal(run.events(), PersonalRules.of(partner_data))
+    personal = find_personal(run.events(), PersonalRules.of(partner_data, opening.profile("biller", default={})))
     builder = _Builder(stubs, partner, Masker(personal.values()), run.run_id)
     files = builder.files(recording.exchanges)
     files[PACK_FILE] = _json({

@@ -13,7 +13,7 @@ import pytest
 
 from harness.errors import ProfileError
 from harness.events import Event
-from harness.profiles import load_partner
+from harness.profiles import load_biller, load_partner
 from harness.reports.bodies import pretty
 from harness.reports.leaks import LeakFound
 from harness.reports.personal import (
@@ -286,3 +286,26 @@ def test_a_pack_still_holding_a_personal_value_is_refused(tmp_path: Path) -> Non
     assert "rejected@example.org" not in message and "\n" not in message
     (tmp_path / "allure-results" / "a-attachment.txt").write_text(f"<EMAIL>{PERSONAL}</EMAIL>")
     refuse_leaks(values, tmp_path)  # masked: nothing to refuse
+
+
+# --- the billers' own files (STW): each read by its layout, told apart by its name ------------------------
+
+
+def billers_rules(slug: str) -> PersonalRules:
+    biller = load_biller(PROJECT, slug)
+    return PersonalRules.of(biller.partner.model_dump(mode="json"), biller.profile.model_dump(mode="json"))
+
+
+def test_a_billers_own_files_are_read_by_their_layouts_and_told_apart_by_name() -> None:
+    galveston, brazos = billers_rules("galveston-county"), billers_rules("brazos-valley-utilities")
+    csv_file = ("record_type,ACCOUNT,BILL_NO,NAME,EMAIL,SERVICE_ADDRESS,BILL_DATE,DUE_DATE,AMOUNT_DUE,PAST_DUE\n"
+                "H,11/30/2026,3780\nD,004417001,INV-1,Ann Lee,ann@example.org,1 Main St,,12/21/2026,10.00,0.00\n"
+                "T,1,10.00\n")
+    assert values(galveston, upload(csv_file, "GALV_BILLS_20261130_01.csv")) == {"Ann Lee", "ann@example.org",
+                                                                                 "1 Main St"}
+    fixed = "D004417001   INV-1               Ann Lee                       1 Main St"
+    assert values(brazos, upload(fixed + "\n", "BVU2026113001.DAT")) == {"Ann Lee", "1 Main St"}
+    payments = "record_type,TRAN,REFERENCE,ACCOUNT\nD,PAY,P001,004417001\n"
+    assert values(galveston, upload(payments, "outbox/GALV_PAY_20261130_01.csv")) == set()  # holds no one
+    # A file of no layout of the profiles, that no structure reads: withheld whole, as ever.
+    assert values(galveston, upload("NAME\nAnn Lee\n", "notes.txt")) == {"NAME\nAnn Lee"}
