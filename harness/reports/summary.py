@@ -107,6 +107,9 @@ def partner_side(f: Mapping[str, Any]) -> str:
         return (f"the partner's stubs (stub pack {_stub_pack(f.get('stub_pack'))}) served at "
                 f"{served.get('api_base_url')} to a platform test environment; each exchange checked against "
                 "the partner's rules")
+    if f.get("partner_files"):  # a partner whose integration is files: no API, so no WireMock
+        return (f"the harness as {f.get('partner_name') or f.get('partner')}'s side of the files, over the "
+                "platform's sFTP server, in the layouts of the biller's profile (no partner API, no WireMock)")
     if mode == "stub":
         pack = _stub_pack(f.get("stub_pack"))
         return f"WireMock {f.get('wiremock_version')} ({f.get('stub_backend')}), stub pack {pack}"
