@@ -88,7 +88,7 @@ class PartnerSide:
         which cannot be arranged, the biller's test account that holds ``values`` (else Not run)."""
         if self._s.partner_is_real:
             return self._test_account(values)
-        if not self._s.has_api:
+        if not self._s.partner.has_api:
             return self._adjusted(account, values)
         biller, fields = self._s.biller, {}
         for role, value in values.items():
@@ -98,7 +98,7 @@ class PartnerSide:
                                    f"for '{role}' (nor a biller setting naming it); the scenario cannot be arranged")
             fields[name] = f"{value:.2f}" if isinstance(value, Decimal) else value
         if self._s.arranges:
-            self._stub_side.add(self._s.stubs.account(account, fields))
+            self._stub_side.add(self._s.partner.stubs.account(account, fields))
         self._held[account] = dict(values)
         return account
 
@@ -121,7 +121,7 @@ class PartnerSide:
             raise ProfileError(f"{biller.partner.display_name} has neither RTDR nor a balance adjustment file "
                                "(transports.adjustment_file): no scenario can say what an account holds")
         assert platform is not None, "accounts are arranged inside a scenario"
-        codec = self._s.files
+        codec = self._s.partner.files
         self._files += 1
         name = spec.name(self._s.today, self._files)
         trailer = {control_field(spec, "count"): 1 + miscount} if miscount else None
@@ -153,7 +153,7 @@ class PartnerSide:
 
     @property
     def _stub_side(self) -> StubSide:
-        side = self._s.side
+        side = self._s.partner.side
         assert isinstance(side, StubSide), "only a stubbed partner is arranged"
         return side
 
@@ -185,7 +185,7 @@ class PartnerSide:
             raise ValueError(f"unknown partner fault {fault!r} (one of: {', '.join(FAULTS)})")
         self._cannot(f"a partner {_FAULT_WORDS[fault]} on its {role.replace('_', ' ')} call")
         delay_ms = int(self._s.biller.pump.timeout_seconds * 1000 * 1.5)
-        mappings = self._s.stubs.fault(role, fault, times, delay_ms)
+        mappings = self._s.partner.stubs.fault(role, fault, times, delay_ms)
         for mapping in mappings if self._s.arranges else []:
             self._faults.append(self._stub_side.add(mapping))
 
@@ -193,7 +193,8 @@ class PartnerSide:
         """One of the partner's own known failure modes (its adapter's ``FAILURES``), until it recovers."""
         self._cannot(f"the partner's known failure '{name}'")
         # The token the platform holds now: the issued one, or one it fetched in an earlier scenario.
-        mappings = self._s.stubs.failure(name, role, token=self._s.client.token if self._s.client else "")
+        client = self._s.partner.client
+        mappings = self._s.partner.stubs.failure(name, role, token=client.token if client else "")
         for mapping in mappings if self._s.arranges else []:
             self._faults.append(self._stub_side.add(mapping))
 
@@ -292,7 +293,7 @@ class ScenarioContext:
     def observe(self, force: bool = False) -> None:
         """Turn what the partner side saw since the last look into events (after each step;
         forced at the end of the scenario, so that nothing it caused goes unrecorded)."""
-        for event in self.session.side.drain(force):
+        for event in self.session.partner.side.drain(force):
             fields = event.data.get("fields") or {}
             if fields.get("role") in _MOVES_MONEY and fields.get("account"):
                 self.session.moved_accounts.add(str(fields["account"]))

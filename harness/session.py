@@ -25,11 +25,9 @@ from harness.catalogue import project_catalogue
 from harness.errors import InputError, ProfileError, SitError
 from harness.events import Recorder, Redactor, SQLiteStore
 from harness.feature_checks import check_features
-from harness.partner_link import PartnerLink, Side, WireMockPlace, trust
+from harness.partner_link import PartnerLink, WireMockPlace, trust
 from harness.partner_mode import PartnerMode
-from harness.partners import PartnerClient, PartnerStubs
 from harness.partners import tls as partner_tls
-from harness.partners.files import FileCodec
 from harness.platform import Platform
 from harness.platform.reference import ReferenceEngine
 from harness.platform.reference.callback import ApiKeys, CallbackServer
@@ -172,27 +170,6 @@ class SitSession:
         assert self._partner is not None, "the session has started"
         return self._partner
 
-    @property
-    def client(self) -> PartnerClient | None:
-        """The platform's client of the partner's API (None for a partner whose integration is files)."""
-        return self.partner.client
-
-    @property
-    def side(self) -> Side:
-        return self.partner.side
-
-    @property
-    def stubs(self) -> PartnerStubs:
-        return self.partner.stubs
-
-    @property
-    def files(self) -> FileCodec:
-        return self.partner.files
-
-    @property
-    def has_api(self) -> bool:
-        return self.partner.has_api
-
     def record_transfers(self) -> None:
         """See ``harness.transfer.evidence.record_transfers``."""
         record_transfers(self.sftp, self.recorder)
@@ -217,12 +194,12 @@ class SitSession:
         """Reset the partner side (for SIT scenario ``sit_id``: a recorded pack answers as it did
         there) and empty the sFTP inbox; a fresh system under test, as the biller profile names
         it, for one scenario."""
-        self.side.reset(sit_id)
+        self.partner.side.reset(sit_id)
         self.bring_partner_back()
         inbox = self.sftp.inbox(self.biller.profile.sftp.user)
         shutil.rmtree(inbox, ignore_errors=True)
         inbox.mkdir(parents=True)
-        self.current = self._platform(self.biller, self.client, self.recorder, inbox,
+        self.current = self._platform(self.biller, self.partner.client, self.recorder, inbox,
                                                                key_prefix=key_prefix, today=self.today)
         return self.current
 
@@ -266,8 +243,8 @@ class SitSession:
         return {
             **run_identity(opts.project, self.biller, opts.operator, self.secrets, self.sftp),
             "platform": self.biller.profile.platform, "seed": self.seed, "business_date": self.today.isoformat(),
-            "stub_backend": opts.stub_backend if self.has_api else None,
-            "wiremock_version": self.partner.wiremock_version, "partner_files": not self.has_api,
+            "stub_backend": opts.stub_backend if self.partner.has_api else None,
+            "wiremock_version": self.partner.wiremock_version, "partner_files": not self.partner.has_api,
             "partner_mode": opts.partner_mode, "selection": opts.select,
             **self.partner_mode.facts(opts.project, opts.stub_backend, self.partner_certificate),
             "run_number": self._earlier_runs + 1, "history": self._history,

@@ -142,7 +142,8 @@ def _invoice_file(sit: ScenarioContext) -> tuple[str, bytes]:
             trailer[control_field(spec, "count")] = len(records) + 1
         if (more := sit.vars.get("total_off")) is not None:
             trailer[control_field(spec, "total")] = sum(Decimal(r["amount_due"]) for r in records) + more
-        content = sit.session.files.file(spec, records, name, today, bom=sit.vars.get("bom", False), trailer=trailer)
+        content = sit.session.partner.files.file(spec, records, name, today, bom=sit.vars.get("bom", False),
+                                                 trailer=trailer)
         return name, _spoiled(content, spec, sit.vars.get("spoil"))
     layout = sit.biller.partner.invoice_file
     assert layout is not None  # a partner's invoices are its export or a file of its own (the profile says)

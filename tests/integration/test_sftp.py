@@ -490,7 +490,8 @@ def test_openssh_sftp_get_is_a_download(tmp_path: Path) -> None:
 def test_scenario_records_each_transfer_with_its_direction(server: SftpServer, tmp_path: Path) -> None:
     # observe() reads only the recorder, the sFTP ledger and the stub side; the side saw no exchange here.
     recorder = Recorder(SQLiteStore(tmp_path / "events.sqlite"), "run-1", Redactor())
-    session: Any = SimpleNamespace(recorder=recorder, sftp=server, side=SimpleNamespace(drain=lambda force: []))
+    side = SimpleNamespace(drain=lambda force: [])
+    session: Any = SimpleNamespace(recorder=recorder, sftp=server, partner=SimpleNamespace(side=side))
     session.record_transfers = lambda: SitSession.record_transfers(session)
     sit = ScenarioContext("SIT-FILE-001", "Files both ways", session, platform=None, fake=Faker())  # type: ignore[arg-type]
     _leave(server, "biller", "outbox/payments_20261130.csv", PAYMENTS)
