@@ -303,7 +303,7 @@ def test_signoff_pdf_renders_to_pages_with_the_run_facts(report: Report, tmp_pat
     info = re.search(r"^Pages:\s+(\d+)$", _run([pdfinfo, pdf]).stdout, re.MULTILINE)
     assert info, "pdfinfo printed no page count"
     pages = int(info[1])
-    assert 1 <= pages <= 6
+    assert 1 <= pages <= 8  # the demo workbook (about 90 cases) fits in 7: more means rows that no longer fit
     _run([pdftoppm, "-r", "50", "-png", pdf, str(tmp_path / "page")])
     pngs = sorted(tmp_path.glob("page-*.png"))
     assert len(pngs) == pages
