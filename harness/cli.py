@@ -473,13 +473,13 @@ def _check_layout_file(file: Path, spec: FileSpec, bid: int, invoice_type: int, 
         console.print(f"[red]REFUSED[/red] {rejection}", highlight=False)
     for rejection in taken.rejected:
         console.print(f"[red]REJECTED[/red] {rejection}", highlight=False)
-    for line, bill in [] if quiet else taken.bills:
+    for line, bill in [] if quiet else taken.records:
         console.print(f"[green]ACCEPTED[/green] line {line}: account {bill.account_number} invoice "
                       f"{bill.invoice_number} due {bill.due_date} amount {bill.amount_due} past due {bill.past_due}",
                       highlight=False)
-    console.print(f"{file.name}: {len(taken.bills)} accepted, {len(taken.rejected)} rejected"
+    console.print(f"{file.name}: {len(taken.records)} accepted, {len(taken.rejected)} rejected"
                   f"{', the whole file refused' if taken.refusal else ''} (BID {bid}, invoice type {invoice_type})")
-    return 1 if taken.refusal or taken.rejected or not taken.bills else 0
+    return 1 if taken.refusal or taken.rejected or not taken.records else 0
 
 
 @app.command()

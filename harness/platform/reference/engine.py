@@ -14,7 +14,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from harness import layouts
 from harness.events import Recorder
 from harness.layouts.values import Value
 from harness.partners import AccountNotFound as PartnerAccountNotFound
@@ -22,6 +21,7 @@ from harness.partners import PartnerClient, PartnerUnavailable
 from harness.partners import PartnerRejected as PartnerRefused
 from harness.partners.files import OUTBOX, control_values
 from harness.platform import nacha
+from harness.platform.bif import BifRecord
 from harness.platform.invoices import Rejection, iter_invoice_file
 from harness.platform.port import (
     METHODS,
@@ -37,7 +37,7 @@ from harness.platform.port import (
     Transaction,
     TxStatus,
 )
-from harness.platform.reference.files import posting_record, read_bills, write_payment_file
+from harness.platform.reference.files import Taken, posting_record, read_adjustments, read_bills, write_payment_file
 from harness.platform.reference.pump import DataPump, explained
 from harness.platform.reference.state import PlatformState, money
 from harness.profiles import Biller, out_of_scope
@@ -135,29 +135,24 @@ class ReferenceEngine(Platform):
     def _import_layout(self, path: Path, digest: str, capability: str, spec: FileSpec) -> tuple[int, list[str]]:
         """A file in the biller's layout, taken whole or refused whole (a trailer that disagrees, a record
         type nobody knows, a line cut short): nothing of a refused file loads."""
-        if capability == "invoice_load":
-            taken = read_bills(path, spec, self.biller.profile.bid, self._invoice_type)
-            refusal, rejects, count = taken.refusal, taken.rejected, len(taken.bills)
-        else:
-            loaded = layouts.load(path, spec.layout)
-            refusal = next((r for r in loaded.rejected if r.whole_file), None)
-            rejects, count = [r for r in loaded.rejected if not r.whole_file], len(loaded.records)
-        if refusal is not None:  # the file's own fault first, then the records that may have caused it
-            self._emit("file_rejected", file=path.name, sha256=digest, field=refusal.field, line=refusal.line,
-                       reason=f"{refusal.reason}; {refusal.hint}", records=[str(r) for r in rejects])
-            return 0, [str(refusal), *(str(r) for r in rejects)]
-        if capability == "invoice_load":
-            for _, loaded_bill in taken.bills:
-                self._emit("bill_loaded", file=path.name, bill=loaded_bill.to_dict())
-        else:
-            for record in loaded.records:
-                self._balance_updated(path.name, record.values)
-        for reject in rejects:
+        taken: Taken[Any] = (read_bills(path, spec, self.biller.profile.bid, self._invoice_type)
+                             if capability == "invoice_load" else read_adjustments(path, spec))
+        if taken.refusal is not None:  # the file's own fault first, then the records that may have caused it
+            records = [str(r) for r in taken.rejected]
+            self._emit("file_rejected", file=path.name, sha256=digest, field=taken.refusal.field,
+                       line=taken.refusal.line, reason=f"{taken.refusal.reason}; {taken.refusal.hint}", records=records)
+            return 0, [str(taken.refusal), *records]
+        for _, item in taken.records:
+            if isinstance(item, BifRecord):
+                self._emit("bill_loaded", file=path.name, bill=item.to_dict())
+            else:
+                self._balance_updated(path.name, item)
+        for reject in taken.rejected:
             self._emit("record_rejected", file=path.name, line=reject.line, field=reject.field,
                        reason=f"{reject.reason}; {reject.hint}")
-        self._emit("file_imported", file=path.name, sha256=digest, size=path.stat().st_size, rejected=len(rejects),
-                   records=count)
-        return count, [str(r) for r in rejects]
+        self._emit("file_imported", file=path.name, sha256=digest, size=path.stat().st_size,
+                   rejected=len(taken.rejected), records=len(taken.records))
+        return len(taken.records), [str(r) for r in taken.rejected]
 
     def _balance_updated(self, file: str, values: Mapping[str, Value]) -> None:
         """One record of a balance adjustment file: what the payer is shown for the account from now on."""

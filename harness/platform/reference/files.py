@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from harness import layouts
 from harness.layouts.values import Value
@@ -23,6 +23,8 @@ from harness.platform.bif import BifRecord
 from harness.platform.port import Transaction
 from harness.profiles import Biller
 from harness.profiles.models import FileSpec
+
+T = TypeVar("T")
 
 
 def role_of(tx: Transaction) -> str:
@@ -71,26 +73,43 @@ def bill(values: Mapping[str, Value], bid: int, invoice_type: int) -> BifRecord:
 
 
 @dataclass
-class Bills:
-    """An invoice file of the biller's layout as the platform takes it: whole (its bills, and the records it
-    rejected) or refused whole (``refusal``), with no bill at all."""
+class Taken(Generic[T]):
+    """A file of the biller's layout as the platform takes it: whole (its records, each with the line it was
+    read from, and the records it rejected) or refused whole (``refusal``), with no record at all."""
 
     file: str
-    bills: list[tuple[int, BifRecord]] = field(default_factory=list)  # each with the line it was read from
+    records: list[tuple[int, T]] = field(default_factory=list)
     rejected: list[layouts.Rejection] = field(default_factory=list)
     refusal: layouts.Rejection | None = None
 
 
-def read_bills(path: Path, spec: FileSpec, bid: int, invoice_type: int) -> Bills:
-    """The bills of an invoice file in the layout ``spec``, as a run loads them (and `sit invoices check`)."""
+def _taken(path: Path, spec: FileSpec) -> tuple[layouts.LoadedFile, Taken[Any] | None]:
+    """The file read whole; with the Taken that refuses it, where it does not stand."""
     loaded = layouts.load(path, spec.layout)
-    if not loaded.accepted:
-        refusal = next(r for r in loaded.rejected if r.whole_file)
-        return Bills(path.name, rejected=[r for r in loaded.rejected if not r.whole_file], refusal=refusal)
+    if loaded.accepted:
+        return loaded, None
+    refusal = next(r for r in loaded.rejected if r.whole_file)
+    return loaded, Taken(path.name, rejected=[r for r in loaded.rejected if not r.whole_file], refusal=refusal)
+
+
+def read_bills(path: Path, spec: FileSpec, bid: int, invoice_type: int) -> Taken[BifRecord]:
+    """The bills of an invoice file in the layout ``spec``, as a run loads them (and `sit invoices check`):
+    a record repeating an earlier one's invoice number is rejected, naming the first."""
+    loaded, refused_whole = _taken(path, spec)
+    if refused_whole is not None:
+        return refused_whole
     refused = dict(duplicates(loaded.records, "invoice_number", path.name))
     bills = [(record.line, bill(record.values, bid, invoice_type)) for index, record in enumerate(loaded.records)
              if index not in refused]
-    return Bills(path.name, bills, [*loaded.rejected, *refused.values()])
+    return Taken(path.name, bills, [*loaded.rejected, *refused.values()])
+
+
+def read_adjustments(path: Path, spec: FileSpec) -> Taken[Mapping[str, Value]]:
+    """The records of a balance adjustment file in the layout ``spec``: each account's balance as it says."""
+    loaded, refused_whole = _taken(path, spec)
+    if refused_whole is not None:
+        return refused_whole
+    return Taken(path.name, [(record.line, record.values) for record in loaded.records], loaded.rejected)
 
 
 def duplicates(records: Iterable[layouts.Record], field: str, file: str) -> Iterator[tuple[int, layouts.Rejection]]:
