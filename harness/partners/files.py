@@ -102,8 +102,7 @@ class FileCodec:
         code = str(values.get("transaction") or "")
         role = self._roles.get(code, "")
         amount = values.get("amount")
-        signed = any(f.name == "amount" and f.signed for f in spec.layout.detail.fields)
-        if isinstance(amount, Decimal) and signed and role in REVERSING_ROLES:
+        if isinstance(amount, Decimal) and spec.signed("amount") and role in REVERSING_ROLES:
             values = {**values, "amount": -amount}
         fields = {name: text for name, value in values.items() if name != "transaction" and (text := _text(value))}
         return PAYMENT_FILE_CALL, {**fields, "code": code, "role": role}

@@ -283,6 +283,10 @@ class FileSpec(_Model):
 
         return re.sub(r"%[a-zA-Z]|\{seq\}", part, self.naming)
 
+    def signed(self, name: str) -> bool:
+        """Whether the detail field ``name`` may be negative (a return's amount taking money back)."""
+        return any(f.name == name and f.signed for f in self.layout.detail.fields)
+
     def name(self, day: date, seq: int = 1) -> str:
         if not 0 < seq < 100:
             raise ValueError(f"file {self.naming}: the day's file number {seq} is not two digits")

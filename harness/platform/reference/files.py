@@ -35,8 +35,7 @@ def role_of(tx: Transaction) -> str:
 def posting_record(tx: Transaction, biller: Biller, spec: FileSpec, posted_on: date) -> dict[str, Value]:
     """One payment file detail record for ``tx``, holding the fields the layout has."""
     amount = tx.amount
-    signed = any(f.name == "amount" and f.signed for f in spec.layout.detail.fields)
-    if amount is not None and signed and tx.kind in REVERSING_ROLES:
+    if amount is not None and spec.signed("amount") and tx.kind in REVERSING_ROLES:
         amount = -amount
     role = role_of(tx)
     values: dict[str, Value] = {
