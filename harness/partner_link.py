@@ -22,14 +22,14 @@ from harness.events import Recorder, Redactor
 from harness.partner_mode import PartnerMode
 from harness.partners import Adapter, PartnerClient, PartnerStubs, load_adapter
 from harness.partners import tls as partner_tls
-from harness.partners.file_side import FileSide
+from harness.partners.file_side import FileSide, Pickup
 from harness.partners.files import OUTBOX, FileCodec
 from harness.partners.live import LiveSide
 from harness.partners.tap import Tap
 from harness.profiles import Biller
 from harness.secrets import Secrets
 from harness.stubs import ContainerWireMock, ExternalWireMock, ProcessWireMock, StubSide, WireMockAdmin, WireMockServer
-from harness.transfer import SftpServer
+from harness.transfer import Account, SftpServer
 from harness.transfer.evidence import record_transfers
 
 Side = StubSide | LiveSide | FileSide
@@ -63,6 +63,8 @@ class PartnerLink:
     _pool: ThreadPoolExecutor | None = field(init=False, default=None)
     _starting: Future[Any] | None = field(init=False, default=None)
     _refusing: socket.socket | None = field(init=False, default=None)  # while the partner's service is "down"
+    _server: SftpServer | None = field(init=False, default=None)  # the partner's own sFTP server (delivery: put)
+    drop: Account | None = field(init=False, default=None)  # the platform's account on it
 
     def __post_init__(self) -> None:
         self.adapter = load_adapter(self.biller.partner)
@@ -86,10 +88,14 @@ class PartnerLink:
             raise SitError(f"{self.biller.partner.display_name} sends no files of the profiles' layouts")
         return self.adapter.files(self.biller)
 
-    def start(self, place: WireMockPlace, redactor: Redactor) -> None:
+    def start(self, place: WireMockPlace, redactor: Redactor, secrets: Secrets) -> None:
         """Start WireMock in the background where the partner is stubbed or recorded (a live partner is
-        called directly, a file partner is the sFTP server): ``connect`` waits for it."""
-        if not self.has_api or self.mode.live:
+        called directly): ``connect`` waits for it. A file partner that has the platform put files on its
+        own sFTP server gets that server."""
+        if not self.has_api:
+            self._start_server(place.workdir, secrets)
+            return
+        if self.mode.live:
             return
         self._wiremock = _wiremock(place, redactor)
         self._pool = ThreadPoolExecutor(1)
@@ -121,12 +127,31 @@ class PartnerLink:
         self.side = StubSide(admin, self.mode.pack, recorder, self.stubs.decode, traffic=lambda: client.requests_sent)
         self.side.load()
 
+    def _start_server(self, workdir: Path, secrets: Secrets) -> None:
+        """The partner's own sFTP server, where the platform puts the files the partner does not fetch."""
+        account, spec = self.biller.profile.partner_sftp, self.biller.file_for("payment_posting")
+        if account is None or spec is None or spec.delivery != "put":
+            return
+        password = secrets.get(account.password_env)
+        self._server = SftpServer(workdir / "partner-sftp", {account.user: password})
+        self._server.start()
+        self.drop = Account(self._server.host, self._server.port, account.user, password,
+                            self._server.host_public_key)
+
     def _connect_files(self, secrets: Secrets, recorder: Recorder, sftp: SftpServer) -> None:
-        """A partner whose integration is files: no client, no WireMock; it fetches its files over sFTP."""
-        account = self.biller.profile.sftp
-        self.side = FileSide(sftp, (account.user, secrets.get(account.password_env)),
-                             lambda: sftp.inbox(account.user) / OUTBOX, self.biller.file_for("payment_posting"),
-                             self.files, recorder, lambda: record_transfers(sftp, recorder))
+        """A partner whose integration is files: no client, no WireMock. It fetches the platform's files from
+        the platform's sFTP server over SSH, or finds them put on its own."""
+        account, spec = self.biller.profile.sftp, self.biller.file_for("payment_posting")
+        own = self._server
+        if own is not None and self.drop is not None:
+            user = self.drop.user
+            pickup = Pickup(own, (user, self.drop.password), lambda: own.inbox(user), fetch=False,
+                            transfers=lambda: record_transfers(own, recorder, server="partner"))
+        else:
+            pickup = Pickup(sftp, (account.user, secrets.get(account.password_env)),
+                            lambda: sftp.inbox(account.user) / OUTBOX, fetch=True,
+                            transfers=lambda: record_transfers(sftp, recorder))
+        self.side = FileSide(pickup, spec, self.files, recorder)
 
     @property
     def _base_url(self) -> str:
@@ -163,6 +188,8 @@ class PartnerLink:
             down.append(self._refusing.close)
         if hasattr(self, "side"):
             down.append(self.side.close)
+        if self._server is not None:
+            down.append(self._server.stop)
         if (pool := self._pool) is not None:
             down.append(lambda: pool.shutdown(wait=True))
         if self._wiremock is not None:

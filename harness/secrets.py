@@ -33,7 +33,8 @@ def secret_names(partner: Mapping[str, Any], biller: Mapping[str, Any]) -> list[
     """The environment variables that hold a run's secrets, as the profiles (loaded or recorded) name them."""
     creds = partner.get("credentials") or {}
     names = [creds.get("user_env"), creds.get("secret_env"), creds.get("token_env"),
-             (biller.get("sftp") or {}).get("password_env"), *(key.get("env") for key in biller.get("api_keys") or [])]
+             (biller.get("sftp") or {}).get("password_env"), (biller.get("partner_sftp") or {}).get("password_env"),
+             *(key.get("env") for key in biller.get("api_keys") or [])]
     return [name for name in names if name]
 
 

@@ -140,7 +140,7 @@ class SitSession:
         # The JVM starts in the background while the store, sFTP and pytest's collection get ready.
         self._partner.start(WireMockPlace(opts.stub_backend, opts.project, self._workdir,
                                           self.store_path.parent / "logs" / f"wiremock-{self.run_id}.log",
-                                          opts.wiremock_url, opts.wiremock_port), redactor)
+                                          opts.wiremock_url, opts.wiremock_port), redactor, self.secrets)
         # A recorded pack answers for the accounts of its run: the same seed gives the same accounts.
         seeds = (opts.seed, self.partner_mode.pack.recording.get("seed"), self.biller.profile.seed,
                  default_seed(self.biller.slug))
@@ -200,7 +200,7 @@ class SitSession:
         shutil.rmtree(inbox, ignore_errors=True)
         inbox.mkdir(parents=True)
         self.current = self._platform(self.biller, self.partner.client, self.recorder, inbox,
-                                                               key_prefix=key_prefix, today=self.today)
+                                      key_prefix=key_prefix, today=self.today, drop=self.partner.drop)
         return self.current
 
     def close_scenario(self) -> None:

@@ -274,6 +274,10 @@ def _check_files(path: Path, profile: BillerProfile, partner: PartnerProfile) ->
                                f"knows in this file (known: {', '.join(FILE_FIELDS[what])})")
         if missing := [f for f in FILE_NEEDS[what] if f not in fields]:
             raise ProfileError(f"{loc}: field 'files.{name}.layout.detail': the file needs a '{missing[0]}' field")
+        if spec.delivery == "put" and profile.partner_sftp is None:
+            raise ProfileError(f"{where(path, ['partner_sftp'])}: field 'partner_sftp': file '{name}' is put on the "
+                               "partner's own sFTP server (delivery: put): name the account the platform puts it "
+                               "with (user, password_env)")
     _check_names(path, {**partner.files, **profile.files})
 
 

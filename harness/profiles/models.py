@@ -270,8 +270,9 @@ class FileSpec(_Model):
     naming: NonEmpty = Field(
         description="the file name as strftime of the business date; {seq} numbers the day's files (01, 02...)")
     schedule: NonEmpty = Field(description="when it moves, in words: 'daily by 06:00', 'at batch close, 20:00'")
-    delivery: Literal["fetch"] = Field(
-        default="fetch", description="out: the partner fetches it over sFTP from the platform's outbox folder")
+    delivery: Literal["fetch", "put"] = Field(
+        default="fetch", description="out: the partner fetches it over sFTP from the platform's outbox folder "
+        "(fetch), or the platform puts it on the partner's own sFTP server (put: the biller's partner_sftp)")
     layout: Layout
 
     @property
@@ -482,6 +483,9 @@ class BillerProfile(_Model):
     )
     products: list[str] = Field(default_factory=list)
     sftp: SftpAccount
+    partner_sftp: SftpAccount | None = Field(
+        default=None, description="the account on the partner's own sFTP server the platform puts files on "
+        "(files with delivery: put)")
     files: dict[str, FileSpec] = Field(
         default_factory=dict, description="this biller's own files (layouts, names, schedules), by the name the "
         "partner's transports give them: they override the partner's")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import asyncssh
@@ -23,6 +23,22 @@ _TIMEOUT_S = 15.0
 _KnownHosts = tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]]
 
 _T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account on an sFTP server: where to connect, as whom, and the server's host key to pin (None
+    accepts any: only for the harness's own loopback servers, whose keys are made at their start)."""
+
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    host_key: str | None = None
+
+    def put(self, content: bytes, name: str) -> None:
+        """Write ``content`` as ``name`` in the account's folder (see ``upload``)."""
+        upload(self.host, self.port, self.user, self.password, content, name, host_key=self.host_key)
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,19 @@ from typing import Any
 from harness.events import Recorder
 from harness.transfer.server import Received, SftpServer
 
-# How the server's ledger says a file moved, and how the evidence says it.
-DIRECTION = {"upload": "partner -> platform", "download": "platform -> partner"}
+# How the server's ledger says a file moved, and how the evidence says it: on the platform's server, an
+# upload comes from the partner; on the partner's own server, from the platform.
+DIRECTIONS = {"platform": {"upload": "partner -> platform", "download": "platform -> partner"},
+              "partner": {"upload": "platform -> partner", "download": "partner -> platform"}}
 
 
-def record_transfers(sftp: SftpServer, recorder: Recorder) -> None:
-    """Every file the server saw move since the last look: the partner's uploads to the platform, and its
-    downloads of the platform's files (each recorded once every byte of it was read)."""
+def record_transfers(sftp: SftpServer, recorder: Recorder, server: str = "platform") -> None:
+    """Every file the server (the ``platform``'s or the ``partner``'s) saw move since the last look, either
+    way (a download recorded once every byte of it was read)."""
     for moved in sftp.drain():
-        recorder.append("file.transferred", direction=DIRECTION[moved.direction], user=moved.user, path=moved.path,
-                        size=moved.size, sha256=moved.sha256, received_at=moved.received_at, **_content(moved))
+        recorder.append("file.transferred", direction=DIRECTIONS[server][moved.direction], user=moved.user,
+                        path=moved.path, size=moved.size, sha256=moved.sha256, received_at=moved.received_at,
+                        **_content(moved))
 
 
 def _content(moved: Received) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from harness.platform.reference import ReferenceEngine
 from harness.profiles import Biller, load_biller
 from harness.profiles.loader import fixtures_dir
 from harness.profiles.models import FileSpec
+from harness.transfer import Account, SftpServer
 
 PROJECT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 11, 30)
@@ -39,6 +40,7 @@ class Files:
     codec: FileCodec
     engine: ReferenceEngine
     inbox: Path
+    delivered: Path  # where the partner finds the payment files: the platform's outbox, or its own server
 
     def spec(self, capability: str) -> FileSpec:
         spec = self.biller.file_for(capability)
@@ -54,12 +56,13 @@ class Files:
 
     def fetched(self) -> list[tuple[str, layouts.LoadedFile]]:
         spec = self.spec("payment_posting")
-        return [(path.name, layouts.load(path, spec.layout)) for path in sorted((self.inbox / OUTBOX).glob(spec.glob))]
+        return [(path.name, layouts.load(path, spec.layout)) for path in sorted(self.delivered.glob(spec.glob))]
 
 
 def test_there_is_a_file_biller_for_every_file_adapter() -> None:
     assert {b.partner.adapter for b in FILE_BILLERS} == {"stw"}
     assert len(FILE_BILLERS) >= 2, "two layouts prove the seam: a CSV and a fixed-width biller"
+    assert {b.file_for("payment_posting").delivery for b in FILE_BILLERS} == {"fetch", "put"}  # type: ignore[union-attr]
     assert {b.file_for("invoice_load").layout.format for b in FILE_BILLERS} >= {"csv", "fixed"}  # type: ignore[union-attr]
 
 
@@ -71,12 +74,16 @@ def files(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Files]:
     store = SQLiteStore(tmp_path / "events.sqlite")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    engine = ReferenceEngine(biller, None, Recorder(store, "contract", Redactor()), inbox, key_prefix="C-",
-                             today=TODAY)
-    try:
-        yield Files(biller, adapter.files(biller), engine, inbox)
-    finally:
-        store.close()
+    payments = biller.file_for("payment_posting")
+    with SftpServer(tmp_path / "partner-sftp", {"partner": "contract-secret"}) as own:  # the partner's own server
+        put = payments is not None and payments.delivery == "put"
+        drop = Account(own.host, own.port, "partner", "contract-secret", own.host_public_key) if put else None
+        engine = ReferenceEngine(biller, None, Recorder(store, "contract", Redactor()), inbox, key_prefix="C-",
+                                 today=TODAY, drop=drop)
+        try:
+            yield Files(biller, adapter.files(biller), engine, inbox, own.inbox("partner") if put else inbox / OUTBOX)
+        finally:
+            store.close()
 
 
 def test_every_posting_the_platform_writes_the_partner_reads_back(files: Files) -> None:
@@ -148,3 +155,22 @@ def test_a_file_whose_trailer_miscounts_is_refused_whole_and_the_same_bytes_agai
                                "already; nothing is loaded from it: ask the partner whether it meant to send another "
                                "file",)
     assert name not in report.files  # the refused file is not read again either
+
+
+def test_a_payment_file_the_partners_server_refuses_fails_its_postings_never_posts_them(tmp_path: Path) -> None:
+    """Put on the partner's own server with a password it refuses: nothing is posted, each posting is marked
+    failed naming why (a person resends them), and no batch counts as delivered."""
+    biller = load_biller(PROJECT, "brazos-valley-utilities")
+    store = SQLiteStore(tmp_path / "events.sqlite")
+    with SftpServer(tmp_path / "partner-sftp", {"partner": "right"}) as own:
+        engine = ReferenceEngine(biller, None, Recorder(store, "contract", Redactor()), tmp_path, key_prefix="C-",
+                                 today=TODAY, drop=Account(own.host, own.port, "partner", "wrong", own.host_public_key))
+        paid = engine.pay("004417001", Decimal("45.10"), "CC")
+        engine.run_pump()
+        assert engine.close_batch().file is None
+    tx = engine.transaction(paid)
+    assert tx.status.value == "failed"
+    assert tx.reason.startswith("the payment file BVUPAY2026113001.DAT could not be put on the partner's sFTP server: "
+                                "sFTP login refused for partner@127.0.0.1:")
+    assert not [e for e in store.events("contract") if e.kind == "platform.batch_delivered"]
+    store.close()

@@ -20,19 +20,31 @@ def test_every_file_that_moves_is_evidence_with_its_digest(biller: str, tmp_path
     written, fetched, read = [], [], []  # per scenario: a scenario starts on an empty outbox
     for sit_id in run.statuses():
         events = run.scenario(sit_id)
-        written += [(sit_id, f"outbox/{e.data['file']}", e.data["sha256"]) for e in events
-                    if e.kind == "platform.batch_closed"]
-        fetched += [(sit_id, e.data["path"], e.data["sha256"]) for e in events
+        written += [(sit_id, e.data["file"], e.data["sha256"]) for e in events if e.kind == "platform.batch_closed"]
+        # Fetched from the platform's outbox/ (Galveston), or put on the partner's own server (Brazos Valley).
+        fetched += [(sit_id, e.data["path"].removeprefix("outbox/"), e.data["sha256"]) for e in events
                     if e.kind == "file.transferred" and e.data["direction"] == "platform -> partner"]
-        read += [(sit_id, f"outbox/{e.data['file']}", e.data["accepted"]) for e in events
-                 if e.kind == "partner.file_read"]
+        read += [(sit_id, e.data["file"], e.data["accepted"]) for e in events if e.kind == "partner.file_read"]
     assert written and written == fetched
-    assert read == [(sit_id, path, True) for sit_id, path, _ in written]
+    assert read == [(sit_id, name, True) for sit_id, name, _ in written]
     sent = {e.data["sha256"] for e in run.events
             if e.kind == "file.transferred" and e.data["direction"] == "partner -> platform"}
     taken = {e.data["sha256"] for e in run.events if e.kind in ("platform.file_imported", "platform.file_rejected")}
     assert taken and taken <= sent  # every file the platform took (or refused) came over sFTP, the same bytes
     assert not [e for e in run.events if e.kind == "partner.exchange"]  # no API call was made
+
+
+def test_a_payment_file_put_on_the_partners_own_server_is_an_upload_there(tmp_path: Path) -> None:
+    """Brazos Valley's payment file is put by the platform on STW's own sFTP server (delivery: put): the
+    platform delivered it, as the partner's account, and the partner's server saw it arrive whole."""
+    run = sit_run(tmp_path / "events.sqlite", "brazos-valley-utilities", "-k", "SIT-PAY-001")
+    events = run.scenario("SIT-PAY-001")
+    (delivered,) = [e.data for e in events if e.kind == "platform.batch_delivered"]
+    (arrived,) = [e.data for e in events
+                  if e.kind == "file.transferred" and e.data["direction"] == "platform -> partner"]
+    (closed,) = [e.data for e in events if e.kind == "platform.batch_closed"]
+    assert delivered["to"].startswith("bvu_payments@127.0.0.1:")
+    assert (arrived["user"], arrived["path"], arrived["sha256"]) == ("bvu_payments", closed["file"], closed["sha256"])
 
 
 @pytest.mark.parametrize("options", [("--partner-mode", "live", "--partner-url", "https://stw.example"),

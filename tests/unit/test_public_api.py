@@ -27,7 +27,7 @@ PUBLIC = {
     "harness.stubs": ["BACKENDS", "ContainerWireMock", "ExternalWireMock", "ProcessWireMock", "StubPack", "StubSide",
                       "WireMockAdmin", "WireMockServer", "find_java", "find_wiremock_jar", "load_pack"],
     "harness.serve": ["Broken", "PartnerRules", "ServeOptions", "ServedPartner", "Verdict", "serve"],
-    "harness.transfer": ["Received", "SftpServer", "TransferError", "download", "listdir", "upload"],
+    "harness.transfer": ["Account", "Received", "SftpServer", "TransferError", "download", "listdir", "upload"],
     "harness.reports": ["Leak", "LeakFound", "ReportOptions", "ReportPaths", "RunDiff", "RunLog", "diff_runs",
                         "find_leaks", "generate_key", "open_run", "render_diff", "sign_run", "verify_signatures",
                         "volatile_fields", "write_allure_results", "write_blank_workbook", "write_report"],

@@ -63,6 +63,8 @@ def test_a_transport_names_its_file_only_when_it_is_a_file() -> None:
      r"field 'files.payments.layout.detail': the file needs a 'reference' field"),
     (lambda d: d["files"]["payments"]["layout"]["detail"]["fields"].pop(7),
      r"the biller takes paperless_change, which travels in this file, but its layout has no 'value' field"),
+    (lambda d: d["files"]["payments"].update(delivery="put"),
+     r"galveston.yaml:\d+: field 'partner_sftp': file 'payments' is put on the partner's own sFTP server"),
     (lambda d: d["files"]["adjustments"].update(naming="GALV_BILLS_%Y%m%d_{seq}.csv"),
      r"field 'files.invoices.naming': GALV_BILLS_20260131_01.csv is also a name of file 'adjustments'"),
 ])

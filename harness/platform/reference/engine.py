@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from harness.errors import TransferError
 from harness.events import Recorder
 from harness.layouts.values import Value
 from harness.partners import AccountNotFound as PartnerAccountNotFound
@@ -42,6 +43,7 @@ from harness.platform.reference.pump import DataPump, explained
 from harness.platform.reference.state import PlatformState, money
 from harness.profiles import Biller, out_of_scope
 from harness.profiles.models import FileSpec
+from harness.transfer import Account
 
 CHANGE_PROGRAMS = ("paperless", "autopay", "phone", "email")
 INBOUND = ("invoice_load", "adjustment_file")  # what the partner sends the platform in files
@@ -62,8 +64,12 @@ class ReferenceEngine(Platform):
     name = "reference"
 
     def __init__(self, biller: Biller, client: PartnerClient | None, recorder: Recorder, inbox: Path, *,
-                 key_prefix: str, today: date, sleep: Callable[[float], None] = time.sleep) -> None:
+                 key_prefix: str, today: date, sleep: Callable[[float], None] = time.sleep,
+                 drop: Account | None = None) -> None:
+        """``inbox``: the folder of the platform's sFTP account; ``drop``: the partner's own sFTP account,
+        where the platform puts the files a partner does not fetch (delivery: put)."""
         self.biller, self._client, self._recorder, self._inbox = biller, client, recorder, inbox
+        self._drop = drop
         self._prefix, self._today = key_prefix, today
         self.state = PlatformState()
         self._pump = DataPump(biller, client, self._emit, sleep)
@@ -353,6 +359,10 @@ class ReferenceEngine(Platform):
                            reason=f"the payment file {name} could not be written: {exc}")
             return BatchReport()
         data = path.read_bytes()
+        if spec.delivery == "put" and (undelivered := self._deliver(name, data)) is not None:
+            for tx in batched:  # never lost, never sent twice: a person looks at them
+                self._emit("pump_failed", key=tx.key, attempts=1, code=None, reason=undelivered)
+            return BatchReport()
         total = sum((amount for d in details if isinstance(amount := d.get("amount"), Decimal)), Decimal("0.00"))
         self._emit("batch_closed", file=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                    count=len(batched), total=money(total), keys=[tx.key for tx in batched], schedule=spec.schedule)
@@ -360,6 +370,17 @@ class ReferenceEngine(Platform):
             self._emit("pump_posted", key=tx.key, attempts=1, partner_ref=f"{name} #{number}", already_posted=False,
                        reason="")
         return BatchReport(name, tuple(tx.key for tx in batched), total)
+
+    def _deliver(self, name: str, data: bytes) -> str | None:
+        """Put the payment file on the partner's sFTP server; why it could not be, or None."""
+        if self._drop is None:
+            return f"the payment file {name} is put on the partner's sFTP server, and no account names it"
+        try:
+            self._drop.put(data, name)
+        except TransferError as exc:
+            return f"the payment file {name} could not be put on the partner's sFTP server: {exc}"
+        self._emit("batch_delivered", file=name, to=f"{self._drop.user}@{self._drop.host}:{self._drop.port}")
+        return None
 
     def transaction(self, key: str) -> Transaction:
         try:
