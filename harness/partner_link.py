@@ -114,7 +114,7 @@ class PartnerLink:
         tap = Tap() if live else None
         # A stub or a proxy stands for the partner's host: it is named in the Host header; a live partner is its URL.
         client = client_type(
-            partner, self.partner_url or "" if live else self._base_url, secrets.get(creds.user_env),
+            partner, (self.partner_url or "") if live else self._base_url, secrets.get(creds.user_env),
             secrets.get(creds.secret_env), self.biller.pump.timeout_seconds,
             token=self.mode.issued_token(self.biller, secrets), host=None if live else self.partner_host,
             codes=self.biller.codes, tls=self.tls, tap=tap)
