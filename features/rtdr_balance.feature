@@ -10,7 +10,7 @@ Feature: Real-time balance (RTDR)
     Then the payment route shows a balance of 182.40
     And the platform asked the partner for that account's balance 1 time
 
-  @SIT-BAL-002 @capability:past_due
+  @SIT-BAL-002 @capability:rtdr_balance @capability:past_due
   Scenario: The past due amount from RTDR is shown
     Given the partner holds an account with a balance of 182.40 of which 40.00 is past due
     When the payer opens the account on the payment route
