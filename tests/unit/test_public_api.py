@@ -8,6 +8,8 @@ import pytest
 
 PUBLIC = {
     "harness": ["SitError", "__version__"],
+    "harness.cloudpay": ["APPROVING_CARD", "DECLINING_CARD", "CloudPayBiller", "CloudPayServer", "Observe",
+                         "PostbackPolicy"],
     "harness.events": ["GENESIS", "MASK", "TERMINAL_KINDS", "ChainBreak", "ChainBroken", "ChainChecker", "Event",
                        "EventLogError", "EventStore", "IncompleteEvidence", "Recorder", "Redactor", "SQLiteStore",
                        "StoreDamaged", "canonical_json", "event_hash", "read_jsonl", "seal", "verified", "verify_chain",
