@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,10 +28,10 @@ from harness.cloudpay.context import Context
 from harness.cloudpay.pages import error_page
 from harness.cloudpay.postback import Postbacks
 from harness.events import MASK
+from harness.loopback import LoopbackHttp
 
 MAX_BODY = 256 * 1024  # a payment request is a few kilobytes; refuse anything that could tie up the server
 READ_TIMEOUT_S = 10.0  # a client that stops sending mid-request must not hold a handler thread forever
-POLL_S = 0.05  # how soon ``stop`` is noticed
 _PAYMENT = re.compile(r"^/cloudpay/(pay|receipt)/([0-9a-f-]{36})$", re.IGNORECASE)
 
 
@@ -51,30 +51,21 @@ class CloudPayServer:
         self._observe: Observe = serial
         self._postbacks = Postbacks(postback or PostbackPolicy(), serial)
         self._ctx: Context | None = None
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = LoopbackHttp("cloudpay", host)
 
     @property
     def base_url(self) -> str:
-        assert self._httpd is not None, "the CloudPay server is not started"
-        return f"http://{self.host}:{self._httpd.server_address[1]}"
+        return self._http.base_url
 
     def start(self) -> None:
-        httpd = ThreadingHTTPServer((self.host, 0), _handler(self))
-        httpd.daemon_threads = True  # a hung client never keeps the run's process alive
-        self._httpd = httpd
+        self._http.start(_handler(self), bound=self._bound)
+
+    def _bound(self) -> None:
+        """The context names the hosted pages by the base URL: known once bound, before any request is served."""
         self._ctx = Context(self.biller, self.keys, self._observe, self._postbacks, self.base_url, self._now)
-        self._thread = threading.Thread(target=httpd.serve_forever, args=(POLL_S,), name="cloudpay", daemon=True)
-        self._thread.start()
 
     def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._http.stop()
         self._postbacks.stop()
 
     def __enter__(self) -> CloudPayServer:

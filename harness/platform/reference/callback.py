@@ -28,17 +28,17 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from harness.loopback import LoopbackHttp
 from harness.platform.port import AccountNotFound, PlatformRefusal
 
 ACCOUNT_UPDATED = "account.updated"
 KEY_PARAM = "BK"
 MAX_BODY = 64 * 1024  # a callback is a few hundred bytes; refuse anything that could tie up the server
 READ_TIMEOUT_S = 10.0  # a client that stops sending mid-request must not hold a handler thread forever
-POLL_S = 0.05  # how soon ``stop`` is noticed (http.server's default, 0.5 s, would add that to every run)
 
 
 class CallbackRefused(Exception):
@@ -91,13 +91,11 @@ class CallbackServer:
         # Callbacks are processed one at a time: the engine they reach is not thread-safe, and in
         # SIT each comes from a step that waits for the answer, so nothing else touches it meanwhile.
         self._processing = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http = LoopbackHttp("callback-server")
 
     @property
     def port(self) -> int:
-        assert self._httpd is not None, "the callback server is not started"
-        return int(self._httpd.server_address[1])
+        return self._http.port
 
     def url(self, key: str | None) -> str:
         """The callback URL the partner is given, carrying ``key`` (none when None)."""
@@ -105,20 +103,10 @@ class CallbackServer:
         return f"http://127.0.0.1:{self.port}{self.path}{query}"
 
     def start(self) -> None:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        httpd.daemon_threads = True  # a hung client never keeps the run's process alive
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, args=(POLL_S,), name="callback-server", daemon=True)
-        self._thread.start()
+        self._http.start(_handler(self))
 
     def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._http.stop()
 
     def handle(self, target_url: str, body: bytes) -> tuple[HTTPStatus, dict[str, Any]]:
         """Authenticate and process one POST; returns the status and JSON answer."""
