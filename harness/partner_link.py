@@ -14,6 +14,7 @@ import ssl
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,9 @@ class PartnerLink:
                            "is tagged @transport:api, so that it is N/A for a partner whose integration is files")
         return self._stubs
 
-    @property
+    @cached_property
     def files(self) -> FileCodec:
-        """The partner's file codec (a file partner's adapter): how it writes the files it sends."""
+        """The partner's file codec (a file partner's adapter): how it writes the files it sends; one per run."""
         if self.adapter.files is None:
             raise SitError(f"{self.biller.partner.display_name} sends no files of the profiles' layouts")
         return self.adapter.files(self.biller)

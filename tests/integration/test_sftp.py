@@ -159,32 +159,42 @@ def test_abandoned_upload_is_not_reported(server: SftpServer) -> None:
     assert [r.path for r in server.drain()] == ["after.xml"]
 
 
+def _partner_key(tmp_path: Path) -> tuple[Path, str]:
+    """An ed25519 key pair for the partner: the private key's path and the public key's line."""
+    key = tmp_path / "partner_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=30)
+    return key, (tmp_path / "partner_key.pub").read_text().strip()
+
+
+def _openssh_batch(srv: SftpServer, key: Path, commands: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """The real OpenSSH `sftp` client running ``commands`` as the partner, logged in with ``key``."""
+    batch = tmp_path / "batch"
+    batch.write_text(commands)
+    return subprocess.run(
+        [
+            "sftp", "-b", str(batch), "-i", str(key), "-P", str(srv.port),
+            "-F", "/dev/null",  # the runner's ~/.ssh/config must not interfere
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+            f"partner@{srv.host}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
 @pytest.mark.skipif(
     shutil.which("sftp") is None,
     reason="OpenSSH sftp client not installed (make test installs openssh-client)",
 )
 def test_openssh_sftp_client_with_public_key(tmp_path: Path) -> None:
-    key = tmp_path / "partner_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=30)
     invoice = tmp_path / "billheader_20261101.xml"
     invoice.write_bytes(INVOICE)
-    batch = tmp_path / "batch"
-    batch.write_text(f"put {invoice} billheader_20261101.xml\n")
-    public_line = (tmp_path / "partner_key.pub").read_text().strip()
+    key, public_line = _partner_key(tmp_path)
 
     with SftpServer(tmp_path / "sftp", {}, authorized_keys={"partner": [public_line]}) as srv:
-        done = subprocess.run(
-            [
-                "sftp", "-b", str(batch), "-i", str(key), "-P", str(srv.port),
-                "-F", "/dev/null",  # the runner's ~/.ssh/config must not interfere
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-                f"partner@{srv.host}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )  # fmt: skip
+        done = _openssh_batch(srv, key, f"put {invoice} billheader_20261101.xml\n", tmp_path)
         drained = srv.drain()
 
     assert done.returncode == 0, done.stderr
@@ -458,26 +468,12 @@ def test_received_keeps_its_positional_fields_and_defaults_to_upload() -> None:
     reason="OpenSSH sftp client not installed (make test installs openssh-client)",
 )
 def test_openssh_sftp_get_is_a_download(tmp_path: Path) -> None:
-    key = tmp_path / "partner_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=30)
-    public_line = (tmp_path / "partner_key.pub").read_text().strip()
     fetched = tmp_path / "fetched.csv"
-    batch = tmp_path / "batch"
-    batch.write_text(f"get outbox/payments_20261130.csv {fetched}\n")
+    key, public_line = _partner_key(tmp_path)
 
     with SftpServer(tmp_path / "sftp", {}, authorized_keys={"partner": [public_line]}) as srv:
         _leave(srv, "partner", "outbox/payments_20261130.csv", PAYMENTS)
-        done = subprocess.run(
-            [
-                "sftp", "-b", str(batch), "-i", str(key), "-P", str(srv.port),
-                "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-                f"partner@{srv.host}",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )  # fmt: skip
+        done = _openssh_batch(srv, key, f"get outbox/payments_20261130.csv {fetched}\n", tmp_path)
         drained = srv.drain()
 
     assert done.returncode == 0, done.stderr
