@@ -186,10 +186,13 @@ class SQLiteStore(EventStore):
             self._check(check)
         conn.execute("PRAGMA journal_mode=WAL").fetchone()
         conn.execute("PRAGMA synchronous=NORMAL")
+        # A store that has its schema is only read here: a reader (`sit runs`) must never wait on the write
+        # lock of a run that is appending (or held stopped) meanwhile; WAL lets it read beside that run.
+        if self._identity() == (APPLICATION_ID, SCHEMA_VERSION):
+            return
         conn.execute("BEGIN IMMEDIATE")  # another process may be creating the schema right now
         try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            app_id, version = self._identity()
             if app_id == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
                 for statement in _SCHEMA:
                     conn.execute(statement)
@@ -201,6 +204,11 @@ class SQLiteStore(EventStore):
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _identity(self) -> tuple[int, int]:
+        """The file's application id and schema version (0, 0 for a new, empty file)."""
+        conn = self._conn
+        return (conn.execute("PRAGMA application_id").fetchone()[0], conn.execute("PRAGMA user_version").fetchone()[0])
 
     def append(self, run_id: str, kind: str, data: dict[str, Any], ts: str | None = None) -> Event:
         if not (isinstance(run_id, str) and run_id and isinstance(kind, str) and kind):

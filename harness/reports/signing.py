@@ -184,6 +184,7 @@ def sign_run(store: EventStore, run_id: str, key_path: Path, signer: str) -> Eve
     if not signer.strip():
         raise InputError("name who signs with --signer, as the sign-off should show them (e.g. \"Pat Jones (SE)\")")
     key = load_private_key(key_path)  # before reading the run, so a bad key fails at once
+    _signable(store, run_id)  # a run still running is refused at once, not after waiting on its write lock
     with store.batch():  # the write lock from the check to the append: two signers never race past it
         return _sign(store, run_id, key, signer)
 

@@ -7,6 +7,7 @@ dir, returns a picklable zero-argument factory opening (or reopening) one store.
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from itertools import pairwise
@@ -184,3 +185,17 @@ def test_reads_inside_a_batch_see_what_it_appended(store: EventStore) -> None:
         store.append("r", "c", {})
     assert [e.seq for e in store.events("r")] == [1, 2, 3]
     assert verify_chain(store.events("r")) is None
+
+
+def test_opening_the_store_to_read_never_waits_on_a_run_holding_its_write_lock(store_factory: StoreFactory) -> None:
+    """`sit runs` beside a run stopped in the middle of an append (SIGSTOP, a debugger): it reads what was
+    committed at once, instead of waiting out the busy timeout on the write lock it does not need."""
+    with store_factory() as writer:
+        writer.append("run-a", "run.started", {})
+        with writer.batch():  # the write transaction stays open: the run is "stopped" mid-batch
+            writer.append("run-a", "step.started", {})
+            started = time.monotonic()
+            with store_factory() as reader:
+                assert reader.run_ids() == ["run-a"]
+                assert [e.kind for e in reader.events("run-a")] == ["run.started"]
+            assert time.monotonic() - started < 5.0

@@ -177,7 +177,7 @@ def test_a_running_run_is_listed_running_and_neither_reported_nor_signed(start: 
 
 def _look_at_a_running_run(run: Started, run_id: str, tmp_path: Path) -> None:
     listed = run.cli("runs")
-    assert [line.split()[3] for line in listed.stdout.splitlines() if run_id in line] == ["running"], listed.stdout
+    assert [line.split()[3] for line in listed.stdout.splitlines() if run_id in line] == ["running"], explain(listed)
     reported = run.cli("report", run_id, "--interrupted", "-o", str(tmp_path / "early"))
     assert reported.returncode == 4 and "still running" in reported.stderr, explain(reported)
     assert not (tmp_path / "early").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,6 +176,21 @@ def test_unsigned_run_has_one_failure(store: SQLiteStore) -> None:
 def test_sign_unknown_run(store: SQLiteStore, key: Path) -> None:
     with pytest.raises(RunNotFound, match="no run 'nosuch'"):
         sign_run(store, "nosuch", key, signer="SE")
+
+
+def test_a_run_still_running_is_refused_at_once_even_while_it_holds_the_write_lock(tmp_path: Path,
+                                                                                  key: Path) -> None:
+    """A run stopped in the middle of an append (a debugger, SIGSTOP) holds the store's write lock: signing it
+    says it is still running, without waiting out the lock first."""
+    path = tmp_path / "running.sqlite"
+    with SQLiteStore(path) as writer, writer.running("live"):
+        writer.append("live", "run.started", {})
+        with writer.batch():
+            writer.append("live", "step.started", {})  # the write transaction is open
+            started = time.monotonic()
+            with SQLiteStore(path) as signer, pytest.raises(IncompleteEvidence, match="is still running"):
+                sign_run(signer, "live", key, signer="SE")
+            assert time.monotonic() - started < 5.0
 
 
 def _pem(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
