@@ -11,10 +11,10 @@ POLL_S = 0.05  # how soon ``stop`` is noticed (http.server's default, 0.5 s, wou
 
 
 class LoopbackHttp:
-    """``handler`` serves each request on ``host`` at a free port, on daemon threads named ``name``."""
+    """``handler`` serves each request on ``host`` at ``port`` (0: a free one), on daemon threads named ``name``."""
 
-    def __init__(self, name: str, host: str = "127.0.0.1") -> None:
-        self.name, self.host = name, host
+    def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.name, self.host, self._port = name, host, port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -28,8 +28,8 @@ class LoopbackHttp:
         return f"http://{self.host}:{self.port}"
 
     def start(self, handler: type[BaseHTTPRequestHandler], bound: Callable[[], None] = lambda: None) -> None:
-        """Bind a free port, call ``bound`` (the port is known, no request is served yet), then serve."""
-        httpd = ThreadingHTTPServer((self.host, 0), handler)
+        """Bind the port, call ``bound`` (the port is known, no request is served yet), then serve."""
+        httpd = ThreadingHTTPServer((self.host, self._port), handler)
         httpd.daemon_threads = True  # a hung client never keeps the run's process alive
         self._httpd = httpd
         bound()

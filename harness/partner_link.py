@@ -69,8 +69,10 @@ class PartnerLink:
 
     def __post_init__(self) -> None:
         self.adapter = load_adapter(self.biller.partner)
-        self.has_api = self.biller.partner.has_api
         partner = self.biller.partner
+        self.has_api = partner.has_api
+        # WireMock stands for the partner's API, or for the URLs the platform posts back to (CloudPay).
+        self.stubbed = self.has_api or partner.posts_back
         self._stubs = self.adapter.stubs(partner, self.biller.codes) if self.adapter.stubs else None
         self.partner_host = self.biller.partner_host if self.has_api else None  # a missing subdomain: found now
 
@@ -93,7 +95,7 @@ class PartnerLink:
         """Start WireMock in the background where the partner is stubbed or recorded (a live partner is
         called directly): ``connect`` waits for it. A file partner that has the platform put files on its
         own sFTP server gets that server."""
-        if not self.has_api:
+        if not self.stubbed:
             self._start_server(place.workdir, secrets)
             return
         if self.mode.live:
@@ -104,11 +106,14 @@ class PartnerLink:
 
     def connect(self, secrets: Secrets, recorder: Recorder, sftp: SftpServer) -> None:
         """The platform's client of the partner and the partner's side, once what stands for it runs."""
-        if not self.has_api:
+        if not self.stubbed:
             self._connect_files(secrets, recorder, sftp)
             return
         if self._starting is not None:
             self._starting.result()
+        if not self.has_api:  # the platform posts back to the partner's URLs: no client, WireMock's journal read
+            self._connect_stubs(recorder)
+            return
         partner, live = self.biller.partner, self.mode.live
         creds, client_type = partner.credentials, self.adapter.client
         assert creds is not None and client_type is not None  # an API partner has both (profile, load_adapter)
@@ -123,10 +128,18 @@ class PartnerLink:
         if tap is not None:
             self.side = LiveSide(tap, recorder, self.stubs.decode)
             return
+        self._connect_stubs(recorder, traffic=lambda: client.requests_sent)
+
+    def _connect_stubs(self, recorder: Recorder, traffic: Callable[[], int] | None = None) -> None:
         admin = WireMockAdmin(self._base_url)
         self.wiremock_version = admin.version()
-        self.side = StubSide(admin, self.mode.pack, recorder, self.stubs.decode, traffic=lambda: client.requests_sent)
+        self.side = StubSide(admin, self.mode.pack, recorder, self.stubs.decode, traffic=traffic)
         self.side.load()
+
+    @property
+    def base_url(self) -> str:
+        """Where WireMock serves the partner's stubs (the vendor's PostBackURL and ReturnURL, for CloudPay)."""
+        return self._base_url
 
     def _start_server(self, workdir: Path, secrets: Secrets) -> None:
         """The partner's own sFTP server, where the platform puts the files the partner does not fetch."""

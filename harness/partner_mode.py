@@ -38,7 +38,11 @@ class PartnerMode:
         """The run's partner side, its options checked together."""
         if mode not in PARTNER_MODES:
             raise InputError(f"--partner-mode {mode}: use one of {', '.join(PARTNER_MODES)}")
-        if not biller.partner.has_api:
+        if biller.partner.posts_back and not biller.partner.has_api and mode != "stub":
+            raise InputError(f"--partner-mode {mode}: a {biller.partner.display_name}'s application is the system "
+                             "under test, not a partner the platform calls; serve the platform's side to its test "
+                             f"instance with `sit serve --biller {biller.slug}`")
+        if not biller.partner.has_api and not biller.partner.posts_back:
             return cls._files(mode, stub_pack, project, biller)
         if mode == "stub":
             return cls(mode, None, None, _stub_pack(stub_pack or project / "stubs" / biller.partner.name, biller))

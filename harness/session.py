@@ -18,16 +18,21 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import httpx
 from faker import Faker
 
 from harness.cases import WORKBOOK_EVENT, SitCase, biller_workbook
 from harness.catalogue import project_catalogue
+from harness.cloudpay import CloudPayServer
+from harness.cloudpay.biller import for_biller
+from harness.cloudpay.payer import Payer
 from harness.errors import InputError, ProfileError, SitError
 from harness.events import Recorder, Redactor, SQLiteStore
 from harness.feature_checks import check_features
 from harness.partner_link import PartnerLink, WireMockPlace, trust
 from harness.partner_mode import PartnerMode
 from harness.partners import tls as partner_tls
+from harness.partners.cloudpay import POSTBACK, RETURN, VendorApp
 from harness.platform import Platform
 from harness.platform.reference import ReferenceEngine
 from harness.platform.reference.callback import ApiKeys, CallbackServer
@@ -102,6 +107,8 @@ class SitSession:
     _sftp: SftpServer | None = None
     _workdir: Path | None = None
     _callbacks: CallbackServer | None = None
+    _cloudpay: CloudPayServer | None = None  # the platform's CloudPay side, for a CloudPay biller
+    _web: httpx.Client | None = None  # what the vendor's application and the payer reach it with
     _held: ExitStack = field(default_factory=ExitStack)  # the run's mark as running, while it runs
     # The open scenario's system under test: partner callbacks are routed to it (None between scenarios).
     current: ReferenceEngine | None = None
@@ -150,6 +157,7 @@ class SitSession:
         self.recorder = Recorder(self._store, self.run_id, redactor)
         self._start_sftp()
         self._start_callbacks()
+        self._start_cloudpay()
 
     def ready(self) -> None:
         """Wait for WireMock, load the stub pack and open the run (once)."""
@@ -217,6 +225,35 @@ class SitSession:
         self._callbacks = CallbackServer(path, values, lambda: self.current)
         self._callbacks.start()
 
+    def _start_cloudpay(self) -> None:
+        """The platform's CloudPay side, for a biller whose vendor's application hands payers to it: every
+        request, page view, payment and postback it sees is an event of the run as it happens."""
+        if self.biller.vendor is None:
+            return
+        def observe(kind: str, data: dict[str, Any]) -> None:
+            self.recorder.append(kind, **data)
+
+        self._cloudpay = for_biller(self.biller, self.secrets, observe)
+        self._cloudpay.start()
+        self._web = httpx.Client(timeout=10.0)
+
+    @property
+    def vendor_app(self) -> VendorApp:
+        """The vendor's application, as the harness plays it: its PostBackURL and ReturnURL are WireMock's."""
+        if self._cloudpay is None or self._web is None:
+            raise ProfileError(f"{self.biller.profile.name} is not a CloudPay biller: its profile names no vendor "
+                               "application (cloudpay:)")
+        version, endpoints, stubs = self.biller.cloudpay_version, self.biller.partner.endpoints, self.partner.base_url
+        assert version is not None
+        return VendorApp(self._cloudpay.base_url, version, self._cloudpay.biller.guid, stubs + endpoints[POSTBACK],
+                         stubs + endpoints[RETURN], self._web)
+
+    @property
+    def payer(self) -> Payer:
+        """The payer on the platform's hosted pages (see ``vendor_app``)."""
+        assert self._web is not None, "a CloudPay biller's session"
+        return Payer(self._web)
+
     def callback_url(self, key: str | None) -> str:
         """The URL the partner calls the platform back on, carrying ``key`` as BK (none when None)."""
         if self._callbacks is None:
@@ -274,7 +311,10 @@ class SitSession:
         """Take down whatever ``start`` got as far as bringing up: every part, even when one of them
         fails (the failure is raised once every part went down). Calling it again does no harm."""
         parts: list[Callable[[], object]] = self._partner.parts() if self._partner is not None else []
-        parts += [part.stop for part in (self._sftp, self._callbacks) if part is not None]  # in the order they go
+        # In the order they went up: they go down the other way round.
+        parts += [part.stop for part in (self._sftp, self._callbacks, self._cloudpay) if part is not None]
+        if self._web is not None:
+            parts.append(self._web.close)
         parts.append(self._held.close)
         if self._store is not None:
             parts.append(self._store.close)

@@ -23,7 +23,7 @@ def required_configuration(sit: ScenarioContext) -> None:
     """Each option and setting the partner profile requires (``required_configuration``) where its
     capability is in scope, named with its number and the value the platform holds."""
     configuration = sit.vars["configuration"]
-    needed = [r for r in sit.biller.partner.required_configuration if r.when is None
+    needed = [r for r in sit.biller.required_configuration if r.when is None
               or out_of_scope(sit.biller, r.when) is None]
     held = [(configuration.options if r.kind == "option" else configuration.settings).get(r.number) for r in needed]
     wanted = [_said(r, r.value if r.value is not None else "set") for r in needed]

@@ -44,6 +44,8 @@ def create_payment(ctx: Context, authorization: str | None, body: bytes) -> Resp
         request = v2_request(parse_json(body))
     except RequestError as exc:
         return envelope(HTTPStatus.BAD_REQUEST, f"The request is invalid: {exc}.")
+    if (foreign := ctx.biller.foreign_type(request.type_ids)) is not None:
+        return envelope(HTTPStatus.BAD_REQUEST, f"The request is invalid: {foreign}.")
     payment = ctx.ledger.create(request, V2, ctx.now())
     ctx.observe("cloudpay.payment_created", created(payment))
     return envelope(HTTPStatus.OK, "Success", {"CloudPaymentURL": ctx.page_url(payment.guid)})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +26,20 @@ class CloudPayBiller:
     name: str
     versions: tuple[str, ...] = (V2,)
     vendor: str = "the vendor"  # shown on the receipt's "Return to ..." link
+    invoice_types: tuple[str, ...] = ()  # the TypeIDs a payment may carry (none: any)
 
     def __post_init__(self) -> None:
         unknown = [v for v in self.versions if v not in VERSIONS]
         if unknown:
             raise ValueError(f"CloudPay versions {unknown} unknown: use {', '.join(VERSIONS)}")
+
+    def foreign_type(self, type_ids: Iterable[str]) -> str | None:
+        """The first of ``type_ids`` that is not one of the biller's invoice types, as the platform says it."""
+        for type_id in type_ids:
+            if self.invoice_types and type_id not in self.invoice_types:
+                return (f"TypeID {type_id or '(none)'} is not an invoice type of {self.name} "
+                        f"({', '.join(self.invoice_types)})")
+        return None
 
     @property
     def guid(self) -> str:

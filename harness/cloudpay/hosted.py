@@ -28,6 +28,9 @@ def v1_redirect(ctx: Context, params: Mapping[str, str]) -> Response:
         request = v1_request(params)
     except RequestError as exc:
         return html(HTTPStatus.BAD_REQUEST, error_page(ctx.biller, f"The payment link is invalid: {exc}."), str(exc))
+    if (foreign := ctx.biller.foreign_type(request.type_ids)) is not None:
+        return html(HTTPStatus.BAD_REQUEST, error_page(ctx.biller, f"The payment link is invalid: {foreign}."),
+                    foreign)
     payment = ctx.ledger.create(request, V1, ctx.now())
     ctx.observe("cloudpay.payment_created", created(payment))
     return redirect(ctx.page_url(payment.guid), "redirected to the hosted payment page")

@@ -36,12 +36,15 @@ _PAYMENT = re.compile(r"^/cloudpay/(pay|receipt)/([0-9a-f-]{36})$", re.IGNORECAS
 
 
 class CloudPayServer:
-    """The platform's CloudPay side for one biller, on ``host`` at a free port; ``observe`` sees everything."""
+    """The platform's CloudPay side for one biller, on ``host`` at ``port`` (0: a free one); ``observe`` sees
+    everything. ``public_url``: where the payer's browser reaches it, when that is not ``http://host:port``
+    (bound on every interface, or behind a proxy): the hosted pages are named by it."""
 
     def __init__(self, biller: CloudPayBiller, keys: Iterable[str], observe: Observe,
                  postback: PostbackPolicy | None = None, host: str = "127.0.0.1",
-                 now: Callable[[], datetime] = datetime.now) -> None:
+                 now: Callable[[], datetime] = datetime.now, port: int = 0, public_url: str | None = None) -> None:
         self.biller, self.keys, self.host, self._now = biller, tuple(k for k in keys if k), host, now
+        self._public_url = public_url.rstrip("/") if public_url else None
         lock = threading.Lock()
 
         def serial(kind: str, data: dict[str, Any]) -> None:  # one observation at a time, from any thread
@@ -51,11 +54,15 @@ class CloudPayServer:
         self._observe: Observe = serial
         self._postbacks = Postbacks(postback or PostbackPolicy(), serial)
         self._ctx: Context | None = None
-        self._http = LoopbackHttp("cloudpay", host)
+        self._http = LoopbackHttp("cloudpay", host, port)
 
     @property
     def base_url(self) -> str:
-        return self._http.base_url
+        return self._public_url or self._http.base_url
+
+    @property
+    def port(self) -> int:
+        return self._http.port
 
     def start(self) -> None:
         self._http.start(_handler(self), bound=self._bound)

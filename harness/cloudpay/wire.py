@@ -51,6 +51,10 @@ class PaymentRequest:
     biller_reference: str = ""
 
     @property
+    def type_ids(self) -> list[str]:
+        return [invoice.type_id for invoice in self.invoices]
+
+    @property
     def amount(self) -> Decimal:
         return sum((invoice.balance_due for invoice in self.invoices), Decimal("0.00"))
 

@@ -283,7 +283,10 @@ def load_adapter(partner: PartnerProfile) -> Adapter:
     if partner.has_api and (adapter.client is None or adapter.stubs is None):
         raise ProfileError(f"partner profile {partner.name}: something travels by api (transports), but the "
                            f"'{name}' adapter has no API client and stubs: give the capability a file transport")
-    if not partner.has_api and adapter.files is None:
+    if partner.posts_back and adapter.stubs is None:
+        raise ProfileError(f"partner profile {partner.name}: the platform posts back to it (transports), but the "
+                           f"'{name}' adapter has no stubs to stand for its URLs (Adapter(stubs=...))")
+    if not partner.has_api and not partner.posts_back and adapter.files is None:
         raise ProfileError(f"partner profile {partner.name}: nothing travels by api, but the '{name}' adapter has "
                            "no file codec (Adapter(files=...))")
     return adapter

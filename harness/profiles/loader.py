@@ -21,11 +21,13 @@ from harness.profiles.models import (
     FileSpec,
     PartnerProfile,
     PumpPolicy,
+    Required,
     Setting,
     SettingType,
     Status,
     Transport,
 )
+from harness.profiles.vendors import Vendor, VendorTable, vendors_path
 
 # What each file must carry for the platform to act on it, by what it carries (FILE_FIELDS).
 FILE_NEEDS = {"invoice_load": ("account_number", "invoice_number", "amount_due"),
@@ -105,10 +107,34 @@ class Biller:
     profile: BillerProfile
     partner: PartnerProfile
     path: Path
+    vendor: Vendor | None = None  # a CloudPay biller's vendor, from the vendor table
 
     @property
     def slug(self) -> str:
         return self.profile.slug
+
+    @property
+    def cloudpay_version(self) -> int | None:
+        """The CloudPay version the biller's vendor application uses (checked at load: one is known)."""
+        app = self.profile.cloudpay
+        if app is None or self.vendor is None:
+            return None
+        return app.version or self.vendor.version
+
+    @property
+    def required_configuration(self) -> list[Required]:
+        """What the partner's integration needs of the biller's configuration, and its CloudPay vendor's."""
+        vendor = self.vendor
+        if vendor is None:
+            return list(self.partner.required_configuration)
+        return [*self.partner.required_configuration, *(
+            Required(kind="setting", number=number, name=self._setting_name(number), value=value, when="cloudpay",
+                     why=f"{vendor.name} needs it (fixtures/cloudpay/vendors.yaml)")
+            for number, value in sorted(vendor.settings.items()))]
+
+    def _setting_name(self, number: int) -> str:
+        setting = self.partner.setting_of(number)
+        return setting.meaning if setting is not None else f"advanced setting {number}"
 
     @property
     def pump(self) -> PumpPolicy:
@@ -246,7 +272,7 @@ def load_biller(project: Path, slug_or_path: str) -> Biller:
     _check_capabilities(path, profile, partner)
     _check_settings(path, profile, partner)
     _check_files(path, profile, partner)
-    biller = Biller(profile=profile, partner=partner, path=path)
+    biller = Biller(profile=profile, partner=partner, path=path, vendor=_vendor(project, path, profile, partner))
     _check_changes(biller)
     return biller
 
@@ -302,6 +328,39 @@ def _check_names(path: Path, files: dict[str, FileSpec]) -> None:
                 raise ProfileError(f"{where(path, ['files', name, 'naming'])}: field 'files.{name}.naming': "
                                    f"{spec.name(sample)} is also a name of file '{other}' ({other_spec.naming}); "
                                    "give each file a name of its own")
+
+
+def _vendor(project: Path, path: Path, profile: BillerProfile, partner: PartnerProfile) -> Vendor | None:
+    """A CloudPay biller's vendor from the vendor table: named where the partner is CloudPay, and only there."""
+    app = profile.cloudpay
+    if not partner.posts_back:
+        if app is not None:
+            cap = partner.capabilities.get("cloudpay")
+            why = f" ({cap.reason})" if cap is not None and cap.reason else ""
+            raise ProfileError(f"{where(path, ['cloudpay'])}: field 'cloudpay': {partner.display_name} has no "
+                               f"CloudPay{why}; a CloudPay biller's partner is cloudpay")
+        return None
+    if app is None:
+        raise ProfileError(f"{where(path, ['partner'])}: field 'cloudpay': a CloudPay biller names its vendor's "
+                           "application (cloudpay: {vendor: accela}; the vendors: fixtures/cloudpay/vendors.yaml)")
+    table = read_model(vendors_path(project), VendorTable)
+    vendor = table.vendors.get(app.vendor)
+    if vendor is None:
+        raise ProfileError(f"{where(path, ['cloudpay', 'vendor'])}: field 'cloudpay.vendor': no vendor '{app.vendor}' "
+                           f"in fixtures/cloudpay/vendors.yaml (known: {', '.join(sorted(table.vendors))})")
+    if app.version is None and vendor.version is None:
+        raise ProfileError(f"{where(path, ['cloudpay'])}: field 'cloudpay.version': the vendor table does not say "
+                           f"which CloudPay version {vendor.name} uses: give it (1 or 2)")
+    if app.version is not None and vendor.version is not None and app.version != vendor.version:
+        raise ProfileError(f"{where(path, ['cloudpay', 'version'])}: field 'cloudpay.version': {vendor.name} uses "
+                           f"CloudPay v{vendor.version}, not v{app.version} (fixtures/cloudpay/vendors.yaml)")
+    ids = {t.id for t in profile.invoice_types}
+    for index, type_id in enumerate(app.invoice_types):
+        if type_id not in ids:
+            known = ", ".join(map(str, sorted(ids)))
+            raise ProfileError(f"{where(path, ['cloudpay', 'invoice_types', index])}: field 'cloudpay.invoice_types':"
+                               f" {type_id} is not one of the biller's invoice_types ({known})")
+    return vendor
 
 
 def _check_capabilities(path: Path, profile: BillerProfile, partner: PartnerProfile) -> None:

@@ -247,7 +247,7 @@ class EvidenceRules(_Model):
 # (configuration, past due, billing models) are facts about how the biller is set up.
 TRAVELLING = ("invoice_load", "rtdr_balance", "adjustment_file", "payment_posting", "credit_posting",
               "ach_reject_posting", "void_posting", "paperless_change", "autopay_change", "phone_change",
-              "email_change", "bill_images", "partner_callbacks")
+              "email_change", "bill_images", "partner_callbacks", "cloudpay")
 # What a file carries, by the capability it travels for: the names its layout's detail fields may have.
 FILE_FIELDS: dict[str, tuple[str, ...]] = {
     "invoice_load": ("account_number", "invoice_number", "customer_name", "email", "service_address", "bill_date",
@@ -296,9 +296,11 @@ class FileSpec(_Model):
 
 class Transport(_Model):
     """How one capability travels (DESIGN principle 8): partner API calls, a file over sFTP (``file``
-    names an entry of the biller's or partner's ``files``), or the partner calling the platform back."""
+    names an entry of the biller's or partner's ``files``), the partner calling the platform back, or
+    ``postback``: the partner calls the platform's API and the platform posts the outcome back to the URL
+    the partner gave (CloudPay): no client of a partner API, the partner's URLs stubbed by WireMock."""
 
-    kind: Literal["api", "file", "callback"]
+    kind: Literal["api", "file", "callback", "postback"]
     file: str | None = Field(default=None, description="kind file: the name of the file in 'files'")
 
     @model_validator(mode="after")
@@ -309,10 +311,10 @@ class Transport(_Model):
 
 
 # How a capability the profile's transports do not list travels: invoices as the XML export of the
-# partner's ``invoice_file``, callbacks as callbacks, the rest by the partner's API.
+# partner's ``invoice_file``, callbacks as callbacks, CloudPay by postback, the rest by the partner's API.
 INVOICE_EXPORT = "invoice_file"
 DEFAULT_TRANSPORTS = {"invoice_load": Transport(kind="file", file=INVOICE_EXPORT),
-                      "partner_callbacks": Transport(kind="callback")}
+                      "partner_callbacks": Transport(kind="callback"), "cloudpay": Transport(kind="postback")}
 API = Transport(kind="api")
 
 
@@ -408,6 +410,11 @@ class PartnerProfile(_Model):
         return self.transports.get(capability) or DEFAULT_TRANSPORTS.get(capability, API)
 
     @property
+    def posts_back(self) -> bool:
+        """Whether the platform posts back to URLs the partner gives it (WireMock stands for them in a run)."""
+        return any(self.transport(name).kind == "postback" and self._in_use(name) for name in TRAVELLING)
+
+    @property
     def has_api(self) -> bool:
         """Whether anything travels by the partner's API: else the harness starts no WireMock and no HTTP client."""
         return any(self.transport(name).kind == "api" and self._in_use(name) for name in TRAVELLING)
@@ -425,6 +432,19 @@ class InvoiceType(_Model):
 class SftpAccount(_Model):
     user: str
     password_env: str
+
+
+class CloudPayApp(_Model):
+    """A CloudPay biller's vendor application: which vendor (fixtures/cloudpay/vendors.yaml), and what the
+    vendor's needs ask of this biller."""
+
+    vendor: NonEmpty = Field(description="the vendor's key in the CloudPay vendor table, e.g. accela")
+    version: Literal[1, 2] | None = Field(
+        default=None, description="the CloudPay version the vendor's application uses (the table's, if it says)")
+    invoice_types: list[int] = Field(
+        default_factory=list, description="the biller's invoice type IDs the vendor's application pays")
+    agency_id: str | None = Field(
+        default=None, description="the biller's AgencyID in the vendor's configuration table (Accela)")
 
 
 class ApiKey(_Model):
@@ -499,8 +519,11 @@ class BillerProfile(_Model):
         default=None, description="when the partner's OAuth token expires; `sit lint` warns 30 days ahead"
     )
     api_keys: list[ApiKey] = Field(
-        default_factory=list, description="the biller's platform API keys a partner calls back with (BK=)"
-    )
+        default_factory=list,
+        description="the biller's platform API keys (Application API Keys): a partner calls back with one (BK=), "
+        "a CloudPay vendor's application authenticates with one")
+    cloudpay: CloudPayApp | None = Field(
+        default=None, description="the CloudPay vendor application of a biller whose partner is CloudPay")
     operator: str | None = Field(
         default=None, description="the SE who runs this biller's SIT, as reports name them (--operator overrides)"
     )
