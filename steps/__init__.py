@@ -13,4 +13,5 @@ STEP_MODULES = [
     "steps.partner_faults",
     "steps.configuration",
     "steps.files",
+    "steps.cloudpay",
 ]

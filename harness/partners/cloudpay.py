@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
+from lxml import html
 
 from harness.errors import SitError
 from harness.partners.base import Adapter, PartnerStubs
@@ -114,8 +115,10 @@ class VendorApp:
                   "CustomerName": customer.get("Name", ""), "EmailAddress": customer.get("EmailAddress", ""),
                   "BillerReference": reference, "ReturnURL": self.return_url, "PostBackURL": self.postback_url}
         answer = self.client.get(f"{self.platform}{V1_PATH}?{urlencode(params)}", follow_redirects=False)
-        page = answer.headers.get("location") if answer.is_redirect else None
-        return Started(answer.status_code, answer.reason_phrase, page)
+        if answer.is_redirect:
+            return Started(answer.status_code, answer.reason_phrase, answer.headers.get("location"))
+        shown = html.fromstring(answer.text or "<html/>").xpath('string(//*[@id="error"])')
+        return Started(answer.status_code, " ".join(str(shown).split()) or answer.reason_phrase, None)
 
     def post_back(self, fields: Mapping[str, str]) -> int:
         """A postback sent to the vendor's PostBackURL by someone other than the platform: its status."""

@@ -33,6 +33,7 @@ SETTING_TAG = "setting:"
 SETTING_OFF_TAG = "setting-off:"
 LAYOUT_TAG = "layout:"
 TRANSPORT_TAG = "transport:"
+CLOUDPAY_TAG = "cloudpay:"  # @cloudpay:v2: a case of one CloudPay version (the v2 API, say)
 # What a partner's XML invoice export may hold that a scenario needs: tag value -> (its field, in words).
 LAYOUT_PARTS = {
     "charge_lines": ("lines", "charge lines (invoice_file.lines)"),
@@ -124,7 +125,21 @@ def scenario_scope(biller: Biller, tags: Iterable[str], posted_in: Mapping[str, 
             return reason
         if tag.startswith(WITHHELD_TAG) and (reason := _taken(biller, tag.removeprefix(WITHHELD_TAG), posted_in)):
             return reason
+        if tag.startswith(CLOUDPAY_TAG) and (reason := _other_version(biller, tag.removeprefix(CLOUDPAY_TAG))):
+            return reason
     return _transport(biller, tags)
+
+
+def _other_version(biller: Biller, wanted: str) -> str | None:
+    """None when the biller's CloudPay vendor uses version ``wanted`` (v1, v2), else why the case is N/A."""
+    if wanted not in ("v1", "v2"):
+        raise ProfileError(f"tag @{CLOUDPAY_TAG}{wanted}: no such CloudPay version (v1, v2)")
+    version, vendor = biller.cloudpay_version, biller.vendor
+    if version is None or vendor is None or f"v{version}" == wanted:
+        return None  # not a CloudPay biller: its capability tag says why the case is N/A
+    how = {1: "the payer's browser brings the payment in the link, with no API call",
+           2: "the application creates each payment through the API"}[version]
+    return f"{vendor.name}'s application uses CloudPay v{version} ({how}): this case is about CloudPay {wanted}"
 
 
 def _transport(biller: Biller, tags: Iterable[str]) -> str | None:
@@ -189,6 +204,10 @@ def _taken(biller: Biller, capability: str, posted_in: Mapping[str, Sequence[str
     if made is None:
         return f"The platform makes nothing for {capability.replace('_', ' ')} that it could hold back"
     if out_of_scope(biller, capability) is not None:
+        if all(out_of_scope(biller, source) for source in ("rtdr_balance", "adjustment_file")):
+            # The scenario makes the transaction on an account the partner holds: this partner holds none.
+            return (f"{biller.partner.display_name} holds no accounts the platform could take {made.noun} on "
+                    "(neither RTDR nor an adjustment file)")
         return None
     cap, partner, name = biller.capability(capability), biller.partner.display_name, biller.profile.name
     if cap is not None and cap.status is Status.OPTIONAL:
