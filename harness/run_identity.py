@@ -13,8 +13,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from harness.profiles import Biller
 from harness.profiles.loader import partner_path, project_relative
+from harness.profiles.vendors import vendors_path
 from harness.secrets import Secrets
 from harness.transfer import SftpServer
 
@@ -42,7 +45,9 @@ def recorded_profiles(project: Path, biller: Biller) -> dict[str, Any]:
     """The biller's and partner's profiles as a run records them (``run.started``'s ``profiles``):
     where each was read, the SHA-256 of its bytes, and its content as loaded."""
     paths = {"biller": biller.path, "partner": partner_path(project, biller.partner.name)}
-    models = {"biller": biller.profile, "partner": biller.partner}
+    models: dict[str, BaseModel] = {"biller": biller.profile, "partner": biller.partner}
+    if biller.vendor is not None:  # a CloudPay biller's vendor, as the vendor table has it
+        paths["vendor"], models["vendor"] = vendors_path(project), biller.vendor
     return {which: {"path": project_relative(path, project), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                     "data": models[which].model_dump(mode="json")} for which, path in paths.items()}
 
@@ -51,10 +56,12 @@ def run_identity(project: Path, biller: Biller, operator: str | None, secrets: S
                  sftp: SftpServer) -> dict[str, Any]:
     """The facts every kind of run records at its start: the biller and partner, the profiles as loaded,
     the harness that ran, the SE who executes it and the sFTP account the platform uses."""
-    b, p = biller.profile, biller.partner
+    b, p, vendor = biller.profile, biller.partner, biller.vendor
+    cloudpay = None if vendor is None else {"vendor": vendor.name, "version": biller.cloudpay_version}
     return {
         "biller": b.slug, "biller_name": b.name, "bid": b.bid, "test_portal_bid": b.test_portal_bid,
-        "partner": p.name, "partner_name": p.display_name, "partner_version": b.partner_version,
+        "partner": p.name, "partner_version": b.partner_version, "cloudpay": cloudpay,
+        "partner_name": f"{vendor.name} (CloudPay v{biller.cloudpay_version})" if vendor else p.display_name,
         "harness_version": version("sit-harness"), "git_commit": git_commit(project),
         # The SE who executes the SIT, as named; never the login the run happens to use.
         "operator": operator or os.environ.get("SIT_OPERATOR") or b.operator,

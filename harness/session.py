@@ -280,8 +280,8 @@ class SitSession:
         return {
             **run_identity(opts.project, self.biller, opts.operator, self.secrets, self.sftp),
             "platform": self.biller.profile.platform, "seed": self.seed, "business_date": self.today.isoformat(),
-            "stub_backend": opts.stub_backend if self.partner.has_api else None,
-            "wiremock_version": self.partner.wiremock_version, "partner_files": not self.partner.has_api,
+            "stub_backend": opts.stub_backend if self.partner.stubbed else None,
+            "wiremock_version": self.partner.wiremock_version, "partner_files": not self.partner.stubbed,
             "partner_mode": opts.partner_mode, "selection": opts.select,
             **self.partner_mode.facts(opts.project, opts.stub_backend, self.partner_certificate),
             "run_number": self._earlier_runs + 1, "history": self._history,

@@ -16,7 +16,9 @@ from pathlib import Path
 FAULTS_FILE = Path(__file__).with_name("faults.toml")
 # Where a fault may be applied: the platform under test, the partner adapters, the partner profiles, and the
 # file layouts the platform reads partner files with.
-MUTABLE = ("harness/platform/", "harness/partners/", "fixtures/partners/", "harness/layouts/")
+MUTABLE = ("harness/platform/", "harness/partners/", "fixtures/partners/", "harness/layouts/", "harness/cloudpay/")
+# The platform's CloudPay side serves the CloudPay billers only, and they use nothing else of the platform.
+CLOUDPAY_SIDE, CLOUDPAY = "harness/cloudpay/", "cloudpay"
 _ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _KEYS = {"id", "file", "find", "replace", "models", "billers", "pending"}
 
@@ -42,7 +44,8 @@ class Fault:
         path = Path(self.file)
         if self.file.startswith(("harness/partners/", "fixtures/partners/")) and path.stem in partner_of.values():
             return tuple(b for b, partner in partner_of.items() if partner == path.stem)
-        return tuple(partner_of)
+        cloudpay = self.file.startswith(CLOUDPAY_SIDE)
+        return tuple(b for b, partner in partner_of.items() if (partner == CLOUDPAY) == cloudpay)
 
     def mutated(self, root: Path) -> str:
         """The file's text under ``root`` with the fault applied; FaultListError if it is stale."""

@@ -112,6 +112,7 @@ def asks_status(sit: ScenarioContext) -> None:
 
 @then("the platform answers that the biller is active for CloudPay v2")
 def biller_active(sit: ScenarioContext) -> None:
+    """HTTP 200, the biller active, and CloudPay v2 among its versions."""
     status, envelope = sit.vars["status"]
     data = envelope.get("Data") or {}
     sit.expect("the platform to answer {}", (200, True, True),
@@ -160,6 +161,7 @@ def pays_again(sit: ScenarioContext) -> None:
 
 @then("the payer sees a printable receipt for {amount:Money} with a confirmation number")
 def sees_receipt(sit: ScenarioContext, amount: Decimal) -> None:
+    """The receipt page: approved, the amount, a confirmation number, the card by its last four digits."""
     page = sit.vars["outcome"]
     confirmation = page.shown.get("confirmation", "")
     sit.expect("the payer to see {}", ("Payment approved", f"${amount:.2f}", True, f"ending {sit.vars['card'][-4:]}"),
@@ -170,6 +172,7 @@ def sees_receipt(sit: ScenarioContext, amount: Decimal) -> None:
 
 @then("the payer sees that the payment was declined")
 def sees_declined(sit: ScenarioContext) -> None:
+    """The decline page, telling the payer the card was not charged."""
     page = sit.vars["outcome"]
     sit.expect("the payer to see {}", ("Payment declined", True), (page.title, "not charged" in
                page.shown.get("message", "")), "the payer saw {}",
@@ -238,11 +241,13 @@ def _postbacks(sit: ScenarioContext, count: int, approved: bool, attempt: int | 
 
 @then("the vendor receives one postback approving the payment")
 def one_postback_approving(sit: ScenarioContext) -> None:
+    """Once the platform's postback settled, the vendor's PostBackURL received one, with Approved=True."""
     _postbacks(sit, 1, approved=True)
 
 
 @then("the vendor receives one postback declining the payment")
 def one_postback_declining(sit: ScenarioContext) -> None:
+    """As above with Approved=False, and no convenience fee charged."""
     _postbacks(sit, 1, approved=False)
     fee = [c.fields.get("ConvenienceFee") for c in _received(sit, _payment(sit))]
     sit.expect("the declined postback to charge {}", ["0.00"], fee, "the declined postback charges {}",
@@ -267,6 +272,8 @@ def postbacks_same_guid(sit: ScenarioContext, count: int) -> None:
 
 @then("the postback carries the payment's invoices, amount, reference and GUID")
 def postback_fields(sit: ScenarioContext) -> None:
+    """The postback the vendor received names the payment's invoices (comma-joined), its amount (their sum), the
+    vendor's reference, the payment's GUID, the biller's GUID and the card payment type."""
     guid = _payment(sit)
     received = _received(sit, guid)
     invoices: list[Invoice] = sit.vars["invoices"]
@@ -285,13 +292,28 @@ def _fields(fields: dict[str, Any]) -> str:
 # -- postbacks the platform did not send --------------------------------------------------------------------------
 
 
+# What it means that the vendor took a postback the platform did not send: the sign-off's flag.
+_TOOK = {
+    "forged": "The vendor accepted a forged postback (HTTP {}) for a payment the platform never took: its "
+              "PostBackURL takes postbacks nobody authenticated, so anyone who knows it can mark an invoice paid. "
+              "Agree with the vendor how it checks each postback (its PaymentGUID and amount against the payments "
+              "its application started) before go-live.",
+    "replayed": "The vendor accepted a replayed postback (HTTP {}) of a payment it had already been told of: unless "
+                "it takes each PaymentGUID once, a replay marks the payment twice. Agree with the vendor that it "
+                "does before go-live.",
+}
+
+
 def _probe(sit: ScenarioContext, probe: str, fields: dict[str, str]) -> None:
     """Send the vendor a postback the platform did not send, and keep what the vendor answered: an unauthenticated
-    postback the vendor takes is a finding the sign-off shows."""
+    postback the vendor takes is a finding the sign-off flags."""
     status = sit.session.vendor_app.post_back(fields)
     sit.vars["probe"] = status
-    sit.session.recorder.append("cloudpay.postback_probe", probe=probe, status=status, accepted=200 <= status < 300,
-                                payment=fields.get("PaymentGUID"), sit_id=sit.sit_id)
+    accepted = 200 <= status < 300
+    sit.session.recorder.append("cloudpay.postback_probe", probe=probe, status=status, accepted=accepted,
+                                payment=fields.get("PaymentGUID"))
+    if accepted:
+        sit.session.recorder.append("finding", sit_id=sit.sit_id, text=_TOOK[probe].format(status))
 
 
 @when("someone sends the vendor a postback approving a payment the platform never took")
@@ -324,16 +346,19 @@ def _answered(sit: ScenarioContext, probe: str) -> None:
 
 @then("the vendor's answer to the forged postback is in the workbook")
 def forged_answer(sit: ScenarioContext) -> None:
+    """The vendor answered (any HTTP status): accepted, it is flagged in the sign-off; refused, it is not."""
     _answered(sit, "forged")
 
 
 @then("the vendor's answer to the replayed postback is in the workbook")
 def replayed_answer(sit: ScenarioContext) -> None:
+    """As above, for the replayed postback."""
     _answered(sit, "replayed")
 
 
 @then("the platform took no payment and sent no postback")
 def took_nothing(sit: ScenarioContext) -> None:
+    """The platform neither took a payment nor sent a postback in the scenario: the forgery was not its."""
     kinds = [e.kind for e in sit.session.recorder.scope_events() if e.kind in ("cloudpay.payment",
                                                                                "cloudpay.postback")]
     sit.expect("the platform to {}", [], kinds, "the platform did {}", instead="it did {}",
@@ -343,6 +368,7 @@ def took_nothing(sit: ScenarioContext) -> None:
 
 @then("the platform took the payment once and posted it back once")
 def once_and_once(sit: ScenarioContext) -> None:
+    """One settlement of the payment and one postback delivered for it, whatever else arrived."""
     guid = _payment(sit)
     attempts = _attempts(sit, guid)
     paid = [e for e in sit.session.recorder.scope_events("cloudpay.payment") if e.data["payment"] == guid]
@@ -356,6 +382,7 @@ def once_and_once(sit: ScenarioContext) -> None:
 
 @then("the platform refuses it as unauthorized in its error shape, and takes no payment")
 def refused_unauthorized(sit: ScenarioContext) -> None:
+    """HTTP 401 with the platform's error envelope and message, no payment page, and no payment created."""
     started = sit.vars["started"]
     sit.expect("the platform to answer {}", (401, UNAUTHORIZED, None), (started.status, started.message, started.page),
                "the platform answered {}", show=lambda a: f'HTTP {a[0]}, "{a[1]}"' + (", a payment page" if a[2]
@@ -365,6 +392,7 @@ def refused_unauthorized(sit: ScenarioContext) -> None:
 
 @then("the platform refuses the payment, naming the invoice type, and takes no payment")
 def refused_type(sit: ScenarioContext) -> None:
+    """HTTP 400 naming the TypeID the biller does not have (the API's envelope, or v1's error page); no payment."""
     started, type_id = sit.vars["started"], sit.vars["foreign_type"]
     sit.expect("the platform to refuse the payment {}", (400, True), (started.status,
                f"TypeID {type_id}" in started.message), "the platform answered {}",

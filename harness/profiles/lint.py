@@ -16,6 +16,7 @@ from harness.errors import ProfileError, SitError
 from harness.feature_checks import Finding, check_features
 from harness.profiles.loader import Biller, fixtures_dir, known_partners, load_biller, load_partner, where
 from harness.profiles.models import PartnerProfile
+from harness.profiles.vendors import Need
 
 TOKEN_WARNING_DAYS = 30  # warn this many days before a biller's partner OAuth token expires
 _VERSION = re.compile(r"\d+(?:\.\d+)+")
@@ -62,7 +63,37 @@ def lint_biller(biller: Biller, today: date) -> list[Finding]:
     """Warnings about a loaded biller: an old partner version, an OAuth token expired or about to, test
     accounts a live run could never use."""
     found = [f for f in (_version_finding(biller), _token_finding(biller, today)) if f is not None]
-    return found + _test_data_findings(biller)
+    return found + _test_data_findings(biller) + _vendor_findings(biller)
+
+
+def _vendor_findings(biller: Biller) -> list[Finding]:
+    """A CloudPay biller checked against what its vendor's integration needs (fixtures/cloudpay/vendors.yaml):
+    each unmet need an error, since the vendor's application cannot work without it."""
+    vendor, app, profile = biller.vendor, biller.profile.cloudpay, biller.profile
+    if vendor is None or app is None:
+        return []
+    name, findings = vendor.name, []
+    if (Need.API_KEY in vendor.needs or biller.cloudpay_version == 2) and not any(k.active for k in profile.api_keys):
+        findings.append(Finding("error", _at(biller.path, "api_keys"), f"{name}'s application authenticates with "
+                                "the biller's API key (CloudPay v2): give an active one in api_keys (biller portal, "
+                                "Application API Keys)"))
+    if Need.AGENCY_ID in vendor.needs and not app.agency_id:
+        findings.append(Finding("error", _at(biller.path, "cloudpay"), f"{name} needs the biller in its "
+                                "configuration table with its AgencyID: give cloudpay.agency_id"))
+    if Need.INVOICE_TYPE in vendor.needs and not app.invoice_types:
+        findings.append(Finding("error", _at(biller.path, "cloudpay"), f"{name} is configured with the invoice "
+                                "types it pays: name them in cloudpay.invoice_types"))
+    types = app.invoice_types or [t.id for t in profile.invoice_types]
+    if Need.ONE_INVOICE_TYPE in vendor.needs and len(types) != 1:
+        findings.append(Finding("error", _at(biller.path, "cloudpay"), f"{name} takes one invoice type only, not "
+                                f"{len(types)} ({', '.join(map(str, types))}): name one in cloudpay.invoice_types"))
+    for number, value in sorted(vendor.settings.items()):
+        held = profile.settings.get(number)
+        if held != value:
+            shown = "not set" if held is None else f"'{held}'"
+            findings.append(Finding("error", _at(biller.path, "settings"), f"{name} needs advanced setting "
+                                    f"{number} = '{value}' (it is {shown})"))
+    return findings
 
 
 def _test_data_findings(biller: Biller) -> list[Finding]:
@@ -182,7 +213,7 @@ def _lint_partner(project: Path, name: str) -> list[Finding]:
         message = f"field 'min_version': no version number in '{partner.min_version}' (write e.g. '2021.02.160')"
         findings.append(Finding("error", _at(path, "min_version"), message))
     try:
-        if partner.has_api:  # a partner whose integration is files has no API to stub: its side is the sFTP
+        if partner.has_api or partner.posts_back:  # a file partner has nothing to stub: its side is the sFTP
             load_pack(project / "stubs" / name)
     except SitError as exc:
         findings.append(_error(exc, project, f"stubs/{name}"))

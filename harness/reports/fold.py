@@ -25,6 +25,7 @@ INTERRUPTED = "the run stopped while this scenario was running"
 CUT_SHORT = "its process ended without finishing the run"
 SIGNED = "signoff.signed"
 SERVED = "serve"  # the partner mode of `sit stubs serve`: a run of exchanges, not of scenarios
+FINDING = "finding"  # what a case found that the signatories must see, whatever its verdict (sit_id, text)
 
 
 def epoch_ms(ts: str) -> int:
@@ -98,6 +99,7 @@ class RunRecord:
     head_hash: str = ""
     events: int = 0
     signatures: list[Event] = field(default_factory=list)  # signoff.signed events, in order
+    findings: list[tuple[str, str]] = field(default_factory=list)  # (SIT ID, what it found), in order
 
 
 def fold(events: Iterable[Event], run: RunRecord) -> Iterator[ScenarioRecord]:
@@ -109,6 +111,8 @@ def fold(events: Iterable[Event], run: RunRecord) -> Iterator[ScenarioRecord]:
             run.signatures.append(event)
             continue
         run.head_seq, run.head_hash, run.finished = event.seq, event.hash, event.ts
+        if event.kind == FINDING:
+            run.findings.append((str(event.data.get("sit_id") or ""), str(event.data.get("text") or "")))
         if event.kind in TERMINAL_KINDS and scenario is not None:  # the run ended inside a scenario
             yield _interrupted(scenario)
             scenario = None

@@ -94,6 +94,7 @@ class SignoffView:
     not_run: list[Row]
     na: list[Row]
     criteria: list[tuple[str, str, bool]]
+    findings: list[tuple[str, str]]  # (SIT ID, what it found) the signatories must see: flagged, not failed
     events: int
     run_status: str
     head_seq: int
@@ -133,7 +134,7 @@ def build_view(run: RunRecord, rows: list[Row], summary: RunSummary) -> SignoffV
         sections=list(sections.values()), totals=totals,
         failures=[r for r in rows if r.status in ("Fail", "Interrupted")],
         not_run=[r for r in rows if r.status == "Not run"], na=[r for r in rows if r.status == "N/A"],
-        criteria=criteria, events=run.events, run_status=run.status, head_seq=run.head_seq,
+        criteria=criteria, findings=run.findings, events=run.events, run_status=run.status, head_seq=run.head_seq,
         head_hash=run.head_hash, signatures=[s.data for s in run.signatures],
         approvals=[*ROLES, f"Biller: {f.get('biller_name', '')}", f"Partner / CIS: {f.get('partner_name', '')}"],
         interrupted=summary.interruption, chart=history_chart(summary.runs),

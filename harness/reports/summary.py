@@ -90,13 +90,21 @@ def run_facts(run: RunRecord, product: str) -> list[tuple[str, str]]:
         ("Biller", f.get("biller_name", f.get("biller"))), ("BID", f.get("bid")),
         ("Test portal BID", portal_bid(f) or "none recorded"),
         ("Partner (CIS)", f.get("partner_name", f.get("partner"))), ("Product", product),
-        ("Partner version", f.get("partner_version")), ("Platform adapter", f.get("platform")),
+        ("Partner version", f.get("partner_version")), ("Platform adapter", platform(f)),
         ("Run", run.run_id), ("Period (UTC)", period), ("Executed by", f.get("operator") or NOT_NAMED),
         ("Partner mode", partner_mode(f)), ("Partner side", partner_side(f)),
         ("Harness", f"sit-harness {f.get('harness_version')}, commit {f.get('git_commit') or 'unknown'}"),
         ("Faker seed", f.get("seed")),
     ]
     return [(name, "" if value is None else str(value)) for name, value in rows]
+
+
+def platform(f: Mapping[str, Any]) -> str:
+    """The system under test's platform side: for CloudPay, the harness serves the platform's side itself."""
+    if f.get("cloudpay"):
+        return (f"{f.get('platform')}: the harness serves the platform's CloudPay side (API, hosted payment page, "
+                "receipt, postbacks); the vendor's application is the system under test")
+    return str(f.get("platform") or "")
 
 
 def partner_side(f: Mapping[str, Any]) -> str:
@@ -110,6 +118,10 @@ def partner_side(f: Mapping[str, Any]) -> str:
     if f.get("partner_files"):  # a partner whose integration is files: no API, so no WireMock
         return (f"the harness as {f.get('partner_name') or f.get('partner')}'s side of the files, over the "
                 "platform's sFTP server, in the layouts of the biller's profile (no partner API, no WireMock)")
+    if mode == "stub" and f.get("cloudpay"):
+        return (f"the harness as {f.get('partner_name')}'s application and its payers; the vendor's PostBackURL "
+                f"and ReturnURL on WireMock {f.get('wiremock_version')} ({f.get('stub_backend')}), stub pack "
+                f"{_stub_pack(f.get('stub_pack'))}")
     if mode == "stub":
         pack = _stub_pack(f.get("stub_pack"))
         return f"WireMock {f.get('wiremock_version')} ({f.get('stub_backend')}), stub pack {pack}"

@@ -37,7 +37,7 @@ def test_ids_are_unique_and_every_fault_says_what_it_models() -> None:
 
 def test_every_fault_applies_to_a_demo_biller_of_its_partner() -> None:
     partner_of = partners_of(PROJECT, DEMO_BILLERS)
-    assert set(partner_of.values()) == {"cayenta", "caselle", "stw"}
+    assert set(partner_of.values()) == {"cayenta", "caselle", "stw", "cloudpay"}
     for fault in APPLIED:
         billers = fault.applies_to(partner_of)
         assert billers and set(billers) <= set(DEMO_BILLERS), fault.id
