@@ -248,6 +248,10 @@ class SitSession:
         return VendorApp(self._cloudpay.base_url, version, self._cloudpay.biller.guid, stubs + endpoints[POSTBACK],
                          stubs + endpoints[RETURN], self._web)
 
+    def wait_postbacks(self, timeout_s: float) -> bool:
+        """Wait until the platform's postbacks sent so far have their last outcome (see ``CloudPayServer``)."""
+        return self._cloudpay is not None and self._cloudpay.wait_postbacks(timeout_s)
+
     @property
     def payer(self) -> Payer:
         """The payer on the platform's hosted pages (see ``vendor_app``)."""

@@ -3,7 +3,6 @@ the vendor's PostBackURL and ReturnURL are WireMock's, so what reached them is e
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +13,6 @@ from harness.partners.cloudpay import POSTBACK, RETURN, Invoice
 from harness.scenario import PartnerCall, ScenarioContext, counted, listed
 
 POSTBACK_WAIT_S = 20.0  # longer than every attempt of the profile's postback schedule together
-SETTLED = ("delivered", "refused", "gave_up", "abandoned")  # a postback's last outcome
 UNAUTHORIZED = "Authorization has been denied for this request."
 
 
@@ -209,13 +207,9 @@ def _payment(sit: ScenarioContext) -> str:
 
 
 def _attempts(sit: ScenarioContext, guid: str) -> list[Event]:
-    """The platform's postback attempts for payment ``guid``, once the last of them has an outcome."""
-    deadline = time.monotonic() + POSTBACK_WAIT_S
-    while True:
-        attempts = [e for e in sit.session.recorder.scope_events("cloudpay.postback") if e.data["payment"] == guid]
-        if (attempts and attempts[-1].data["outcome"] in SETTLED) or time.monotonic() > deadline:
-            return attempts
-        time.sleep(0.05)
+    """The platform's postback attempts for payment ``guid``, once every postback sent so far has its outcome."""
+    sit.session.wait_postbacks(POSTBACK_WAIT_S)
+    return [e for e in sit.session.recorder.scope_events("cloudpay.postback") if e.data["payment"] == guid]
 
 
 def _received(sit: ScenarioContext, guid: str) -> list[PartnerCall]:

@@ -7,6 +7,7 @@ its mind); a 5xx, a timeout or a refused connection is retried with backoff up t
 from __future__ import annotations
 
 import threading
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -64,6 +65,13 @@ class Postbacks:
         thread = threading.Thread(target=self._deliver, args=(url, fields), name="cloudpay-postback", daemon=True)
         self._threads.append(thread)
         thread.start()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait until every postback sent so far has its last outcome (at most ``timeout_s``): whether all have."""
+        deadline = time.monotonic() + timeout_s
+        for thread in list(self._threads):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop retrying (a waiting postback is abandoned, and observed so) and wait for the senders."""

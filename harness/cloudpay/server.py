@@ -71,6 +71,10 @@ class CloudPayServer:
         """The context names the hosted pages by the base URL: known once bound, before any request is served."""
         self._ctx = Context(self.biller, self.keys, self._observe, self._postbacks, self.base_url, self._now)
 
+    def wait_postbacks(self, timeout_s: float) -> bool:
+        """Wait until every postback sent so far has its last outcome; whether all have within ``timeout_s``."""
+        return self._postbacks.wait(timeout_s)
+
     def stop(self) -> None:
         self._http.stop()
         self._postbacks.stop()
