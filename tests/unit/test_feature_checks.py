@@ -149,14 +149,16 @@ def test_a_step_that_needs_a_setting_tag_is_refused_without_it(tmp_path: Path) -
 
 @pytest.mark.parametrize(("tag", "message"), [
     ("@setting:portal_lock", "tag @setting:portal_lock: no partner profile names a biller setting 'portal_lock' "
-                             "(settings: block_codes, credit_posting, past_due_field, portal_block_lock)"),
+                             "(settings: block_codes, credit_posting, past_due_field, portal_block_lock, "
+                             "vendor_prefix)"),
     ("@setting:block_codes:EFT", "tag @setting:block_codes:EFT: setting 'block_codes' has no key 'EFT' "
                                  "(keys: ACH, CC)"),
     ("@setting:portal_block_lock:CC", "tag @setting:portal_block_lock:CC: setting 'portal_block_lock' has no key "
                                       "'CC' (keys: none: it is not a list per key)"),
     ("@capability:teleport", "tag @capability:teleport: no entry for 'teleport' in the capability matrix of "
                              "fixtures/partners/caselle.yaml, fixtures/partners/cayenta.yaml, "
-                             "fixtures/partners/stw.yaml; add it with its status and reason"),
+                             "fixtures/partners/cloudpay.yaml, fixtures/partners/stw.yaml; add it with its status "
+                             "and reason"),
     ("@withheld:bill_images", "tag @withheld:bill_images: the platform makes nothing for 'bill_images' that it could "
                               "hold back (it makes what ach_reject_posting, autopay_change, credit_posting, "
                               "email_change, paperless_change, payment_posting, phone_change, void_posting post); "

@@ -73,7 +73,8 @@ def test_the_line_of_a_nested_field_is_named(tmp_path: Path) -> None:
 
 def test_unknown_slug_and_broken_yaml(tmp_path: Path) -> None:
     with pytest.raises(ProfileError,
-                       match=r"no such biller 'nosuch' \(known: brazos-valley-utilities, clayton-county-water"):
+                       match=r"no such biller 'nosuch' \(known: brazos-valley-utilities, cedar-bluff-recreation, "
+                             r"clayton-county-water"):
         load_biller(PROJECT, "nosuch")
     broken = tmp_path / "broken.yaml"
     broken.write_text("slug: x\nbid: [1\n")
