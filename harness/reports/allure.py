@@ -252,6 +252,8 @@ def _render(item: Evidence) -> tuple[str, str, AttachmentType] | None:
         return f"File {d.get('path')} ({d.get('size')} bytes)", _file_text(d), AttachmentType.TEXT
     if item.kind == "stub.added":
         return f"Stub arranged: {d.get('name', '')}", json.dumps(d.get("mapping", d), indent=2), AttachmentType.JSON
+    if item.kind.startswith("cloudpay."):  # what the platform's CloudPay side saw (no key, card or payer in it)
+        return item.kind, json.dumps(d, indent=2, ensure_ascii=False, sort_keys=True), AttachmentType.JSON
     return None
 
 

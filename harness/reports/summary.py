@@ -23,7 +23,7 @@ _EXECUTED = ("Pass", "Fail")
 _NAMED_COUNTS = ("passed", "failed", "na")
 _ZIP_EPOCH = datetime(1980, 1, 1, tzinfo=UTC)
 PARTNER_SIDES = {"stub": "stubbed", "record": "real partner, recorded", "live": "real partner",
-                 "serve": "served to a real platform"}
+                 "serve": "served to a real platform", "serve-platform": "the vendor's application, real"}
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,12 @@ def partner_side(f: Mapping[str, Any]) -> str:
         return (f"the partner's stubs (stub pack {_stub_pack(f.get('stub_pack'))}) served at "
                 f"{served.get('api_base_url')} to a platform test environment; each exchange checked against "
                 "the partner's rules")
+    if mode == "serve-platform" and isinstance(served, Mapping):
+        recorded = f.get("vendor")
+        vendor: Mapping[str, Any] = recorded if isinstance(recorded, Mapping) else {}
+        return (f"the vendor's application ({vendor.get('name')}, CloudPay v{vendor.get('cloudpay_version')}) "
+                f"under test, against the harness as the platform's CloudPay side at {served.get('base_url')}; "
+                "each payment checked through to its postback")
     if f.get("partner_files"):  # a partner whose integration is files: no API, so no WireMock
         return (f"the harness as {f.get('partner_name') or f.get('partner')}'s side of the files, over the "
                 "platform's sFTP server, in the layouts of the biller's profile (no partner API, no WireMock)")
