@@ -83,7 +83,8 @@ class ServedPayments:
         error = (f"the platform (the harness) answered {self.requests['server_errors']} request(s) with a 5xx, "
                  f"first: {self.first_error}") if self.first_error else ""
         passed = counts["passed"] > 0 and not counts["failed"] and not error
-        return ("passed" if passed else "failed"), {k: counts[k] for k in ("passed", "failed", "not_run")}, error
+        kept = ("passed", "failed", "not_run", "interrupted") if interrupted else ("passed", "failed", "not_run")
+        return ("passed" if passed else "failed"), {k: counts[k] for k in kept}, error
 
 
 def _open(event: Event, number: int) -> ScenarioRecord:
