@@ -117,8 +117,9 @@ def step_text(kind: str, d: dict[str, Any]) -> str:
     if kind == "cloudpay.card_refused":
         return f"the hosted page refused the card: {d.get('reason')}"
     if kind == "cloudpay.payment":
-        outcome = "approved" if d.get("approved") else f"declined ({d.get('message')})"
-        return f"the payer paid {d.get('amount')} by {d.get('card_type')} ...{d.get('last4')}: {outcome}"
+        card = f"{d.get('card_type')} ...{d.get('last4')}"
+        return (f"the payer paid {d.get('amount')} by {card}: approved" if d.get("approved") else
+                f"the payer's {card} was declined for {d.get('amount')}: {d.get('message')}")
     if kind == "cloudpay.duplicate_submit":
         return "the hosted page was submitted again: nothing charged, nothing posted back"
     if kind == "cloudpay.postback":

@@ -70,8 +70,9 @@ def event_line(kind: str, d: Mapping[str, Any], number: int, payment: str) -> st
     if kind == "cloudpay.card_refused":
         return _wrap(f"{payment} card refused: {d.get('reason')}")
     if kind == "cloudpay.payment":
-        outcome = "approved" if d.get("approved") else f"declined: {d.get('message')}"
-        return _wrap(f"{payment} paid {d.get('amount')} {d.get('card_type')} ...{d.get('last4')} {outcome}")
+        card = f"{d.get('amount')} {d.get('card_type')} ...{d.get('last4')}"
+        return _wrap(f"{payment} paid {card} approved" if d.get("approved") else
+                     f"{payment} declined {card}: {d.get('message')}")
     if kind == "cloudpay.duplicate_submit":
         return _wrap(f"{payment} submitted again: not charged again, no postback")
     if kind == "cloudpay.postback":
