@@ -420,12 +420,45 @@ def stubs_serve(
     Every exchange is recorded as it arrives (a run, mode serve) and checked against the partner's
     rules; Ctrl-C finishes the run. Exit 0 when every exchange kept the rules, 1 otherwise.
     """
-    from harness.serve import ServeOptions, serve
+    from harness.serve import ServedPartner, ServeOptions, serve
 
     project = project.resolve()
     options = ServeOptions(project=project, biller=biller, host=host, port=port, sftp_port=sftp_port,
                            store=_store_path(project, store), operator=operator)
-    raise typer.Exit(serve(options, lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)))
+    raise typer.Exit(serve(ServedPartner(options, notify=_say), _say))
+
+
+def _say(line: str) -> None:
+    """A console line of a served run, as written: no markup, no highlighting, no wrapping of ours undone."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("serve")
+def serve_platform(
+    biller: Annotated[str, typer.Option(help="a CloudPay biller's slug (fixtures/billers/SLUG.yaml) or profile path")],
+    port: Annotated[int, typer.Option(help="port to serve on (default: a free one)")] = 0,
+    host: Annotated[str, typer.Option(help="address to serve on (0.0.0.0: every interface; give --public-url)")]
+    = "127.0.0.1",
+    public_url: Annotated[str | None, typer.Option(
+        help="the URL the vendor's instance and the payer's browser reach this server by, when not host:port")]
+    = None,
+    operator: Annotated[str | None, typer.Option(
+        help="the SE who executes the SIT (default: $SIT_OPERATOR, then the biller profile's operator)")] = None,
+    project: ProjectOpt = Path("."),
+    store: StoreOpt = None,
+) -> None:
+    """Serve the platform's CloudPay side (API, hosted payment page, postbacks) to a vendor application's test instance.
+
+    Prints the URL and API key to configure; every request, page view, payment and postback is recorded as it
+    happens (a run, mode serve-platform); Ctrl-C finishes the run. Exit 0 when a payment was settled and
+    posted back and none failed, 1 otherwise.
+    """
+    from harness.serve import CloudPayOptions, ServedCloudPay, serve
+
+    project = project.resolve()
+    options = CloudPayOptions(project=project, biller=biller, host=host, port=port, public_url=public_url,
+                              store=_store_path(project, store), operator=operator)
+    raise typer.Exit(serve(ServedCloudPay(options, notify=_say), _say))
 
 
 @invoices_app.command("check")

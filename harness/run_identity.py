@@ -53,11 +53,13 @@ def recorded_profiles(project: Path, biller: Biller) -> dict[str, Any]:
 
 
 def run_identity(project: Path, biller: Biller, operator: str | None, secrets: Secrets,
-                 sftp: SftpServer) -> dict[str, Any]:
+                 sftp: SftpServer | None) -> dict[str, Any]:
     """The facts every kind of run records at its start: the biller and partner, the profiles as loaded,
-    the harness that ran, the SE who executes it and the sFTP account the platform uses."""
+    the harness that ran, the SE who executes it and the sFTP account the platform uses (None: the run
+    serves no sFTP, as `sit serve` for CloudPay, which moves no file)."""
     b, p, vendor = biller.profile, biller.partner, biller.vendor
-    cloudpay = None if vendor is None else {"vendor": vendor.name, "version": biller.cloudpay_version}
+    cloudpay = None if vendor is None or b.cloudpay is None else {
+        "key": b.cloudpay.vendor, "vendor": vendor.name, "version": biller.cloudpay_version}
     return {
         "biller": b.slug, "biller_name": b.name, "bid": b.bid, "test_portal_bid": b.test_portal_bid,
         "partner": p.name, "partner_version": b.partner_version, "cloudpay": cloudpay,
@@ -66,6 +68,6 @@ def run_identity(project: Path, biller: Biller, operator: str | None, secrets: S
         # The SE who executes the SIT, as named; never the login the run happens to use.
         "operator": operator or os.environ.get("SIT_OPERATOR") or b.operator,
         "python": pyplatform.python_version(), "demo_secrets": secrets.demo,
-        "sftp": {"host": sftp.host, "port": sftp.port, "user": b.sftp.user},
+        "sftp": {"host": sftp.host, "port": sftp.port, "user": b.sftp.user} if sftp is not None else None,
         "profiles": recorded_profiles(project, biller),
     }

@@ -195,7 +195,9 @@ def _description(facts: dict[str, Any], scenario: ScenarioRecord) -> str:
     """Where the scenario is and where its evidence is; first, for an N/A scenario, why it did not run.
 
     The reason is not the status message: Allure shows a message under "Error"."""
-    where = (f"Workbook section **{scenario.feature}**, scenario `{scenario.feature_file}:{scenario.line}`. "
+    # A served run's row (an exchange, a payment) comes from no feature file: it has no scenario to point at.
+    scenario_at = f", scenario `{scenario.feature_file}:{scenario.line}`" if scenario.feature_file else ""
+    where = (f"Workbook section **{scenario.feature}**{scenario_at}. "
              f"Evidence: events {scenario.first_seq}-{scenario.last_seq} of the run's hash-chained log.")
     if scenario.status == "not_run":
         return f"**Not run** against the live partner: {_literal(scenario.reason)}\n\n{where}"
@@ -252,6 +254,8 @@ def _render(item: Evidence) -> tuple[str, str, AttachmentType] | None:
         return f"File {d.get('path')} ({d.get('size')} bytes)", _file_text(d), AttachmentType.TEXT
     if item.kind == "stub.added":
         return f"Stub arranged: {d.get('name', '')}", json.dumps(d.get("mapping", d), indent=2), AttachmentType.JSON
+    if item.kind.startswith("cloudpay."):  # what the platform's CloudPay side saw (no key, card or payer in it)
+        return item.kind, json.dumps(d, indent=2, ensure_ascii=False, sort_keys=True), AttachmentType.JSON
     return None
 
 

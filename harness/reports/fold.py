@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.events import TERMINAL_KINDS, Event
+
+if TYPE_CHECKING:
+    from harness.reports.payments import ServedPayments
 
 # The scenario statuses of the event log, and how the workbook says them.
 WORKBOOK_STATUS = {
@@ -26,6 +29,7 @@ CUT_SHORT = "its process ended without finishing the run"
 SIGNED = "signoff.signed"
 SERVED = "serve"  # the partner mode of `sit stubs serve`: a run of exchanges, not of scenarios
 FINDING = "finding"  # what a case found that the signatories must see, whatever its verdict (sit_id, text)
+SERVED_PLATFORM = "serve-platform"  # `sit serve`'s: the harness as the platform's CloudPay side, a run of payments
 
 
 def epoch_ms(ts: str) -> int:
@@ -105,6 +109,7 @@ class RunRecord:
 def fold(events: Iterable[Event], run: RunRecord) -> Iterator[ScenarioRecord]:
     """Yield each scenario as it finishes (and one left open as interrupted); fill ``run``."""
     scenario: ScenarioRecord | None = None
+    payments: ServedPayments | None = None  # a `sit serve` run's payments: rows once the log ends
     for event in events:
         run.events += 1
         if event.kind == SIGNED:
@@ -130,10 +135,18 @@ def fold(events: Iterable[Event], run: RunRecord) -> Iterator[ScenarioRecord]:
             _step_event(scenario, event)
         elif event.kind == "partner.exchange" and run.facts.get("partner_mode") == SERVED:
             yield served_exchange(event)
+        elif payments is not None and event.kind.startswith("cloudpay."):
+            payments.add(event)
         else:
             _run_event(run, event)
+            if event.kind == "run.started" and event.data.get("partner_mode") == SERVED_PLATFORM:
+                from harness.reports.payments import ServedPayments  # it builds on this module's records
+
+                payments = ServedPayments()
     if scenario is not None:
         yield _interrupted(scenario)
+    if payments is not None:
+        yield from payments.rows(interrupted=run.status == "interrupted")
 
 
 def served_exchange(event: Event) -> ScenarioRecord:

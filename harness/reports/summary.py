@@ -23,7 +23,7 @@ _EXECUTED = ("Pass", "Fail")
 _NAMED_COUNTS = ("passed", "failed", "na")
 _ZIP_EPOCH = datetime(1980, 1, 1, tzinfo=UTC)
 PARTNER_SIDES = {"stub": "stubbed", "record": "real partner, recorded", "live": "real partner",
-                 "serve": "served to a real platform"}
+                 "serve": "served to a real platform", "serve-platform": "the vendor's application, real"}
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def run_facts(run: RunRecord, product: str) -> list[tuple[str, str]]:
 
 def platform(f: Mapping[str, Any]) -> str:
     """The system under test's platform side: for CloudPay, the harness serves the platform's side itself."""
-    if f.get("cloudpay"):
+    if f.get("cloudpay") and f.get("partner_mode") != "serve-platform":  # served, the platform fact says so
         return (f"{f.get('platform')}: the harness serves the platform's CloudPay side (API, hosted payment page, "
                 "receipt, postbacks); the vendor's application is the system under test")
     return str(f.get("platform") or "")
@@ -115,6 +115,10 @@ def partner_side(f: Mapping[str, Any]) -> str:
         return (f"the partner's stubs (stub pack {_stub_pack(f.get('stub_pack'))}) served at "
                 f"{served.get('api_base_url')} to a platform test environment; each exchange checked against "
                 "the partner's rules")
+    if mode == "serve-platform" and isinstance(served, Mapping):
+        return (f"the vendor's application, {f.get('partner_name')}, "
+                f"under test, against the harness as the platform's CloudPay side at {served.get('base_url')}; "
+                "each payment checked through to its postback")
     if f.get("partner_files"):  # a partner whose integration is files: no API, so no WireMock
         return (f"the harness as {f.get('partner_name') or f.get('partner')}'s side of the files, over the "
                 "platform's sFTP server, in the layouts of the biller's profile (no partner API, no WireMock)")

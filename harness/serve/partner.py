@@ -28,6 +28,7 @@ from harness.reports.leaks import find_leaks
 from harness.reports.runs import biller_history
 from harness.run_identity import new_run_id, run_identity
 from harness.secrets import Secrets, resolve
+from harness.serve.partner_lines import configuration, exchange_line
 from harness.serve.rules import PartnerRules, capability_of
 from harness.session import DEFAULT_STORE
 from harness.stubs import ProcessWireMock, StubSide, WireMockAdmin, load_pack
@@ -54,8 +55,9 @@ class ServeOptions:
 
 @dataclass
 class ServedPartner:
-    """One serve run: ``start`` brings the partner up and opens the run, ``poll`` records what arrived,
-    ``finish`` closes the run, ``stop`` takes everything down (whatever ``start`` got as far as)."""
+    """One serve run (``harness.serve.run.Served``): ``start`` brings the partner up and opens the run, ``poll``
+    records what arrived, ``finish`` closes the run, ``stop`` takes everything down (whatever ``start`` got as
+    far as)."""
 
     options: ServeOptions
     notify: Callable[[str], None] = print
@@ -63,6 +65,7 @@ class ServedPartner:
     opened: bool = False  # run.started is in the log
     closed: bool = False  # and its terminal event
     _held: ExitStack = field(default_factory=ExitStack)  # what goes down on stop, last in first out
+    command: str = "sit stubs serve"
 
     def start(self) -> None:
         opts = self.options
@@ -151,8 +154,16 @@ class ServedPartner:
         capability = capability_of(role)
         return self._sections.get(capability or "", UNKNOWN_SECTION)
 
-    def poll(self) -> list[Event]:
-        """Record every exchange and file transfer since the last poll; returns the exchanges' events."""
+    def configuration(self) -> list[str]:
+        return configuration(self)
+
+    def poll(self) -> list[str]:
+        """Record every exchange and file transfer since the last poll; a console line for each exchange."""
+        if self.closed:  # nothing is recorded after the run's terminal event
+            return []
+        return [exchange_line(event) for event in self._record()]
+
+    def _record(self) -> list[Event]:
         with self.recorder.batch():
             exchanges = self.side.drain(force=True)
             for received in self.sftp.drain():  # here the server is the partner's: the platform uploads to it
@@ -165,7 +176,7 @@ class ServedPartner:
     def finish(self, interrupted: str | None = None) -> str:
         """Record what is left, then ``run.finished`` (passed when exchanges came and none broke a rule), or
         ``run.interrupted`` with the reason. Returns the run's status."""
-        self.poll()
+        self._record()
         counts = {"passed": self.counts["passed"], "failed": self.counts["failed"]}
         leaks = find_leaks(self.secrets.values, self.recorder.store.events(self.run_id))
         leaked = {"error": f"a secret reached the event log: {leaks[0]}", "category": "harness"} if leaks else {}
@@ -176,6 +187,12 @@ class ServedPartner:
         status = "passed" if counts["passed"] and not counts["failed"] and not leaked else "failed"
         self.recorder.append("run.finished", status=status, counts=counts, **leaked)
         return status
+
+    def outcome(self, status: str) -> str:
+        exchanges, failed = self.counts["exchanges"], self.counts["failed"]
+        if exchanges:
+            return f"Run {self.run_id}: {status.upper()}, {exchanges} exchanges, {failed} broke a rule"
+        return f"Run {self.run_id}: {status.upper()}, no exchange arrived: nothing to sign off"
 
     def stop(self) -> None:
         """Take down what ``start`` brought up, each part even when another fails; again does no harm."""

@@ -1,30 +1,45 @@
-"""`sit stubs serve` from start to finish: bring the partner up, say what to configure, record
-until told to stop, close the run.
+"""A served run from start to finish (`sit stubs serve`, `sit serve`): bring the served side up, say what to
+configure, record until told to stop, close the run.
 
 Ctrl-C (SIGINT) and SIGTERM say the SE is done: the run finishes (``run.finished``). SIGHUP says
 the terminal went away with nobody done: the run is interrupted (``run.interrupted``). Either
-way WireMock and the sFTP server stop and nothing is left running. A signal only sets a flag
-that the loop reads between polls, so an exchange is never half recorded.
+way everything the served side brought up stops and nothing is left running. A signal only sets a
+flag that the loop reads between polls, so an exchange is never half recorded.
 """
 
 from __future__ import annotations
 
 import signal
-import textwrap
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Protocol
 
 from harness.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGNAL
-from harness.events import Event
-from harness.serve.partner import ServedPartner, ServeOptions
 
 FINISHING = (signal.SIGINT, signal.SIGTERM)
 INTERRUPTING = (signal.SIGHUP,)
 POLL_SECONDS = 0.5
-WIDTH = 80  # what the console lines are written for
 Say = Callable[[str], None]
+
+
+class Served(Protocol):
+    """One served run, as the loop drives it: ``start`` brings the side up and opens the run (``opened``),
+    ``configuration`` is what the SE configures, ``poll`` records what arrived and returns its console lines
+    (once the run is closed: only lines of what finishing recorded), ``finish`` closes the run (``closed``) and
+    returns its status, ``outcome`` is the closing line, ``stop`` takes down whatever ``start`` brought up."""
+
+    command: str  # how the SE started it: named in the reason of a run an error stopped
+    run_id: str
+    opened: bool
+    closed: bool
+
+    def start(self) -> None: ...
+    def configuration(self) -> list[str]: ...
+    def poll(self) -> list[str]: ...
+    def finish(self, interrupted: str | None = None) -> str: ...
+    def outcome(self, status: str) -> str: ...
+    def stop(self) -> None: ...
 
 
 class _Stop:
@@ -40,22 +55,21 @@ class _Stop:
             self.event.set()
 
 
-def serve(options: ServeOptions, say: Say, poll_seconds: float = POLL_SECONDS) -> int:
-    """Serve until a signal; returns the exit code: 0 when every exchange kept the partner's rules,
-    1 when one broke a rule (or none came), 128 + the signal when the run was interrupted."""
+def serve(served: Served, say: Say, poll_seconds: float = POLL_SECONDS) -> int:
+    """Serve until a signal; returns the exit code: 0 when the run passed, 1 when it failed (or nothing came),
+    128 + the signal when the run was interrupted."""
     stop = _Stop()
     previous = {sig: signal.signal(sig, stop) for sig in (*FINISHING, *INTERRUPTING)}
-    served = ServedPartner(options, notify=say)
     try:
         served.start()
-        for line in configuration(served):
+        for line in served.configuration():
             say(line)
         while not stop.event.wait(poll_seconds):
             _show(served, say)
         return _finish(served, stop.signal, say)
     except BaseException:
         if served.opened and not served.closed:  # the run was recorded as started: it must end in the log
-            served.finish(interrupted=f"sit stubs serve stopped by an error ({stop.signal or 'no signal'})")
+            served.finish(interrupted=f"{served.command} stopped by an error ({stop.signal or 'no signal'})")
         raise
     finally:
         served.stop()
@@ -63,69 +77,20 @@ def serve(options: ServeOptions, say: Say, poll_seconds: float = POLL_SECONDS) -
             signal.signal(sig, handler)
 
 
-def _show(served: ServedPartner, say: Say) -> None:
-    for event in served.poll():
-        say(exchange_line(event))
+def _show(served: Served, say: Say) -> None:
+    for line in served.poll():
+        say(line)
 
 
-def _finish(served: ServedPartner, sig: signal.Signals | None, say: Say) -> int:
+def _finish(served: Served, sig: signal.Signals | None, say: Say) -> int:
     _show(served, say)
     if sig is not None and sig in INTERRUPTING:
         served.finish(interrupted=sig.name)
+        _show(served, say)  # what finishing recorded (a postback abandoned at stop, say)
         say(f"Interrupted ({sig.name}): the evidence up to then is kept;\n  sit report {served.run_id} --interrupted")
         return EXIT_SIGNAL + int(sig)
     status = served.finish()
-    counts = served.counts
-    if counts["exchanges"]:
-        say(f"Run {served.run_id}: {status.upper()}, {counts['exchanges']} exchanges, {counts['failed']} broke a rule")
-    else:
-        say(f"Run {served.run_id}: {status.upper()}, no exchange arrived: nothing to sign off")
+    _show(served, say)
+    say(served.outcome(status))
     say(f"  sit report {served.run_id}")
     return EXIT_OK if status == "passed" else EXIT_FAILED
-
-
-def exchange_line(event: Event) -> str:
-    """One exchange as the console shows it as it arrives: number, call, what it carried, verdict."""
-    d: dict[str, Any] = event.data
-    fields = d.get("fields") or {}
-    what = " ".join(str(fields[k]) for k in ("role", "account", "amount") if fields.get(k))
-    head = f"{d.get('exchange', '?'):>4} {d.get('call') or d.get('method', '')} {what}".rstrip()
-    if d.get("verdict") == "ok":
-        return f"{head}: ok"
-    broken = d.get("broken") or []
-    lines = [f"{head}: BROKE {len(broken)} rule{'s' if len(broken) > 1 else ''}"]
-    for b in broken:
-        lines += textwrap.wrap(f"{b.get('rule')} ({b.get('field')}): {b.get('sentence')}", WIDTH,
-                               initial_indent=" " * 6, subsequent_indent=" " * 8)
-    return "\n".join(lines)
-
-
-def configuration(served: ServedPartner) -> list[str]:
-    """What the SE configures on the platform's test BID, at 80 columns; the sFTP password is named, never shown."""
-    b, partner = served.biller.profile, served.biller.partner
-    bid = f"test portal BID {b.test_portal_bid}" if b.test_portal_bid else f"BID {b.bid}"
-    lines = [f"Serving {partner.display_name} for {b.name} ({bid})",
-             f"  API base URL   {served.api_base_url}"]
-    if served.partner_host:
-        lines.append(f"  Host header    {served.partner_host} (the biller's subdomain: {b.subdomain})")
-    for role, path in sorted(partner.endpoints.items()):
-        lines.append(f"    {role + ' calls':<14} {path}")
-    lines.append(f"    {'other calls' if partner.endpoints else 'all calls':<14} {partner.endpoint_path}")
-    if partner.token_path:
-        lines.append(f"    {'OAuth token':<14} {partner.token_path} (client credentials)")
-    creds = partner.credentials
-    assert creds is not None  # a served partner has an API (ServedPartner.start checked it)
-    lines.append(f"  Credentials    ${creds.user_env} / ${creds.secret_env}" + (
-        " (demo values: unset)" if creds.user_env in served.secrets.demo else ""))
-    lines.append(f"  sFTP           {served.sftp.host} port {served.sftp.port} user {b.sftp.user}")
-    lines.append(f"                 password: ${b.sftp.password_env}")
-    if partner.callback_path:
-        lines += [f"  Callbacks      {partner.display_name} calls the platform back on",
-                  f"                 {partner.callback_path}?BK=<API key> (the served partner does not)"]
-    numbers = [a.number for a in b.test_data.accounts]
-    accounts = (", ".join(numbers) if len(numbers) <= 3 else f"{len(numbers)}: {', '.join(numbers[:3])}, ... "
-                "(test_data.accounts)") if numbers else "none (test_data.accounts)"
-    lines += [f"  Test accounts  {accounts}",
-              f"Run {served.run_id}: every exchange is recorded and checked as it arrives.",
-              "Ctrl-C to finish."]
-    return lines
