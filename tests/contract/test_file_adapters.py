@@ -31,7 +31,7 @@ from harness.transfer import Account, SftpServer
 PROJECT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 11, 30)
 FILE_BILLERS = [b for path in sorted((fixtures_dir(PROJECT) / "billers").glob("*.yaml"))
-                if not (b := load_biller(PROJECT, path.stem)).partner.has_api]
+                if not (b := load_biller(PROJECT, path.stem)).partner.has_api and not b.partner.posts_back]
 
 
 @dataclass

@@ -175,7 +175,7 @@ def test_an_adapter_nobody_registered_is_a_profile_fault_naming_the_field_and_th
         load_adapter(partner)
     assert str(raised.value) == (
         "partner profile cayenta: field 'adapter': no partner adapter 'opengov_v2' is registered (known: caselle, "
-        "cayenta, stw); a package registers one as a 'sit_harness.partners' entry point")
+        "cayenta, cloudpay, stw); a package registers one as a 'sit_harness.partners' entry point")
 
 
 def test_an_adapter_without_what_its_transports_need_is_a_profile_fault() -> None:
