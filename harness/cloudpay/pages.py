@@ -12,20 +12,32 @@ from harness.cloudpay.ledger import Payment
 from harness.cloudpay.postback import money
 
 _LAYOUT = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{% block title %}{% endblock %} - {{ biller.name }}</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>{% block title %}{% endblock %} - {{ biller.name }}</title>
 <style>
 body { font-family: sans-serif; max-width: 40em; margin: 2em auto; }
 dt { font-weight: bold; } .error { color: #a00; } label { display: block; margin-top: .6em; }
+table.invoices { border-collapse: collapse; margin: .4em 0 1em 0; }
+table.invoices th, table.invoices td { border-bottom: 1px solid #ccc; padding: .2em .8em .2em 0; text-align: left; }
+table.invoices td.amount, table.invoices th.amount { text-align: right; }
+.test { background: #fff2cc; border: 1px solid #bf9000; padding: .4em .6em; font-size: .9em; }
 @media print { form, .no-print { display: none; } }
 </style></head>
-<body><header><h1>{{ biller.name }}</h1></header><main>{% block main %}{% endblock %}</main></body></html>
+<body><p class="test no-print" id="test-mode">SIT test page: no card is charged. Test cards: 4111111111111111
+approves, 4000000000000002 declines.</p>
+<header><h1>{{ biller.name }}</h1></header><main>{% block main %}{% endblock %}</main></body></html>
 """
+
+_INVOICES = """<table class="invoices" id="invoices"><thead><tr><th>Invoice</th><th>Type</th>
+<th class="amount">Amount</th></tr></thead><tbody>
+{% for invoice in payment.request.invoices %}<tr><td>{{ invoice.number }}</td><td>{{ invoice.type_id }}</td>
+<td class="amount">${{ "%.2f" | format(invoice.balance_due) }}</td></tr>{% endfor %}
+</tbody></table>"""
 
 _SUMMARY = """<dl>
 <dt>Biller</dt><dd id="biller">{{ biller.name }}</dd>
 <dt>Reference</dt><dd id="reference">{{ reference }}</dd>
 <dt>Amount</dt><dd id="amount">${{ amount }}</dd>
-</dl>"""
+</dl>{% include "invoices" %}"""
 
 _PAY = """{% extends "layout" %}{% block title %}Pay{% endblock %}{% block main %}
 <h2>Payment</h2>{% include "summary" %}
@@ -48,7 +60,7 @@ _RECEIPT = """{% extends "layout" %}{% block title %}Receipt{% endblock %}{% blo
 <dt>Reference</dt><dd id="reference">{{ reference }}</dd>
 <dt>Amount</dt><dd id="amount">${{ amount }}</dd>
 <dt>Card</dt><dd id="card">{{ settled.card_type }} ending {{ settled.last4 }}</dd>
-</dl>
+</dl>{% include "invoices" %}
 <p class="no-print"><a id="return" href="{{ payment.request.return_url }}">Return to {{ biller.vendor }}</a></p>
 {% endblock %}"""
 
@@ -61,7 +73,8 @@ _DECLINED = """{% extends "layout" %}{% block title %}Declined{% endblock %}{% b
 _ERROR = """{% extends "layout" %}{% block title %}Error{% endblock %}{% block main %}
 <h2>The payment cannot be made</h2><p class="error" id="error">{{ message }}</p>{% endblock %}"""
 
-_ENV = Environment(loader=DictLoader({"layout": _LAYOUT, "summary": _SUMMARY, "pay": _PAY, "receipt": _RECEIPT,
+_ENV = Environment(loader=DictLoader({"layout": _LAYOUT, "summary": _SUMMARY, "invoices": _INVOICES, "pay": _PAY,
+                                     "receipt": _RECEIPT,
                                      "declined": _DECLINED, "error": _ERROR}),
                    autoescape=select_autoescape(default=True, default_for_string=True))
 

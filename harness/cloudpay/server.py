@@ -100,6 +100,8 @@ class CloudPayServer:
         if path == "/cloudpay/v1" and method in ("GET", "POST"):
             params = dict(parse_qsl(parts.query if method == "GET" else body.decode("utf-8", "replace")))
             return hosted.v1_redirect(ctx, params)
+        if path == "/favicon.ico":  # every browser asks: the platform has no icon to give, and says so plainly
+            return Response(HTTPStatus.NO_CONTENT, b"", "", {}, "no icon")
         match = _PAYMENT.match(path)
         if match is not None:
             return self._hosted(ctx, method, match.group(1), match.group(2), body, remote_ip)
