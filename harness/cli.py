@@ -444,6 +444,9 @@ def serve_platform(
     = None,
     operator: Annotated[str | None, typer.Option(
         help="the SE who executes the SIT (default: $SIT_OPERATOR, then the biller profile's operator)")] = None,
+    probe_postbacks: Annotated[bool, typer.Option(
+        "--probe-postbacks", help="after each postback the vendor takes, send it again and send a forged one: "
+        "each one the vendor accepts is flagged in the sign-off (the postback is unauthenticated)")] = False,
     project: ProjectOpt = Path("."),
     store: StoreOpt = None,
 ) -> None:
@@ -457,7 +460,7 @@ def serve_platform(
 
     project = project.resolve()
     options = CloudPayOptions(project=project, biller=biller, host=host, port=port, public_url=public_url,
-                              store=_store_path(project, store), operator=operator)
+                              store=_store_path(project, store), operator=operator, probe_postbacks=probe_postbacks)
     raise typer.Exit(serve(ServedCloudPay(options, notify=_say), _say))
 
 

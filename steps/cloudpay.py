@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.catalogue import given, then, when
 from harness.cloudpay import APPROVING_CARD, DECLINING_CARD
+from harness.cloudpay.probes import FORGED, REPLAYED, accepted, flag, forged
 from harness.events import Event
 from harness.partners.cloudpay import POSTBACK, RETURN, Invoice
 from harness.scenario import PartnerCall, ScenarioContext, counted, listed
@@ -286,39 +287,23 @@ def _fields(fields: dict[str, Any]) -> str:
 # -- postbacks the platform did not send --------------------------------------------------------------------------
 
 
-# What it means that the vendor took a postback the platform did not send: the sign-off's flag.
-_TOOK = {
-    "forged": "The vendor accepted a forged postback (HTTP {}) for a payment the platform never took: its "
-              "PostBackURL takes postbacks nobody authenticated, so anyone who knows it can mark an invoice paid. "
-              "Agree with the vendor how it checks each postback (its PaymentGUID and amount against the payments "
-              "its application started) before go-live.",
-    "replayed": "The vendor accepted a replayed postback (HTTP {}) of a payment it had already been told of: unless "
-                "it takes each PaymentGUID once, a replay marks the payment twice. Agree with the vendor that it "
-                "does before go-live.",
-}
-
-
 def _probe(sit: ScenarioContext, probe: str, fields: dict[str, str]) -> None:
     """Send the vendor a postback the platform did not send, and keep what the vendor answered: an unauthenticated
     postback the vendor takes is a finding the sign-off flags."""
     status = sit.session.vendor_app.post_back(fields)
     sit.vars["probe"] = status
-    accepted = 200 <= status < 300
-    sit.session.recorder.append("cloudpay.postback_probe", probe=probe, status=status, accepted=accepted,
+    sit.session.recorder.append("cloudpay.postback_probe", probe=probe, status=status, accepted=accepted(status),
                                 payment=fields.get("PaymentGUID"))
-    if accepted:
-        sit.session.recorder.append("finding", sit_id=sit.sit_id, text=_TOOK[probe].format(status))
+    if (text := flag(probe, status)) is not None:
+        sit.session.recorder.append("finding", sit_id=sit.sit_id, text=text)
 
 
 @when("someone sends the vendor a postback approving a payment the platform never took")
 def forged_postback(sit: ScenarioContext) -> None:
     """A postback shaped like the platform's, for a GUID the platform never issued: anyone who knows the
     PostBackURL can send one, since the postback carries no credential."""
-    sit.vars["forged"] = guid = sit.fake.uuid4().upper()
-    _probe(sit, "forged", {"BillerGUID": sit.session.vendor_app.biller_guid, "PaymentGUID": guid,
-                           "InvoiceNumber": sit.fake.numerify("INV-######"), "Approved": "True",
-                           "PaymentAmount": "80.00", "PaymentTypeID": "1", "BillerReference": "forged",
-                           "ConvenienceFee": "0.00"})
+    _probe(sit, FORGED, forged({"BillerGUID": sit.session.vendor_app.biller_guid, "PaymentAmount": "80.00",
+                                "PaymentTypeID": "1", "ConvenienceFee": "0.00"}))
 
 
 @when("someone sends the vendor the same postback again")
@@ -327,7 +312,7 @@ def replayed_postback(sit: ScenarioContext) -> None:
     received = _received(sit, _payment(sit))
     assert received, "the platform's postback never reached the vendor: nothing to replay"
     fields = {k: v for k, v in received[0].fields.items() if k != "role"}
-    _probe(sit, "replayed", fields)
+    _probe(sit, REPLAYED, fields)
 
 
 def _answered(sit: ScenarioContext, probe: str) -> None:

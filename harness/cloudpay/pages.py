@@ -12,7 +12,8 @@ from harness.cloudpay.ledger import Payment
 from harness.cloudpay.postback import money
 
 _LAYOUT = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>{% block title %}{% endblock %} - {{ biller.name }}</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>{% block title %}{% endblock %} - {{ biller.name }}</title>
 <style>
 body { font-family: sans-serif; max-width: 40em; margin: 2em auto; }
 dt { font-weight: bold; } .error { color: #a00; } label { display: block; margin-top: .6em; }

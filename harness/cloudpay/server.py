@@ -71,6 +71,11 @@ class CloudPayServer:
         """The context names the hosted pages by the base URL: known once bound, before any request is served."""
         self._ctx = Context(self.biller, self.keys, self._observe, self._postbacks, self.base_url, self._now)
 
+    @property
+    def postback_timeout_s(self) -> float:
+        """How long the platform waits for a vendor's answer to a postback."""
+        return self._postbacks.policy.timeout_s
+
     def wait_postbacks(self, timeout_s: float) -> bool:
         """Wait until every postback sent so far has its last outcome; whether all have within ``timeout_s``."""
         return self._postbacks.wait(timeout_s)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 from lxml import html
 
+from harness.cloudpay import probes
 from harness.errors import SitError
 from harness.partners.base import Adapter, PartnerStubs
 
@@ -121,8 +122,8 @@ class VendorApp:
         return Started(answer.status_code, " ".join(str(shown).split()) or answer.reason_phrase, None)
 
     def post_back(self, fields: Mapping[str, str]) -> int:
-        """A postback sent to the vendor's PostBackURL by someone other than the platform: its status."""
-        return self.client.post(self.postback_url, data=dict(fields)).status_code
+        """A postback sent to the vendor's PostBackURL by someone other than the platform: its status (0: none)."""
+        return probes.send(self.client, self.postback_url, fields)
 
 
 def _basic(key: str | None) -> dict[str, str]:

@@ -125,6 +125,10 @@ def step_text(kind: str, d: dict[str, Any]) -> str:
     if kind == "cloudpay.postback":
         answer = d.get("status") or d.get("error") or ""
         return f"the platform posted back to {d.get('url')} (attempt {d.get('attempt')}): {d.get('outcome')} {answer}"
+    if kind == "cloudpay.postback_probe":
+        verdict = "accepted it: flagged" if d.get("accepted") else "refused it"
+        answer = d.get("status") or "no answer"
+        return f"a {d.get('probe')} postback was sent to the vendor (HTTP {answer}): it {verdict}"
     return kind
 
 

@@ -19,12 +19,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from harness.cases import WORKBOOK_EVENT
-from harness.cloudpay import CloudPayServer
+from harness.cloudpay import CloudPayServer, probes
 from harness.cloudpay.biller import for_biller
 from harness.errors import InputError, ProfileError
 from harness.events import Recorder, Redactor, SQLiteStore
 from harness.profiles import Biller, load_biller
+from harness.reports.fold import FINDING
 from harness.reports.leaks import find_leaks
 from harness.reports.payments import SERVED_PLATFORM, ServedPayments
 from harness.reports.runs import biller_history
@@ -51,6 +54,8 @@ class CloudPayOptions:
     store: Path | None = None
     operator: str | None = None
     run_id: str | None = None
+    # After each postback the vendor took: the same postback again and a forged one (harness.cloudpay.probes).
+    probe_postbacks: bool = False
 
 
 @dataclass
@@ -70,6 +75,7 @@ class ServedCloudPay:
     _payments: dict[str, int] = field(default_factory=dict)  # payment GUID -> its number (PAY-001, as reports say)
     _ending: str = ""  # the closing line, once finished
     _within: threading.local = field(default_factory=threading.local)  # lines held until their request's
+    _probes: list[threading.Thread] = field(default_factory=list)  # postbacks sent as a forger would, in flight
 
     def start(self) -> None:
         opts = self.options
@@ -127,6 +133,10 @@ class ServedCloudPay:
 
     def _record(self, kind: str, data: dict[str, Any]) -> None:
         self.recorder.append(kind, **data)
+        if kind == FINDING:  # its probe's line said it
+            return
+        if kind == "cloudpay.postback" and data.get("outcome") == "delivered" and self.options.probe_postbacks:
+            self._probe(str(data.get("payment")), str(data.get("url")), dict(data.get("fields") or {}))
         if kind == "cloudpay.request":
             self._requests += 1
         guid = str(data.get("payment") or "")
@@ -145,6 +155,23 @@ class ServedCloudPay:
         else:
             self._lines.append(line)
 
+    def _probe(self, guid: str, url: str, fields: dict[str, str]) -> None:
+        """Send the vendor the postback it took again, then a forged one, on a thread of their own: each answer
+        recorded, each one the vendor accepted a finding of the payment's row."""
+        def probe() -> None:
+            with httpx.Client(timeout=self.server.postback_timeout_s) as client:
+                for which, sent in ((probes.REPLAYED, fields), (probes.FORGED, probes.forged(fields))):
+                    status = probes.send(client, url, sent)
+                    self._observe("cloudpay.postback_probe", {
+                        "payment": guid, "probe": which, "status": status, "accepted": probes.accepted(status),
+                        "postback_guid": sent.get("PaymentGUID")})
+                    if (text := probes.flag(which, status)) is not None:
+                        self._observe(FINDING, {"sit_id": f"PAY-{self._payments.get(guid, 0):03d}", "text": text})
+
+        thread = threading.Thread(target=probe, name="cloudpay-probe", daemon=True)
+        self._probes.append(thread)
+        thread.start()
+
     def configuration(self) -> list[str]:
         return cloudpay_lines.configuration(self)
 
@@ -157,6 +184,8 @@ class ServedCloudPay:
     def finish(self, interrupted: str | None = None) -> str:
         """Stop serving (a postback still being retried is abandoned, and recorded so), then ``run.finished`` with
         the verdict the reports give the log, or ``run.interrupted`` with the reason. Returns the run's status."""
+        for thread in self._probes:  # a probe's answer belongs to the run
+            thread.join(timeout=2 * self.server.postback_timeout_s)
         self.server.stop()
         with self._lock:
             self.closed = True

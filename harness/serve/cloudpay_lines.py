@@ -36,7 +36,11 @@ def configuration(served: ServedCloudPay) -> list[str]:
     else:
         lines += [f"  {'Redirect URL':<{_LABEL}}{base}/cloudpay/v1 (GET, or a form POST)",
                   f"  {'BillerGUID':<{_LABEL}}{served.server.biller.guid}"]
-    lines += [f"  {'Postbacks':<{_LABEL}}to the PostBackURL each payment names (a 5xx is retried)",
+    lines += [f"  {'Postbacks':<{_LABEL}}to the PostBackURL each payment names (a 5xx is retried)"]
+    if served.options.probe_postbacks:
+        lines += [f"{_INDENT}each one the vendor takes is followed by the same postback",
+                  f"{_INDENT}again and a forged one: what the vendor accepts is flagged"]
+    lines += [
               f"  {'Test cards':<{_LABEL}}{APPROVING_CARD} approves, {DECLINING_CARD} declines",
               f"{_INDENT}any future expiry (MM/YY), any CVV, any name",
               f"Run {served.run_id}: every request, page view, payment and postback is",
@@ -78,6 +82,10 @@ def event_line(kind: str, d: Mapping[str, Any], number: int, payment: str) -> st
     if kind == "cloudpay.postback":
         answer = d.get("status") or d.get("error") or ""
         return _wrap(f"{payment} postback {d.get('outcome')} {answer} (attempt {d.get('attempt')})")
+    if kind == "cloudpay.postback_probe":
+        answered = d.get("status") or "no answer"
+        verdict = f"ACCEPTED ({answered}): flagged" if d.get("accepted") else f"refused ({answered})"
+        return _wrap(f"{payment} {d.get('probe')} postback sent to the vendor: {verdict}")
     return _wrap(f"{payment} {kind}")
 
 

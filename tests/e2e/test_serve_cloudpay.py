@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import closing, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import pytest
 
 from harness.cloudpay import APPROVING_CARD
 from harness.cloudpay.payer import Payer
+from harness.cloudpay.postback import PERSONAL
 from harness.events import Event, SQLiteStore
 from tests.conftest import PROJECT, SIT
 from tests.e2e.runs import clean_env, explain, sit
@@ -78,14 +79,14 @@ class Served:
             return list(store.events(run_id))
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    """`sit serve --biller BILLER --port 0` in its own session, as a shell starts it; nothing outlives the test."""
+@contextmanager
+def serving(tmp_path: Path, *options: str) -> Iterator[Served]:
+    """`sit serve --biller BILLER --port 0 OPTIONS` in its own session, as a shell starts it; nothing outlives it."""
     store, output = tmp_path / "events.sqlite", tmp_path / "serve.out"
     env = clean_env({"NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "80"})
     env.pop("SIT_LAKEMONT_API_KEY", None)
     with output.open("wb") as out:
-        proc = subprocess.Popen([*SIT, "serve", "--biller", BILLER, "--port", "0", "--store", str(store)],
+        proc = subprocess.Popen([*SIT, "serve", "--biller", BILLER, "--port", "0", "--store", str(store), *options],
                                 cwd=PROJECT, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     started = Served(proc, store, output)
@@ -95,6 +96,12 @@ def served(tmp_path: Path) -> Iterator[Served]:
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    with serving(tmp_path) as started:
+        yield started
 
 
 @pytest.fixture
@@ -185,6 +192,35 @@ def _assert_report(store: Path, run_id: str) -> None:
     assert "serve-platform: the vendor&#39;s application, real" in signoff
     assert "the harness as the platform" in signoff and "Accela (CloudPay v2), under test" in signoff
     assert (folder / "signoff.pdf").stat().st_size > 0 and (folder / "allure-report.html").stat().st_size > 0
+
+
+def test_probed_postbacks_say_what_the_vendor_takes_and_the_sign_off_flags_it(tmp_path: Path) -> None:
+    """With --probe-postbacks, each postback the vendor took is followed by the same postback again and a forged
+    one. This vendor refuses the replay (409) but takes the forgery (204): one finding, flagged; the run passes."""
+    with serving(tmp_path, "--probe-postbacks") as served, running_vendor([204, 409, 204]) as vendor:
+        api_url, run_id = served.configured()
+        assert "each one the vendor takes is followed by the same postback" in served.text()
+        with httpx.Client(timeout=10.0) as http:
+            page_url = create_payment(http, api_url, vendor).json()["Data"]["CloudPaymentURL"]
+            assert Payer(http).pay(page_url, APPROVING_CARD, "Pat Payer").title == "Payment approved"
+        real, replayed, forged = vendor.wait_for(3)
+        served.wait("both probes are recorded", lambda: served.kinds().count("cloudpay.postback_probe") == 2)
+        assert served.stop(signal.SIGINT) == 0, served.text()
+    assert replayed.fields == {k: v for k, v in real.fields.items() if k not in PERSONAL}
+    assert forged.fields["PaymentGUID"] != real.fields["PaymentGUID"] and forged.fields["Approved"] == "True"
+    events = served.events()
+    probes = [(e.data["probe"], e.data["status"], e.data["accepted"]) for e in events
+              if e.kind == "cloudpay.postback_probe"]
+    assert probes == [("replayed", 409, False), ("forged", 204, True)]
+    (finding,) = [e.data for e in events if e.kind == "finding"]
+    assert finding["sit_id"] == "PAY-001" and finding["text"].startswith("The vendor accepted a forged postback")
+    printed = served.text()
+    assert "PAY-001 replayed postback sent to the vendor: refused (409)" in printed
+    assert "PAY-001 forged postback sent to the vendor: ACCEPTED (204): flagged" in printed
+    reported = sit("report", run_id, "--store", str(served.store))
+    assert reported.returncode == 0, explain(reported)
+    signoff = (served.store.parent / run_id / "signoff.html").read_text(encoding="utf-8")
+    assert "1 flag: see Flags" in signoff and "The vendor accepted a forged postback (HTTP 204)" in signoff
 
 
 def test_sighup_interrupts_the_served_run(served: Served, vendor: Vendor) -> None:
