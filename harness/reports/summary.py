@@ -94,7 +94,7 @@ def run_facts(run: RunRecord, product: str) -> list[tuple[str, str]]:
         ("Run", run.run_id), ("Period (UTC)", period), ("Executed by", f.get("operator") or NOT_NAMED),
         ("Partner mode", partner_mode(f)), ("Partner side", partner_side(f)),
         ("Harness", f"sit-harness {f.get('harness_version')}, commit {f.get('git_commit') or 'unknown'}"),
-        ("Faker seed", f.get("seed")),
+        ("Faker seed", f.get("seed") if f.get("seed") is not None else "none: a served run makes up no data"),
     ]
     return [(name, "" if value is None else str(value)) for name, value in rows]
 
