@@ -16,6 +16,7 @@ from harness.cases import biller_workbook
 from harness.events import SQLiteStore
 from harness.features import feature_files, read_feature
 from harness.profiles import load_biller
+from tests.support.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures: a throwaway PostgreSQL)
 
 PROJECT = Path(__file__).resolve().parent.parent
 SIT = (sys.executable, "-m", "harness.cli")  # the `sit` command, as run_sit runs it

@@ -1,12 +1,19 @@
 """The contract every EventStore must meet, run against each implementation.
 
-To cover a new store, add one entry to STORES: a function that, given a fresh temp
-dir, returns a picklable zero-argument factory opening (or reopening) one store.
+To cover a new store, add one entry to STORES: a function that, given the test's
+request and a fresh temp dir, returns a picklable zero-argument factory opening (or
+reopening) one store; and one to RAW_SQL: how to run a statement on the store's
+database with a plain client, bypassing the store (what someone with SQL access can do).
+The PostgreSQL store runs on a throwaway server (``tests/support/postgres.py``),
+a fresh database per test.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -17,23 +24,45 @@ from pathlib import Path
 import pytest
 
 from harness.events import GENESIS, EventLogError, EventStore, SQLiteStore, verify_chain
+from harness.events.postgres import PostgresStore
 
 StoreFactory = Callable[[], EventStore]
 
-STORES: dict[str, Callable[[Path], StoreFactory]] = {
-    "sqlite": lambda tmp: partial(SQLiteStore, tmp / "store" / "events.db"),
+
+def _sqlite_sql(factory: StoreFactory, statement: str) -> None:
+    with sqlite3.connect(factory.args[0]) as conn:  # type: ignore[attr-defined]
+        conn.execute(statement.replace("{events}", "events"))
+
+
+def _postgres_sql(factory: StoreFactory, statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(factory.args[0], autocommit=True) as conn:  # type: ignore[attr-defined]
+        conn.execute(statement.replace("{events}", "sit_events").encode())
+
+
+STORES: dict[str, Callable[[pytest.FixtureRequest, Path], StoreFactory]] = {
+    "sqlite": lambda request, tmp: partial(SQLiteStore, tmp / "store" / "events.db"),
+    "postgresql": lambda request, tmp: partial(PostgresStore, request.getfixturevalue("postgres_url")),
 }
+RAW_SQL: dict[str, Callable[[StoreFactory, str], None]] = {"sqlite": _sqlite_sql, "postgresql": _postgres_sql}
 
 
 @pytest.fixture(params=sorted(STORES))
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    return STORES[request.param](tmp_path)
+    return STORES[request.param](request, tmp_path)
 
 
 @pytest.fixture
 def store(store_factory: StoreFactory) -> Iterator[EventStore]:
     with store_factory() as opened:
         yield opened
+
+
+@pytest.fixture
+def raw_sql(request: pytest.FixtureRequest, store_factory: StoreFactory) -> Callable[[str], None]:
+    """Run one statement on the store's database with a plain client; ``{events}`` names its events table."""
+    return partial(RAW_SQL[request.node.callspec.params["store_factory"]], store_factory)
 
 
 def test_append_then_read_in_order(store: EventStore) -> None:
@@ -199,3 +228,151 @@ def test_opening_the_store_to_read_never_waits_on_a_run_holding_its_write_lock(s
                 assert reader.run_ids() == ["run-a"]
                 assert [e.kind for e in reader.events("run-a")] == ["run.started"]
             assert time.monotonic() - started < 5.0
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE {events} SET kind = 'forged' WHERE seq = 2",
+    "UPDATE {events} SET data = '{{}}'",
+    "DELETE FROM {events} WHERE seq = 3",
+    "DELETE FROM {events}",
+])
+def test_the_database_itself_refuses_to_rewrite_history(
+    store_factory: StoreFactory, raw_sql: Callable[[str], None], statement: str
+) -> None:
+    """Append-only is the database's rule, not only the store's: a plain SQL client is refused too."""
+    with store_factory() as store:
+        appended = [store.append("r1", "step", {"n": n}) for n in range(3)]
+    with pytest.raises(Exception, match="append-only"):
+        raw_sql(statement)
+    with store_factory() as store:
+        assert list(store.events("r1")) == appended
+
+
+def _append_to_own_and_shared(factory: StoreFactory, worker: int, count: int, start: Barrier) -> None:
+    with factory() as store:
+        start.wait()
+        for n in range(count):
+            store.append(f"run-{worker}", "step", {"n": n})
+            store.append("shared", "step", {"worker": worker, "n": n})
+
+
+def test_concurrent_appenders_to_their_own_runs_and_one_shared(store_factory: StoreFactory) -> None:
+    store_factory().close()
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Barrier(3)
+    workers = [ctx.Process(target=_append_to_own_and_shared, args=(store_factory, w, 100, start)) for w in (1, 2, 3)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    with store_factory() as store:
+        for worker in (1, 2, 3):
+            own = list(store.events(f"run-{worker}"))
+            assert verify_chain(own) is None
+            assert [e.data["n"] for e in own] == list(range(100))
+        shared = list(store.events("shared"))
+        assert verify_chain(shared) is None
+        assert len(shared) == 300
+        assert sorted(store.run_ids()) == ["run-1", "run-2", "run-3", "shared"]
+
+
+def _append_in_batches(factory: StoreFactory, worker: int, batches: int, start: Barrier) -> None:
+    with factory() as store:
+        start.wait()
+        for b in range(batches):
+            with store.batch():
+                for i in range(5):
+                    store.append("shared", "step", {"worker": worker, "batch": b, "i": i})
+
+
+def test_concurrent_batches_to_one_run_keep_one_chain_and_each_batch_whole(store_factory: StoreFactory) -> None:
+    """Group commit under contention: each process's batch of a step lands as one unbroken stretch of the chain."""
+    store_factory().close()
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Barrier(2)
+    workers = [ctx.Process(target=_append_in_batches, args=(store_factory, w, 40, start)) for w in (1, 2)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    with store_factory() as store:
+        events = list(store.events("shared"))
+    assert verify_chain(events) is None
+    assert len(events) == 400
+    stretches = [[(e.data["worker"], e.data["batch"]) for e in events[i : i + 5]] for i in range(0, 400, 5)]
+    assert all(len(set(stretch)) == 1 for stretch in stretches)
+    assert sorted(stretch[0] for stretch in stretches) == [(w, b) for w in (1, 2) for b in range(40)]
+
+
+def _open_and_append(factory: StoreFactory, worker: int, start: Barrier) -> None:
+    start.wait()
+    with factory() as store:
+        store.append(f"run-{worker}", "run.started", {})
+
+
+def test_several_processes_opening_a_fresh_store_at_once_create_it_once(store_factory: StoreFactory) -> None:
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Barrier(4)
+    workers = [ctx.Process(target=_open_and_append, args=(store_factory, w, start)) for w in range(4)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    with store_factory() as store:
+        assert sorted(store.run_ids()) == [f"run-{w}" for w in range(4)]
+
+
+def test_a_batch_is_seen_by_others_only_once_it_ends_and_then_whole(store_factory: StoreFactory) -> None:
+    with store_factory() as writer, store_factory() as reader:
+        with writer.batch():
+            for i in range(3):
+                writer.append("r", "k", {"i": i})
+            assert reader.head("r") is None
+            assert list(reader.events("r")) == []
+        assert [e.seq for e in reader.events("r")] == [1, 2, 3]
+
+
+def test_running_is_seen_from_another_connection_and_only_while_it_runs(store_factory: StoreFactory) -> None:
+    with store_factory() as runner, store_factory() as reader:
+        assert not reader.is_running("r1")
+        with runner.running("r1"):
+            assert reader.is_running("r1")
+            assert runner.is_running("r1")
+            assert not reader.is_running("r2")
+            with pytest.raises(EventLogError, match="already running"), reader.running("r1"):
+                pass
+        assert not reader.is_running("r1")
+
+
+def _hold_running(factory: StoreFactory, ready: Barrier) -> None:
+    store = factory()
+    with store.running("held"):
+        ready.wait()
+        time.sleep(120)
+
+
+def test_a_killed_process_run_is_never_seen_running(store_factory: StoreFactory) -> None:
+    """kill -9 gives the process no chance to let go: the lock must go with the process itself."""
+    store_factory().close()
+    ctx = multiprocessing.get_context("fork")
+    ready = ctx.Barrier(2)
+    process = ctx.Process(target=_hold_running, args=(store_factory, ready))
+    process.start()
+    try:
+        ready.wait(timeout=60)
+        with store_factory() as reader:
+            assert reader.is_running("held")
+            assert process.pid is not None
+            os.kill(process.pid, signal.SIGKILL)
+            process.join(timeout=10)
+            deadline = time.monotonic() + 5  # the server notices a closed socket at once; give it a moment
+            while reader.is_running("held") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not reader.is_running("held")
+    finally:
+        if process.is_alive():
+            process.kill()
+            process.join()
