@@ -50,6 +50,7 @@ $(VENV)/.test-tools: scripts/system-packages.sh | $(VENV)/bin/python
 
 bench: setup
 	$(BIN)/python bench/bench_events.py
+	PYTHONPATH=. $(BIN)/python bench/bench_store_postgres.py
 	$(BIN)/python bench/bench_run.py --biller $(BILLER)
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_layouts.py

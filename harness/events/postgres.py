@@ -7,9 +7,9 @@ history without first dropping a trigger (which ``check`` reports).
 
 Concurrency. A run's tail is only ever written under a transaction-scoped advisory lock on that
 run, taken before its head is read: two appenders can never seal against the same head, and runs
-do not wait on each other. A plain append is one transaction (BEGIN, lock, INSERT, COMMIT) sent as
-one pipeline, on the head this store last wrote; ``ON CONFLICT DO NOTHING`` finds a head another
-process has since moved, and the append is redone on the head read under the lock. ``batch()`` is
+do not wait on each other. A plain append is one statement (lock, then INSERT) on the head this
+store last wrote; ``ON CONFLICT DO NOTHING`` finds a head another process has since moved, and the
+append is redone on the head read under the lock. ``batch()`` is
 one transaction: a run's lock is taken when the batch first touches the run (reads included, so a
 check-then-append such as signing never races another batch), its head is read once, and its rows
 are sealed in memory and written together before any read and at the end.
@@ -82,7 +82,11 @@ _TRIGGER = "sit_events_no_rewrite"
 _COLUMNS = "run_id, seq, kind, ts, data, prev_hash, hash"
 _HEAD = "SELECT seq, hash FROM sit_events WHERE run_id = %s ORDER BY seq DESC LIMIT 1"
 _INSERT = f"INSERT INTO sit_events ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-_INSERT_NEW = _INSERT + " ON CONFLICT (run_id, seq) DO NOTHING"
+# A plain append on a known head, in one statement (its own transaction): the run's lock first (the CTE
+# is evaluated before the row it feeds), then the row, unless another process has since taken its seq.
+_APPEND_ON_HEAD = f"""WITH locked AS (SELECT pg_advisory_xact_lock(%s))
+    INSERT INTO sit_events ({_COLUMNS}) SELECT %s, %s, %s, %s, %s, %s, %s FROM locked
+    ON CONFLICT (run_id, seq) DO NOTHING"""
 _LOCK = "SELECT pg_advisory_xact_lock(%s)"
 _TRY_LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
 
@@ -241,17 +245,14 @@ class PostgresStore(EventStore):
         return Event(run_id, seq, kind, ts, json.loads(data_text), prev_hash, hash_)
 
     def _append_alone(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
-        """One transaction; one round trip when this store wrote the run's head, two otherwise."""
+        """One statement when this store wrote the run's head; else (or if another process moved it since)
+    a transaction that reads the head under the lock: two round trips."""
         key, conn, cur = _key(b"append", run_id), self._conn, self._cur
         try:
             head = self._heads.get(run_id)
             if head is not None:
                 row = self._seal(run_id, kind, ts, data_json, data_text, head)
-                with conn.pipeline():
-                    conn.execute("BEGIN")
-                    conn.execute(_LOCK, (key,))
-                    cur.execute(_INSERT_NEW, row)
-                    conn.execute("COMMIT")
+                cur.execute(_APPEND_ON_HEAD, (key, *row))
                 if cur.rowcount == 1:
                     self._heads[run_id] = (row[1], row[6])
                     return row[1], row[5], row[6]
@@ -278,77 +279,82 @@ class PostgresStore(EventStore):
 
     def _seal_in_batch(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
         """Seal against the head the batch holds the lock of; the row is written with the batch's others."""
-        head = self._batch_heads.get(run_id)
-        if head is None:
+        if run_id in self._batch_heads:
+            head: tuple[int, str] | None = self._batch_heads[run_id]
+        else:
             try:
-                self._own(run_id)
-                found = self._conn.execute(_HEAD, (run_id,)).fetchone()
+                head = self._own(run_id, want_head=True)
             except psycopg.Error as exc:
                 self._heads.clear()
                 raise self._fault(exc, f"append to run {run_id!r}") from None
-            head = (int(found[0]), str(found[1])) if found else None
         row = self._seal(run_id, kind, ts, data_json, data_text, head)
         self._pending.append(row)
         self._batch_heads[run_id] = (row[1], row[6])
         return row[1], row[5], row[6]
 
-    def _own(self, run_id: str) -> None:
-        """Take the run's lock for the rest of the batch (a batch's first touch of a run).
+    def _own(self, run_id: str, want_head: bool) -> tuple[int, str] | None:
+        """Hold the run's lock for the rest of the batch (its transaction begun on the first); the head if wanted.
 
         Waiting for one lock while holding another could deadlock two batches that touch the same
         runs in opposite orders, and the server would then abort one with its sealed events. So a
         batch that holds locks and finds this one taken commits what it has first, then waits.
         """
-        if run_id in self._owned:
-            return
-        key = _key(b"append", run_id)
-        if self._owned:
-            got = self._conn.execute(_TRY_LOCK, (key,)).fetchone()
+        conn, key = self._conn, _key(b"append", run_id)
+        lock = run_id not in self._owned
+        if lock and self._owned:
+            got = conn.execute(_TRY_LOCK, (key,)).fetchone()
             if got is not None and got[0]:
-                self._owned.add(run_id)
-                return
-            self._flush()
-            self._conn.execute("COMMIT")
-            self._committed()
-            self._conn.execute("BEGIN")
-        self._conn.execute(_LOCK, (key,))
+                lock = False
+            else:
+                self._commit_batch()
         self._owned.add(run_id)
+        if not (lock or want_head):
+            return None
+        with conn.pipeline():  # one round trip: BEGIN, the lock (waited for on the server), the head
+            if conn.info.transaction_status == TransactionStatus.IDLE:
+                conn.execute("BEGIN")
+            if lock:
+                conn.execute(_LOCK, (key,))
+            if want_head:
+                self._cur.execute(_HEAD, (run_id,))
+        found = self._cur.fetchone() if want_head else None
+        return (int(found[0]), str(found[1])) if found else None
 
-    def _committed(self) -> None:
-        """The batch's heads are now the database's: keep them for the next plain append."""
+    def _commit_batch(self) -> None:
+        """Write the batch's sealed rows and commit, in one round trip; its heads are then the database's."""
+        conn = self._conn
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            rows, self._pending = self._pending, []
+            with conn.pipeline():
+                if rows:
+                    self._cur.executemany(_INSERT, rows)
+                conn.execute("COMMIT")
         self._heads.update(self._batch_heads)
         self._batch_heads.clear()
         self._owned.clear()
 
     def _flush(self) -> None:
-        """Write the batch's sealed rows (before a read, so it sees them; and at commit)."""
+        """Write the batch's sealed rows (before a read, so it sees them)."""
         if self._pending:
             rows, self._pending = self._pending, []
-            with self._conn.cursor() as cur:
-                cur.executemany(_INSERT, rows)
+            self._cur.executemany(_INSERT, rows)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
         """One transaction for every append in the block (group commit), committed even when it raises.
 
         As in SQLiteStore: nested batches join the outer one, batches of different threads run one
-        after the other, and a plain append from another thread joins the open batch.
+        after the other, and a plain append from another thread joins the open batch. The
+        transaction begins with the batch's first touch of a run, so a batch that writes nothing
+        costs nothing.
         """
         with self._batch_lock:
-            self._begin_batch()
+            with self._lock:
+                self._batch_depth += 1
             try:
                 yield
             finally:
                 self._end_batch()
-
-    def _begin_batch(self) -> None:
-        with self._lock:
-            if self._batch_depth == 0:
-                try:
-                    self._conn.execute("BEGIN")
-                except psycopg.Error as exc:
-                    raise self._fault(exc, "start a batch") from None
-            self._batch_depth += 1
 
     def _end_batch(self) -> None:
         with self._lock:
@@ -356,15 +362,13 @@ class PostgresStore(EventStore):
             if self._batch_depth:
                 return
             try:
-                self._flush()
-                self._conn.execute("COMMIT")
+                self._commit_batch()
             except psycopg.Error as exc:
                 self._pending.clear()
                 self._batch_heads.clear()
                 self._owned.clear()
                 self._reset()
                 raise self._fault(exc, "commit a batch") from None
-            self._committed()
 
     # -- reading
 
@@ -375,7 +379,7 @@ class PostgresStore(EventStore):
                 return
             try:
                 if run_id is not None:
-                    self._own(run_id)
+                    self._own(run_id, want_head=False)
                 self._flush()
             except psycopg.Error as exc:
                 self._heads.clear()

@@ -376,3 +376,33 @@ def test_a_killed_process_run_is_never_seen_running(store_factory: StoreFactory)
         if process.is_alive():
             process.kill()
             process.join()
+
+
+def _batches_over_two_runs(factory: StoreFactory, worker: int, batches: int, start: Barrier) -> None:
+    order = ("a", "b") if worker == 1 else ("b", "a")
+    with factory() as store:
+        start.wait()
+        for n in range(batches):
+            with store.batch():
+                for run_id in order:
+                    store.append(run_id, "step", {"worker": worker, "n": n})
+
+
+def test_batches_touching_runs_in_opposite_orders_neither_deadlock_nor_lose_events(
+    store_factory: StoreFactory,
+) -> None:
+    store_factory().close()
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Barrier(2)
+    workers = [ctx.Process(target=_batches_over_two_runs, args=(store_factory, w, 100, start)) for w in (1, 2)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    with store_factory() as store:
+        for run_id in ("a", "b"):
+            events = list(store.events(run_id))
+            assert verify_chain(events) is None
+            for worker in (1, 2):
+                assert [e.data["n"] for e in events if e.data["worker"] == worker] == list(range(100))
