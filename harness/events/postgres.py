@@ -455,12 +455,11 @@ class PostgresStore(EventStore):
 
     @contextmanager
     def running(self, run_id: str) -> Iterator[None]:
-        conn = self._connect(f"mark run {run_id} as running")
+        conn, key = self._connect(f"mark run {run_id} as running"), _key(b"running", run_id)
         try:
             settings = sql.SQL(", ").join(
                 sql.SQL("set_config({}, {}, false)").format(name, value) for name, value in _KEEPALIVE.items())
-            got = conn.execute(sql.SQL("SELECT {}, pg_try_advisory_lock(%s)").format(settings),
-                               (_key(b"running", run_id),)).fetchone()
+            got = conn.execute(sql.SQL("SELECT {}, pg_try_advisory_lock(%s)").format(settings), (key,)).fetchone()
         except psycopg.Error as exc:
             conn.close()
             raise self._fault(exc, f"mark run {run_id} as running") from None
@@ -470,7 +469,11 @@ class PostgresStore(EventStore):
         try:
             yield
         finally:
-            conn.close()  # the lock goes with the connection
+            # Let go before closing: the server ends a closed connection's session (and drops its
+            # lock) a moment later, and is_running must read False once the block is over.
+            with suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            conn.close()
 
     def is_running(self, run_id: str) -> bool:
         # pg_locks shows a bigint advisory key as classid (high 32 bits) and objid (low 32), objsubid 1.
