@@ -25,9 +25,11 @@ from harness.events import (
     EventLogError,
     EventStore,
     IncompleteEvidence,
-    SQLiteStore,
     StoreDamaged,
+    StoreUrl,
+    open_store,
     read_jsonl,
+    store_url,
     write_jsonl,
 )
 from harness.interrupts import GuardedOutput
@@ -52,25 +54,27 @@ app.add_typer(stubs_app, name="stubs")
 console = Console(highlight=False, file=GuardedOutput())  # type: ignore[arg-type]
 
 ProjectOpt = Annotated[Path, typer.Option("--project", help="the sit-harness checkout (features, stubs, fixtures)")]
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="event store (default: PROJECT/reports/events.sqlite)")]
+StoreOpt = Annotated[str | None, typer.Option("--store", metavar="URL|PATH", help=(
+    "event store: a file path, sqlite:///RELATIVE/PATH, sqlite:////ABSOLUTE/PATH or "
+    "postgresql://USER:PASSWORD@HOST:PORT/DB (default: $SIT_STORE, then PROJECT/reports/events.sqlite)"))]
 
 
-def _store_path(project: Path, store: Path | None) -> Path:
-    return store or project / DEFAULT_STORE
+def _store_url(project: Path, store: str | None) -> StoreUrl:
+    return store_url(store, project / DEFAULT_STORE)
 
 
-def _open_store(project: Path, store: Path | None, check: Check = "quick_check") -> SQLiteStore:
-    """The store, checked whole by SQLite first: a damaged page no query touches is still found
-    (quick_check: ~0.1 s per 100k events)."""
-    path = _store_path(project, store)
-    if not path.exists():
-        raise InputError(f"{path}: no event store yet; run `sit run --biller SLUG` first")
-    return SQLiteStore(path, check=check)
+def _open_store(project: Path, store: str | None, check: Check = "quick_check") -> EventStore:
+    """The store, checked whole first (a SQLite store by SQLite: a damaged page no query touches is still
+    found; quick_check: ~0.1 s per 100k events)."""
+    url = _store_url(project, store)
+    if url.missing:
+        raise InputError(f"{url}: no event store yet; run `sit run --biller SLUG` first")
+    return open_store(url, check=check)
 
 
-def _require_run(store: EventStore, run_id: str, path: Path) -> None:
+def _require_run(store: EventStore, run_id: str, url: StoreUrl) -> None:
     if store.head(run_id) is None:
-        raise RunNotFound(f"no run '{run_id}' in {path}; `sit runs` lists them")
+        raise RunNotFound(f"no run '{run_id}' in {url}; `sit runs` lists them")
 
 
 @app.command()
@@ -92,7 +96,8 @@ def run(
         help="the partner's CA, or its own certificate pinned, in PEM (default: the system's CAs)")] = None,
     operator: Annotated[str | None, typer.Option(
         help="the SE who executes the SIT (default: $SIT_OPERATOR, then the biller profile's operator)")] = None,
-    report: Annotated[bool, typer.Option(help="write the run's reports beside the store (`sit report RUN`)")]
+    report: Annotated[bool, typer.Option(
+        help="write the run's reports beside the store, or in PROJECT/reports for a database (`sit report RUN`)")]
     = True,
     stub_pack: Annotated[Path | None, typer.Option(
         help="serve this stub pack instead of stubs/<partner>/ (one `sit stubs record` wrote replays its run)")]
@@ -111,15 +116,16 @@ def run(
     sys.path.insert(0, str(project))
     if partner_ca is not None and not partner_ca.is_file():
         raise InputError(f"--partner-ca {partner_ca}: no such file; give the partner's CA certificate in PEM")
-    options = RunOptions(project=project, biller=biller, seed=seed, store=_store_path(project, store),
+    url = _store_url(project, store)  # a store that cannot be named fails before anything starts
+    options = RunOptions(project=project, biller=biller, seed=seed, store=url,
                          stub_backend=stub_backend, wiremock_url=wiremock_url, wiremock_port=wiremock_port,
                          operator=operator, select=select, partner_mode=partner_mode, partner_url=partner_url,
                          partner_ca=partner_ca, stub_pack=stub_pack.resolve() if stub_pack else None)
-    reporter = _reporter(project, _store_path(project, store)) if report else None
+    reporter = _reporter(project, url) if report else None
     raise typer.Exit(run_sit(options, console, reporter))
 
 
-def _reporter(project: Path, store: Path) -> Callable[[str], None]:
+def _reporter(project: Path, store: StoreUrl) -> Callable[[str], None]:
     def report(run_id: str) -> None:
         from harness.reports import ReportOptions, open_run
 
@@ -176,7 +182,7 @@ def export(
 ) -> None:
     """Write a run's events to a JSONL file, one JSON object a line."""
     with _open_store(project, store) as events:
-        _require_run(events, run_id, _store_path(project, store))
+        _require_run(events, run_id, _store_url(project, store))
         count = write_jsonl(events.events(run_id), output)
     console.print(f"{count} events of run {run_id} written to {output}")
 
@@ -229,7 +235,7 @@ def verify(
         raise typer.Exit(_verify(target, read_jsonl(Path(target)), checker))
     # The verifier's check is the thorough one: a damaged index is told apart from edited rows.
     with _open_store(project, store, "integrity_check") as events:
-        _require_run(events, target, _store_path(project, store))
+        _require_run(events, target, _store_url(project, store))
         code = _verify(target, events.events(target), checker)
     raise typer.Exit(code)
 
@@ -315,9 +321,9 @@ def _verify(name: str, events: Generator[Event, None, None], checker: SignatureC
     return _worst([verdict.code, EXIT_OK if all(check.valid for check in checks) else EXIT_FAILED])
 
 
-def _verify_all(project: Path, store: Path | None) -> int:
+def _verify_all(project: Path, store: str | None) -> int:
     """Every run of the store, one line each, then a summary; the worst exit code of them."""
-    path = _store_path(project, store)
+    url = _store_url(project, store)
     verdicts: list[_Verdict] = []
     with _open_store(project, store, "integrity_check") as events:
         for run_id in events.run_ids():
@@ -327,7 +333,7 @@ def _verify_all(project: Path, store: Path | None) -> int:
     codes = [verdict.code for verdict in verdicts]
     tally = ", ".join(f"{codes.count(code)} {word}" for code, word in
                       ((EXIT_OK, "intact"), (EXIT_INCOMPLETE, "incomplete"), (EXIT_FAILED, "broken")))
-    console.print(f"{_count(len(verdicts), 'run')} in {escape(str(path))}: {tally}", highlight=False)
+    console.print(f"{_count(len(verdicts), 'run')} in {escape(str(url))}: {tally}", highlight=False)
     return _worst(codes)
 
 
@@ -376,8 +382,8 @@ def diff(
     from harness.reports.diff import diff_runs, personal_fields, render_diff, volatile_fields
     from harness.reports.log import open_run
 
-    path = _store_path(project, store)
-    runs = open_run(run_a, path), open_run(run_b, path)
+    url = _store_url(project, store)
+    runs = open_run(run_a, url), open_run(run_b, url)
     result = diff_runs(*runs, volatile_fields(runs), personal_fields(runs))
     render_diff(result, console)
     raise typer.Exit(0 if result.identical else 1)
@@ -396,7 +402,7 @@ def stubs_record(
     from harness.reports.log import open_run
     from harness.stubs.record import record_pack
 
-    written = record_pack(open_run(run_id, _store_path(project, store)), output, force=force, project=project.resolve())
+    written = record_pack(open_run(run_id, _store_url(project, store)), output, force=force, project=project.resolve())
     console.print(f"Stub pack {written.root}: {written.mappings} mappings ({written.scenarios} SIT scenarios), "
                   f"{written.bodies} bodies, from {written.exchanges} exchanges of run {written.run_id}; "
                   f"the run's {written.personal_values} personal values masked", highlight=False)
@@ -424,7 +430,7 @@ def stubs_serve(
 
     project = project.resolve()
     options = ServeOptions(project=project, biller=biller, host=host, port=port, sftp_port=sftp_port,
-                           store=_store_path(project, store), operator=operator)
+                           store=_store_url(project, store), operator=operator)
     raise typer.Exit(serve(ServedPartner(options, notify=_say), _say))
 
 
@@ -460,7 +466,7 @@ def serve_platform(
 
     project = project.resolve()
     options = CloudPayOptions(project=project, biller=biller, host=host, port=port, public_url=public_url,
-                              store=_store_path(project, store), operator=operator, probe_postbacks=probe_postbacks)
+                              store=_store_url(project, store), operator=operator, probe_postbacks=probe_postbacks)
     raise typer.Exit(serve(ServedCloudPay(options, notify=_say), _say))
 
 
@@ -544,12 +550,13 @@ def _count(n: int, noun: str) -> str:
 
 
 RunArg = Annotated[str, typer.Argument(metavar="RUN", help="a run id (`sit runs` lists them)")]
+REPORT_FOLDER = "folder (default: RUN beside a SQLite store; PROJECT/reports/RUN for a database)"
 
 
 @app.command()
 def report(
     target: Annotated[str, typer.Argument(metavar="RUN|FILE.jsonl", help="a run id, or an exported JSONL file")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="folder (default: RUN beside the store)")]
+    output: Annotated[Path | None, typer.Option("-o", "--output", help=REPORT_FOLDER)]
     = None,
     partner_pack: Annotated[bool, typer.Option(
         "--partner-pack", help="write what goes to the partner: its exchanges only, personal data masked")] = False,
@@ -562,7 +569,7 @@ def report(
     """Project a run's log into Allure results and HTML, the workbook and the sign-off (the log alone)."""
     from harness.reports import ReportOptions, open_run
 
-    log = open_run(target, _store_path(project, store))
+    log = open_run(target, _store_url(project, store))
     _write_report(log, output, ReportOptions(project=project.resolve(), html=html, partner_pack=partner_pack,
                                              interrupted=interrupted))
 
@@ -570,8 +577,9 @@ def report(
 def _write_report(log: RunLog, output: Path | None, options: ReportOptions) -> None:
     from harness.reports import write_report
 
-    # Beside the log they project: PROJECT/reports/RUN for the default store.
-    paths = write_report(log, output or log.source.parent / log.run_id, options)
+    # Beside the log they project: PROJECT/reports/RUN for the default store, and for a store with no local
+    # file (PostgreSQL) too.
+    paths = write_report(log, output or log.beside(options.project / REPORTS) / log.run_id, options)
     console.print(f"Reports of run {log.run_id} in {paths.root}:", highlight=False)
     shown = [paths.allure_single, paths.allure_report, paths.workbook_xlsx, paths.workbook_csv,
              paths.signoff_html, paths.signoff_pdf, paths.allure_results]
@@ -604,7 +612,7 @@ def signoff(
     sign: Annotated[Path | None, typer.Option("--sign", metavar="KEY", help="Ed25519 private key (PEM; `sit keygen`)")]
     = None,
     signer: Annotated[str, typer.Option(help="who signs, as the sign-off names them (required with --sign)")] = "",
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="folder (default: RUN beside the store)")]
+    output: Annotated[Path | None, typer.Option("-o", "--output", help=REPORT_FOLDER)]
     = None,
     project: ProjectOpt = Path("."),
     store: StoreOpt = None,
@@ -614,12 +622,12 @@ def signoff(
     Only a finished run is signed, and the same key signs the same evidence once."""
     from harness.reports import ReportOptions, open_run, sign_run
 
-    path = _store_path(project, store)
-    log = open_run(run_id, path)
+    url = _store_url(project, store)
+    log = open_run(run_id, url)
     if sign is not None:  # signing refuses what reporting would (by the same run state), before anything is signed
         if log.from_jsonl:
             raise InputError(f"{run_id}: sign the run in its event store (`sit runs` lists them), not an export")
-        with SQLiteStore(path) as events:
+        with open_store(url) as events:
             signed = sign_run(events, run_id, sign, signer)
         console.print(f"signed event {signed.data['signed_seq']} (hash {signed.data['signed_hash']}) "
                       f"with key {signed.data['key_id']}", highlight=False)

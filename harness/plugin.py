@@ -37,7 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sit", "sit-harness")
     group.addoption("--biller", help="biller slug (fixtures/billers/SLUG.yaml) or a path to a biller profile")
     group.addoption("--seed", type=int, help="Faker seed (default: stable per biller)")
-    group.addoption("--sit-store", help="event store path (default: reports/events.sqlite)")
+    group.addoption("--sit-store", help="event store: a path, sqlite:///PATH or postgresql://... "
+                    "(default: $SIT_STORE, then reports/events.sqlite)")
     group.addoption("--sit-run-id", help="run id (default: a new one)")
     group.addoption("--stub-backend", choices=BACKENDS, default="process", help="where WireMock runs")
     group.addoption("--wiremock-url", help="an already running WireMock (with --stub-backend external)")
@@ -103,7 +104,7 @@ def _options(config: pytest.Config) -> RunOptions:
     opt = config.getoption
     return RunOptions(
         project=config.rootpath, biller=opt("--biller") or config.getini("sit_biller"), seed=opt("--seed"),
-        store=Path(opt("--sit-store")) if opt("--sit-store") else None, run_id=opt("--sit-run-id"),
+        store=opt("--sit-store") or None, run_id=opt("--sit-run-id"),
         stub_backend=opt("--stub-backend"), wiremock_url=opt("--wiremock-url"),
         wiremock_port=opt("--wiremock-port"), operator=opt("--operator"), select=config.option.keyword or None,
         partner_mode=opt("--partner-mode"), partner_url=opt("--partner-url"),
@@ -125,7 +126,7 @@ def _session(config: pytest.Config) -> SitSession:
     except Exception as exc:
         # Without pytest's terminal (as `sit run` runs it) an unexpected error would vanish: it
         # becomes the run's one-line error, and `pytest steps --biller SLUG` shows its traceback.
-        error = exc if isinstance(exc, SitError) else HarnessError(
+        error = exc if isinstance(exc, SitError | EventLogError) else HarnessError(
             f"the run could not start: {type(exc).__name__}: {exc} (a harness bug; "
             "`pytest steps --biller SLUG` shows where)")
         if session is not None:  # None when the options could not be read: nothing was started
@@ -299,7 +300,7 @@ def _write_allure(session: pytest.Session, sit: SitSession, out: Path) -> None:
     from harness.reports import open_run, write_allure_results
 
     try:
-        write_allure_results(open_run(sit.run_id, sit.store_path), out)
+        write_allure_results(open_run(sit.run_id, sit.store), out)
     except (SitError, EventLogError) as exc:
         print(f"sit: --alluredir {out}: {exc}", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

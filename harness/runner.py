@@ -23,7 +23,7 @@ from rich.table import Table
 
 from harness import interrupts
 from harness.errors import EXIT_FAILED, EXIT_HARNESS, EXIT_OK, InputError, SitError
-from harness.events import EventStore, SQLiteStore
+from harness.events import EventStore, open_store
 from harness.plugin import SESSION
 from harness.profiles import lint_biller
 from harness.reports.fold import RunRecord, fold
@@ -154,7 +154,7 @@ def _run(session: SitSession, console: Console, report: Callable[[str], None] | 
     sys.stderr.write(errors.getvalue())
     for line in progress.collect_errors:
         console.print(f"[red]collection error[/red] {line}", markup=True, highlight=False)
-    with SQLiteStore(session.store_path) as store:
+    with open_store(session.store) as store:
         summary = console_summary(store, session.run_id)
     print_summary(console, summary, session)
     if interrupted is not None:
@@ -233,6 +233,6 @@ def print_summary(console: Console, summary: ConsoleSummary, session: SitSession
     style = STATUS_STYLE.get(summary.status, "")
     console.print(f"\nRun [bold]{session.run_id}[/bold]: [{style}]{summary.status.upper()}[/{style}]  "
                   f"(seed {session.seed})", highlight=False)
-    console.print(f"Evidence: {session.store_path} (hash-chained event log)", highlight=False)
+    console.print(f"Evidence: {session.store} (hash-chained event log)", highlight=False)
     console.print(f"  sit verify {session.run_id}\n  sit export {session.run_id} -o {session.run_id}.jsonl",
                   highlight=False)

@@ -12,8 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.events import Redactor
+from harness.events import Redactor, StoreUrl
 from harness.profiles import Biller
+
+# The leak check's name for the store's password: a finding names it, never its value.
+STORE_PASSWORD = "the event store's password (--store / $SIT_STORE)"
 
 
 def demo_value(env_name: str) -> str:
@@ -58,3 +61,10 @@ def resolve(biller: Biller, redactor: Redactor) -> Secrets:
         secrets.values[name] = value
         redactor.add_secret(value)
     return secrets
+
+
+def add_store_password(secrets: Secrets, store: StoreUrl, redactor: Redactor) -> None:
+    """A password in the store's URL is one of the run's secrets: masked in its events, looked for by its leak check."""
+    if store.password:
+        secrets.values[STORE_PASSWORD] = store.password
+        redactor.add_secret(store.password)

@@ -27,7 +27,7 @@ from harness.cloudpay import CloudPayServer
 from harness.cloudpay.biller import for_biller
 from harness.cloudpay.payer import Payer
 from harness.errors import InputError, ProfileError, SitError
-from harness.events import Recorder, Redactor, SQLiteStore
+from harness.events import EventLogError, EventStore, Recorder, Redactor, StoreUrl, open_store, store_url
 from harness.feature_checks import check_features
 from harness.partner_link import PartnerLink, WireMockPlace, trust
 from harness.partner_mode import PartnerMode
@@ -41,7 +41,7 @@ from harness.profiles.loader import where
 from harness.reports.leaks import find_leaks
 from harness.reports.runs import biller_history
 from harness.run_identity import default_seed, new_run_id, run_identity
-from harness.secrets import Secrets, resolve
+from harness.secrets import Secrets, add_store_password, resolve
 from harness.stubs.orphans import reap as reap_orphans
 from harness.transfer import SftpServer
 from harness.transfer.evidence import record_transfers
@@ -57,7 +57,7 @@ class RunOptions:
     project: Path
     biller: str
     seed: int | None = None
-    store: Path | None = None
+    store: str | Path | StoreUrl | None = None  # a URL or a path (default: $SIT_STORE, then DEFAULT_STORE)
     run_id: str | None = None
     stub_backend: str = "process"
     wiremock_url: str | None = None
@@ -101,8 +101,8 @@ class SitSession:
     recorder: Recorder = field(init=False)
     counts: dict[str, int] = field(default_factory=dict)
     is_ready: bool = False
-    error: SitError | None = None  # a set-up fault met inside pytest, for `sit run` to report
-    _store: SQLiteStore | None = None
+    error: SitError | EventLogError | None = None  # a set-up fault met inside pytest, for `sit run` to report
+    _store: EventStore | None = None
     _partner: PartnerLink | None = None
     _sftp: SftpServer | None = None
     _workdir: Path | None = None
@@ -130,23 +130,24 @@ class SitSession:
         self._partner = PartnerLink(self.biller, self.partner_mode, opts.partner_url, tls)
         redactor = Redactor()
         reap_orphans(self.notify)  # the WireMock and folder of a run killed earlier (kill -9), before ours
+        self.store = store_url(opts.store, opts.project / DEFAULT_STORE)
         self.secrets: Secrets = resolve(self.biller, redactor)
+        add_store_password(self.secrets, self.store, redactor)
         self.partner_mode.require_real_credentials(self.biller, self.secrets)
         # Which system the run talks to, checked before anything starts: its certificate is evidence.
         self.partner_certificate = partner_tls.presented(opts.partner_url or "", tls) if tls else {}
         now = datetime.now(UTC)
         self.today: date = now.date()
         self.run_id = opts.run_id or new_run_id(now)
-        self.store_path = opts.store or opts.project / DEFAULT_STORE
         # Checked whole before anything starts: a damaged store gets no run appended to it.
-        self._store = SQLiteStore(self.store_path, check="quick_check")
+        self._store = open_store(self.store, check="quick_check")
         if self._store.head(self.run_id) is not None:  # a run's log is written once, by one process
-            raise InputError(f"run {self.run_id} already exists in {self.store_path}; a run id is used once")
+            raise InputError(f"run {self.run_id} already exists in {self.store}; a run id is used once")
         self._held.enter_context(self._store.running(self.run_id))
         self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
         # The JVM starts in the background while the store, sFTP and pytest's collection get ready.
         self._partner.start(WireMockPlace(opts.stub_backend, opts.project, self._workdir,
-                                          self.store_path.parent / "logs" / f"wiremock-{self.run_id}.log",
+                                          self.logs / f"wiremock-{self.run_id}.log",
                                           opts.wiremock_url, opts.wiremock_port), redactor, self.secrets)
         # A recorded pack answers for the accounts of its run: the same seed gives the same accounts.
         seeds = (opts.seed, self.partner_mode.pack.recording.get("seed"), self.biller.profile.seed,
@@ -172,6 +173,11 @@ class SitSession:
     def case(self, sit_id: str | None) -> SitCase | None:
         """The workbook case the run recorded for ``sit_id`` (its scope included)."""
         return self._cases.get(sit_id) if sit_id else None
+
+    @property
+    def logs(self) -> Path:
+        """Where the run's process logs go: beside a SQLite store, else in the project's reports folder."""
+        return self.store.beside(self.options.project / REPORTS) / "logs"
 
     @property
     def partner(self) -> PartnerLink:

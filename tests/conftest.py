@@ -56,11 +56,14 @@ def run_sit(
 ) -> subprocess.CompletedProcess[str]:
     """`sit ARGS` in a child process, exactly as a user runs it (through ``harness.cli.main``).
 
-    ``env`` replaces the environment (default: this one). Rich's width is fixed so that no
+    ``env`` replaces the environment (default: this one, without ``$SIT_STORE``: a team's store the
+    caller's shell names never receives a test's runs). Rich's width is fixed so that no
     line is wrapped, and bytecode is not written next to the (shared) sources. ``program``
     replaces the command ARGS are given to (say, ``python -m pytest`` or a wrapper of ``main``).
     """
     environ = dict(os.environ if env is None else env)
+    if env is None:
+        environ.pop("SIT_STORE", None)
     environ.pop("FORCE_COLOR", None)
     environ.update(COLUMNS="1000", NO_COLOR="1", PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run([*program, *args], cwd=cwd, env=environ,

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.cases import WORKBOOK_EVENT, SitCase, cases_from_event
 from harness.errors import InputError, RunNotFound
-from harness.events import TERMINAL_KINDS, Event, EventLogError, SQLiteStore, read_jsonl, verified
+from harness.events import TERMINAL_KINDS, Event, EventLogError, StoreUrl, open_store, parse_store, read_jsonl, verified
 from harness.reports.runs import RunState, run_state
 
 
@@ -45,15 +45,15 @@ class RunLog:
     """One run's events, readable as many times as a projection needs (each read streams)."""
 
     run_id: str
-    source: Path  # the SQLite store, or the JSONL file
+    source: StoreUrl | Path  # the event store, or the exported JSONL file
     from_jsonl: bool = False
 
     def events(self) -> Generator[Event, None, None]:
         """The run's events in order, chain-checked as they stream."""
-        if self.from_jsonl:
+        if isinstance(self.source, Path):
             yield from verified(read_jsonl(self.source), str(self.source))
             return
-        with SQLiteStore(self.source) as store:
+        with open_store(self.source) as store:
             yield from verified(store.events(self.run_id), self.run_id)
 
     def opening(self) -> Opening:
@@ -75,10 +75,10 @@ class RunLog:
 
     def state(self) -> RunState:
         """How the run ended, from its terminal event; without one, whether its process still runs."""
-        if self.from_jsonl:  # an export has no process: without its terminal event it was cut short
+        if isinstance(self.source, Path):  # an export has no process: without its terminal event it was cut short
             with closing(read_jsonl(self.source)) as events:
                 return run_state(next((e for e in events if e.kind in TERMINAL_KINDS), None), running=False)
-        with SQLiteStore(self.source) as store:
+        with open_store(self.source) as store:
             running = store.is_running(self.run_id)
             return run_state(next(iter(store.events_of_kind(TERMINAL_KINDS, self.run_id)), None), running)
 
@@ -86,9 +86,14 @@ class RunLog:
     def name(self) -> str:
         return str(self.source) if self.from_jsonl else self.run_id
 
+    def beside(self, fallback: Path) -> Path:
+        """The local folder the log lives in (reports go there by default): an export's, a SQLite store's;
+        ``fallback`` (the project's reports folder) for a store with no local file."""
+        return self.source.parent if isinstance(self.source, Path) else self.source.beside(fallback)
 
-def open_run(target: str, store: Path) -> RunLog:
-    """``target`` is a run id in ``store`` or the path of an exported ``.jsonl`` file."""
+
+def open_run(target: str, store: StoreUrl | str | Path) -> RunLog:
+    """``target`` is a run id in ``store`` (a URL or a path) or the path of an exported ``.jsonl`` file."""
     path = Path(target)
     if target.endswith(".jsonl") or path.is_file():
         if not path.is_file():
@@ -98,9 +103,10 @@ def open_run(target: str, store: Path) -> RunLog:
         if first is None:
             raise InputError(f"{target}: no events in this file")
         return RunLog(first.run_id, path, from_jsonl=True)
-    if not store.exists():
-        raise InputError(f"{store}: no event store yet; run `sit run --biller SLUG` first")
-    with SQLiteStore(store, check="quick_check") as events:  # once per command; each read of the run reopens it
+    url = store if isinstance(store, StoreUrl) else parse_store(store)
+    if url.missing:
+        raise InputError(f"{url}: no event store yet; run `sit run --biller SLUG` first")
+    with open_store(url, check="quick_check") as events:  # once per command; each read of the run reopens it
         if events.head(target) is None:
-            raise RunNotFound(f"no run '{target}' in {store}; `sit runs` lists them")
-    return RunLog(target, store)
+            raise RunNotFound(f"no run '{target}' in {url}; `sit runs` lists them")
+    return RunLog(target, url)

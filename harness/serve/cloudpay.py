@@ -25,14 +25,14 @@ from harness.cases import WORKBOOK_EVENT
 from harness.cloudpay import CloudPayServer, probes
 from harness.cloudpay.biller import for_biller
 from harness.errors import InputError, ProfileError
-from harness.events import Recorder, Redactor, SQLiteStore
+from harness.events import Recorder, Redactor, StoreUrl, open_store, store_url
 from harness.profiles import Biller, load_biller
 from harness.reports.fold import FINDING
 from harness.reports.leaks import find_leaks
 from harness.reports.payments import SERVED_PLATFORM, ServedPayments
 from harness.reports.runs import biller_history
 from harness.run_identity import new_run_id, run_identity
-from harness.secrets import Secrets, resolve
+from harness.secrets import Secrets, add_store_password, resolve
 from harness.serve import cloudpay_lines
 from harness.session import DEFAULT_STORE
 from harness.stubs.orphans import reap as reap_orphans
@@ -51,7 +51,7 @@ class CloudPayOptions:
     host: str = "127.0.0.1"
     port: int = 0  # 0: a free one
     public_url: str | None = None  # where the vendor's instance and the payer's browser reach it, if not host:port
-    store: Path | None = None
+    store: str | Path | StoreUrl | None = None  # a URL or a path (default: $SIT_STORE, then DEFAULT_STORE)
     operator: str | None = None
     run_id: str | None = None
     # After each postback the vendor took: the same postback again and a forged one (harness.cloudpay.probes).
@@ -84,7 +84,9 @@ class ServedCloudPay:
         _check_address(opts)
         redactor = Redactor()
         reap_orphans(self.notify)
+        self.store = store_url(opts.store, opts.project / DEFAULT_STORE)
         self.secrets: Secrets = resolve(self.biller, redactor)
+        add_store_password(self.secrets, self.store, redactor)
         self.key_env: str | None = _key_env(self.biller) if self.version == 2 else None
         # Bound before the store is opened: a port in use leaves no trace; what arrives meanwhile waits in _early.
         self.server: CloudPayServer = for_biller(self.biller, self.secrets, self._observe, opts.host, opts.port,
@@ -92,10 +94,9 @@ class ServedCloudPay:
         _bind(self.server, opts)
         self._held.callback(self.server.stop)
         self.run_id = opts.run_id or new_run_id(datetime.now(UTC))
-        self.store_path = opts.store or opts.project / DEFAULT_STORE
-        store = self._held.enter_context(SQLiteStore(self.store_path, check="quick_check"))
+        store = self._held.enter_context(open_store(self.store, check="quick_check"))
         if store.head(self.run_id) is not None:
-            raise InputError(f"run {self.run_id} already exists in {self.store_path}; a run id is used once")
+            raise InputError(f"run {self.run_id} already exists in {self.store}; a run id is used once")
         self._held.enter_context(store.running(self.run_id))
         self.recorder = Recorder(store, self.run_id, redactor)
         earlier_runs, history = biller_history(store, self.biller.slug)

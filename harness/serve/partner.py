@@ -20,17 +20,17 @@ from typing import Any
 
 from harness.cases import WORKBOOK_EVENT, SitCase, biller_workbook
 from harness.errors import InputError
-from harness.events import Event, Recorder, Redactor, SQLiteStore
+from harness.events import Event, Recorder, Redactor, StoreUrl, open_store, store_url
 from harness.partners import load_adapter
 from harness.profiles import Biller, load_biller
 from harness.profiles.scope import CAPABILITY_TAG
 from harness.reports.leaks import find_leaks
 from harness.reports.runs import biller_history
 from harness.run_identity import new_run_id, run_identity
-from harness.secrets import Secrets, resolve
+from harness.secrets import Secrets, add_store_password, resolve
 from harness.serve.partner_lines import configuration, exchange_line
 from harness.serve.rules import PartnerRules, capability_of
-from harness.session import DEFAULT_STORE
+from harness.session import DEFAULT_STORE, REPORTS
 from harness.stubs import ProcessWireMock, StubSide, WireMockAdmin, load_pack
 from harness.stubs.orphans import reap as reap_orphans
 from harness.transfer import SftpServer
@@ -48,7 +48,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 0  # WireMock's port (0: a free one)
     sftp_port: int = 0
-    store: Path | None = None
+    store: str | Path | StoreUrl | None = None  # a URL or a path (default: $SIT_STORE, then DEFAULT_STORE)
     operator: str | None = None
     run_id: str | None = None
 
@@ -80,19 +80,20 @@ class ServedPartner:
         pack = load_pack(opts.project / "stubs" / self.biller.partner.name)
         redactor = Redactor()
         reap_orphans(self.notify)
+        self.store = store_url(opts.store, opts.project / DEFAULT_STORE)
         self.secrets: Secrets = resolve(self.biller, redactor)
+        add_store_password(self.secrets, self.store, redactor)
         now = datetime.now(UTC)
         self.run_id = opts.run_id or new_run_id(now)
-        self.store_path = opts.store or opts.project / DEFAULT_STORE
-        store = self._held.enter_context(SQLiteStore(self.store_path, check="quick_check"))
+        store = self._held.enter_context(open_store(self.store, check="quick_check"))
         if store.head(self.run_id) is not None:
-            raise InputError(f"run {self.run_id} already exists in {self.store_path}; a run id is used once")
+            raise InputError(f"run {self.run_id} already exists in {self.store}; a run id is used once")
         self._held.enter_context(store.running(self.run_id))
         workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
         self._held.callback(shutil.rmtree, workdir, ignore_errors=True)
         self.recorder = Recorder(store, self.run_id, redactor)
         self._rules = PartnerRules(self.biller)
-        log = self.store_path.parent / "logs" / f"wiremock-{self.run_id}.log"
+        log = self.store.beside(opts.project / REPORTS) / "logs" / f"wiremock-{self.run_id}.log"
         self.wiremock = ProcessWireMock(opts.project, workdir, log, redactor.scrub, opts.port, host=opts.host)
         self._held.callback(self.wiremock.stop)
         self.wiremock.start()
