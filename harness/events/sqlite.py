@@ -119,6 +119,11 @@ class SQLiteStore(EventStore):
         # Heads sealed inside the current batch: it holds the write lock, so no other
         # process can move them, and re-reading them would be a query per append.
         self._batch_heads: dict[str, tuple[int, str]] = {}
+        # The head of each run this connection last committed: a guess a plain append seals against without
+        # reading the head first. Another process's append to the run since took that seq, so the primary
+        # key refuses the insert and the append reads the head: a stale guess costs a retry, never a fork.
+        # (Only committed heads are kept: a guess ahead of the file would go unnoticed.)
+        self._heads: dict[str, tuple[int, str]] = {}
         self._pending: list[tuple[str, int, str, str, str, str, str]] = []
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -232,17 +237,36 @@ class SQLiteStore(EventStore):
         try:
             cur.execute("BEGIN IMMEDIATE")
             try:
-                head = cur.execute(_HEAD, (run_id,)).fetchone()
-                seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
-                hash_ = hash_encoded(run_id, seq, kind, ts, data_json, prev_hash)
-                cur.execute(_INSERT, (run_id, seq, kind, ts, data_text, prev_hash, hash_))
+                guess = self._heads.get(run_id)
+                try:
+                    sealed = self._insert(run_id, kind, ts, data_json, data_text, guess or self._head(run_id))
+                except sqlite3.IntegrityError:
+                    if guess is None:
+                        raise
+                    # Another process appended to the run since this connection did: seal against its head.
+                    sealed = self._insert(run_id, kind, ts, data_json, data_text, self._head(run_id))
                 cur.execute("COMMIT")
             except BaseException:
+                self._heads.pop(run_id, None)
                 if self._conn.in_transaction:
                     cur.execute("ROLLBACK")
                 raise
         except sqlite3.DatabaseError as exc:
             raise self._fault(exc, f"append to run {run_id!r}") from None
+        self._heads[run_id] = (sealed[0], sealed[2])
+        return sealed
+
+    def _head(self, run_id: str) -> tuple[int, str] | None:
+        """The run's head as the file has it (None: the run has no event yet)."""
+        row = self._cur.execute(_HEAD, (run_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def _insert(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str,
+                head: tuple[int, str] | None) -> tuple[int, str, str]:
+        """Seal the event against ``head`` and insert it: (seq, prev_hash, hash)."""
+        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        hash_ = hash_encoded(run_id, seq, kind, ts, data_json, prev_hash)
+        self._cur.execute(_INSERT, (run_id, seq, kind, ts, data_text, prev_hash, hash_))
         return seq, prev_hash, hash_
 
     def _seal_in_batch(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
@@ -304,11 +328,13 @@ class SQLiteStore(EventStore):
         with self._lock:
             self._batch_depth -= 1
             if self._batch_depth == 0:
-                self._batch_heads.clear()
+                sealed, self._batch_heads = self._batch_heads, {}
                 try:
                     self._flush()
                 finally:
                     self._commit()
+                # Only once committed: a guess behind the file is caught by the insert, one ahead of it would not be.
+                self._heads.update(sealed)
 
     def _commit(self) -> None:
         if self._conn.in_transaction:

@@ -170,6 +170,23 @@ def test_concurrent_appends_from_two_processes_keep_one_chain(store_factory: Sto
             assert [e.data["n"] for e in events if e.data.get("worker") == worker] == list(range(300))
 
 
+def test_appends_taking_turns_from_two_connections_keep_one_chain(store_factory: StoreFactory) -> None:
+    """Each connection's next append follows the other's: whatever a store remembers of a run's head, the
+    chain stays one, with consecutive seqs, plain appends and batches alike."""
+    with store_factory() as a, store_factory() as b:
+        for n in range(3):
+            a.append("r", "step", {"by": "a", "n": n})
+            b.append("r", "step", {"by": "b", "n": n})
+        with a.batch():
+            a.append("r", "step", {"by": "a", "n": 3})
+        b.append("r", "step", {"by": "b", "n": 3})
+        a.append("r", "step", {"by": "a", "n": 4})
+        events = list(a.events("r"))
+    assert [e.seq for e in events] == list(range(1, 10))
+    assert [e.data["by"] for e in events] == ["a", "b"] * 4 + ["a"]
+    assert verify_chain(events) is None
+
+
 def test_batch_commits_once_and_keeps_the_chain(store_factory: StoreFactory) -> None:
     writer, reader = store_factory(), store_factory()
     try:
