@@ -100,9 +100,10 @@ class ChainChecker:
             if event.prev_hash != prev.hash:
                 return ChainBreak(event.seq, f"prev_hash does not match event {prev.seq}")
         try:
-            expected = event_hash(event.run_id, event.seq, event.kind, event.ts, event.data, event.prev_hash)
+            encoded = event.encoded if event.encoded is not None else canonical_json(event.data)
         except (TypeError, ValueError):
             return ChainBreak(event.seq, "data is not canonical JSON")
+        expected = hash_encoded(event.run_id, event.seq, event.kind, event.ts, encoded, event.prev_hash)
         if event.hash != expected:
             return ChainBreak(event.seq, "hash does not match its content")
         self._prev = event

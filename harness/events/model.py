@@ -7,7 +7,7 @@ than importing ``harness.errors``; callers that want a ``SitError`` wrap it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # The prev_hash of a run's first event: a chain has to start from a known value.
@@ -52,6 +52,9 @@ class Event:
     data: dict[str, Any]
     prev_hash: str
     hash: str
+    # The data's canonical JSON exactly as a store holds it (set when read from one): what the hash covers,
+    # so checking the chain hashes these bytes rather than encoding the data again. Not part of the event.
+    encoded: bytes | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """All fields, as written to JSONL exports."""
