@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from json.encoder import encode_basestring as _quote  # the C string encoder json.dumps uses
 from typing import Any
 
@@ -39,6 +40,12 @@ def encode_data(data: Any) -> bytes:
         raise EventLogError(f"event data is not JSON-serialisable: {exc}") from None
 
 
+@lru_cache(maxsize=1024)
+def _quoted(text: str) -> str:
+    """``_quote`` of a run id or a kind: a run's events share one, and a run has a few dozen kinds."""
+    return _quote(text)
+
+
 def hash_encoded(run_id: str, seq: int, kind: str, ts: str, data_json: bytes, prev_hash: str) -> str:
     """``event_hash`` given the data already encoded by ``canonical_json``.
 
@@ -47,10 +54,13 @@ def hash_encoded(run_id: str, seq: int, kind: str, ts: str, data_json: bytes, pr
     of the six-field dict, keys in sorted order: data, kind, prev_hash, run_id, seq, ts.
     """
     tail = (
-        f',"kind":{_quote(kind)},"prev_hash":{_quote(prev_hash)},"run_id":{_quote(run_id)}'
+        f',"kind":{_quoted(kind)},"prev_hash":{_quote(prev_hash)},"run_id":{_quoted(run_id)}'
         f',"seq":{seq:d},"ts":{_quote(ts)}}}'
     )
-    return hashlib.sha256(b'{"data":' + data_json + tail.encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(b'{"data":')
+    digest.update(data_json)  # fed in parts: the data, often the largest part, is never copied
+    digest.update(tail.encode("utf-8"))
+    return digest.hexdigest()
 
 
 def event_hash(run_id: str, seq: int, kind: str, ts: str, data: dict[str, Any], prev_hash: str) -> str:

@@ -6,8 +6,8 @@ than importing ``harness.errors``; callers that want a ``SitError`` wrap it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 # The prev_hash of a run's first event: a chain has to start from a known value.
@@ -17,6 +17,7 @@ GENESIS = "0" * 64
 TERMINAL_KINDS = frozenset({"run.finished", "run.interrupted"})
 
 _STR_FIELDS = ("run_id", "kind", "ts", "prev_hash", "hash")
+_set = object.__setattr__  # an Event's own __setattr__ refuses: it is immutable
 
 
 class EventLogError(Exception):
@@ -41,20 +42,75 @@ class IncompleteEvidence(EventLogError):
     exit_code = 4  # harness.errors.EXIT_INCOMPLETE
 
 
-@dataclass(frozen=True, slots=True)
 class Event:
-    """One sealed, immutable entry of a run's hash chain."""
+    """One sealed, immutable entry of a run's hash chain.
 
+    An event read from a store keeps its data as the stored bytes (``encoded``, exactly what its hash
+    covers) and parses them at the first read of ``data``: checking a chain, counting kinds or listing runs
+    then parses nothing.
+    """
+
+    __slots__ = ("_data", "encoded", "hash", "kind", "prev_hash", "run_id", "seq", "ts")
     run_id: str
     seq: int
     kind: str
     ts: str
-    data: dict[str, Any]
     prev_hash: str
     hash: str
-    # The data's canonical JSON exactly as a store holds it (set when read from one): what the hash covers,
-    # so checking the chain hashes these bytes rather than encoding the data again. Not part of the event.
-    encoded: bytes | None = field(default=None, compare=False, repr=False)
+    # The data's canonical JSON exactly as a store holds it (None for an event built from parsed data).
+    encoded: bytes | None
+    _data: dict[str, Any] | None
+
+    def __init__(self, run_id: str, seq: int, kind: str, ts: str, data: dict[str, Any] | None, prev_hash: str,
+                 hash: str, encoded: bytes | None = None) -> None:
+        if data is None and encoded is None:
+            raise ValueError("an event has its data, or the bytes it was stored as")
+        # One call per field, no loop: a store builds one event per row read, and this is most of its cost.
+        _set(self, "run_id", run_id)
+        _set(self, "seq", seq)
+        _set(self, "kind", kind)
+        _set(self, "ts", ts)
+        _set(self, "prev_hash", prev_hash)
+        _set(self, "hash", hash)
+        _set(self, "encoded", encoded)
+        _set(self, "_data", data)
+
+    @classmethod
+    def stored(cls, run_id: str, seq: int, kind: str, ts: str, encoded: bytes, prev_hash: str, hash: str) -> Event:
+        """An event as a store holds it: its data parsed from ``encoded`` when first read."""
+        return cls(run_id, seq, kind, ts, None, prev_hash, hash, encoded)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data = self._data
+        if data is None:
+            assert self.encoded is not None
+            data = json.loads(self.encoded)
+            _set(self, "_data", data)
+        return data
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"an event is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"an event is immutable: cannot delete {name!r}")
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.run_id, self.seq, self.kind, self.ts, self.data, self.prev_hash, self.hash)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.run_id, self.seq, self.hash))
+
+    def __repr__(self) -> str:
+        return (f"Event(run_id={self.run_id!r}, seq={self.seq!r}, kind={self.kind!r}, ts={self.ts!r}, "
+                f"data={self.data!r}, prev_hash={self.prev_hash!r}, hash={self.hash!r})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Event, (self.run_id, self.seq, self.kind, self.ts, self._data, self.prev_hash, self.hash,
+                        self.encoded))
 
     def to_dict(self) -> dict[str, Any]:
         """All fields, as written to JSONL exports."""

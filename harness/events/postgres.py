@@ -95,7 +95,7 @@ Row = tuple[str, int, str, str, str, str, str]
 
 def _event(row: Row) -> Event:
     run_id, seq, kind, ts, data, prev_hash, hash_ = row
-    return Event(run_id, seq, kind, ts, json.loads(data), prev_hash, hash_, data.encode("utf-8"))
+    return Event.stored(run_id, seq, kind, ts, data.encode("utf-8"), prev_hash, hash_)
 
 
 def _key(purpose: bytes, run_id: str) -> int:
