@@ -25,7 +25,6 @@ Faults (server down, bad URL, wrong password, missing database, a dropped connec
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Collection, Generator, Iterator
 from contextlib import contextmanager, suppress
@@ -241,8 +240,8 @@ class PostgresStore(EventStore):
                 seq, prev_hash, hash_ = self._seal_in_batch(run_id, kind, ts, data_json, data_text)
             else:
                 seq, prev_hash, hash_ = self._append_alone(run_id, kind, ts, data_json, data_text)
-        # Returned with the data as stored (JSON round trip), as SQLiteStore does.
-        return Event(run_id, seq, kind, ts, json.loads(data_text), prev_hash, hash_)
+        # Returned with the data as stored (parsed when first read), as SQLiteStore does.
+        return Event.stored(run_id, seq, kind, ts, data_json, prev_hash, hash_)
 
     def _append_alone(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
         """One statement when this store wrote the run's head; else (or if another process moved it since)

@@ -12,7 +12,6 @@ open) is a ``StoreDamaged``, wherever it is met: reads stream, so it can surface
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sqlite3
 import threading
@@ -228,9 +227,9 @@ class SQLiteStore(EventStore):
                 seq, prev_hash, hash_ = self._seal_in_batch(run_id, kind, ts, data_json, data_text)
             else:
                 seq, prev_hash, hash_ = self._append_alone(run_id, kind, ts, data_json, data_text)
-        # Returned with the data as stored (JSON round trip), e.g. tuples become lists,
+        # Returned with the data as stored (its JSON, parsed when first read: tuples become lists),
         # so the caller sees exactly what readers of the store will see.
-        return Event(run_id, seq, kind, ts, json.loads(data_text), prev_hash, hash_)
+        return Event.stored(run_id, seq, kind, ts, data_json, prev_hash, hash_)
 
     def _append_alone(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
         cur = self._cur
