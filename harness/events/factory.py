@@ -73,7 +73,7 @@ def parse_store(where: str | Path, option: str = "--store") -> StoreUrl:
         return _sqlite(where, option)
     if scheme in _POSTGRES_SCHEMES:
         return _postgres(where, option)
-    raise EventLogError(f"{option} {_masked(where)}: unknown kind of store '{scheme}://'; {_WHAT_TO_WRITE}")
+    raise EventLogError(f"{option} {masked_url(where)}: unknown kind of store '{scheme}://'; {_WHAT_TO_WRITE}")
 
 
 def _sqlite(url: str, option: str) -> StoreUrl:
@@ -93,15 +93,15 @@ def _postgres(url: str, option: str) -> StoreUrl:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - a port that is not a number raises here, not in the driver
     except ValueError as exc:
-        raise EventLogError(f"{option} {_masked(url)}: not a PostgreSQL URL ({exc}); "
+        raise EventLogError(f"{option} {masked_url(url)}: not a PostgreSQL URL ({exc}); "
                             "write postgresql://USER:PASSWORD@HOST:PORT/DATABASE") from None
     passwords = [value for name, value in parse_qsl(parts.query) if "pass" in name.lower()]
     if parts.password is not None:
         passwords.insert(0, unquote(parts.password))
-    return StoreUrl("postgresql", url, password=next((p for p in passwords if p), None), shown=_masked(url))
+    return StoreUrl("postgresql", url, password=next((p for p in passwords if p), None), shown=masked_url(url))
 
 
-def _masked(url: str) -> str:
+def masked_url(url: str) -> str:
     """``url`` with the password of its user part, and of any password parameter, replaced by ``MASK``."""
     try:
         parts = urlsplit(url)

@@ -30,7 +30,6 @@ from collections.abc import Collection, Generator, Iterator
 from contextlib import contextmanager, suppress
 from itertools import count
 from typing import Any, LiteralString
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -38,11 +37,12 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
 from harness.events.chain import encode_data, hash_encoded
+from harness.events.factory import masked_url
 from harness.events.model import GENESIS, Event, EventLogError
 from harness.events.sqlite import _CHECKS, Check
 from harness.events.store import EventStore, now_ts
 
-__all__ = ["PostgresStore", "public_url"]
+__all__ = ["PostgresStore"]
 
 APPLICATION = "sit-harness event store"
 SCHEMA_VERSION = 1
@@ -102,15 +102,6 @@ def _key(purpose: bytes, run_id: str) -> int:
     return int.from_bytes(hashlib.sha256(purpose + b"\0" + run_id.encode()).digest()[:8], "big", signed=True)
 
 
-def public_url(url: str) -> str:
-    """``url`` without its password (in the user part or as a ``password=`` parameter), to show."""
-    parts = urlsplit(url)
-    userinfo, at, hosts = parts.netloc.rpartition("@")
-    netloc = f"{userinfo.partition(':')[0]}@{hosts}" if at else hosts
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "password"])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 class PostgresStore(EventStore):
     """An ``EventStore`` in a PostgreSQL database (its tables created on first open)."""
 
@@ -123,7 +114,7 @@ class PostgresStore(EventStore):
         if check is not None and check not in _CHECKS:
             raise ValueError(f"check must be one of {_CHECKS}, not {check!r}")
         self._url = url
-        self._name = public_url(url) if url.startswith(("postgresql://", "postgres://")) else "the event store URL"
+        self._name = masked_url(url) if url.startswith(("postgresql://", "postgres://")) else "the event store URL"
         try:
             self._password = str(conninfo_to_dict(url).get("password") or "")
         except psycopg.Error:

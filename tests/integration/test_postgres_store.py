@@ -16,7 +16,8 @@ import psycopg
 import pytest
 
 from harness.events import EventLogError, canonical_json
-from harness.events.postgres import PostgresStore, public_url
+from harness.events.factory import masked_url
+from harness.events.postgres import PostgresStore
 from tests.support.postgres import Server
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -41,7 +42,7 @@ def _refused(url: str) -> str:
 def test_a_wrong_password_names_the_url_without_any_password(postgres_server: Server, postgres_url: str) -> None:
     url = postgres_url.replace(postgres_server.password, "not-the-password")
     message = _refused(url)
-    assert message.startswith(public_url(url) + ": cannot open the event store (")
+    assert message.startswith(masked_url(url) + ": cannot open the event store (")
     assert "password authentication failed" in message
     assert "not-the-password" not in message and postgres_server.password not in message
 
@@ -57,7 +58,7 @@ def test_a_server_that_is_not_there_says_so_at_once() -> None:
     started = time.monotonic()
     message = _refused(url)
     assert time.monotonic() - started < 5
-    assert message.startswith(f"postgresql://sit@127.0.0.1:{url.rsplit(':', 1)[1].split('/')[0]}/events: ")
+    assert message.startswith(f"postgresql://sit:***@127.0.0.1:{url.rsplit(':', 1)[1].split('/')[0]}/events: ")
     assert "secret-pw" not in message
 
 
@@ -68,11 +69,11 @@ def test_what_is_not_a_postgresql_url_is_refused_without_echoing_it(url: str) ->
     assert "pw" not in message.replace("postgresql://", "")
 
 
-def test_public_url_drops_the_password_wherever_it_is() -> None:
-    assert public_url("postgresql://sit:s3cret@db.example:5432/events") == "postgresql://sit@db.example:5432/events"
-    assert public_url("postgresql://db.example/events?password=s3cret&sslmode=require") == (
-        "postgresql://db.example/events?sslmode=require")
-    assert public_url("postgresql://sit@h1:5432,h2:5433/events") == "postgresql://sit@h1:5432,h2:5433/events"
+def test_a_shown_url_masks_the_password_wherever_it_is() -> None:
+    assert masked_url("postgresql://sit:s3cret@db.example:5432/events") == "postgresql://sit:***@db.example:5432/events"
+    assert masked_url("postgresql://db.example/events?password=s3cret&sslmode=require") == (
+        "postgresql://db.example/events?password=***&sslmode=require")
+    assert masked_url("postgresql://sit@h1:5432,h2:5433/events") == "postgresql://sit@h1:5432,h2:5433/events"
 
 
 def test_data_is_stored_as_the_very_bytes_that_were_hashed(postgres_url: str) -> None:
