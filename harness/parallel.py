@@ -76,8 +76,8 @@ def run_billers(options: RunOptions, billers: list[str], workers: int | None, co
     """Run the SIT of several billers in parallel; returns the exit code: 0 only if every biller's run passed."""
     with interrupts.handled():
         try:
-            runs = _plan(options, billers, console)
-            return _run(options, runs, _workers(workers, len(runs)), console, report)
+            count = _workers(workers, len(billers))
+            return _run(options, _plan(options, billers, console), count, console, report)
         except interrupts.Interrupted as exc:  # before pytest took it over: no worker ran anything
             console.print(f"sit: interrupted ({exc.reason}) before the runs started; nothing was recorded",
                           highlight=False)
