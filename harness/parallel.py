@@ -16,11 +16,14 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import signal
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -160,9 +163,16 @@ def _run(options: RunOptions, runs: list[BillerRun], workers: int, console: Cons
     console.print(f"SIT of {len(runs)} billers on {workers} worker{'s' if workers > 1 else ''}", highlight=False)
     progress = _Progress(runs, console)
     errors = io.StringIO()
-    with contextlib.redirect_stderr(errors), interrupts.scenarios_running():
-        os.environ.pop("PYTEST_ADDOPTS", None)  # the workbook's pytest is the harness's own (see harness.runner)
-        code = pytest.main(_pytest_args(options, runs, workers), plugins=[progress])
+    # xdist gives each worker a folder under pytest's base temp: ours, removed after, so that a run leaves
+    # the temporary directory as it found it (pytest's default keeps pytest-of-USER/ there).
+    basetemp = Path(tempfile.mkdtemp(prefix="sit-workers-"))
+    try:
+        with contextlib.redirect_stderr(errors), interrupts.scenarios_running():
+            os.environ.pop("PYTEST_ADDOPTS", None)  # the workbook's pytest is the harness's own (see harness.runner)
+            args = [*_pytest_args(options, runs, workers), f"--basetemp={basetemp}"]
+            code = pytest.main(args, plugins=[progress])
+    finally:
+        shutil.rmtree(basetemp, ignore_errors=True)
     url = store_url(options.store, options.project / DEFAULT_STORE)
     with open_store(url) as store:
         summaries = {run.run_id: console_summary(store, run.run_id) for run in runs

@@ -420,7 +420,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     runs = [sit for sit in (config.stash.get(SESSION, None), *config.stash.get(SESSIONS, {}).values()) if sit]
     if not runs:
         return
-    _finish(config, "interrupted")
     stopped = exitstatus == pytest.ExitCode.INTERRUPTED
     config.stash[SESSION] = None
     config.stash[SESSIONS] = {}
@@ -429,6 +428,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             for sit in runs:
                 closing.callback(_close_run, session, sit,
                                  (interrupts.reason() or "KeyboardInterrupt") if stopped else None)
+            _finish(config, "interrupted")  # the scenario in flight, first
     finally:
         if signals := config.stash.get(SIGNALS, None):
             signals.close()

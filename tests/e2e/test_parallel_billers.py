@@ -3,8 +3,17 @@ WireMock and sFTP server, appended to one store; a summary per biller; exit 0 on
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import sqlite3
+import time
+from collections import Counter
+from contextlib import closing
 from pathlib import Path
+
+import pytest
+from test_run_lifecycle import Start, _assert_cleaned_up, start  # noqa: F401  (start: the fixture)
 
 from harness.events import SQLiteStore
 from tests.conftest import run_sit
@@ -95,3 +104,39 @@ def test_what_several_billers_cannot_share_is_refused_before_anything_starts(tmp
     neither = run_sit("run", "--store", str(store))
     assert neither.returncode == 2 and "--biller SLUG" in neither.stderr, neither.stderr
     assert not store.exists()
+
+
+def _finished_by_run(store: Path) -> Counter[str]:
+    """Scenarios each run has committed as finished so far (read-only: never takes the write lock)."""
+    if not store.exists():
+        return Counter()
+    try:
+        with closing(sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True, timeout=5)) as db:
+            rows = db.execute("SELECT run_id FROM events WHERE kind = 'scenario.finished'").fetchall()
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return Counter()
+    return Counter(run_id for (run_id,) in rows)
+
+
+@pytest.mark.parametrize(("signum", "group"), [(signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_interrupts_every_workers_run_cleanly(start: Start, signum: signal.Signals,  # noqa: F811
+                                                       group: bool) -> None:
+    run = start("--biller", "newport-or", "--workers", "2")
+    deadline = time.monotonic() + 120
+    while len([n for n in _finished_by_run(run.store).values() if n >= 2]) < 2:
+        assert run.proc.poll() is None, run.output.read_text()
+        assert time.monotonic() < deadline, "both billers' runs did not get going within 120 s"
+        time.sleep(0.05)
+    (os.killpg if group else os.kill)(run.proc.pid, signum)
+    assert run.proc.wait(timeout=60) == 128 + signum, run.output.read_text()
+    runs = _runs(run.store)
+    assert set(runs) == {"clayton-county-water", "newport-or"}
+    for biller, events in runs.items():  # each worker closed its run: the scenario in flight, then the run
+        assert events[-1]["kind"] == "run.interrupted", (biller, [e["kind"] for e in events[-3:]])
+        assert events[-1]["reason"] == signal.Signals(signum).name
+    output = run.output.read_text()
+    assert "Traceback" not in output
+    assert all(f"sit report {events[0]['run_id']} --interrupted" in output for events in runs.values())
+    _assert_cleaned_up(run)  # no WireMock outlived its worker, no temporary folder left
+    assert run_sit("verify", "--all", "--store", str(run.store)).stdout.count("INTACT") == 2
