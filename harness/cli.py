@@ -79,7 +79,13 @@ def _require_run(store: EventStore, run_id: str, url: StoreUrl) -> None:
 
 @app.command()
 def run(
-    biller: Annotated[str, typer.Option(help="biller slug (fixtures/billers/SLUG.yaml) or a profile's path")],
+    biller: Annotated[list[str] | None, typer.Option(
+        help="biller slug (fixtures/billers/SLUG.yaml) or a profile's path; repeat it for several billers, each "
+        "its own run, in parallel")] = None,
+    all_billers: Annotated[bool, typer.Option(
+        "--all-billers", help="every biller of fixtures/billers/, each its own run, in parallel")] = False,
+    workers: Annotated[int | None, typer.Option(
+        help="with several billers: how many run at once (default: the CPU count)")] = None,
     seed: Annotated[int | None, typer.Option(help="Faker seed (default: stable per biller)")] = None,
     select: Annotated[str | None, typer.Option(
         "-k", help="only scenarios whose SIT ID or name matches (pytest -k: -k SIT-PAY-001, -k 'payment and not ACH')")]
@@ -105,7 +111,7 @@ def run(
     project: ProjectOpt = Path("."),
     store: StoreOpt = None,
 ) -> None:
-    """Run every in-scope workbook scenario for one biller; exit 0 only if all passed."""
+    """Run every in-scope workbook scenario for one biller (or several); exit 0 only if all passed."""
     from harness.runner import run as run_sit  # pytest and the engine load only for this command
 
     if stub_backend not in BACKENDS:
@@ -117,12 +123,33 @@ def run(
     if partner_ca is not None and not partner_ca.is_file():
         raise InputError(f"--partner-ca {partner_ca}: no such file; give the partner's CA certificate in PEM")
     url = _store_url(project, store)  # a store that cannot be named fails before anything starts
-    options = RunOptions(project=project, biller=biller, seed=seed, store=url,
+    billers = _billers(project, biller or [], all_billers)
+    options = RunOptions(project=project, biller=billers[0], seed=seed, store=url,
                          stub_backend=stub_backend, wiremock_url=wiremock_url, wiremock_port=wiremock_port,
                          operator=operator, select=select, partner_mode=partner_mode, partner_url=partner_url,
                          partner_ca=partner_ca, stub_pack=stub_pack.resolve() if stub_pack else None)
     reporter = _reporter(project, url) if report else None
+    if len(billers) > 1:
+        from harness.parallel import run_billers
+
+        raise typer.Exit(run_billers(options, billers, workers, console, reporter))
     raise typer.Exit(run_sit(options, console, reporter))
+
+
+def _billers(project: Path, given: list[str], every: bool) -> list[str]:
+    """The billers `sit run` runs: as given (each once), or with --all-billers every profile of fixtures/billers/."""
+    from harness.profiles.loader import fixtures_dir
+
+    if every and given:
+        raise InputError("--all-billers runs every biller: give it without --biller")
+    if every:
+        found = sorted(path.stem for path in (fixtures_dir(project) / "billers").glob("*.yaml"))
+        if not found:
+            raise InputError(f"{fixtures_dir(project) / 'billers'}: no biller profiles (*.yaml) to run")
+        return found
+    if not given:
+        raise InputError("give the biller to run: --biller SLUG (repeat it for several), or --all-billers")
+    return list(dict.fromkeys(given))
 
 
 def _reporter(project: Path, store: StoreUrl) -> Callable[[str], None]:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from harness import interrupts
-from harness.errors import HarnessError, ProfileError, SitError
+from harness.errors import EXIT_HARNESS, HarnessError, ProfileError, SitError
 from harness.events import EventLogError
 from harness.features import SIT_PREFIX, sit_id_of
 from harness.partner_mode import PARTNER_MODES
@@ -30,16 +30,27 @@ from harness.stubs import BACKENDS
 SESSION = pytest.StashKey[SitSession | None]()
 CURRENT = pytest.StashKey[dict[str, Any]]()
 SIGNALS = pytest.StashKey[ExitStack]()  # signal handling, when pytest (not `sit run`) runs the workbook
+# Several billers (`--biller A --biller B`): each workbook scenario runs once per biller, as the parameter
+# BILLER_PARAM; each biller is its own run, with its own session, started at its first scenario in this process
+# (an xdist worker) and finished after its last. BROKEN holds a biller whose session could not start.
+SESSIONS = pytest.StashKey[dict[str, SitSession]]()
+BROKEN = pytest.StashKey[dict[str, SitError | EventLogError]]()
+BILLER_PARAM = "sit_biller"
+# What a scenario's report carries for `sit run`'s controller when several billers run (xdist sends a report's
+# user properties to the controller): {"biller", "run_id", "sit_id", "name", "status", "error"}.
+OUTCOME = "sit_outcome"
 _TAGS = "_sit_tags"  # a scenario function's workbook tags, as pytest-bdd applied them
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sit", "sit-harness")
-    group.addoption("--biller", help="biller slug (fixtures/billers/SLUG.yaml) or a path to a biller profile")
+    group.addoption("--biller", action="append", help="biller slug (fixtures/billers/SLUG.yaml) or a path to a "
+                    "biller profile; repeated: every biller is its own run (with xdist: -n N --dist loadgroup)")
     group.addoption("--seed", type=int, help="Faker seed (default: stable per biller)")
     group.addoption("--sit-store", help="event store: a path, sqlite:///PATH or postgresql://... "
                     "(default: $SIT_STORE, then reports/events.sqlite)")
-    group.addoption("--sit-run-id", help="run id (default: a new one)")
+    group.addoption("--sit-run-id", action="append", help="run id (default: a new one); with several --biller, "
+                    "one per biller in the same order")
     group.addoption("--stub-backend", choices=BACKENDS, default="process", help="where WireMock runs")
     group.addoption("--wiremock-url", help="an already running WireMock (with --stub-backend external)")
     group.addoption("--wiremock-port", type=int, default=0, help="port for the WireMock process (default: free)")
@@ -57,6 +68,48 @@ def pytest_configure(config: pytest.Config) -> None:
     # `sit run` may have started the session already (to report set-up faults cleanly).
     config.stash.setdefault(SESSION, None)
     config.stash[CURRENT] = {}
+    config.stash[SESSIONS], config.stash[BROKEN] = {}, {}
+    run_ids = config.getoption("--sit-run-id") or []
+    if run_ids and len(run_ids) != len(_biller_args(config)):
+        raise pytest.UsageError("--sit-run-id: give one per --biller, in the same order")
+
+
+def _biller_args(config: pytest.Config) -> list[str]:
+    """The billers the options name, each once, in their order."""
+    return list(dict.fromkeys(config.getoption("--biller") or [config.getini("sit_biller")]))
+
+
+def _item_biller(item: pytest.Item | None) -> str | None:
+    """The biller a workbook item runs for when several billers run (None: the run's one biller)."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(BILLER_PARAM) if callspec is not None else None
+
+
+@pytest.fixture
+def sit_biller(request: pytest.FixtureRequest) -> str | None:
+    """The biller the scenario runs for when several run (the plugin parametrizes it); None for one."""
+    return getattr(request, "param", None)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Several billers: each workbook scenario once per biller (its id: the biller's slug)."""
+    if len(ids := _biller_ids(metafunc.config)) > 1 and BILLER_PARAM in metafunc.fixturenames:
+        metafunc.parametrize(BILLER_PARAM, list(ids), ids=list(ids.values()))
+
+
+def _biller_ids(config: pytest.Config) -> dict[str, str]:
+    """Each ``--biller`` argument's id in test ids: its slug (the argument itself if its profile does not load)."""
+    return {arg: biller.slug if biller is not None else arg for arg, biller in _billers(config).items()}
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: xdist's controller asks for the scheduler
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Several billers under xdist: each biller's scenarios on one worker (``harness.biller_groups``)."""
+    if len(ids := _biller_ids(config)) < 2:
+        return None
+    from harness.biller_groups import BillerScheduling
+
+    return BillerScheduling(config, log, list(ids.values()))
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-bdd's own, which would make every tag a marker
@@ -64,6 +117,8 @@ def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
     """SIT IDs, sections, partners and capabilities are workbook data, not pytest markers: kept
     on the scenario's function for ``pytest_collection_modifyitems``."""
     if tag.startswith(SIT_PREFIX) or ":" in tag:
+        if _TAGS not in function.__dict__:  # a workbook scenario: parametrized by biller when several run
+            pytest.mark.usefixtures(BILLER_PARAM)(function)
         function.__dict__.setdefault(_TAGS, set()).add(tag)
         return True
     return None
@@ -72,11 +127,13 @@ def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
 @pytest.hookimpl(tryfirst=True)  # before -k deselects: it matches the SIT IDs added here
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Leave out the scenarios of other partners (they are not part of this biller's workbook),
-    and let ``-k SIT-PAY-001`` select a scenario by its SIT ID."""
-    biller = _biller(config)
+    and let ``-k SIT-PAY-001`` select a scenario by its SIT ID. Several billers: each biller's scenarios
+    together, in the order the billers were given (one biller's run ends before the next begins)."""
+    billers = _billers(config)
     kept, foreign = [], []
     for item in items:
         tags: set[str] | None = getattr(getattr(item, "obj", None), _TAGS, None)
+        biller = billers.get(_item_biller(item) or "")
         if tags is not None and biller is not None and not belongs(biller, tags):
             foreign.append(item)
             continue
@@ -85,26 +142,44 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         kept.append(item)
     if foreign:
         config.hook.pytest_deselected(items=foreign)
-        items[:] = kept
+    if len(billers) > 1:
+        order = {arg: index for index, arg in enumerate(billers)}
+        kept.sort(key=lambda item: order.get(_item_biller(item) or "", -1))
+    items[:] = kept
 
 
-def _biller(config: pytest.Config) -> Biller | None:
-    """The run's biller: the started session's, else the profile the options name (None if it does not
-    load: the session reports that fault when it starts)."""
+_LOADED = pytest.StashKey[dict[str, Biller | None]]()
+
+
+def _billers(config: pytest.Config) -> dict[str, Biller | None]:
+    """The run's billers by their ``--biller`` argument (one biller: under ""): the started session's, else
+    the profiles the options name (None where one does not load: its session reports that fault as it starts)."""
+    if (loaded := config.stash.get(_LOADED, None)) is not None:
+        return loaded
     if (session := config.stash[SESSION]) is not None:
-        return session.biller
-    options = _options(config)
+        loaded = {"": session.biller}
+    else:
+        args = _biller_args(config)
+        loaded = {("" if len(args) == 1 else arg): _load(config.rootpath, arg) for arg in args}
+    config.stash[_LOADED] = loaded
+    return loaded
+
+
+def _load(project: Path, arg: str) -> Biller | None:
     try:
-        return load_biller(options.project, options.biller)
+        return load_biller(project, arg)
     except ProfileError:
         return None
 
 
-def _options(config: pytest.Config) -> RunOptions:
+def _options(config: pytest.Config, biller: str | None = None) -> RunOptions:
     opt = config.getoption
+    billers, run_ids = _biller_args(config), opt("--sit-run-id") or []
+    biller = biller or billers[0]
+    run_id = run_ids[billers.index(biller)] if run_ids else None
     return RunOptions(
-        project=config.rootpath, biller=opt("--biller") or config.getini("sit_biller"), seed=opt("--seed"),
-        store=opt("--sit-store") or None, run_id=opt("--sit-run-id"),
+        project=config.rootpath, biller=biller, seed=opt("--seed"),
+        store=opt("--sit-store") or None, run_id=run_id,
         stub_backend=opt("--stub-backend"), wiremock_url=opt("--wiremock-url"),
         wiremock_port=opt("--wiremock-port"), operator=opt("--operator"), select=config.option.keyword or None,
         partner_mode=opt("--partner-mode"), partner_url=opt("--partner-url"),
@@ -118,23 +193,55 @@ def _session(config: pytest.Config) -> SitSession:
     session = config.stash[SESSION]
     try:
         if session is None:
-            config.stash[SIGNALS] = signals = ExitStack()
-            signals.enter_context(interrupts.handled())
+            _handle_signals(config)
             session = config.stash[SESSION] = SitSession(_options(config))
             session.start()
         session.ready()
     except Exception as exc:
-        # Without pytest's terminal (as `sit run` runs it) an unexpected error would vanish: it
-        # becomes the run's one-line error, and `pytest steps --biller SLUG` shows its traceback.
-        error = exc if isinstance(exc, SitError | EventLogError) else HarnessError(
-            f"the run could not start: {type(exc).__name__}: {exc} (a harness bug; "
-            "`pytest steps --biller SLUG` shows where)")
+        error = _start_error(exc)
         if session is not None:  # None when the options could not be read: nothing was started
             session.error = error
             session.stop()
         config.stash[SESSION] = None
         pytest.exit(f"sit: {error}", returncode=error.exit_code)
     return session
+
+
+def _biller_session(config: pytest.Config, biller: str) -> SitSession:
+    """Several billers: this biller's session, started at its first scenario in this process. A biller whose
+    session cannot start fails its scenarios with that one line; the other billers' runs go on."""
+    if (broken := config.stash[BROKEN].get(biller)) is not None:
+        pytest.fail(f"sit: {broken}", pytrace=False)
+    sessions = config.stash[SESSIONS]
+    session = sessions.get(biller)
+    try:
+        if session is None:
+            _handle_signals(config)
+            session = sessions[biller] = SitSession(_options(config, biller))
+            session.start()
+        session.ready()
+    except Exception as exc:
+        error = config.stash[BROKEN][biller] = _start_error(exc)
+        if session is not None:
+            session.error = error
+            sessions.pop(biller).stop()
+        pytest.fail(f"sit: {error}", pytrace=False)
+    return session
+
+
+def _handle_signals(config: pytest.Config) -> None:
+    """SIGTERM and SIGHUP interrupt the run as Ctrl-C does, from the first session this process starts on."""
+    if config.stash.get(SIGNALS, None) is None:
+        config.stash[SIGNALS] = signals = ExitStack()
+        signals.enter_context(interrupts.handled())
+
+
+def _start_error(exc: Exception) -> SitError | EventLogError:
+    # Without pytest's terminal (as `sit run` runs it) an unexpected error would vanish: it
+    # becomes the run's one-line error, and `pytest steps --biller SLUG` shows its traceback.
+    return exc if isinstance(exc, SitError | EventLogError) else HarnessError(
+        f"the run could not start: {type(exc).__name__}: {exc} (a harness bug; "
+        "`pytest steps --biller SLUG` shows where)")
 
 
 def scenario_tags(scenario: Any) -> tuple[str | None, set[str]]:
@@ -144,7 +251,10 @@ def scenario_tags(scenario: Any) -> tuple[str | None, set[str]]:
 
 def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
     """Open the scenario: start the run at the first one, decide N/A, reset the partner side."""
-    _open_scenario(request.config, _session(request.config), scenario)
+    biller = _item_biller(request.node)
+    session = _session(request.config) if biller is None else _biller_session(request.config, biller)
+    request.config.stash[CURRENT]["item"] = request.node.nodeid
+    _open_scenario(request.config, session, scenario)
 
 
 @pytest.fixture
@@ -164,7 +274,7 @@ def _open_scenario(config: pytest.Config, session: SitSession, scenario: Any) ->
     recorder.append("scenario.started", sit_id=sit_id, name=scenario.name, feature=feature.name,
                     feature_file=feature.rel_filename, line=scenario.line_number, tags=sorted(tags))
     current = config.stash[CURRENT]
-    current.update(sit_id=sit_id, started=time.perf_counter(), finished=False)
+    current.update(sit_id=sit_id, name=scenario.name, started=time.perf_counter(), finished=False, session=session)
     case = session.case(sit_id)
     if case is None or sit_id is None:  # the run's start refuses such features; this guards a plugin driven otherwise
         error = f"{feature.rel_filename}:{scenario.line_number}: not a case of the run's workbook (no unique SIT ID)"
@@ -182,10 +292,11 @@ def _open_scenario(config: pytest.Config, session: SitSession, scenario: Any) ->
 
 
 def _finish(config: pytest.Config, status: str, **data: Any) -> None:
-    session, current = config.stash[SESSION], config.stash[CURRENT]
+    current = config.stash[CURRENT]
+    session: SitSession | None = current.get("session")
     if session is None or current.get("finished", True):
         return
-    current["finished"] = True
+    current["finished"], current["status"] = True, status
     if batch := current.pop("step_batch", None):  # a step that broke before reporting itself
         batch.close()
     if ctx := current.pop("ctx", None):
@@ -273,23 +384,64 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             error = one_line(call.excinfo.value) if call.excinfo else "failed"
             category = _category(call.excinfo.value) if call.excinfo else "harness"
             _finish(item.config, "failed", error=error, category=category)
+    if (biller := _item_biller(item)) is not None and (call.when == "call" or report.failed):
+        report.user_properties.append((OUTCOME, _outcome(item, biller)))
     return report
 
 
+def _outcome(item: pytest.Item, biller: str) -> dict[str, Any]:
+    """What `sit run`'s controller shows of a finished scenario of one of several billers (``OUTCOME``)."""
+    config, current = item.config, item.config.stash[CURRENT]
+    session: SitSession | None = config.stash[SESSIONS].get(biller)
+    opened = current.get("item") == item.nodeid and current.get("session") is session
+    if session is not None and opened:
+        return {"biller": biller, "run_id": session.run_id, "sit_id": current["sit_id"], "name": current["name"],
+                "status": current.get("status", "failed")}
+    tags: set[str] = getattr(getattr(item, "obj", None), _TAGS, set())
+    broken = config.stash[BROKEN].get(biller)
+    return {"biller": biller, "run_id": None, "sit_id": sit_id_of(tags), "name": item.name, "status": "failed",
+            "error": f"sit: {broken}" if broken is not None else "the scenario did not start",
+            "exit_code": broken.exit_code if broken is not None else EXIT_HARNESS}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    """Several billers: a biller's run ends after its last scenario here (its WireMock and sFTP server stop),
+    so that its recorded wall time is its own, not that of the billers the same process runs after it."""
+    result = yield  # an interruption skips this: the session's end closes the run as interrupted
+    biller, sessions = _item_biller(item), item.config.stash[SESSIONS]
+    if biller is not None and _item_biller(nextitem) != biller and (sit := sessions.pop(biller, None)):
+        _close_run(item.session, sit, interrupted=None)
+    return result
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    sit = session.config.stash.get(SESSION, None)
-    if sit is None:
+    config = session.config
+    runs = [sit for sit in (config.stash.get(SESSION, None), *config.stash.get(SESSIONS, {}).values()) if sit]
+    if not runs:
         return
-    _finish(session.config, "interrupted")
+    stopped = exitstatus == pytest.ExitCode.INTERRUPTED
+    config.stash[SESSION] = None
+    config.stash[SESSIONS] = {}
     try:
-        if sit.is_ready:  # a run that never opened (nothing selected, a set-up fault) records nothing
-            stopped = exitstatus == pytest.ExitCode.INTERRUPTED
-            sit.finish(interrupted=(interrupts.reason() or "KeyboardInterrupt") if stopped else None)
+        with ExitStack() as closing:  # every run is closed and stopped, even when closing one of them fails
+            for sit in runs:
+                closing.callback(_close_run, session, sit,
+                                 (interrupts.reason() or "KeyboardInterrupt") if stopped else None)
+            _finish(config, "interrupted")  # the scenario in flight, first
+    finally:
+        if signals := config.stash.get(SIGNALS, None):
+            signals.close()
+
+
+def _close_run(session: pytest.Session, sit: SitSession, interrupted: str | None) -> None:
+    """Record the run's end (a run that never opened, for nothing selected or a set-up fault, records
+    nothing), stop what it started, and write its Allure results when asked to."""
+    try:
+        if sit.is_ready:
+            sit.finish(interrupted=interrupted)
     finally:
         sit.stop()
-        session.config.stash[SESSION] = None
-        if signals := session.config.stash.get(SIGNALS, None):
-            signals.close()
     if sit.is_ready and (alluredir := session.config.getoption("alluredir")):
         _write_allure(session, sit, Path(alluredir))
 

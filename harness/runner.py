@@ -80,18 +80,22 @@ class _Progress:
             self._bar.stop()
 
 
-def _pytest_args(options: RunOptions) -> list[str]:
-    # Our progress bar and summary replace pytest's terminal output (and its addopts). One
-    # token per option: pytest parses its early arguments before it knows the plugin's
-    # options, and would take a separate biller path for a test path.
+def pytest_base_args(options: RunOptions) -> list[str]:
+    """The workbook's pytest as `sit run` runs it, before the biller. Our progress bar and summary replace
+    pytest's terminal output (and its addopts). One token per option: pytest parses its early arguments
+    before it knows the plugin's options, and would take a separate biller path for a test path."""
     args = [str(options.project / "steps"), "--rootdir", str(options.project), "-c",
             str(options.project / "pyproject.toml"), "-p", "no:terminal", "-p", "no:cacheprovider",
             "-p", "no:faker", "-p", "no:anyio",  # installed by dependencies; the workbook needs neither
-            "-o", "addopts=--strict-markers", f"--biller={options.biller}"]
+            "-o", "addopts=--strict-markers"]
     return [*args, f"-k={options.select}"] if options.select else args
 
 
-def _check_selection(code: int, errors: str, select: str | None) -> None:
+def _pytest_args(options: RunOptions) -> list[str]:
+    return [*pytest_base_args(options), "-p", "no:xdist", f"--biller={options.biller}"]  # one biller: no workers
+
+
+def check_selection(code: int, errors: str, select: str | None) -> None:
     """A selection pytest refused, or one that matched nothing, is the user's to fix: one line."""
     if code == pytest.ExitCode.USAGE_ERROR:
         reason = " ".join(errors.split()) or "pytest refused its arguments"
@@ -150,7 +154,7 @@ def _run(session: SitSession, console: Console, report: Callable[[str], None] | 
     if not session.is_ready:  # stopped before the first scenario: no run was recorded
         if interrupted is not None:
             return _interrupted(session, console, interrupted)
-        _check_selection(code, errors.getvalue(), session.options.select)
+        check_selection(code, errors.getvalue(), session.options.select)
     sys.stderr.write(errors.getvalue())
     for line in progress.collect_errors:
         console.print(f"[red]collection error[/red] {line}", markup=True, highlight=False)
@@ -192,6 +196,8 @@ class ConsoleSummary:
     not_applicable: list[tuple[str, str]]
     not_run: list[tuple[str, str]]  # what the partner could not be made to give, by SIT ID
     error: str = ""  # the run's own harness error (a secret found in its log)
+    started: str = ""  # the timestamps of run.started and of the run's last event
+    finished: str = ""
 
 
 def console_summary(store: EventStore, run_id: str) -> ConsoleSummary:
@@ -207,7 +213,8 @@ def console_summary(store: EventStore, run_id: str) -> ConsoleSummary:
             (not_applicable if scenario.status == "na" else not_run).append((scenario.sit_id, scenario.reason))
         elif scenario.status != "passed":
             failures.append((scenario.sit_id, scenario.name, scenario.error or scenario.status))
-    return ConsoleSummary(run.status, dict(sections), failures, not_applicable, not_run, run.error)
+    return ConsoleSummary(run.status, dict(sections), failures, not_applicable, not_run, run.error, run.started,
+                          run.finished)
 
 
 def print_summary(console: Console, summary: ConsoleSummary, session: SitSession) -> None:

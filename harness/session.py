@@ -90,6 +90,22 @@ def _check_features(project: Path) -> None:
         raise InputError(f"{findings[0].where}: {findings[0].message}{more}")
 
 
+def preflight(options: RunOptions, *, features: bool = True) -> Biller:
+    """What a run's start refuses before it starts anything, checked without starting anything: the biller's
+    profile, its platform, the features (unless ``features`` is False: checked once for several billers), its
+    workbook, its partner mode and credentials. `sit run` with several billers checks each this way first,
+    so that one biller's fault is one line before any worker starts."""
+    biller = load_biller(options.project, options.biller)
+    _platform(biller)
+    if features:
+        _check_features(options.project)
+    biller_workbook(options.project, biller)
+    mode = PartnerMode.of(options.partner_mode, options.partner_url, options.partner_ca, options.stub_pack,
+                          options.stub_backend, options.project, biller)
+    mode.require_real_credentials(biller, resolve(biller, Redactor()))
+    return biller
+
+
 @dataclass
 class SitSession:
     """Everything a run holds open; ``start`` brings it up, ``stop`` takes it down."""

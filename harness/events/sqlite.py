@@ -231,9 +231,17 @@ class SQLiteStore(EventStore):
         # so the caller sees exactly what readers of the store will see.
         return Event.stored(run_id, seq, kind, ts, data_json, prev_hash, hash_)
 
+    def _drop_leftover(self) -> None:
+        """Outside a batch no transaction of ours stays open, unless an interruption (Ctrl-C, SIGTERM) landed
+        just as one began, before its owner could track it: roll it back, holding no rows, so that it neither
+        refuses the next append nor keeps other processes' appends waiting on the file's write lock."""
+        if self._batch_depth == 0 and self._conn.in_transaction:
+            self._cur.execute("ROLLBACK")
+
     def _append_alone(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
         cur = self._cur
         try:
+            self._drop_leftover()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 guess = self._heads.get(run_id)
@@ -318,6 +326,7 @@ class SQLiteStore(EventStore):
         with self._lock:
             if self._batch_depth == 0:
                 try:
+                    self._drop_leftover()
                     self._cur.execute("BEGIN IMMEDIATE")
                 except sqlite3.DatabaseError as exc:
                     raise self._fault(exc, "start a batch") from None
