@@ -44,10 +44,10 @@ from harness.run_identity import new_run_id
 from harness.runner import (
     STATUS_STYLE,
     ConsoleSummary,
-    _reported,
     check_selection,
     console_summary,
     pytest_base_args,
+    write_report,
 )
 from harness.session import DEFAULT_STORE, RunOptions, preflight
 from harness.stubs.orphans import reap as reap_orphans
@@ -193,7 +193,7 @@ def _run(options: RunOptions, runs: list[BillerRun], workers: int, console: Cons
     codes += [EXIT_HARNESS if summary.error else EXIT_OK if summary.status == "passed" else EXIT_FAILED
               for summary in summaries.values()]
     if report is not None:
-        codes += [EXIT_HARNESS for run_id in summaries if not _reported(report, run_id, console)]
+        codes += [EXIT_HARNESS for run_id in summaries if not write_report(report, run_id, console)]
     if progress.collect_errors or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         codes.append(EXIT_FAILED)
     return max(codes, default=EXIT_OK)

@@ -163,7 +163,7 @@ def _run(session: SitSession, console: Console, report: Callable[[str], None] | 
     print_summary(console, summary, session)
     if interrupted is not None:
         return _interrupted(session, console, interrupted)
-    if report is not None and not _reported(report, session.run_id, console):
+    if report is not None and not write_report(report, session.run_id, console):
         return EXIT_HARNESS
     if summary.error:
         return EXIT_HARNESS
@@ -178,7 +178,8 @@ def _warn(session: SitSession, console: Console) -> None:
         console.print(f"warning: {finding.where}: {finding.message}", style="yellow", markup=False, highlight=False)
 
 
-def _reported(report: Callable[[str], None], run_id: str, console: Console) -> bool:
+def write_report(report: Callable[[str], None], run_id: str, console: Console) -> bool:
+    """Write a finished run's reports; a failure is one line saying whether a retry can mend it."""
     try:
         report(run_id)
     except SitError as exc:
