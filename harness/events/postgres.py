@@ -36,11 +36,11 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
-from harness.events.chain import encode_data, hash_encoded
+from harness.events.chain import hash_encoded
 from harness.events.factory import masked_url
 from harness.events.model import GENESIS, Event, EventLogError
 from harness.events.sqlite import _CHECKS, Check
-from harness.events.store import EventStore, now_ts
+from harness.events.store import SealingStore
 
 __all__ = ["PostgresStore"]
 
@@ -102,7 +102,7 @@ def _key(purpose: bytes, run_id: str) -> int:
     return int.from_bytes(hashlib.sha256(purpose + b"\0" + run_id.encode()).digest()[:8], "big", signed=True)
 
 
-class PostgresStore(EventStore):
+class PostgresStore(SealingStore):
     """An ``EventStore`` in a PostgreSQL database (its tables created on first open)."""
 
     def __init__(self, url: str, check: Check | None = None) -> None:
@@ -217,22 +217,6 @@ class PostgresStore(EventStore):
                 self._conn.execute("ROLLBACK")
 
     # -- appending
-
-    def append(self, run_id: str, kind: str, data: dict[str, Any], ts: str | None = None) -> Event:
-        if not (isinstance(run_id, str) and run_id and isinstance(kind, str) and kind):
-            raise EventLogError(f"run_id and kind must be non-empty strings, not {run_id!r}, {kind!r}")
-        # Encoded before any statement: bad data is refused without touching the database.
-        data_json = encode_data(data)
-        data_text = data_json.decode("utf-8")
-        if ts is None:
-            ts = now_ts()
-        with self._lock:
-            if self._batch_depth:
-                seq, prev_hash, hash_ = self._seal_in_batch(run_id, kind, ts, data_json, data_text)
-            else:
-                seq, prev_hash, hash_ = self._append_alone(run_id, kind, ts, data_json, data_text)
-        # Returned with the data as stored (parsed when first read), as SQLiteStore does.
-        return Event.stored(run_id, seq, kind, ts, data_json, prev_hash, hash_)
 
     def _append_alone(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
         """One statement when this store wrote the run's head; else (or if another process moved it since)

@@ -20,9 +20,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.events.chain import encode_data, hash_encoded
+from harness.events.chain import hash_encoded
 from harness.events.model import GENESIS, Event, EventLogError
-from harness.events.store import EventStore, now_ts
+from harness.events.store import SealingStore
 
 # Marks the file as ours in the SQLite header ("SITH"), so a stray database is refused.
 APPLICATION_ID = 0x53495448
@@ -96,7 +96,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.replace("*** in database main ***", "").split())
 
 
-class SQLiteStore(EventStore):
+class SQLiteStore(SealingStore):
     """An ``EventStore`` in one SQLite file (created, with its parent dirs, if absent)."""
 
     def __init__(self, path: Path, check: Check | None = None) -> None:
@@ -213,23 +213,6 @@ class SQLiteStore(EventStore):
         """The file's application id and schema version (0, 0 for a new, empty file)."""
         conn = self._conn
         return (conn.execute("PRAGMA application_id").fetchone()[0], conn.execute("PRAGMA user_version").fetchone()[0])
-
-    def append(self, run_id: str, kind: str, data: dict[str, Any], ts: str | None = None) -> Event:
-        if not (isinstance(run_id, str) and run_id and isinstance(kind, str) and kind):
-            raise EventLogError(f"run_id and kind must be non-empty strings, not {run_id!r}, {kind!r}")
-        # Encoded before the transaction: bad data is refused without touching the file.
-        data_json = encode_data(data)
-        data_text = data_json.decode("utf-8")
-        if ts is None:
-            ts = now_ts()
-        with self._lock:
-            if self._batch_depth:
-                seq, prev_hash, hash_ = self._seal_in_batch(run_id, kind, ts, data_json, data_text)
-            else:
-                seq, prev_hash, hash_ = self._append_alone(run_id, kind, ts, data_json, data_text)
-        # Returned with the data as stored (its JSON, parsed when first read: tuples become lists),
-        # so the caller sees exactly what readers of the store will see.
-        return Event.stored(run_id, seq, kind, ts, data_json, prev_hash, hash_)
 
     def _drop_leftover(self) -> None:
         """Outside a batch no transaction of ours stays open, unless an interruption (Ctrl-C, SIGTERM) landed

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from harness.events.model import Event
+from harness.events.chain import encode_data
+from harness.events.model import Event, EventLogError
 
 
 def now_ts() -> str:
@@ -84,3 +85,34 @@ class EventStore(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class SealingStore(EventStore):
+    """What the stores share of an append: the checks, the one encoding of the data (refused before the
+    store is touched), the timestamp, and the event returned as stored. A store seals the event alone, or
+    into its open batch (``_batch_depth``), under ``_lock``."""
+
+    _lock: AbstractContextManager[Any]
+    _batch_depth: int
+
+    def append(self, run_id: str, kind: str, data: dict[str, Any], ts: str | None = None) -> Event:
+        if not (isinstance(run_id, str) and run_id and isinstance(kind, str) and kind):
+            raise EventLogError(f"run_id and kind must be non-empty strings, not {run_id!r}, {kind!r}")
+        data_json = encode_data(data)
+        data_text = data_json.decode("utf-8")
+        if ts is None:
+            ts = now_ts()
+        with self._lock:
+            seal = self._seal_in_batch if self._batch_depth else self._append_alone
+            seq, prev_hash, hash_ = seal(run_id, kind, ts, data_json, data_text)
+        # Returned with the data as stored (its JSON, parsed when first read: tuples become lists),
+        # so the caller sees exactly what readers of the store will see.
+        return Event.stored(run_id, seq, kind, ts, data_json, prev_hash, hash_)
+
+    @abstractmethod
+    def _append_alone(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
+        """Seal and commit one event on its own: (seq, prev_hash, hash)."""
+
+    @abstractmethod
+    def _seal_in_batch(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
+        """Seal one event into the open batch, committed when it ends: (seq, prev_hash, hash)."""
