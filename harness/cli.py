@@ -501,10 +501,14 @@ def serve_platform(
 def invoices_check(
     file: Annotated[Path, typer.Argument(help="a partner invoice file")],
     biller: Annotated[str, typer.Option(help="biller slug or profile path: its partner's layout is used")],
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print rejections and counts only")] = False,
+    each: Annotated[bool, typer.Option("--each", help="print every accepted record too, not only the rejections "
+                                       "and the counts")] = False,
     project: ProjectOpt = Path("."),
 ) -> None:
-    """Map a partner's invoice file to BIF exactly as a run would; exit 0 only if all records load."""
+    """Map a partner's invoice file to BIF exactly as a run would; exit 0 only if all records load.
+
+    Prints each rejection (record, line and field) and the counts; `--each` also prints every accepted record.
+    """
     from harness.platform.invoices import Rejection, iter_invoice_file
     from harness.profiles import load_biller
 
@@ -513,7 +517,7 @@ def invoices_check(
     profile = load_biller(project.resolve(), biller)
     bid, invoice_type = profile.profile.bid, profile.profile.invoice_types[0].id
     if (spec := profile.file_for("invoice_load")) is not None:
-        raise typer.Exit(_check_layout_file(file, spec, bid, invoice_type, quiet))
+        raise typer.Exit(_check_layout_file(file, spec, bid, invoice_type, each))
     export = profile.partner.invoice_file
     assert export is not None  # a biller's invoices are its partner's export or a file of its own
     accepted = rejected = 0
@@ -523,7 +527,7 @@ def invoices_check(
             console.print(f"[red]REJECTED[/red] {item}", highlight=False)
             continue
         accepted += 1
-        if not quiet:
+        if each:
             console.print(f"[green]ACCEPTED[/green] account {item.account_number} invoice {item.invoice_number} "
                           f"due {item.due_date} amount {item.amount_due} past due {item.past_due}", highlight=False)
     console.print(f"{file.name}: {accepted} accepted, {rejected} rejected (BID {bid}, invoice type {invoice_type})")
@@ -533,7 +537,7 @@ def invoices_check(
         raise typer.Exit(1)
 
 
-def _check_layout_file(file: Path, spec: FileSpec, bid: int, invoice_type: int, quiet: bool) -> int:
+def _check_layout_file(file: Path, spec: FileSpec, bid: int, invoice_type: int, each: bool) -> int:
     """`sit invoices check` of a file in the biller's own layout: taken whole, or refused whole."""
     from harness.platform.reference.files import read_bills
 
@@ -542,7 +546,7 @@ def _check_layout_file(file: Path, spec: FileSpec, bid: int, invoice_type: int, 
         console.print(f"[red]REFUSED[/red] {rejection}", highlight=False)
     for rejection in taken.rejected:
         console.print(f"[red]REJECTED[/red] {rejection}", highlight=False)
-    for line, bill in [] if quiet else taken.records:
+    for line, bill in taken.records if each else []:
         console.print(f"[green]ACCEPTED[/green] line {line}: account {bill.account_number} invoice "
                       f"{bill.invoice_number} due {bill.due_date} amount {bill.amount_due} past due {bill.past_due}",
                       highlight=False)

@@ -385,13 +385,15 @@ def test_step_meanings_are_whole_sentences(catalogue: list[Any]) -> None:
 
 # --- 8. sit invoices check -------------------------------------------------------------------------
 
-def _check(path: Path | str, cwd: Path = PROJECT) -> subprocess.CompletedProcess[str]:
-    return run_sit("invoices", "check", str(path), "--biller", BILLER, cwd=cwd)
+def _check(path: Path | str, *options: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess[str]:
+    return run_sit("invoices", "check", str(path), "--biller", BILLER, *options, cwd=cwd)
 
 
-def test_invoices_check_good_sample() -> None:
+def test_invoices_check_good_sample_summarises_and_lists_every_record_on_request() -> None:
     proc = _check("fixtures/samples/billheader_20261101.xml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines() == ["billheader_20261101.xml: 4 accepted, 0 rejected (BID 1368, invoice type 42)"]
+    proc = _check("fixtures/samples/billheader_20261101.xml", "--each")
     assert len(re.findall(r"^ACCEPTED account ", proc.stdout, re.M)) == 4
     assert "REJECTED" not in proc.stdout
     assert "billheader_20261101.xml: 4 accepted, 0 rejected (BID 1368, invoice type 42)" in proc.stdout
