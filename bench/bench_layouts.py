@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,6 +40,8 @@ from harness.profiles import load_biller, load_partner
 ROOT = Path(__file__).resolve().parents[1]
 # The new formats should load at least as fast as the XML loader they sit beside.
 TARGET_RATIO = 1.0
+# `sit invoices check` of a file (the command, start to end): within this many times the loader alone (issue 13).
+CHECK_RATIO = 1.5
 
 FIELDS = [
     {"name": "account_number", "required": True, "length": 12},
@@ -172,12 +176,28 @@ def main() -> None:
             ("floor: csv.reader over the CSV, no checks", timed("floor csv", n, floor_csv)),
             ("floor: slicing the fixed-width lines, no checks", timed("floor fixed", n, floor_fixed)),
         ]
+        check_s = statistics.median(invoices_check(xml_path) for _ in range(3))
     print(f"{n:,} records a file; wrote CSV and fixed width with layouts.write in {wrote:.2f} s")
     for label, rate in rows:
         print(f"{label:<58} {rate:>10,.0f} records/s  {rate / loader:>5.2f}x the XML loader")
     worst = min(rows[2][1], rows[3][1]) / loader
     verdict = "MET" if worst >= TARGET_RATIO else "NOT MET"
     print(f"CSV and fixed width at least {worst:.2f}x the XML loader; target >= {TARGET_RATIO:.1f}x: {verdict}")
+    ratio = check_s / (n / loader)
+    met = "MET" if ratio <= CHECK_RATIO else "NOT MET"
+    print(f"`sit invoices check` of the XML file, the whole command: {check_s:.2f} s against the loader's "
+          f"{n / loader:.2f} s = {ratio:.2f}x; target <= {CHECK_RATIO}x: {met}")
+
+
+def invoices_check(path: Path) -> float:
+    """Seconds `sit invoices check FILE` takes as an SE runs it (a new process, the summary printed)."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "invoices", "check", str(path), "--biller",
+                           "clayton-county-water", "--project", str(ROOT)], capture_output=True, text=True)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"sit invoices check failed ({done.returncode}): {done.stdout[-300:]}{done.stderr[-300:]}")
+    return took
 
 
 if __name__ == "__main__":
