@@ -95,6 +95,10 @@ def plain_calls(base_url: str, found: list[dict[str, Any]], credentials: dict[st
     admin.close()
 
 
+RUN_OVER_FLOOR_S = 1.5  # a whole single-biller run: at most this longer than WireMock's start
+OVERHEAD_MS = 10.0  # what the harness adds to a scenario's partner calls, median
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--biller", default="clayton-county-water")
@@ -102,14 +106,16 @@ def main() -> None:
     biller = load_biller(PROJECT, biller_slug)
     with tempfile.TemporaryDirectory() as tmp:
         wall = whole_run(biller_slug, Path(tmp) / "whole.sqlite", "--no-report")
-        print(f"whole sit run (process WireMock, {biller_slug}, --no-report): {wall:.2f} s   target < 5 s: "
-              f"{'MET' if wall < 5 else 'NOT MET'}")
         reported = whole_run(biller_slug, Path(tmp) / "reported.sqlite")
-        print(f"the same with its reports (Allure HTML, workbook, sign-off PDF): {reported:.2f} s")
         server = ProcessWireMock(PROJECT, Path(tmp), Path(tmp) / "wiremock.log", scrub=lambda line: line)
         start = time.perf_counter()
         server.start()
-        print(f"WireMock start: {time.perf_counter() - start:.2f} s")
+        started = time.perf_counter() - start
+        # Issue 13: a whole run within WireMock's start (its floor: no run is shorter) + 1.5 s.
+        print(f"whole sit run (process WireMock, {biller_slug}, --no-report): {wall:.2f} s; floor: WireMock's "
+              f"start {started:.2f} s; target <= floor + {RUN_OVER_FLOOR_S} s: "
+              f"{'MET' if wall <= started + RUN_OVER_FLOOR_S else 'NOT MET'}")
+        print(f"the same with its reports (Allure HTML, workbook, sign-off PDF): {reported:.2f} s")
         try:
             store = Path(tmp) / "shared.sqlite"
             external = ("--stub-backend", "external", "--wiremock-url", server.base_url)
@@ -155,8 +161,9 @@ def report(shared: float, found: list[dict[str, Any]]) -> None:
     # in absolute terms (reset, stubs, journal reads, events, pytest) and in the medians.
     added = statistics.median(s["harness_ms"] - s["plain_ms"] for s in found)
     print(f"median per scenario: harness {statistics.median(s['harness_ms'] for s in found):.1f} ms, "
-          f"plain calls {statistics.median(s['plain_ms'] for s in found):.1f} ms; "
-          f"the harness adds a median {added:.1f} ms per scenario")
+          f"plain calls (the floor) {statistics.median(s['plain_ms'] for s in found):.1f} ms; "
+          f"the harness adds a median {added:.1f} ms per scenario; target <= {OVERHEAD_MS:.0f} ms: "
+          f"{'MET' if added <= OVERHEAD_MS else 'NOT MET'}")
 
 
 if __name__ == "__main__":
