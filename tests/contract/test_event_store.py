@@ -15,7 +15,7 @@ import os
 import signal
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from itertools import pairwise
 from multiprocessing.synchronize import Barrier
@@ -152,16 +152,23 @@ def _append_many(factory: StoreFactory, worker: int, count: int, start: Barrier)
             store.append("shared", "step", {"worker": worker, "n": n})
 
 
-def test_concurrent_appends_from_two_processes_keep_one_chain(store_factory: StoreFactory) -> None:
-    store_factory().close()  # created once up front, as a run would
+def at_once(target: Callable[..., None], store_factory: StoreFactory, workers: Iterable[int], *args: object) -> None:
+    """``target(store_factory, worker, *args, start)`` in one forked process per worker, released together by a
+    barrier so that they really contend; each must exit 0."""
     ctx = multiprocessing.get_context("fork")
-    start = ctx.Barrier(2)
-    workers = [ctx.Process(target=_append_many, args=(store_factory, w, 300, start)) for w in (1, 2)]
-    for process in workers:
+    numbers = list(workers)
+    start = ctx.Barrier(len(numbers))
+    processes = [ctx.Process(target=target, args=(store_factory, w, *args, start)) for w in numbers]
+    for process in processes:
         process.start()
-    for process in workers:
+    for process in processes:
         process.join(timeout=120)
         assert process.exitcode == 0
+
+
+def test_concurrent_appends_from_two_processes_keep_one_chain(store_factory: StoreFactory) -> None:
+    store_factory().close()  # created once up front, as a run would
+    at_once(_append_many, store_factory, (1, 2), 300)
     with store_factory() as store:
         events = list(store.events("shared"))
         assert verify_chain(events) is None
@@ -275,14 +282,7 @@ def _append_to_own_and_shared(factory: StoreFactory, worker: int, count: int, st
 
 def test_concurrent_appenders_to_their_own_runs_and_one_shared(store_factory: StoreFactory) -> None:
     store_factory().close()
-    ctx = multiprocessing.get_context("fork")
-    start = ctx.Barrier(3)
-    workers = [ctx.Process(target=_append_to_own_and_shared, args=(store_factory, w, 100, start)) for w in (1, 2, 3)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(timeout=120)
-        assert process.exitcode == 0
+    at_once(_append_to_own_and_shared, store_factory, (1, 2, 3), 100)
     with store_factory() as store:
         for worker in (1, 2, 3):
             own = list(store.events(f"run-{worker}"))
@@ -306,14 +306,7 @@ def _append_in_batches(factory: StoreFactory, worker: int, batches: int, start: 
 def test_concurrent_batches_to_one_run_keep_one_chain_and_each_batch_whole(store_factory: StoreFactory) -> None:
     """Group commit under contention: each process's batch of a step lands as one unbroken stretch of the chain."""
     store_factory().close()
-    ctx = multiprocessing.get_context("fork")
-    start = ctx.Barrier(2)
-    workers = [ctx.Process(target=_append_in_batches, args=(store_factory, w, 40, start)) for w in (1, 2)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(timeout=120)
-        assert process.exitcode == 0
+    at_once(_append_in_batches, store_factory, (1, 2), 40)
     with store_factory() as store:
         events = list(store.events("shared"))
     assert verify_chain(events) is None
@@ -330,14 +323,7 @@ def _open_and_append(factory: StoreFactory, worker: int, start: Barrier) -> None
 
 
 def test_several_processes_opening_a_fresh_store_at_once_create_it_once(store_factory: StoreFactory) -> None:
-    ctx = multiprocessing.get_context("fork")
-    start = ctx.Barrier(4)
-    workers = [ctx.Process(target=_open_and_append, args=(store_factory, w, start)) for w in range(4)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(timeout=120)
-        assert process.exitcode == 0
+    at_once(_open_and_append, store_factory, range(4))
     with store_factory() as store:
         assert sorted(store.run_ids()) == [f"run-{w}" for w in range(4)]
 
@@ -409,14 +395,7 @@ def test_batches_touching_runs_in_opposite_orders_neither_deadlock_nor_lose_even
     store_factory: StoreFactory,
 ) -> None:
     store_factory().close()
-    ctx = multiprocessing.get_context("fork")
-    start = ctx.Barrier(2)
-    workers = [ctx.Process(target=_batches_over_two_runs, args=(store_factory, w, 100, start)) for w in (1, 2)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(timeout=120)
-        assert process.exitcode == 0
+    at_once(_batches_over_two_runs, store_factory, (1, 2), 100)
     with store_factory() as store:
         for run_id in ("a", "b"):
             events = list(store.events(run_id))
