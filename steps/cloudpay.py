@@ -11,7 +11,7 @@ from harness.cloudpay import APPROVING_CARD, DECLINING_CARD
 from harness.cloudpay.probes import FORGED, REPLAYED, accepted, flag, forged
 from harness.events import Event
 from harness.partners.cloudpay import POSTBACK, RETURN, Invoice
-from harness.scenario import PartnerCall, ScenarioContext, counted, listed
+from harness.scenario import PartnerCall, ScenarioContext, counted, listed, times
 
 POSTBACK_WAIT_S = 20.0  # longer than every attempt of the profile's postback schedule together
 UNAUTHORIZED = "Authorization has been denied for this request."
@@ -191,11 +191,7 @@ def came_back(sit: ScenarioContext) -> None:
     returned = sit.partner.calls(RETURN)
     sit.expect("the vendor's application to see the payer come back {}", (200, 1), (sit.vars["returned"],
                len(returned)), "the vendor's application saw the payer come back {}",
-               show=lambda seen: f"{times_said(seen[1])} (HTTP {seen[0]})")
-
-
-def times_said(n: int) -> str:
-    return {0: "no time", 1: "once", 2: "twice"}.get(n, f"{n} times")
+               show=lambda seen: f"{times(seen[1])} (HTTP {seen[0]})")
 
 
 # -- the postback ------------------------------------------------------------------------------------------------
@@ -255,7 +251,7 @@ def postback_at_attempt(sit: ScenarioContext, attempt: int) -> None:
     guid = _payment(sit)
     sent = len(_attempts(sit, guid))
     sit.expect("the platform to send the postback {}", attempt, sent, "the platform sent it {}",
-               show=lambda n: times_said(n))
+               show=times)
     _postbacks(sit, attempt, approved=True, attempt=attempt)
 
 
@@ -353,7 +349,7 @@ def once_and_once(sit: ScenarioContext) -> None:
     paid = [e for e in sit.session.recorder.scope_events("cloudpay.payment") if e.data["payment"] == guid]
     delivered = [e for e in attempts if e.data["outcome"] == "delivered"]
     sit.expect("the platform to {}", (1, 1), (len(paid), len(delivered)), "the platform did {}",
-               show=lambda n: f"take the payment {times_said(n[0])} and deliver its postback {times_said(n[1])}")
+               show=lambda n: f"take the payment {times(n[0])} and deliver its postback {times(n[1])}")
 
 
 # -- refusals ----------------------------------------------------------------------------------------------------
