@@ -6,6 +6,7 @@ and ``token_expires``); no rule names a partner.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -101,13 +102,13 @@ def _test_data_findings(biller: Biller) -> list[Finding]:
     no scenario could be matched to that role, so the account would never stand for one."""
     findings, seen = [], set()
     for index, account in enumerate(biller.profile.test_data.accounts):
-        at = _shown(biller.path) + where(biller.path, ["test_data", "accounts", index])[len(str(biller.path)):]
+        at = functools.partial(_at, biller.path, "test_data", "accounts", index)  # a line only for a finding
         if account.number in seen:
-            findings.append(Finding("warning", at, f"test account {account.number} is named twice; name it once"))
+            findings.append(Finding("warning", at(), f"test account {account.number} is named twice; name it once"))
         seen.add(account.number)
         for role in account.holds:
             if biller.balance_field(role) is None:
-                findings.append(Finding("warning", at, f"test account {account.number} holds '{role}', which "
+                findings.append(Finding("warning", at(), f"test account {account.number} holds '{role}', which "
                                         f"{biller.partner.display_name}'s balance reply has no field for "
                                         "(balance_reply in the partner profile); no scenario can ask for it"))
     return findings
@@ -158,9 +159,9 @@ def _reason(partner: PartnerProfile, minimum: str) -> str:
     return f" ({note.rstrip('.')})" if note else ""
 
 
-def _at(path: Path, field_name: str) -> str:
+def _at(path: Path, *loc: str | int) -> str:
     """``file:line`` of a field, the file shown from the project (fixtures/billers/x.yaml) when it is there."""
-    located = where(path, [field_name])
+    located = where(path, loc)
     return _shown(path) + located[len(str(path)):]
 
 
