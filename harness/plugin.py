@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from harness import interrupts
+from harness import interrupts, step_lookup
 from harness.errors import EXIT_HARNESS, HarnessError, ProfileError, SitError
 from harness.events import EventLogError
 from harness.features import SIT_PREFIX, sit_id_of
@@ -65,6 +65,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    step_lookup.install()
     # `sit run` may have started the session already (to report set-up faults cleanly).
     config.stash.setdefault(SESSION, None)
     config.stash[CURRENT] = {}
@@ -300,7 +301,7 @@ def _finish(config: pytest.Config, status: str, **data: Any) -> None:
     if batch := current.pop("step_batch", None):  # a step that broke before reporting itself
         batch.close()
     if ctx := current.pop("ctx", None):
-        ctx.observe(force=True)
+        ctx.observe()
     session.close_scenario()  # a partner callback from now on has no scenario to reach
     took = round((time.perf_counter() - current["started"]) * 1000)
     session.recorder.append("scenario.finished", sit_id=current["sit_id"], status=status, duration_ms=took, **data)

@@ -227,8 +227,9 @@ class SitSession:
         self.partner.side.reset(sit_id)
         self.bring_partner_back()
         inbox = self.sftp.inbox(self.biller.profile.sftp.user)
-        shutil.rmtree(inbox, ignore_errors=True)
-        inbox.mkdir(parents=True)
+        if inbox.is_dir() and any(inbox.iterdir()):  # most scenarios upload nothing
+            shutil.rmtree(inbox)
+        inbox.mkdir(parents=True, exist_ok=True)
         self.current = self._platform(self.biller, self.partner.client, self.recorder, inbox,
                                       key_prefix=key_prefix, today=self.today, drop=self.partner.drop)
         return self.current
