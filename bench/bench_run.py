@@ -1,12 +1,15 @@
-"""The whole demo SIT against a plain script making the same partner calls.
+"""The whole demo SIT against its floor, and per scenario against a plain script making the same partner calls.
 
 Run: ``.venv/bin/python bench/bench_run.py [--biller SLUG]``. It prints:
-- the wall time of a whole ``sit run`` as a user starts it (WireMock process included);
-- how long WireMock takes to start;
-- then, against one running WireMock: the workbook through the harness, and a plain httpx
-  script that, per scenario, installs the same stub mappings (faults included) and makes the
-  same partner calls the harness recorded; the mean time per scenario of each, and their ratio.
-Targets on a 2-core machine: whole run < 5 s; harness per scenario within 2x of plain calls.
+- the wall time of a whole ``sit run`` as a user starts it (WireMock process included), beside its floor:
+  WireMock's start, the same partner calls made plainly (a timeout the workbook provokes waits its
+  full time there too) and the waits between retries the partner profile prescribes; no run is
+  shorter than that;
+- then, against one running WireMock: the workbook through the harness, and a plain httpx script
+  that, per scenario, installs the same stub mappings (faults included) and makes the same partner
+  calls the harness recorded; per scenario, what the harness adds, and its median.
+Targets (issue 13): a whole run within WireMock's start + 1.5 s; the harness's median per scenario
+within 10 ms of the plain calls.
 """
 
 from __future__ import annotations
@@ -42,15 +45,19 @@ def whole_run(biller: str, store: Path, *extra: str) -> float:
     return took
 
 
-def scenarios(store: Path) -> list[dict[str, Any]]:
-    """Per passed scenario: its duration, the stubs it added and the partner requests it made."""
+def scenarios(store: Path) -> tuple[list[dict[str, Any]], float]:
+    """Per passed scenario: its duration, the stubs it added and the partner requests it made; and the
+    seconds the platform waited between retries, as the partner profile prescribes."""
     with SQLiteStore(store) as events:
         run_id = events.run_ids()[-1]
         found: list[dict[str, Any]] = []
         current: dict[str, Any] = {}
+        waits = 0.0
         for event in events.events(run_id):
             current = _fold(event, current, found)
-    return found
+            if event.kind == "platform.pump_attempt_failed":
+                waits += float(event.data.get("retry_in_s", 0))
+    return found, waits
 
 
 def _fold(event: Event, current: dict[str, Any], found: list[dict[str, Any]]) -> dict[str, Any]:
@@ -95,7 +102,7 @@ def plain_calls(base_url: str, found: list[dict[str, Any]], credentials: dict[st
     admin.close()
 
 
-RUN_OVER_FLOOR_S = 1.5  # a whole single-biller run: at most this longer than WireMock's start
+RUN_OVER_START_S = 1.5  # issue 13: a whole single-biller run at most this longer than WireMock's start
 OVERHEAD_MS = 10.0  # what the harness adds to a scenario's partner calls, median
 
 
@@ -111,18 +118,13 @@ def main() -> None:
         start = time.perf_counter()
         server.start()
         started = time.perf_counter() - start
-        # Issue 13: a whole run within WireMock's start (its floor: no run is shorter) + 1.5 s.
-        print(f"whole sit run (process WireMock, {biller_slug}, --no-report): {wall:.2f} s; floor: WireMock's "
-              f"start {started:.2f} s; target <= floor + {RUN_OVER_FLOOR_S} s: "
-              f"{'MET' if wall <= started + RUN_OVER_FLOOR_S else 'NOT MET'}")
-        print(f"the same with its reports (Allure HTML, workbook, sign-off PDF): {reported:.2f} s")
         try:
             store = Path(tmp) / "shared.sqlite"
             external = ("--stub-backend", "external", "--wiremock-url", server.base_url)
             # Twice: the first run warms WireMock's JIT, so harness and plain calls meet the same warm server.
             whole_run(biller_slug, store, *external, "--no-report")
             shared = whole_run(biller_slug, store, *external, "--no-report")
-            found = scenarios(store)
+            found, waits = scenarios(store)
             admin = WireMockAdmin(server.base_url)
             admin.reset()
             admin.import_mappings(list(load_pack(PROJECT / "stubs" / biller.partner.name).mappings))
@@ -130,7 +132,23 @@ def main() -> None:
             plain_calls(server.base_url, found, _credentials(biller), biller.pump.timeout_seconds)
         finally:
             server.stop()
+    report_run(biller_slug, wall, reported, started, found, waits)
     report(shared, found)
+
+
+def report_run(biller: str, wall: float, reported: float, started: float, found: list[dict[str, Any]],
+               waits: float) -> None:
+    calls = sum(s["plain_ms"] for s in found) / 1000
+    floor = started + calls + waits
+    print(f"whole sit run ({biller}, process WireMock, --no-report): {wall:.2f} s")
+    print(f"  floor {floor:.2f} s: WireMock's start {started:.2f} s + the workbook's partner calls made plainly "
+          f"{calls:.2f} s + the retry waits its partner profile prescribes {waits:.2f} s")
+    print(f"  target <= WireMock's start + {RUN_OVER_START_S} s = {started + RUN_OVER_START_S:.2f} s: "
+          f"{'MET' if wall <= started + RUN_OVER_START_S else 'NOT MET'}"
+          f"{'' if calls + waits < RUN_OVER_START_S else f' (the calls and waits alone take {calls + waits:.2f} s)'}")
+    print(f"  the harness's own part (run - floor) {wall - floor:.2f} s; within {RUN_OVER_START_S} s: "
+          f"{'MET' if wall - floor <= RUN_OVER_START_S else 'NOT MET'}")
+    print(f"the same with its reports (Allure HTML, workbook, sign-off PDF): {reported:.2f} s")
 
 
 def _credentials(biller: Biller) -> dict[str, Any]:
@@ -146,17 +164,14 @@ def report(shared: float, found: list[dict[str, Any]]) -> None:
     print(f"{'scenario':<14}{'harness ms':>12}{'plain ms':>10}{'calls':>7}")
     for s in found:
         print(f"{s['sit_id']:<14}{s['harness_ms']:>12.0f}{s['plain_ms']:>10.1f}{len(s['requests']):>7}")
-    # The target compares the workbook scenarios every partner runs (the same set for every biller);
-    # partner-specific ones (callbacks into the platform, a partner that refuses connections) do
-    # work the plain replay cannot, so they are shown apart.
+    # Partner-specific scenarios (callbacks into the platform, a partner that refuses connections) do
+    # work the plain replay cannot: the workbook scenarios every partner runs are shown apart.
     workbook = [s for s in found if s["workbook"]]
     for label, chosen in (("workbook scenarios", workbook), ("all scenarios", found)):
         harness = statistics.mean(s["harness_ms"] for s in chosen)
         plain = statistics.mean(s["plain_ms"] for s in chosen)
-        ratio = harness / plain
-        verdict = f"   target <= 2x: {'MET' if ratio <= 2 else 'NOT MET'}" if chosen is workbook else ""
         print(f"mean per scenario, {label} ({len(chosen)}): harness {harness:.1f} ms, plain calls {plain:.1f} ms, "
-              f"ratio {ratio:.2f}x{verdict}")
+              f"ratio {harness / plain:.2f}x")
     # The mean carries the timeout scenario's second on both sides; what the harness adds is clearer
     # in absolute terms (reset, stubs, journal reads, events, pytest) and in the medians.
     added = statistics.median(s["harness_ms"] - s["plain_ms"] for s in found)

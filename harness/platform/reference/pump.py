@@ -87,9 +87,11 @@ class DataPump:
             try:
                 result = self._client.post(posting(tx, posted_on))
             except PartnerUnavailable as exc:
-                self._emit("pump_attempt_failed", key=tx.key, attempt=attempts, error=str(exc))
-                if attempt < policy.attempts:
-                    self._sleep(policy.backoff_seconds * 2 ** (attempt - 1))
+                retry_in = policy.backoff_seconds * 2 ** (attempt - 1) if attempt < policy.attempts else None
+                again = {} if retry_in is None else {"retry_in_s": retry_in}
+                self._emit("pump_attempt_failed", key=tx.key, attempt=attempts, error=str(exc), **again)
+                if retry_in is not None:
+                    self._sleep(retry_in)
                     continue
                 parked = f"{exc}; parked after {policy.attempts} attempts, retried at the next pump run"
                 self._emit("pump_parked", key=tx.key, attempts=attempts, **explained(self._biller.partner, parked))
