@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from json.encoder import encode_basestring as _quote  # the C string encoder json.dumps uses
@@ -19,6 +19,21 @@ from harness.events.model import GENESIS, ChainBroken, Event, EventLogError
 
 # One encoder, built once: json.dumps with these options would build a new one per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _append_encoder() -> Callable[[Any, int], Sequence[str]] | None:
+    """The C encoder ``_CANONICAL.encode`` builds on every call, built once for appends (a third of their
+    encoding cost); None on a Python without it. Without markers it keeps no state between calls (threads
+    share it) and checks no cycles: a cycle recurses until Python's recursion limit stops it, which
+    ``encode_data`` reports like any data it cannot encode."""
+    try:
+        from _json import make_encoder
+    except ImportError:
+        return None
+    return make_encoder(None, _CANONICAL.default, _quote, None, ":", ",", True, False, False)
+
+
+_APPEND_ENCODER = _append_encoder()
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -35,8 +50,10 @@ def encode_data(data: Any) -> bytes:
     if not isinstance(data, dict):
         raise EventLogError(f"event data must be a dict, not {type(data).__name__}")
     try:
-        return canonical_json(data)
-    except (TypeError, ValueError) as exc:  # unserialisable, NaN, circular, lone surrogate
+        if _APPEND_ENCODER is None:
+            return canonical_json(data)
+        return "".join(_APPEND_ENCODER(data, 0)).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:  # unserialisable, NaN, lone surrogate, circular
         raise EventLogError(f"event data is not JSON-serialisable: {exc}") from None
 
 

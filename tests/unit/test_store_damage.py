@@ -115,8 +115,8 @@ def test_damage_met_mid_read_is_store_damaged_and_a_check_finds_what_a_read_miss
 
 def test_a_damaged_index_page_reads_fine_but_fails_the_check(intact: Path, tmp_path: Path) -> None:
     copy = _copy(intact, tmp_path)
-    # A leaf of the index on kind: its cells hold the kind and a rowid, never the run id.
-    flip(copy, pages(copy, INDEX_LEAF, holds=b"step.b", lacks=b"run-")[0])
+    # A leaf of the primary key's index holding only run-a's keys: reading run-b never touches it.
+    flip(copy, pages(copy, INDEX_LEAF, holds=b"run-a", lacks=b"run-b")[0])
     with SQLiteStore(copy) as store:
         assert len(list(store.events("run-b"))) == EVENTS_PER_RUN
     with pytest.raises(StoreDamaged, match=r"SQLite's quick_check: Page \d+: "):
