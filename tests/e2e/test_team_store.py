@@ -41,3 +41,17 @@ def test_runs_from_two_working_copies_append_at_once_to_one_postgresql_store(pos
                    "-o", str(tmp_path / "reports"))
     assert reported.returncode == 0, explain(reported)
     assert (tmp_path / "reports" / "signoff.pdf").stat().st_size > 0
+
+
+def test_billers_on_workers_append_to_one_postgresql_store(postgres_url: str) -> None:
+    """`sit run` with several billers on two workers, each biller its own run, into the team's store."""
+    billers = ("clayton-county-water", "newport-or", "lakemont-permits")
+    ran = sit("run", *(f"--biller={biller}" for biller in billers), "--workers", "2", "--store", postgres_url,
+              "--no-report", "-k", SELECTION)
+    assert ran.returncode == 0, explain(ran)
+    assert postgres_url.split("@")[0].split(":")[-1] not in ran.stdout + ran.stderr
+    listed = sit("runs", "--store", postgres_url)
+    rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+    assert sorted(row[1] for row in rows) == sorted(billers) and {row[3] for row in rows} == {"passed"}, listed.stdout
+    verified = sit("verify", "--all", "--store", postgres_url)
+    assert verified.returncode == 0 and "3 intact, 0 incomplete, 0 broken" in verified.stdout, explain(verified)
