@@ -216,6 +216,13 @@ class PostgresStore(SealingStore):
             with suppress(psycopg.Error):
                 self._conn.execute("ROLLBACK")
 
+    def _drop_leftover(self) -> None:
+        """Outside a batch no transaction of ours stays open, unless an interruption (Ctrl-C, SIGTERM) landed
+        between its BEGIN and its COMMIT: roll it back (and the heads it may have moved), so that the next
+        append is committed rather than joining it, and the run's lock it holds is let go."""
+        if self._batch_depth == 0 and self._conn.info.transaction_status != TransactionStatus.IDLE:
+            self._reset()
+
     # -- appending
 
     def _append_alone(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
@@ -223,6 +230,7 @@ class PostgresStore(SealingStore):
     a transaction that reads the head under the lock: two round trips."""
         key, conn, cur = _key(b"append", run_id), self._conn, self._cur
         try:
+            self._drop_leftover()
             head = self._heads.get(run_id)
             if head is not None:
                 row = self._seal(run_id, kind, ts, data_json, data_text, head)
@@ -324,6 +332,7 @@ class PostgresStore(SealingStore):
         """
         with self._batch_lock:
             with self._lock:
+                self._drop_leftover()
                 self._batch_depth += 1
             try:
                 yield
