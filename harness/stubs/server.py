@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -203,22 +204,19 @@ class ProcessWireMock(WireMockServer):
         return f"WireMock exited while starting ({last[:200]}); see {self.log_path}"
 
     def stop(self) -> None:
-        """SIGTERM, then reap the JVM in the background: its graceful shutdown takes ~0.4 s that
-        nothing waits on until the process exits, except the run that dumps the class archive,
-        which must see it done."""
+        """SIGKILL, and the JVM is gone at once: a stub server keeps nothing a graceful shutdown would
+        save, which took ~0.4 s the run waited on before it could exit. The run that dumps the class
+        archive is the exception: the JVM writes it as it exits, so it gets SIGTERM and is waited for."""
         proc, self._proc, self._reader = self._proc, None, None
         if proc is None:
             return
+        dumping = self._cds is not None and self._cds.dumping
         if proc.poll() is None:
-            proc.terminate()
-        # Told to stop, the JVM leaves the registry: WireMock honours SIGTERM, and _reap kills it if not.
-        orphans.release(self._entry)
-        if self._cds is not None and self._cds.dumping:
-            _reap(proc)
+            proc.send_signal(signal.SIGTERM if dumping else signal.SIGKILL)
+        orphans.release(self._entry)  # told to stop, the JVM leaves the registry: _reap kills it if SIGTERM did not
+        _reap(proc)
+        if dumping and self._cds is not None:
             self._cds.publish()
-        else:
-            # Not a daemon: the interpreter waits for it at exit, so the JVM never outlives the run.
-            threading.Thread(target=_reap, args=(proc,), name="wiremock-reaper").start()
 
 
 def _reachable(host: str) -> str:
