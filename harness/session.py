@@ -43,6 +43,7 @@ from harness.reports.runs import biller_history
 from harness.run_identity import default_seed, new_run_id, run_identity
 from harness.secrets import Secrets, add_store_password, resolve
 from harness.stubs.orphans import reap as reap_orphans
+from harness.stubs.shared import SharedWireMock
 from harness.transfer import SftpServer
 from harness.transfer.evidence import record_transfers
 
@@ -113,6 +114,9 @@ class SitSession:
     options: RunOptions
     # Where a notice goes (a killed run cleaned up after): `sit run` hands its console's printer.
     notify: Callable[[str], None] = print
+    # Several billers in one process: the process's WireMock, lent to this run where it would start its own
+    # (stub mode, the process backend); None: the run starts and stops its own (one biller, as always).
+    wiremock: SharedWireMock | None = None
     biller: Biller = field(init=False)
     recorder: Recorder = field(init=False)
     counts: dict[str, int] = field(default_factory=dict)
@@ -162,9 +166,11 @@ class SitSession:
         self._held.enter_context(self._store.running(self.run_id))
         self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
         # The JVM starts in the background while the store, sFTP and pytest's collection get ready.
+        lent = opts.stub_backend == "process" and opts.partner_mode == "stub" and not opts.wiremock_port
+        shared = self.wiremock if lent else None
         self._partner.start(WireMockPlace(opts.stub_backend, opts.project, self._workdir,
                                           self.logs / f"wiremock-{self.run_id}.log",
-                                          opts.wiremock_url, opts.wiremock_port), redactor, self.secrets)
+                                          opts.wiremock_url, opts.wiremock_port, shared), redactor, self.secrets)
         # A recorded pack answers for the accounts of its run: the same seed gives the same accounts.
         seeds = (opts.seed, self.partner_mode.pack.recording.get("seed"), self.biller.profile.seed,
                  default_seed(self.biller.slug))
