@@ -14,7 +14,8 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from importlib.metadata import entry_points
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +72,17 @@ class RunOptions:
     stub_pack: Path | None = None  # a stub pack to serve instead of stubs/<partner>/ (one `sit stubs record` wrote)
 
 
+@cache
+def _platforms() -> dict[str, EntryPoint]:
+    """The installed systems under test by name (a scan of every installed package: once a process)."""
+    return {entry.name: entry for entry in entry_points(group=PLATFORMS)}
+
+
 def _platform(biller: Biller) -> type[ReferenceEngine]:
     """The system under test the biller profile names (``platform:``), as registered under the
     ``sit_harness.platforms`` entry points; an unknown name is a profile fault naming the field."""
     name = biller.profile.platform
-    found = {entry.name: entry for entry in entry_points(group=PLATFORMS)}
+    found = _platforms()
     if name not in found:
         raise ProfileError(f"{where(biller.path, ['platform'])}: field 'platform': no platform adapter '{name}' "
                            f"(known: {', '.join(sorted(found))})")
