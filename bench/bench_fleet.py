@@ -12,13 +12,16 @@ code, features and stubs linked to this checkout), checks them with `sit lint`, 
 
 Each into a store of its own. It prints each run's wall time and throughput (billers a minute), the ratio beside
 the target, the billers' own wall times (a run's first to last event) as percentiles overall and per partner,
-and each store's size (bytes on disk, events). Reports are not written (``--no-report``): they are projections
-of the log, `sit report RUN` at any time, and not what runs in parallel. A run that fails exits non-zero.
+and each store's size (bytes on disk, events). "cores" is a run's CPU time over its wall time, what it got of
+the machine; the load average beside it says how busy the machine was (other sessions' processes count: on a
+shared 2-core machine they take what the second worker needs). Reports are not written (``--no-report``): they
+are projections of the log, `sit report RUN` at any time. A run that fails exits non-zero.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import statistics
@@ -98,6 +101,7 @@ class Timed:
     workers: int
     wall: float  # the whole `sit run`, as a user waits for it
     cpu: float  # every process of it: controller, workers, JVMs
+    load: tuple[float, float]  # the machine's 1-minute load average before and after: others' processes count
     store: Path
     billers: dict[str, tuple[str, float]]  # slug -> (partner, the run's own wall time)
 
@@ -109,7 +113,7 @@ def run(project: Path, slugs: list[str], workers: int, store: Path) -> Timed:
     args = [*SIT, "run", "--project", str(project), "--store", str(store), "--no-report", "--workers", str(workers)]
     for slug in slugs:
         args += ["--biller", slug]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, load = resource.getrusage(resource.RUSAGE_CHILDREN), os.getloadavg()[0]
     start = time.perf_counter()
     done = subprocess.run(args, cwd=PROJECT, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -118,7 +122,7 @@ def run(project: Path, slugs: list[str], workers: int, store: Path) -> Timed:
         raise SystemExit(f"sit run --workers {workers} failed ({done.returncode}):\n"
                          f"{done.stdout[-3000:]}{done.stderr[-2000:]}")
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return Timed(workers, wall, cpu, store, biller_walls(store))
+    return Timed(workers, wall, cpu, (load, os.getloadavg()[0]), store, biller_walls(store))
 
 
 def biller_walls(store: Path) -> dict[str, tuple[str, float]]:
@@ -157,9 +161,10 @@ def spread(values: list[float]) -> str:
 def report(serial: Timed, parallel: Timed, each: bool) -> None:
     count = len(serial.billers)
     print(f"{count} billers, the whole workbook each (variants of {len(TEMPLATES)} demo billers, 4 partners)")
-    print(f"{'':22}{'wall s':>8}{'cpu s':>8}{'billers/min':>13}")
+    print(f"{'':22}{'wall s':>8}{'cpu s':>8}{'cores':>7}{'billers/min':>13}{'load before/after':>19}")
     for label, timed in (("serial (--workers 1)", serial), ("2 workers", parallel)):
-        print(f"{label:22}{timed.wall:8.1f}{timed.cpu:8.1f}{timed.per_minute():13.1f}")
+        print(f"{label:22}{timed.wall:8.1f}{timed.cpu:8.1f}{timed.cpu / timed.wall:7.2f}{timed.per_minute():13.1f}"
+              f"{timed.load[0]:11.1f} / {timed.load[1]:.1f}")
     ratio = parallel.per_minute() / serial.per_minute()
     print(f"throughput ratio: {ratio:.2f}x; target >= {TARGET}x: {'MET' if ratio >= TARGET else 'NOT MET'}")
     print("per-biller wall time, s (a run's first to last event):")
