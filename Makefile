@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 BILLER ?= clayton-county-water
+# bench_fleet: how many biller variants run serially and on 2 workers (issue 13's figure is 50; ~5 min here).
+FLEET  ?= 50
 
 .PHONY: setup demo test lint bench mutants clean
 
@@ -54,6 +56,7 @@ bench: setup
 	$(BIN)/python bench/bench_run.py --biller $(BILLER)
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_layouts.py
+	$(BIN)/python bench/bench_fleet.py --billers $(FLEET)
 
 # How many realistic integration faults (mutants/faults.toml) the demo billers' workbooks catch.
 mutants: setup

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,17 @@ def read_feature(path: Path, rel: str) -> list[Scenario]:
 def read_feature_steps(path: Path, rel: str) -> list[tuple[Scenario, tuple[Step, ...]]]:
     """As ``read_feature``, each scenario with its steps as pytest-bdd matches them (outlines: every example's)."""
     try:
+        stat = path.stat()
+    except OSError as exc:
+        raise FeatureError(f"{rel}: cannot read it ({exc})") from None
+    return list(_parsed(path, rel, stat.st_mtime_ns, stat.st_size))
+
+
+# A run reads the features once per biller (its workbook), `sit run` with many billers checks each first:
+# the same unchanged file is parsed once per process (a file that changed has another key).
+@lru_cache(maxsize=256)
+def _parsed(path: Path, rel: str, mtime_ns: int, size: int) -> tuple[tuple[Scenario, tuple[Step, ...]], ...]:
+    try:
         document = Parser().parse(path.read_text(encoding="utf-8"))
     except CompositeParserException as exc:
         found = _AT.search(str(exc))
@@ -86,8 +98,8 @@ def read_feature_steps(path: Path, rel: str) -> list[tuple[Scenario, tuple[Step,
         raise FeatureError(f"{rel}: cannot read it ({exc})") from None
     feature = document.get("feature")
     if feature is None:
-        return []
-    return list(_scenarios(feature["children"], feature["name"], rel, _tags(feature), []))
+        return ()
+    return tuple(_scenarios(feature["children"], feature["name"], rel, _tags(feature), []))
 
 
 _Block = list[dict[str, Any]]  # the steps of one background or scenario, as the parser gives them

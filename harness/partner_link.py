@@ -30,6 +30,7 @@ from harness.partners.tap import Tap
 from harness.profiles import Biller
 from harness.secrets import Secrets
 from harness.stubs import ContainerWireMock, ExternalWireMock, ProcessWireMock, StubSide, WireMockAdmin, WireMockServer
+from harness.stubs.shared import SharedWireMock
 from harness.transfer import Account, SftpServer
 from harness.transfer.evidence import record_transfers
 
@@ -46,6 +47,7 @@ class WireMockPlace:
     log: Path
     url: str | None = None  # external: where it runs
     port: int = 0  # process: the port to take (0: any free one)
+    shared: SharedWireMock | None = None  # process: the worker's WireMock, lent to this run (several billers)
 
 
 @dataclass
@@ -221,4 +223,6 @@ def _wiremock(place: WireMockPlace, redactor: Redactor) -> WireMockServer:
         return ContainerWireMock(workdir=place.workdir)
     if place.backend == "external":
         return ExternalWireMock(place.url or "")
+    if place.shared is not None:
+        return place.shared.lend(place.log, redactor.scrub)
     return ProcessWireMock(place.project, place.workdir, place.log, redactor.scrub, place.port)

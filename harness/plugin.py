@@ -26,6 +26,7 @@ from harness.profiles import Biller, belongs, load_biller
 from harness.scenario import NotRunnable, ScenarioContext, scenario_faker
 from harness.session import RunOptions, SitSession
 from harness.stubs import BACKENDS
+from harness.stubs.shared import SharedWireMock
 
 SESSION = pytest.StashKey[SitSession | None]()
 CURRENT = pytest.StashKey[dict[str, Any]]()
@@ -35,6 +36,8 @@ SIGNALS = pytest.StashKey[ExitStack]()  # signal handling, when pytest (not `sit
 # (an xdist worker) and finished after its last. BROKEN holds a biller whose session could not start.
 SESSIONS = pytest.StashKey[dict[str, SitSession]]()
 BROKEN = pytest.StashKey[dict[str, SitError | EventLogError]]()
+# Several billers: the one WireMock this process lends to each biller's session in turn (harness.stubs.shared).
+WIREMOCK = pytest.StashKey[SharedWireMock]()
 BILLER_PARAM = "sit_biller"
 # What a scenario's report carries for `sit run`'s controller when several billers run (xdist sends a report's
 # user properties to the controller): {"biller", "run_id", "sit_id", "name", "status", "error"}.
@@ -218,7 +221,8 @@ def _biller_session(config: pytest.Config, biller: str) -> SitSession:
     try:
         if session is None:
             _handle_signals(config)
-            session = sessions[biller] = SitSession(_options(config, biller))
+            shared = config.stash.setdefault(WIREMOCK, SharedWireMock(config.rootpath))
+            session = sessions[biller] = SitSession(_options(config, biller), wiremock=shared)
             session.start()
         session.ready()
     except Exception as exc:
@@ -419,13 +423,16 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     runs = [sit for sit in (config.stash.get(SESSION, None), *config.stash.get(SESSIONS, {}).values()) if sit]
-    if not runs:
+    shared = config.stash.get(WIREMOCK, None)
+    if not runs and shared is None:
         return
     stopped = exitstatus == pytest.ExitCode.INTERRUPTED
     config.stash[SESSION] = None
     config.stash[SESSIONS] = {}
     try:
         with ExitStack() as closing:  # every run is closed and stopped, even when closing one of them fails
+            if shared is not None:  # the worker's WireMock goes down last, after every run on it
+                closing.callback(shared.stop)
             for sit in runs:
                 closing.callback(_close_run, session, sit,
                                  (interrupts.reason() or "KeyboardInterrupt") if stopped else None)

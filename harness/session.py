@@ -14,7 +14,8 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from importlib.metadata import entry_points
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from harness.reports.runs import biller_history
 from harness.run_identity import default_seed, new_run_id, run_identity
 from harness.secrets import Secrets, add_store_password, resolve
 from harness.stubs.orphans import reap as reap_orphans
+from harness.stubs.shared import SharedWireMock
 from harness.transfer import SftpServer
 from harness.transfer.evidence import record_transfers
 
@@ -70,11 +72,17 @@ class RunOptions:
     stub_pack: Path | None = None  # a stub pack to serve instead of stubs/<partner>/ (one `sit stubs record` wrote)
 
 
+@cache
+def _platforms() -> dict[str, EntryPoint]:
+    """The installed systems under test by name (a scan of every installed package: once a process)."""
+    return {entry.name: entry for entry in entry_points(group=PLATFORMS)}
+
+
 def _platform(biller: Biller) -> type[ReferenceEngine]:
     """The system under test the biller profile names (``platform:``), as registered under the
     ``sit_harness.platforms`` entry points; an unknown name is a profile fault naming the field."""
     name = biller.profile.platform
-    found = {entry.name: entry for entry in entry_points(group=PLATFORMS)}
+    found = _platforms()
     if name not in found:
         raise ProfileError(f"{where(biller.path, ['platform'])}: field 'platform': no platform adapter '{name}' "
                            f"(known: {', '.join(sorted(found))})")
@@ -113,6 +121,9 @@ class SitSession:
     options: RunOptions
     # Where a notice goes (a killed run cleaned up after): `sit run` hands its console's printer.
     notify: Callable[[str], None] = print
+    # Several billers in one process: the process's WireMock, lent to this run where it would start its own
+    # (stub mode, the process backend); None: the run starts and stops its own (one biller, as always).
+    wiremock: SharedWireMock | None = None
     biller: Biller = field(init=False)
     recorder: Recorder = field(init=False)
     counts: dict[str, int] = field(default_factory=dict)
@@ -162,9 +173,11 @@ class SitSession:
         self._held.enter_context(self._store.running(self.run_id))
         self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
         # The JVM starts in the background while the store, sFTP and pytest's collection get ready.
+        lent = opts.stub_backend == "process" and opts.partner_mode == "stub" and not opts.wiremock_port
+        shared = self.wiremock if lent else None
         self._partner.start(WireMockPlace(opts.stub_backend, opts.project, self._workdir,
                                           self.logs / f"wiremock-{self.run_id}.log",
-                                          opts.wiremock_url, opts.wiremock_port), redactor, self.secrets)
+                                          opts.wiremock_url, opts.wiremock_port, shared), redactor, self.secrets)
         # A recorded pack answers for the accounts of its run: the same seed gives the same accounts.
         seeds = (opts.seed, self.partner_mode.pack.recording.get("seed"), self.biller.profile.seed,
                  default_seed(self.biller.slug))

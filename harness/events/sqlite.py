@@ -2,8 +2,12 @@
 
 WAL lets readers run while one process appends; ``BEGIN IMMEDIATE`` takes the write
 lock *before* the head is read, so two processes can never seal against the same
-head. ``synchronous=NORMAL`` in WAL survives a process crash (not a power cut) and
-keeps a commit per event cheap enough to report every step only once it is stored.
+head. A batch of a run this store holds as running (``running``: no other process appends
+to it) takes the lock only to write its rows at its end, so that the steps of runs in other
+processes (parallel billers) are not kept waiting for the whole of one step; should another
+process append to such a run all the same, the primary key refuses the batch whole.
+``synchronous=NORMAL`` in WAL survives a process crash (not a power cut) and keeps a commit
+per event cheap enough to report every step only once it is stored.
 
 A damaged file (SQLite's corruption errors, or its own integrity check when asked for at
 open) is a ``StoreDamaged``, wherever it is met: reads stream, so it can surface mid-way.
@@ -122,9 +126,11 @@ class SQLiteStore(SealingStore):
         # do not take it (see ``batch``).
         self._batch_lock = threading.RLock()
         self._batch_depth = 0
-        # Heads sealed inside the current batch: it holds the write lock, so no other
-        # process can move them, and re-reading them would be a query per append.
+        # Heads sealed inside the current batch: it holds the write lock (or the run is held as running),
+        # so no other process can move them, and re-reading them would be a query per append.
         self._batch_heads: dict[str, tuple[int, str]] = {}
+        # The runs this store holds as running (``running``): their batches defer the write lock to their end.
+        self._held: set[str] = set()
         # The head of each run this connection last committed: a guess a plain append seals against without
         # reading the head first. Another process's append to the run since took that seq, so the primary
         # key refuses the insert and the append reads the head: a stale guess costs a retry, never a fork.
@@ -269,12 +275,18 @@ class SQLiteStore(SealingStore):
     def _seal_in_batch(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
         """Seal against the head the batch knows and keep the row for one insert at the end.
 
-        The batch holds the write lock, so no other process can move a head meanwhile.
+        The batch holds the write lock from its first touch of a run, so no other process can move a head
+        meanwhile; a run this store holds as running needs no lock for that (see the module's note).
         """
         head = self._batch_heads.get(run_id)
         if head is None:
             try:
-                head = self._cur.execute(_HEAD, (run_id,)).fetchone()
+                if run_id not in self._held:
+                    self._write()
+                elif run_id in self._heads:  # committed by this store, and nobody else appends to it
+                    head = self._heads[run_id]
+                if head is None:
+                    head = self._cur.execute(_HEAD, (run_id,)).fetchone()
             except sqlite3.DatabaseError as exc:
                 raise self._fault(exc, f"append to run {run_id!r}") from None
         seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS)
@@ -283,12 +295,26 @@ class SQLiteStore(SealingStore):
         self._batch_heads[run_id] = (seq, hash_)
         return seq, prev_hash, hash_
 
+    def _write(self) -> None:
+        """The batch's write transaction, begun (the file's write lock taken) if it is not yet."""
+        if not self._conn.in_transaction:
+            self._cur.execute("BEGIN IMMEDIATE")
+
     def _flush(self) -> None:
         """Write the batch's sealed rows (before a read, so it sees them; and at commit)."""
         if self._pending:
             rows, self._pending = self._pending, []
             try:
+                self._write()
                 self._cur.executemany(_INSERT, rows)
+            except sqlite3.IntegrityError:
+                self._cur.execute("ROLLBACK")  # none of the batch, rather than part of it
+                self._batch_heads.clear()
+                runs = sorted({row[0] for row in rows})
+                for run_id in runs:
+                    self._heads.pop(run_id, None)
+                raise EventLogError(f"{self._path}: another process appended to run {runs[0]} while this one held "
+                                    f"it running; the {len(rows)} events of this batch were not written") from None
             except sqlite3.DatabaseError as exc:
                 raise self._fault(exc, f"write {len(rows)} events") from None
 
@@ -313,11 +339,11 @@ class SQLiteStore(SealingStore):
                 self._end_batch()
 
     def _begin_batch(self) -> None:
+        """The write transaction begins with the batch's first touch of a run not held running, or at its end."""
         with self._lock:
             if self._batch_depth == 0:
                 try:
                     self._drop_leftover()
-                    self._cur.execute("BEGIN IMMEDIATE")
                 except sqlite3.DatabaseError as exc:
                     raise self._fault(exc, "start a batch") from None
             self._batch_depth += 1
@@ -425,9 +451,11 @@ class SQLiteStore(SealingStore):
         except BlockingIOError:
             os.close(fd)
             raise EventLogError(f"run {run_id} is already running in another process") from None
+        self._held.add(run_id)
         try:
             yield
         finally:
+            self._held.discard(run_id)
             path.unlink(missing_ok=True)  # before the lock goes: a reader never sees a stale free lock file
             os.close(fd)
 

@@ -42,8 +42,9 @@ def carries(capability: str) -> str:
     return capability if capability in ("invoice_load", "adjustment_file") else "postings"
 
 M = TypeVar("M", bound=BaseModel)
-# libyaml's loader where PyYAML was built with it (its wheels are): the same documents, many times faster.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's parser where PyYAML was built with it (the same documents, ~10x faster: profiles are read by every
+# biller's run and checked by `sit run` for each biller first); the pure-Python one otherwise.
+_FAST: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_model(path: Path, model: type[M]) -> M:
@@ -55,7 +56,12 @@ def read_model(path: Path, model: type[M]) -> M:
     except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: cannot read it ({exc})") from None
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_FAST)
+    except yaml.YAMLError:
+        data = None  # the Python parser's message names the problem as users have always seen it
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader) if data is None else None
+        data = yaml.safe_load(text) if data is None else data
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
@@ -69,16 +75,21 @@ def read_model(path: Path, model: type[M]) -> M:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in loc) or "(top level)"
-        line = _line_of(yaml.compose(text, Loader=_Loader), loc)
+        line = _line_of(node or _compose(text), loc)
         where = f":{line}" if line else ""
         got = f" (got {err['input']!r})" if loc and not isinstance(err["input"], dict | list) else ""
         raise ProfileError(f"{path}{where}: field '{field}': {err['msg']}{got}") from None
 
 
+def _compose(text: str) -> yaml.Node | None:
+    """The YAML's node tree (lines of fields), by libyaml where installed."""
+    return yaml.compose(text, Loader=_FAST)
+
+
 def where(path: Path, loc: Sequence[Any]) -> str:
     """``path:line`` of the field at ``loc`` in a YAML file, for an error found after parsing."""
     try:
-        line = _line_of(yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader), loc)
+        line = _line_of(_compose(path.read_text(encoding="utf-8")), loc)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         line = None
     return f"{path}:{line}" if line else str(path)

@@ -167,6 +167,11 @@ class ProcessWireMock(WireMockServer):
         self.base_url = f"http://{_reachable(self.host)}:{port}"
         self._wait_ready(port)
 
+    @property
+    def running(self) -> bool:
+        """Started and not exited since."""
+        return self._proc is not None and self._proc.poll() is None
+
     def _pump_log(self, stream: IO[str] | None, log: IO[str]) -> None:
         with log:
             for line in stream or ():

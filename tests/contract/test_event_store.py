@@ -402,3 +402,39 @@ def test_batches_touching_runs_in_opposite_orders_neither_deadlock_nor_lose_even
             assert verify_chain(events) is None
             for worker in (1, 2):
                 assert [e.data["n"] for e in events if e.data["worker"] == worker] == list(range(100))
+
+
+def test_a_step_of_a_run_held_running_keeps_no_other_run_waiting(store_factory: StoreFactory) -> None:
+    """Parallel billers: while one process's run is in a step (its batch open, a partner call under way), another
+    process's run appends and commits its own steps at once, rather than waiting for that step to end."""
+    store_factory().close()
+    with store_factory() as first, store_factory() as second, first.running("run-a"), second.running("run-b"):
+        first.append("run-a", "run.started", {})
+        with first.batch():
+            first.append("run-a", "step.started", {})
+            started = time.monotonic()
+            with second.batch():
+                second.append("run-b", "step.started", {})
+            second.append("run-b", "step.finished", {})
+            assert time.monotonic() - started < 5.0
+            first.append("run-a", "step.finished", {})
+        assert [e.kind for e in second.events("run-b")] == ["step.started", "step.finished"]
+        assert [e.kind for e in first.events("run-a")] == ["run.started", "step.started", "step.finished"]
+        assert verify_chain(first.events("run-a")) is None
+
+
+def test_a_held_runs_batch_that_another_process_appended_under_is_refused_whole(tmp_path: Path) -> None:
+    """SQLite seals a held run's batch without the write lock: a process that appends to the run all the same
+    gets its event in, and the batch is refused whole with one line (never a fork, never half a batch)."""
+    path = tmp_path / "events.db"
+    with SQLiteStore(path) as owner, SQLiteStore(path) as intruder, owner.running("r"):
+        owner.append("r", "run.started", {})
+        with pytest.raises(EventLogError, match="another process appended to run r") as refused, owner.batch():
+            owner.append("r", "step.started", {})
+            owner.append("r", "step.finished", {})
+            intruder.append("r", "forged", {})
+        assert "\n" not in str(refused.value)
+        assert [e.kind for e in owner.events("r")] == ["run.started", "forged"]
+        assert verify_chain(owner.events("r")) is None
+        owner.append("r", "run.finished", {})  # the store goes on from the file's head
+        assert [e.seq for e in owner.events("r")] == [1, 2, 3]

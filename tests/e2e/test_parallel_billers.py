@@ -10,7 +10,9 @@ import sqlite3
 import time
 from collections import Counter
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import pytest
 from test_run_lifecycle import Start, _assert_cleaned_up, start  # noqa: F401  (start: the fixture)
@@ -140,3 +142,38 @@ def test_a_signal_interrupts_every_workers_run_cleanly(start: Start, signum: sig
     assert all(f"sit report {events[0]['run_id']} --interrupted" in output for events in runs.values())
     _assert_cleaned_up(run)  # no WireMock outlived its worker, no temporary folder left
     assert run_sit("verify", "--all", "--store", str(run.store)).stdout.count("INTACT") == 2
+
+
+def test_billers_one_worker_runs_in_turn_share_its_wiremock_and_keep_their_exchanges_apart(tmp_path: Path) -> None:
+    """One worker, two billers of one partner: one WireMock serves both runs in turn (reset and loaded with the pack
+    for each), and each run's log holds its own partner exchanges only, within its own start and end."""
+    store = tmp_path / "events.sqlite"
+    proc = run_sit("run", "--biller", "clayton-county-water", "--biller", "harbor-falls-utilities", "--workers", "1",
+                   *SELECTION, "--store", str(store), "--no-report")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    runs = _runs(store)
+    assert set(runs) == {"clayton-county-water", "harbor-falls-utilities"}
+    ports = {_wiremock_port(store, str(events[0]["run_id"])) for events in runs.values()}
+    assert len(ports) == 1, ports  # one JVM for the worker, not one per biller
+    # Platform references start with the run id's last four characters: whose request an exchange is.
+    marks = {biller: str(events[0]["run_id"])[-4:] for biller, events in runs.items()}
+    assert len(set(marks.values())) == 2, marks
+    journal: dict[str, set[str]] = {}
+    for biller, events in runs.items():
+        started, finished = _span(store, str(events[0]["run_id"]))
+        exchanges = [e for e in events if e["kind"] == "partner.exchange"]
+        assert exchanges, biller
+        referenced = {found for e in exchanges for found in re.findall(r"\b([0-9a-f]{4})-[A-Z]+-\d{3}-",
+                                                                       unquote_plus(str(e["request_body"])))}
+        assert referenced == {marks[biller]}, (biller, referenced)
+        assert all(started <= datetime.fromisoformat(str(e["logged_at"])) <= finished for e in exchanges), biller
+        journal[biller] = {str(e["journal_id"]) for e in exchanges}
+    assert not journal["clayton-county-water"] & journal["harbor-falls-utilities"]
+    assert run_sit("verify", "--all", "--store", str(store)).stdout.count("INTACT") == 2
+
+
+def _span(store: Path, run_id: str) -> tuple[datetime, datetime]:
+    """When the run's first and last events were appended."""
+    with SQLiteStore(store) as events:
+        stamps = [datetime.fromisoformat(e.ts) for e in events.events(run_id)]
+    return stamps[0], stamps[-1]
