@@ -173,6 +173,8 @@ def _run(options: RunOptions, runs: list[BillerRun], workers: int, console: Cons
             code = pytest.main(args, plugins=[progress])
     finally:
         shutil.rmtree(basetemp, ignore_errors=True)
+        # A worker killed outright (SIGKILL, out of memory) could not stop its WireMock or remove its folders.
+        reap_orphans(lambda line: console.print(line, markup=False, highlight=False))
     url = store_url(options.store, options.project / DEFAULT_STORE)
     with open_store(url) as store:
         summaries = {run.run_id: console_summary(store, run.run_id) for run in runs
@@ -190,6 +192,8 @@ def _run(options: RunOptions, runs: list[BillerRun], workers: int, console: Cons
     if interrupted is not None or code == pytest.ExitCode.INTERRUPTED:
         return _interrupted(console, [run.run_id for run in runs if run.run_id in summaries], interrupted)
     codes = [run.error_code for run in runs if run.error]
+    # A biller with scenarios selected that has no run and no error (its worker died before it began) did not pass.
+    codes += [EXIT_FAILED for run in runs if run.total and run.run_id not in summaries and not run.error]
     codes += [EXIT_HARNESS if summary.error else EXIT_OK if summary.status == "passed" else EXIT_FAILED
               for summary in summaries.values()]
     if report is not None:
@@ -292,7 +296,10 @@ class _Progress:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         outcome: dict[str, Any] | None = next(
             (value for name, value in report.user_properties if name == OUTCOME and isinstance(value, dict)), None)
-        if outcome is None or (run := self._by_arg.get(outcome["biller"])) is None:
+        if outcome is None:
+            self._crashed(report)
+            return
+        if (run := self._by_arg.get(outcome["biller"])) is None:
             return
         run.done += 1
         if outcome.get("error") and not run.error:
@@ -307,6 +314,17 @@ class _Progress:
         text = outcome.get("error") or outcome["name"]
         self.console.print(f"{label:<7} {run.slug:<{self._width}} {outcome['sit_id'] or '':<13} {text}",
                            highlight=False, markup=False, no_wrap=True, overflow="ellipsis")
+
+    def _crashed(self, report: pytest.TestReport) -> None:
+        """A scenario that failed with no outcome of the plugin's: its worker died under it (xdist reports the
+        item it was running as failed). Its biller's run is not finished: the one line says so."""
+        slugs = {run.slug: run for run in self.runs}
+        if not report.failed or (slug := biller_of(report.nodeid, list(slugs))) is None or slugs[slug].error:
+            return
+        what = str(report.longrepr).strip().splitlines()[-1:] or ["no reason given"]
+        said = " ".join(what[0].split())[:200]
+        slugs[slug].error = f"its worker stopped while it ran ({said}); its run did not finish"
+        slugs[slug].error_code = EXIT_HARNESS
 
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
         """The workers are this process's children: each is told as this process was, and closes its runs as

@@ -36,6 +36,10 @@ SIGNALS = pytest.StashKey[ExitStack]()  # signal handling, when pytest (not `sit
 # (an xdist worker) and finished after its last. BROKEN holds a biller whose session could not start.
 SESSIONS = pytest.StashKey[dict[str, SitSession]]()
 BROKEN = pytest.StashKey[dict[str, SitError | EventLogError]]()
+# Each biller's last selected scenario (key None: the run's one biller), and the billers whose last one ran: only
+# those runs finish; a run the session ends before its last scenario (xdist told its worker to stop) is interrupted.
+LAST = pytest.StashKey[dict[str | None, str]]()
+ENDED = pytest.StashKey[set[str | None]]()
 # Several billers: the one WireMock this process lends to each biller's session in turn (harness.stubs.shared).
 WIREMOCK = pytest.StashKey[SharedWireMock]()
 BILLER_PARAM = "sit_biller"
@@ -409,33 +413,45 @@ def _outcome(item: pytest.Item, biller: str) -> dict[str, Any]:
             "exit_code": broken.exit_code if broken is not None else EXIT_HARNESS}
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    scenarios = (item for item in session.items if getattr(getattr(item, "obj", None), _TAGS, None) is not None)
+    session.config.stash[LAST] = {_item_biller(item): item.nodeid for item in scenarios}
+    session.config.stash[ENDED] = set()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     """Several billers: a biller's run ends after its last scenario here (its WireMock and sFTP server stop),
     so that its recorded wall time is its own, not that of the billers the same process runs after it."""
     result = yield  # an interruption skips this: the session's end closes the run as interrupted
-    biller, sessions = _item_biller(item), item.config.stash[SESSIONS]
-    if biller is not None and _item_biller(nextitem) != biller and (sit := sessions.pop(biller, None)):
-        _close_run(item.session, sit, interrupted=None)
+    config, biller = item.config, _item_biller(item)
+    if item.nodeid == config.stash.get(LAST, {}).get(biller):
+        config.stash[ENDED].add(biller)
+        if biller is not None and (sit := config.stash[SESSIONS].pop(biller, None)):
+            _close_run(item.session, sit, interrupted=None)
     return result
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    runs = [sit for sit in (config.stash.get(SESSION, None), *config.stash.get(SESSIONS, {}).values()) if sit]
+    runs = [(biller, sit) for biller, sit in ((None, config.stash.get(SESSION, None)),
+                                               *config.stash.get(SESSIONS, {}).items()) if sit]
     shared = config.stash.get(WIREMOCK, None)
     if not runs and shared is None:
         return
     stopped = exitstatus == pytest.ExitCode.INTERRUPTED
+    ended = config.stash.get(ENDED, set())
     config.stash[SESSION] = None
     config.stash[SESSIONS] = {}
     try:
         with ExitStack() as closing:  # every run is closed and stopped, even when closing one of them fails
             if shared is not None:  # the worker's WireMock goes down last, after every run on it
                 closing.callback(shared.stop)
-            for sit in runs:
-                closing.callback(_close_run, session, sit,
-                                 (interrupts.reason() or "KeyboardInterrupt") if stopped else None)
+            for biller, sit in runs:
+                cut = stopped or biller not in ended
+                reason = (interrupts.reason() or ("KeyboardInterrupt" if stopped else "stopped before its last "
+                                                  "scenario")) if cut else None
+                closing.callback(_close_run, session, sit, reason)
             _finish(config, "interrupted")  # the scenario in flight, first
     finally:
         if signals := config.stash.get(SIGNALS, None):

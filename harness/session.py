@@ -43,6 +43,7 @@ from harness.reports.leaks import find_leaks
 from harness.reports.runs import biller_history
 from harness.run_identity import default_seed, new_run_id, run_identity
 from harness.secrets import Secrets, add_store_password, resolve
+from harness.stubs import orphans
 from harness.stubs.orphans import reap as reap_orphans
 from harness.stubs.shared import SharedWireMock
 from harness.transfer import SftpServer
@@ -133,6 +134,7 @@ class SitSession:
     _partner: PartnerLink | None = None
     _sftp: SftpServer | None = None
     _workdir: Path | None = None
+    _workdir_entry: str = ""  # its entry in the registry of what a killed run leaves (harness.stubs.orphans)
     _callbacks: CallbackServer | None = None
     _cloudpay: CloudPayServer | None = None  # the platform's CloudPay side, for a CloudPay biller
     _web: httpx.Client | None = None  # what the vendor's application and the payer reach it with
@@ -172,6 +174,7 @@ class SitSession:
             raise InputError(f"run {self.run_id} already exists in {self.store}; a run id is used once")
         self._held.enter_context(self._store.running(self.run_id))
         self._workdir = Path(tempfile.mkdtemp(prefix=f"sit-{self.run_id}-"))
+        self._workdir_entry = orphans.register_folder(self._workdir)
         # The JVM starts in the background while the store, sFTP and pytest's collection get ready.
         lent = opts.stub_backend == "process" and opts.partner_mode == "stub" and not opts.wiremock_port
         shared = self.wiremock if lent else None
@@ -359,6 +362,7 @@ class SitSession:
         if self._store is not None:
             parts.append(self._store.close)
         if (workdir := self._workdir) is not None:
+            parts.append(lambda: orphans.release(self._workdir_entry))  # down last of the two: once it is gone
             parts.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
         with ExitStack() as down:
             for part in reversed(parts):  # an ExitStack runs the last one pushed first

@@ -6,7 +6,9 @@ container keeps running, and the run's temporary folder stays. So every server a
 is written down here, one small JSON file each, in a registry per user and machine: what to
 stop (the JVM's pid and start time, or the container's id), the owning Python process (pid and
 start time) and the run's temporary folder; it lives in the user's cache, not in the temporary
-directory, which a run leaves as it found it. A clean stop deletes the file. Each run begins with
+directory, which a run leaves as it found it. A run's temporary folder is written down too, on its own:
+with several billers a worker lends one WireMock to each run in turn, and a file partner's run starts
+none. A clean stop deletes the file. Each run begins with
 ``reap``: an entry whose owner is dead is an orphan; its server is stopped, its folder
 removed, its entry deleted, and one line says so.
 
@@ -95,6 +97,11 @@ def register_jvm(pid: int, workdir: Path, leftovers: Iterable[Path] = (), folder
                                       "leftovers": [str(p) for p in leftovers]}, folder)
 
 
+def register_folder(workdir: Path, folder: Path | None = None) -> str:
+    """Record a run's temporary folder, for the next run to remove should this process be killed."""
+    return _write(f"folder-{workdir.name}.json", {"workdir": str(workdir), "leftovers": []}, folder)
+
+
 def register_container(container_id: str, workdir: Path | None = None, folder: Path | None = None) -> str:
     """Record a WireMock container this process started."""
     return _write(f"container-{container_id[:12]}.json",
@@ -178,7 +185,9 @@ def _stop(entry: dict[str, Any], grace: float) -> str:
     """Stop the entry's server; what was stopped, or "" if it was already gone."""
     if "container" in entry:
         return _stop_container(str(entry["container"]))
-    proc = _process(entry.get("jvm", {}))
+    if "jvm" not in entry:
+        return ""  # a run's folder alone: nothing runs
+    proc = _process(entry["jvm"])
     if proc is None:
         return ""
     with contextlib.suppress(psutil.Error):

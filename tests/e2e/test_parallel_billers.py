@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote_plus
 
+import psutil
 import pytest
 from test_run_lifecycle import Start, _assert_cleaned_up, start  # noqa: F401  (start: the fixture)
 
@@ -177,3 +178,25 @@ def _span(store: Path, run_id: str) -> tuple[datetime, datetime]:
     with SQLiteStore(store) as events:
         stamps = [datetime.fromisoformat(e.ts) for e in events.events(run_id)]
     return stamps[0], stamps[-1]
+
+
+def test_a_worker_killed_outright_fails_its_billers_run_and_leaves_nothing_behind(start: Start) -> None:  # noqa: F811
+    """SIGKILL to one worker (out of memory, a crash): its biller's run cannot finish and `sit run` must not exit
+    0; the other biller's run goes on; the dead worker's WireMock and folders are cleaned up by the controller."""
+    run = start("--biller", "newport-or", "--workers", "2")
+    deadline = time.monotonic() + 120
+    while len([n for n in _finished_by_run(run.store).values() if n >= 2]) < 2:
+        assert run.proc.poll() is None, run.output.read_text()
+        assert time.monotonic() < deadline, "both billers' runs did not get going within 120 s"
+        time.sleep(0.05)
+    workers = psutil.Process(run.proc.pid).children()
+    assert len(workers) == 2, workers
+    workers[0].kill()
+    code = run.proc.wait(timeout=180)
+    output = run.output.read_text()
+    assert code not in (0, 128 + signal.SIGINT), output
+    assert "its worker stopped while it ran" in output and "Traceback" not in output, output
+    runs = _runs(run.store)
+    finished = {biller for biller, events in runs.items() if events[-1]["kind"] == "run.finished"}
+    assert len(finished) == 1, {biller: events[-1]["kind"] for biller, events in runs.items()}
+    _assert_cleaned_up(run)
