@@ -9,18 +9,19 @@ layout is the blank workbook reviewed with biller and partner (playbook step 39)
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterable, Sequence
+from copy import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import Cell, MergedCell
+from openpyxl.cell.cell import Cell
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
@@ -30,6 +31,9 @@ from harness.cases import SitCase
 from harness.profiles import Biller
 from harness.reports.fold import STATUS_RANK, WORKBOOK_STATUS, ScenarioRecord
 from harness.reports.summary import RunResults, RunSummary
+
+if TYPE_CHECKING:
+    from _typeshed import SizedBuffer, StrPath
 
 COLUMNS = [  # (header, width)
     ("SIT ID", 14), ("Section", 24), ("Scenario", 36), ("Steps", 60), ("Expected result", 48),
@@ -43,6 +47,7 @@ _TITLE_FILL, _BANNER_FILL = "DCE6F1", "F4B084"
 STATUS_FILL = {
     "Pass": "C6EFCE", "Fail": "FFC7CE", "N/A": "D9D9D9", "Not run": "FFEB9C", "Interrupted": "F4B084",
 }  # fmt: skip
+_LINK = "link"  # the look of a live Allure link (the others are status fills)
 # A worse status wins when a run holds the same SIT ID twice.
 _RANK = {"": 0} | {WORKBOOK_STATUS[status]: rank for status, rank in STATUS_RANK.items()}  # as the log ranks them
 Mask = Callable[[str], str]
@@ -176,8 +181,9 @@ def write_xlsx(rows: list[Row], path: Path, heading: Heading) -> None:
     width = len(COLUMNS) + len(heading.runs)
     _first_row(sheet, heading)
     _header(sheet, heading.runs)
+    looks = _Looks()
     for index, row in enumerate(rows, start=_TOP + 1):
-        _row(sheet, index, row, heading.runs)
+        _row(sheet, index, row, heading.runs, looks)
     last = len(rows) + _TOP
     sheet.freeze_panes = f"B{_TOP + 1}"
     sheet.auto_filter.ref = f"A{_TOP}:{get_column_letter(width)}{last}"
@@ -202,17 +208,39 @@ def _first_row(sheet: Worksheet, heading: Heading) -> None:
     sheet.row_dimensions[1].height = 36
 
 
-def _row(sheet: Worksheet, index: int, row: Row, runs: Sequence[RunResults]) -> None:
+def _row(sheet: Worksheet, index: int, row: Row, runs: Sequence[RunResults], looks: _Looks) -> None:
     """One case: its cells wrapped, its statuses (this run's and every Result_RunN) coloured, its Allure link live."""
     cells = row.cells() + [run.results.get(row.sit_id, "") for run in runs]
-    wrap = Alignment(wrap_text=True, vertical="top")
+    coloured = {_COLUMN["Status"], *range(len(COLUMNS) + 1, len(cells) + 1)}
     for column, value in enumerate(cells, start=1):
-        sheet.cell(row=index, column=column, value=value).alignment = wrap
-    for column in (_COLUMN["Status"], *range(len(COLUMNS) + 1, len(cells) + 1)):
-        if fill := STATUS_FILL.get(cells[column - 1]):
-            sheet.cell(row=index, column=column).fill = PatternFill("solid", fgColor=fill)
-    if row.allure:
-        _link(sheet.cell(row=index, column=_COLUMN["Allure link"]), row.allure)
+        cell = sheet.cell(row=index, column=column, value=value)
+        if column == _COLUMN["Allure link"] and row.allure:
+            _link(cell, row.allure, looks)
+        else:
+            looks.give(cell, STATUS_FILL.get(value) if column in coloured else None)
+
+
+class _Looks:
+    """The look of a case's cells (wrapped; a status colour or the link's font), set through openpyxl the first
+    time and copied after: openpyxl compares each style object set with every one it holds, which was most
+    of the time of a large workbook. The cells and the file are the same, byte for byte."""
+
+    def __init__(self) -> None:
+        self._held: dict[str | None, StyleArray] = {}
+
+    def give(self, cell: Cell, look: str | None) -> None:
+        """``look``: a fill colour, ``_LINK`` (the Allure link's font), or ``None`` (wrapped only)."""
+        styled: Any = cell  # its style array, which every style attribute sets, is not in types-openpyxl
+        held = self._held.get(look)
+        if held is not None:
+            styled._style = copy(held)
+            return
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if look == _LINK:
+            cell.font = Font(color="0563C1", underline="single")
+        elif look is not None:
+            cell.fill = PatternFill("solid", fgColor=look)
+        self._held[look] = copy(styled._style)
 
 
 def _header(sheet: Worksheet, runs: Sequence[RunResults]) -> None:
@@ -226,11 +254,11 @@ def _header(sheet: Worksheet, runs: Sequence[RunResults]) -> None:
         sheet.column_dimensions[get_column_letter(column)].width = width
 
 
-def _link(cell: Cell | MergedCell, link: str) -> None:
+def _link(cell: Cell, link: str, looks: _Looks) -> None:
     """A real hyperlink, relative to the workbook's folder (the Allure single file lies beside it)."""
     target, _, location = link.partition("#")
     cell.hyperlink = Hyperlink(ref=cell.coordinate, target=target, location=location or None, tooltip="Open in Allure")
-    cell.font = Font(color="0563C1", underline="single")
+    looks.give(cell, _LINK)
 
 
 def _facts_sheet(sheet: Worksheet, heading: Heading) -> None:
@@ -262,14 +290,29 @@ def _save(book: Workbook, path: Path, when: datetime) -> None:
     """openpyxl stamps the wall clock into docProps and every zip entry: stamp ``when`` instead."""
     naive = when.astimezone(UTC).replace(tzinfo=None)  # openpyxl writes naive datetimes as UTC
     book.properties.created = book.properties.modified = naive
-    built = io.BytesIO()
-    ExcelWriter(book, ZipFile(built, "w", ZIP_DEFLATED, allowZip64=True)).save()  # save_workbook sets modified=now
-    stamp = naive.timetuple()[:6]
-    with ZipFile(built) as source, ZipFile(path, "w", ZIP_DEFLATED) as target:
-        for entry in source.infolist():
-            stamped = ZipInfo(entry.filename, date_time=stamp)
-            stamped.compress_type, stamped.external_attr = ZIP_DEFLATED, 0o644 << 16
-            target.writestr(stamped, source.read(entry))
+    with _StampedZip(path, naive.timetuple()[:6]) as archive:
+        ExcelWriter(book, archive).save()  # not save_workbook: it sets modified=now
+
+
+class _StampedZip(ZipFile):
+    """A zip whose every entry is dated ``stamp`` and readable by all (0644), whatever openpyxl asks for:
+    the same log gives the same workbook, byte for byte, compressed once."""
+
+    def __init__(self, path: Path, stamp: tuple[int, int, int, int, int, int]) -> None:
+        super().__init__(path, "w", ZIP_DEFLATED)
+        self._stamp = stamp
+
+    def writestr(self, zinfo_or_arcname: str | ZipInfo, data: SizedBuffer | str, compress_type: int | None = None,
+                 compresslevel: int | None = None) -> None:
+        name = zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, ZipInfo) else zinfo_or_arcname
+        stamped = ZipInfo(name, date_time=self._stamp)
+        stamped.compress_type, stamped.external_attr = ZIP_DEFLATED, 0o644 << 16
+        super().writestr(stamped, data)
+
+    def write(self, filename: StrPath, arcname: StrPath | None = None, compress_type: int | None = None,
+              compresslevel: int | None = None) -> None:
+        """A file openpyxl wrote aside (a worksheet), under ``arcname``."""
+        self.writestr(str(arcname if arcname is not None else filename), Path(filename).read_bytes())
 
 
 def write_blank_workbook(cases: list[SitCase], biller: Biller, out: Path) -> tuple[Path, Path]:
