@@ -27,6 +27,7 @@ MIN_VALUE_LEN = 4
 MIN_BASE64_LEN = 8
 # Members of a zip container (xlsx) larger than this are not unpacked: a bomb, not a report.
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
+_PIECE = 1024 * 1024  # how much of a zip member is searched at a time
 _QUOTE_ESCAPES = (("'", '"'), ("&#x27;", "&quot;"), ("&#39;", "&#34;"), ("&apos;", "&quot;"))
 
 
@@ -100,9 +101,10 @@ class _Needles:
         self.data = [(form.encode(), name, label) for form, name, label in self.text]
 
 
-def _search(haystack: AnyStr, needles: Iterable[tuple[AnyStr, str, str]]) -> Iterator[tuple[str, str]]:
-    """(name, form) of each value found in ``haystack``, once per value."""
-    seen: set[str] = set()
+def _search(haystack: AnyStr, needles: Iterable[tuple[AnyStr, str, str]],
+            seen: set[str] | None = None) -> Iterator[tuple[str, str]]:
+    """(name, form) of each value found in ``haystack``, once per value (and not again for one in ``seen``)."""
+    seen = set() if seen is None else seen
     for form, name, label in needles:
         if name not in seen and form in haystack:
             seen.add(name)
@@ -143,20 +145,39 @@ def _strings(node: Any) -> Iterator[str]:
 
 
 def _file_leaks(needles: _Needles, root: Path) -> Iterator[Leak]:
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+    for path in _files(root):
         relative = path.relative_to(root).as_posix()
-        for part, data in _parts(path, relative):
-            for name, form in _search(data, needles.data):
-                yield Leak(name, form, path=part)
+        data = path.read_bytes()
+        yield from (Leak(name, form, path=relative) for name, form in _search(data, needles.data))
+        if data.startswith(b"PK") and zipfile.is_zipfile(path):
+            del data  # a member is read in pieces, not beside the whole container
+            yield from _member_leaks(needles, path, relative)
 
 
-def _parts(path: Path, relative: str) -> Iterator[tuple[str, bytes]]:
-    """A file's bytes, then, for a zip container (xlsx), each member's (compressed in the file)."""
-    data = path.read_bytes()
-    yield relative, data
-    if not data.startswith(b"PK") or not zipfile.is_zipfile(path):
-        return
+def _files(folder: Path) -> Iterator[Path]:
+    """The files under ``folder`` (no symlinks), in the order of their sorted paths, one folder listed at a time
+    (a report holds thousands of Allure files: their paths are not all held at once)."""
+    for entry in sorted(folder.iterdir()):
+        if entry.is_symlink():
+            continue
+        if entry.is_dir():
+            yield from _files(entry)
+        elif entry.is_file():
+            yield entry
+
+
+def _member_leaks(needles: _Needles, path: Path, relative: str) -> Iterator[Leak]:
+    """The findings in each member of a zip container (xlsx), compressed in the file, read a piece at a time."""
+    overlap = max((len(form) for form, _, _ in needles.data), default=1) - 1  # a form may span two pieces
     with zipfile.ZipFile(path) as archive:
         for member in archive.infolist():
-            if not member.is_dir() and member.file_size <= MAX_MEMBER_BYTES:
-                yield f"{relative}!{member.filename}", archive.read(member)
+            if member.is_dir() or member.file_size > MAX_MEMBER_BYTES:
+                continue
+            seen: set[str] = set()
+            with archive.open(member) as stream:
+                tail = b""
+                while piece := stream.read(_PIECE):
+                    window = tail + piece
+                    for name, form in _search(window, needles.data, seen):
+                        yield Leak(name, form, path=f"{relative}!{member.filename}")
+                    tail = window[-overlap:] if overlap else b""
