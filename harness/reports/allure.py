@@ -24,6 +24,7 @@ from allure_commons.types import AttachmentType, LabelType, LinkType
 
 from harness.cases import SitCase
 from harness.reports.bodies import content_type, pretty
+from harness.reports.files import FolderWriter
 from harness.reports.fold import Evidence, RunRecord, ScenarioRecord, StepRecord, epoch_ms
 
 _NAMESPACE = uuid.UUID("5b6c1f0e-6a52-4e4f-9a43-7f1e2d1c0b11")  # fixed: ids must not change between projections
@@ -89,13 +90,6 @@ def _label(name: str, value: str) -> Json:
     return _kept(name=name, value=value)
 
 
-def _write(path: Path, text: str) -> None:
-    """One file in one go: ``write_report`` swaps the whole folder in at the end, so the commons writer's
-    temp-file-and-rename per file would be only cost."""
-    with open(path, "wb") as out:
-        out.write(text.encode("utf-8"))
-
-
 def _scenario_status(scenario: ScenarioRecord) -> str:
     if scenario.status == "passed":
         return Status.PASSED
@@ -113,7 +107,8 @@ def _step_status(step: StepRecord) -> str:
 
 
 class AllureResults:
-    """Writes ``allure-results/``: feed it scenarios as the fold yields them, then close it.
+    """Writes ``allure-results/``: feed it scenarios as the fold yields them, then close it (its files are all
+    there once it is closed; ``abort`` if the projection fails).
 
     Results carry no suite labels and no title path: Allure 3 then lists every scenario
     on its landing page, in run order, with its status (sections are the feature label).
@@ -123,9 +118,11 @@ class AllureResults:
                  mask: Mask = str, kinds: Collection[str] | None = None) -> None:
         """``link_pattern``: the biller's workbook link for a SIT ID (``{}`` is the ID), or ``None``: no link.
         ``kinds``: the evidence kinds to attach (``None``: all, the platform's actions included)."""
-        self._out, self._cases, self._link = out, cases, link_pattern
+        self._cases, self._link = cases, link_pattern
         self._mask, self._kinds = mask, kinds
-        out.mkdir(parents=True, exist_ok=True)  # reports write into a fresh folder; --alluredir adds to one
+        # Each file in one go (the commons writer's temp-file-and-rename is only cost: reports write into a fresh
+        # folder swapped in whole, --alluredir into a staging folder), by a helper process beside the fold.
+        self._files = FolderWriter(out)
 
     def add(self, run: RunRecord, scenario: ScenarioRecord) -> None:
         case = self._cases.get(scenario.sit_id)
@@ -140,11 +137,20 @@ class AllureResults:
             test_case_id=scenario.sit_id, full_name=f"{scenario.feature_file}#{scenario.sit_id}",
             labels=self._labels(facts, scenario), links=self._links(scenario),
         )
-        _write(self._out / TEST_CASE_PATTERN.format(prefix=uuid), json.dumps(result, ensure_ascii=False))
+        self._write(TEST_CASE_PATTERN.format(prefix=uuid), json.dumps(result, ensure_ascii=False))
 
     def close(self, run: RunRecord) -> None:
-        (self._out / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n", encoding="utf-8")
-        (self._out / "environment.properties").write_text(environment(run), encoding="utf-8")
+        """Write the run's own files and wait until every file is written (an ``OSError`` if one could not be)."""
+        self._write("categories.json", json.dumps(CATEGORIES, indent=2) + "\n")
+        self._write("environment.properties", environment(run))
+        self._files.close()
+
+    def abort(self) -> None:
+        """Stop writing (the projection failed; its staging folder is removed)."""
+        self._files.abort()
+
+    def _write(self, name: str, text: str) -> None:
+        self._files.write(name, text.encode("utf-8"))
 
     def _details(self, scenario: ScenarioRecord) -> Json | None:
         trace = f"sit-category: {scenario.category}\nevidence: events {scenario.first_seq}-{scenario.last_seq}"
@@ -194,7 +200,7 @@ class AllureResults:
     def _attach(self, run_id: str, key: str, name: str, body: str, kind: AttachmentType) -> Json:
         """Write an attachment; its reference, for the step's ``attachments``."""
         source = ATTACHMENT_PATTERN.format(prefix=uuid.uuid5(_NAMESPACE, f"{run_id}/{key}"), ext=kind.extension)
-        _write(self._out / source, self._mask(body))
+        self._write(source, self._mask(body))
         return _kept(name=self._mask(name), source=source, type=kind.mime_type)
 
 

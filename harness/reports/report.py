@@ -28,7 +28,7 @@ from harness.reports.personal import Masker, PersonalRules, find_personal, refus
 from harness.reports.runs import RUNNING
 from harness.reports.signing import write_signature_file
 from harness.reports.signoff import build_view, render_html, write_pdf
-from harness.reports.summary import summarize
+from harness.reports.summary import RunSummary, summarize
 from harness.reports.workbook import Heading, Row, RunRows, write_csv, write_xlsx
 from harness.secrets import recorded_secrets
 
@@ -149,8 +149,12 @@ def write_allure_results(log: RunLog, out: Path) -> None:
         with tempfile.TemporaryDirectory(dir=out, prefix=".sit-results-") as staging:
             allure = _allure_results(log, log.opening(), Path(staging))
             run = RunRecord()
-            for scenario in fold(log.events(), run):
-                allure.add(run, scenario)
+            try:
+                for scenario in fold(log.events(), run):
+                    allure.add(run, scenario)
+            except BaseException:
+                allure.abort()
+                raise
             allure.close(run)
             _refuse_secrets(log, Path(staging))
             for written in sorted(Path(staging).iterdir()):
@@ -170,17 +174,24 @@ def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> dict[st
     allure = _allure_results(log, opening, paths.allure_results, mask, _PARTNER_KINDS if options.partner_pack else None)
     rows = RunRows(opening.cases, str(opening.facts.get("operator") or ""), _allure_link(log.run_id), mask)
     run = RunRecord()
-    for scenario in fold(log.events(), run):  # the one pass: each scenario is written as it finishes
-        allure.add(run, scenario)
-        rows.add(scenario)
+    try:
+        for scenario in fold(log.events(), run):  # the one pass: each scenario is written as it finishes
+            allure.add(run, scenario)
+            rows.add(scenario)
+        # The Allure files are still being written (a helper process): the other documents are made meanwhile.
+        summary = _documents(run, rows.rows(), str(opening.profile("partner", "product", default="")), paths, options,
+                             mask)
+    except BaseException:
+        allure.abort()  # before the staging folder is removed: nothing is written into it after
+        raise
     allure.close(run)
-    _documents(run, rows.rows(), str(opening.profile("partner", "product", default="")), paths, options, mask)
+    _allure_html(run, summary, paths, options)
     return personal
 
 
 def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPaths, options: ReportOptions,
-               mask: Callable[[str], str]) -> None:
-    """What is written once the fold is done: workbook, signatures, sign-off, Allure HTML."""
+               mask: Callable[[str], str]) -> RunSummary:
+    """What is written once the fold is done: workbook, signatures, sign-off. Returns the run's summary."""
     facts = run.facts
     summary = summarize(run, {row.sit_id: row.status for row in table}, product)  # history, banner, dates
     title = f"SIT workbook: {facts.get('biller_name')} (BID {facts.get('bid')}), run {run.run_id}"
@@ -194,6 +205,12 @@ def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPath
     paths.signoff_html.write_text(page, encoding="utf-8")
     if options.pdf:
         write_pdf(page, paths.signoff_pdf, summary)
+    return summary
+
+
+def _allure_html(run: RunRecord, summary: RunSummary, paths: ReportPaths, options: ReportOptions) -> None:
+    """The Allure report, generated from the results once they are all written (when asked for)."""
+    facts = run.facts
     if paths.allure_report is not None and paths.allure_single is not None:
         name = f"SIT {facts.get('biller_name')} (BID {facts.get('bid')}): run {run.run_id}"
         if summary.banner:  # the report's title is its first page
