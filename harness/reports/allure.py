@@ -115,11 +115,13 @@ class AllureResults:
     """
 
     def __init__(self, out: Path, cases: dict[str, SitCase], link_pattern: str | None = None,
-                 mask: Mask = str, kinds: Collection[str] | None = None) -> None:
+                 mask: Mask = str, kinds: Collection[str] | None = None,
+                 watch: Callable[[Path, bytes], None] | None = None) -> None:
         """``link_pattern``: the biller's workbook link for a SIT ID (``{}`` is the ID), or ``None``: no link.
-        ``kinds``: the evidence kinds to attach (``None``: all, the platform's actions included)."""
-        self._cases, self._link = cases, link_pattern
-        self._mask, self._kinds = mask, kinds
+        ``kinds``: the evidence kinds to attach (``None``: all, the platform's actions included).
+        ``watch``: given each file (path, bytes) as it is written, e.g. a search for the run's secrets."""
+        self._out, self._cases, self._link = out, cases, link_pattern
+        self._mask, self._kinds, self._watch = mask, kinds, watch
         # Each file in one go (the commons writer's temp-file-and-rename is only cost: reports write into a fresh
         # folder swapped in whole, --alluredir into a staging folder), by a helper process beside the fold.
         self._files = FolderWriter(out)
@@ -150,7 +152,10 @@ class AllureResults:
         self._files.abort()
 
     def _write(self, name: str, text: str) -> None:
-        self._files.write(name, text.encode("utf-8"))
+        data = text.encode("utf-8")
+        if self._watch is not None:
+            self._watch(self._out / name, data)
+        self._files.write(name, data)
 
     def _details(self, scenario: ScenarioRecord) -> Json | None:
         trace = f"sit-category: {scenario.category}\nevidence: events {scenario.first_seq}-{scenario.last_seq}"

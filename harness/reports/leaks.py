@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -111,20 +112,49 @@ def _search(haystack: AnyStr, needles: Iterable[tuple[AnyStr, str, str]],
             yield name, label
 
 
-def find_leaks(values: Mapping[str, str], events: Iterable[Event] = (), root: Path | None = None) -> list[Leak]:
+def find_leaks(values: Mapping[str, str], events: Iterable[Event] = (), root: Path | None = None,
+               written: FileSearch | None = None) -> list[Leak]:
     """Where the ``values`` (name -> value) occur: in ``events`` and in every file under ``root``.
 
     Each event's strings (keys too) are searched; each file as bytes, and a zip container
     (xlsx) member by member as well. At most one finding per value and event or file.
+    A file ``written`` searched as it was written (for the same values) is not read again.
     """
+    if written is not None and written.values != dict(values):
+        raise ValueError("the files were searched as written for other values")
     needles = _Needles(values)
     if not needles.text:
         return []
     found = [Leak(name, form, seq=event.seq, kind=event.kind)
              for event in events for name, form in _search(_event_text(event), needles.text)]
     if root is not None:
-        found += _file_leaks(needles, root)
+        found += _file_leaks(needles, root, written or FileSearch(values))
     return found
+
+
+class FileSearch:
+    """The search of files as they are written, their bytes at hand: ``find_leaks`` then skips them (a
+    report's thousands of Allure files are not read back). Only for files nothing changes after."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
+        self._needles = _Needles(values)
+        self._clean: set[str] = set()  # the paths searched with nothing found (most): only their names are kept
+        self._found: dict[str, list[tuple[str, str]]] = {}
+
+    def __call__(self, path: Path, data: bytes) -> None:
+        """``data`` is being written as ``path``; a zip container is left to be read (its members are searched)."""
+        if data.startswith(b"PK"):
+            return
+        if found := list(_search(data, self._needles.data)):
+            self._found[str(path)] = found
+        else:
+            self._clean.add(str(path))
+
+    def found(self, path: Path) -> list[tuple[str, str]] | None:
+        """(name, form) of each value in ``path`` as written, or ``None``: not searched as written."""
+        key = str(path)
+        return [] if key in self._clean else self._found.get(key)
 
 
 def _event_text(event: Event) -> str:
@@ -144,9 +174,12 @@ def _strings(node: Any) -> Iterator[str]:
             yield from _strings(value)
 
 
-def _file_leaks(needles: _Needles, root: Path) -> Iterator[Leak]:
+def _file_leaks(needles: _Needles, root: Path, written: FileSearch) -> Iterator[Leak]:
     for path in _files(root):
         relative = path.relative_to(root).as_posix()
+        if (known := written.found(path)) is not None:
+            yield from (Leak(name, form, path=relative) for name, form in known)
+            continue
         data = path.read_bytes()
         yield from (Leak(name, form, path=relative) for name, form in _search(data, needles.data))
         if data.startswith(b"PK") and zipfile.is_zipfile(path):
@@ -156,14 +189,15 @@ def _file_leaks(needles: _Needles, root: Path) -> Iterator[Leak]:
 
 def _files(folder: Path) -> Iterator[Path]:
     """The files under ``folder`` (no symlinks), in the order of their sorted paths, one folder listed at a time
-    (a report holds thousands of Allure files: their paths are not all held at once)."""
-    for entry in sorted(folder.iterdir()):
-        if entry.is_symlink():
-            continue
-        if entry.is_dir():
-            yield from _files(entry)
-        elif entry.is_file():
-            yield entry
+    (a report holds thousands of Allure files: their paths are not all held at once). A listing's entries know
+    their type: no file is looked up again."""
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _files(folder / entry.name)
+        elif entry.is_file(follow_symlinks=False):
+            yield folder / entry.name
 
 
 def _member_leaks(needles: _Needles, path: Path, relative: str) -> Iterator[Leak]:
