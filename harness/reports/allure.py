@@ -1,8 +1,10 @@
 """Allure results projected from a run: one result per scenario, evidence on its steps.
 
-Written with allure-python-commons' model and file writer. Every id comes from the
-log (run id and event seq through uuid5) and every time from event timestamps, so
-projecting the same log twice gives the same files, byte for byte.
+Written as allure-python-commons' file writer writes its model (the same keys, in the
+same order, empty ones left out), straight from the fold's records: building the model's
+objects and turning them back into dicts took more time than writing the files. Every id
+comes from the log (run id and event seq through uuid5) and every time from event
+timestamps, so projecting the same log twice gives the same files, byte for byte.
 """
 
 from __future__ import annotations
@@ -17,26 +19,17 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from allure_commons.logger import AllureFileLogger
-from allure_commons.model2 import (
-    ATTACHMENT_PATTERN,
-    Attachment,
-    Label,
-    Link,
-    Status,
-    StatusDetails,
-    TestResult,
-    TestStepResult,
-)
+from allure_commons.model2 import ATTACHMENT_PATTERN, TEST_CASE_PATTERN, Status
 from allure_commons.types import AttachmentType, LabelType, LinkType
-from attr import asdict
 
 from harness.cases import SitCase
 from harness.reports.bodies import content_type, pretty
+from harness.reports.files import FolderWriter
 from harness.reports.fold import Evidence, RunRecord, ScenarioRecord, StepRecord, epoch_ms
 
 _NAMESPACE = uuid.UUID("5b6c1f0e-6a52-4e4f-9a43-7f1e2d1c0b11")  # fixed: ids must not change between projections
 Mask = Callable[[str], str]
+Json = dict[str, Any]
 
 # Which Allure category a failure lands in: the trace carries the log's category. This is
 # ``categories.json`` in the results, as Allure 2 reads it; Allure 3 takes HTML_CATEGORIES.
@@ -66,21 +59,35 @@ def result_uuid(run_id: str, scenario: ScenarioRecord) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{run_id}/{scenario.first_seq}"))
 
 
-class _FileLogger(AllureFileLogger):
-    """The commons writer with two changes: a result file is named by its result's uuid (not a
-    random one), and each file is written in one go (``write_report`` swaps the whole folder
-    in at the end, so the writer's temp-file-and-rename per file is only cost).
+def _kept(**fields: Any) -> Json:
+    """An Allure model object as the commons writer writes it: its fields in the model's order, those that are
+    empty, ``None`` or zero left out (``False`` kept)."""
+    return {name: value for name, value in fields.items() if value or value is False}
 
-    Writer threads were tried: they made a 100k-event projection slower, not faster (the
-    store's cursor then waits for the GIL at every row)."""
 
-    def _report_item(self, item: Any) -> None:
-        data = asdict(item, filter=lambda _, value: value or value is False)  # as the commons writer filters
-        (self._report_dir / item.file_pattern.format(prefix=item.uuid)).write_text(
-            json.dumps(data, ensure_ascii=False), encoding="utf-8")
+def _result(*, name: str, status: str, details: Json | None, description: str, steps: list[Json], start: int,
+            stop: int, uuid: str, history_id: str, test_case_id: str, full_name: str, labels: list[Json],
+            links: list[Json]) -> Json:
+    """A ``TestResult`` (allure_commons.model2), in its field order."""
+    return _kept(name=name, status=status, statusDetails=details, description=description, steps=steps,
+                 start=start, stop=stop, uuid=uuid, historyId=history_id, testCaseId=test_case_id, fullName=full_name,
+                 labels=labels, links=links)
 
-    def report_attached_data(self, body: str | bytes, file_name: str) -> None:
-        (self._report_dir / file_name).write_bytes(body.encode("utf-8") if isinstance(body, str) else body)
+
+def _step_result(name: str, status: str, details: Json | None = None, steps: list[Json] | None = None,
+                 attachments: list[Json] | None = None, start: int | None = None, stop: int | None = None) -> Json:
+    """A ``TestStepResult`` (allure_commons.model2), in its field order."""
+    return _kept(name=name, status=status, statusDetails=details, steps=steps, attachments=attachments, start=start,
+                 stop=stop)
+
+
+def _status_details(message: str, trace: str | None = None) -> Json:
+    """A ``StatusDetails``: kept even when all its fields are empty, as the commons writer keeps any object."""
+    return _kept(message=message, trace=trace)
+
+
+def _label(name: str, value: str) -> Json:
+    return _kept(name=name, value=value)
 
 
 def _scenario_status(scenario: ScenarioRecord) -> str:
@@ -100,95 +107,106 @@ def _step_status(step: StepRecord) -> str:
 
 
 class AllureResults:
-    """Writes ``allure-results/``: feed it scenarios as the fold yields them, then close it.
+    """Writes ``allure-results/``: feed it scenarios as the fold yields them, then close it (its files are all
+    there once it is closed; ``abort`` if the projection fails).
 
     Results carry no suite labels and no title path: Allure 3 then lists every scenario
     on its landing page, in run order, with its status (sections are the feature label).
     """
 
     def __init__(self, out: Path, cases: dict[str, SitCase], link_pattern: str | None = None,
-                 mask: Mask = str, kinds: Collection[str] | None = None) -> None:
+                 mask: Mask = str, kinds: Collection[str] | None = None,
+                 watch: Callable[[Path, bytes], None] | None = None) -> None:
         """``link_pattern``: the biller's workbook link for a SIT ID (``{}`` is the ID), or ``None``: no link.
-        ``kinds``: the evidence kinds to attach (``None``: all, the platform's actions included)."""
+        ``kinds``: the evidence kinds to attach (``None``: all, the platform's actions included).
+        ``watch``: given each file (path, bytes) as it is written, e.g. a search for the run's secrets."""
         self._out, self._cases, self._link = out, cases, link_pattern
-        self._mask, self._kinds = mask, kinds
-        # Reports write into a fresh folder; --alluredir adds to one. (The ignores here and in ``add``: allure-python-
-        # commons ships py.typed but leaves AllureFileLogger unannotated.)
-        self._logger = _FileLogger(out, clean=False)  # type: ignore[no-untyped-call]
+        self._mask, self._kinds, self._watch = mask, kinds, watch
+        # Each file in one go (the commons writer's temp-file-and-rename is only cost: reports write into a fresh
+        # folder swapped in whole, --alluredir into a staging folder), by a helper process beside the fold.
+        self._files = FolderWriter(out)
 
     def add(self, run: RunRecord, scenario: ScenarioRecord) -> None:
         case = self._cases.get(scenario.sit_id)
         facts = run.facts
-        result = TestResult(
-            uuid=result_uuid(run.run_id, scenario), name=f"{scenario.sit_id} {scenario.name}",
-            historyId=hashlib.md5(f"{facts.get('biller')}/{scenario.sit_id}".encode()).hexdigest(),
-            testCaseId=scenario.sit_id, fullName=f"{scenario.feature_file}#{scenario.sit_id}",
-            status=_scenario_status(scenario), statusDetails=self._details(scenario),
-            start=epoch_ms(scenario.start), stop=epoch_ms(scenario.stop or scenario.start),
-            description=_description(facts, scenario), labels=self._labels(facts, scenario),
-            links=self._links(scenario),
+        uuid = result_uuid(run.run_id, scenario)
+        result = _result(
+            name=f"{scenario.sit_id} {scenario.name}", status=_scenario_status(scenario),
+            details=self._details(scenario), description=_description(facts, scenario),
+            steps=[self._step(run.run_id, step, case) for step in scenario.steps] + _not_reached(scenario, case),
+            start=epoch_ms(scenario.start), stop=epoch_ms(scenario.stop or scenario.start), uuid=uuid,
+            history_id=hashlib.md5(f"{facts.get('biller')}/{scenario.sit_id}".encode()).hexdigest(),
+            test_case_id=scenario.sit_id, full_name=f"{scenario.feature_file}#{scenario.sit_id}",
+            labels=self._labels(facts, scenario), links=self._links(scenario),
         )
-        result.steps = [self._step(run.run_id, step, case) for step in scenario.steps]
-        result.steps += _not_reached(scenario, case)
-        self._logger.report_result(result)  # type: ignore[no-untyped-call]
+        self._write(TEST_CASE_PATTERN.format(prefix=uuid), json.dumps(result, ensure_ascii=False))
 
     def close(self, run: RunRecord) -> None:
-        (self._out / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n", encoding="utf-8")
-        (self._out / "environment.properties").write_text(environment(run), encoding="utf-8")
+        """Write the run's own files and wait until every file is written (an ``OSError`` if one could not be)."""
+        self._write("categories.json", json.dumps(CATEGORIES, indent=2) + "\n")
+        self._write("environment.properties", environment(run))
+        self._files.close()
 
-    def _details(self, scenario: ScenarioRecord) -> StatusDetails | None:
+    def abort(self) -> None:
+        """Stop writing (the projection failed; its staging folder is removed)."""
+        self._files.abort()
+
+    def _write(self, name: str, text: str) -> None:
+        data = text.encode("utf-8")
+        if self._watch is not None:
+            self._watch(self._out / name, data)
+        self._files.write(name, data)
+
+    def _details(self, scenario: ScenarioRecord) -> Json | None:
         trace = f"sit-category: {scenario.category}\nevidence: events {scenario.first_seq}-{scenario.last_seq}"
         if scenario.status == "interrupted":
-            return StatusDetails(message=f"Interrupted: {scenario.error}", trace=trace)
+            return _status_details(f"Interrupted: {scenario.error}", trace)
         if scenario.status == "failed":
-            return StatusDetails(message=self._mask(scenario.error), trace=trace)
+            return _status_details(self._mask(scenario.error), trace)
         if scenario.status == "not_run":
-            return StatusDetails(message=f"Not run: {scenario.reason}", trace=trace)
+            return _status_details(f"Not run: {scenario.reason}", trace)
         return None
 
-    def _links(self, scenario: ScenarioRecord) -> list[Link]:
+    def _links(self, scenario: ScenarioRecord) -> list[Json]:
         if self._link is None:  # a link with no pattern would point nowhere
             return []
-        return [Link(type=LinkType.TEST_CASE, url=self._link.replace("{}", scenario.sit_id), name=scenario.sit_id)]
+        return [_kept(type=LinkType.TEST_CASE, url=self._link.replace("{}", scenario.sit_id), name=scenario.sit_id)]
 
     @staticmethod
-    def _labels(facts: dict[str, Any], scenario: ScenarioRecord) -> list[Label]:
+    def _labels(facts: dict[str, Any], scenario: ScenarioRecord) -> list[Json]:
         partner = facts.get("partner_name") or facts.get("partner", "")
         labels = [
-            Label(LabelType.EPIC, partner), Label(LabelType.FEATURE, scenario.feature),
-            Label(LabelType.STORY, scenario.name), Label(LabelType.TAG, scenario.sit_id),
-            Label(LabelType.ID, scenario.sit_id), Label("biller", str(facts.get("biller_name", ""))),
-            Label("bid", str(facts.get("bid", ""))), Label(LabelType.FRAMEWORK, "sit-harness"),
+            _label(LabelType.EPIC, partner), _label(LabelType.FEATURE, scenario.feature),
+            _label(LabelType.STORY, scenario.name), _label(LabelType.TAG, scenario.sit_id),
+            _label(LabelType.ID, scenario.sit_id), _label("biller", str(facts.get("biller_name", ""))),
+            _label("bid", str(facts.get("bid", ""))), _label(LabelType.FRAMEWORK, "sit-harness"),
         ]
-        labels += [Label(LabelType.TAG, tag) for tag in scenario.tags if tag != scenario.sit_id]
+        labels += [_label(LabelType.TAG, tag) for tag in scenario.tags if tag != scenario.sit_id]
         if scenario.status in ("na", "not_run"):
-            labels += [Label("sit-status", scenario.status),
-                       Label(NA_REASON if scenario.status == "na" else NOT_RUN_REASON, scenario.reason)]
+            labels += [_label("sit-status", scenario.status),
+                       _label(NA_REASON if scenario.status == "na" else NOT_RUN_REASON, scenario.reason)]
         return labels
 
-    def _step(self, run_id: str, step: StepRecord, case: SitCase | None) -> TestStepResult:
-        result = TestStepResult(
-            name=self._mask(f"{step.keyword} {step.text}".strip()), status=_step_status(step),
-            start=epoch_ms(step.start), stop=epoch_ms(step.stop or step.start),
-            statusDetails=StatusDetails(message=self._mask(step.error)) if step.error else None,
-        )
+    def _step(self, run_id: str, step: StepRecord, case: SitCase | None) -> Json:
+        attachments: list[Json] = []
         if table := _data_table(case, step.line):  # the rows a reader checks the step's results against
-            self._attach(result, run_id, f"table-{step.first_seq}", "Data table", table, AttachmentType.CSV)
+            attachments.append(self._attach(run_id, f"table-{step.first_seq}", "Data table", table, AttachmentType.CSV))
         evidence = [e for e in step.evidence if self._kinds is None or e.kind in self._kinds]
         # What the platform did, then what was checked: sub-steps, read in place (and no file each).
-        result.steps = [TestStepResult(name=f"{e.kind}: {_flat(e.data)}", status=Status.PASSED)
-                        for e in evidence if e.kind.startswith("platform.")]
-        result.steps += [_expectation(e, self._mask) for e in step.expectations]
-        for item in evidence:
-            if rendered := _render(item):
-                self._attach(result, run_id, str(item.seq), *rendered)
-        return result
+        steps = [_step_result(f"{e.kind}: {_flat(e.data)}", Status.PASSED)
+                 for e in evidence if e.kind.startswith("platform.")]
+        steps += [_expectation(e, self._mask) for e in step.expectations]
+        attachments += [self._attach(run_id, str(item.seq), *rendered) for item in evidence
+                        if (rendered := _render(item))]
+        return _step_result(self._mask(f"{step.keyword} {step.text}".strip()), _step_status(step),
+                            _status_details(self._mask(step.error)) if step.error else None, steps, attachments,
+                            epoch_ms(step.start), epoch_ms(step.stop or step.start))
 
-    def _attach(self, step: TestStepResult, run_id: str, key: str, name: str, body: str,
-                kind: AttachmentType) -> None:
+    def _attach(self, run_id: str, key: str, name: str, body: str, kind: AttachmentType) -> Json:
+        """Write an attachment; its reference, for the step's ``attachments``."""
         source = ATTACHMENT_PATTERN.format(prefix=uuid.uuid5(_NAMESPACE, f"{run_id}/{key}"), ext=kind.extension)
-        self._logger.report_attached_data(self._mask(body), source)
-        step.attachments.append(Attachment(name=self._mask(name), source=source, type=kind.mime_type))
+        self._write(source, self._mask(body))
+        return _kept(name=self._mask(name), source=source, type=kind.mime_type)
 
 
 def _description(facts: dict[str, Any], scenario: ScenarioRecord) -> str:
@@ -212,7 +230,7 @@ def _literal(text: str) -> str:
     return re.sub(r"([\\`*_\[\]<>~&])", r"\\\1", text)
 
 
-def _expectation(data: dict[str, Any], mask: Mask) -> TestStepResult:
+def _expectation(data: dict[str, Any], mask: Mask) -> Json:
     """One expectation as a sub-step: its sentence ("the partner received 45.10 by card (as expected)";
     failed: "expected ...; it received ..."), or, in a log from before sentences, its label and raw values."""
     ok = data.get("ok", False)
@@ -221,7 +239,7 @@ def _expectation(data: dict[str, Any], mask: Mask) -> TestStepResult:
     else:
         verdict = "as expected" if ok else "NOT as expected"
         name = f"{data.get('what', '')}: expected {data.get('expected')!s}, actual {data.get('actual')!s} ({verdict})"
-    return TestStepResult(name=mask(name), status=Status.PASSED if ok else Status.FAILED)
+    return _step_result(mask(name), Status.PASSED if ok else Status.FAILED)
 
 
 def _data_table(case: SitCase | None, line: int) -> str | None:
@@ -236,12 +254,12 @@ def _data_table(case: SitCase | None, line: int) -> str | None:
     return out.getvalue()
 
 
-def _not_reached(scenario: ScenarioRecord, case: SitCase | None) -> list[TestStepResult]:
+def _not_reached(scenario: ScenarioRecord, case: SitCase | None) -> list[Json]:
     """The feature's steps after the last one that ran, shown as skipped (the scenario stopped)."""
     if case is None:
         return []
     last = max((step.line for step in scenario.steps), default=0)
-    return [TestStepResult(name=text.split("\n", 1)[0], status=Status.SKIPPED)
+    return [_step_result(text.split("\n", 1)[0], Status.SKIPPED)
             for text, line in zip(case.steps, case.step_lines, strict=True) if line > last]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ MIN_VALUE_LEN = 4
 MIN_BASE64_LEN = 8
 # Members of a zip container (xlsx) larger than this are not unpacked: a bomb, not a report.
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
+_PIECE = 1024 * 1024  # how much of a zip member is searched at a time
 _QUOTE_ESCAPES = (("'", '"'), ("&#x27;", "&quot;"), ("&#39;", "&#34;"), ("&apos;", "&quot;"))
 
 
@@ -100,29 +102,59 @@ class _Needles:
         self.data = [(form.encode(), name, label) for form, name, label in self.text]
 
 
-def _search(haystack: AnyStr, needles: Iterable[tuple[AnyStr, str, str]]) -> Iterator[tuple[str, str]]:
-    """(name, form) of each value found in ``haystack``, once per value."""
-    seen: set[str] = set()
+def _search(haystack: AnyStr, needles: Iterable[tuple[AnyStr, str, str]],
+            seen: set[str] | None = None) -> Iterator[tuple[str, str]]:
+    """(name, form) of each value found in ``haystack``, once per value (and not again for one in ``seen``)."""
+    seen = set() if seen is None else seen
     for form, name, label in needles:
         if name not in seen and form in haystack:
             seen.add(name)
             yield name, label
 
 
-def find_leaks(values: Mapping[str, str], events: Iterable[Event] = (), root: Path | None = None) -> list[Leak]:
+def find_leaks(values: Mapping[str, str], events: Iterable[Event] = (), root: Path | None = None,
+               written: FileSearch | None = None) -> list[Leak]:
     """Where the ``values`` (name -> value) occur: in ``events`` and in every file under ``root``.
 
     Each event's strings (keys too) are searched; each file as bytes, and a zip container
     (xlsx) member by member as well. At most one finding per value and event or file.
+    A file ``written`` searched as it was written (for the same values) is not read again.
     """
+    if written is not None and written.values != dict(values):
+        raise ValueError("the files were searched as written for other values")
     needles = _Needles(values)
     if not needles.text:
         return []
     found = [Leak(name, form, seq=event.seq, kind=event.kind)
              for event in events for name, form in _search(_event_text(event), needles.text)]
     if root is not None:
-        found += _file_leaks(needles, root)
+        found += _file_leaks(needles, root, written or FileSearch(values))
     return found
+
+
+class FileSearch:
+    """The search of files as they are written, their bytes at hand: ``find_leaks`` then skips them (a
+    report's thousands of Allure files are not read back). Only for files nothing changes after."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
+        self._needles = _Needles(values)
+        self._clean: set[str] = set()  # the paths searched with nothing found (most): only their names are kept
+        self._found: dict[str, list[tuple[str, str]]] = {}
+
+    def __call__(self, path: Path, data: bytes) -> None:
+        """``data`` is being written as ``path``; a zip container is left to be read (its members are searched)."""
+        if data.startswith(b"PK"):
+            return
+        if found := list(_search(data, self._needles.data)):
+            self._found[str(path)] = found
+        else:
+            self._clean.add(str(path))
+
+    def found(self, path: Path) -> list[tuple[str, str]] | None:
+        """(name, form) of each value in ``path`` as written, or ``None``: not searched as written."""
+        key = str(path)
+        return [] if key in self._clean else self._found.get(key)
 
 
 def _event_text(event: Event) -> str:
@@ -142,21 +174,44 @@ def _strings(node: Any) -> Iterator[str]:
             yield from _strings(value)
 
 
-def _file_leaks(needles: _Needles, root: Path) -> Iterator[Leak]:
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+def _file_leaks(needles: _Needles, root: Path, written: FileSearch) -> Iterator[Leak]:
+    for path in _files(root):
         relative = path.relative_to(root).as_posix()
-        for part, data in _parts(path, relative):
-            for name, form in _search(data, needles.data):
-                yield Leak(name, form, path=part)
+        if (known := written.found(path)) is not None:
+            yield from (Leak(name, form, path=relative) for name, form in known)
+            continue
+        data = path.read_bytes()
+        yield from (Leak(name, form, path=relative) for name, form in _search(data, needles.data))
+        if data.startswith(b"PK") and zipfile.is_zipfile(path):
+            del data  # a member is read in pieces, not beside the whole container
+            yield from _member_leaks(needles, path, relative)
 
 
-def _parts(path: Path, relative: str) -> Iterator[tuple[str, bytes]]:
-    """A file's bytes, then, for a zip container (xlsx), each member's (compressed in the file)."""
-    data = path.read_bytes()
-    yield relative, data
-    if not data.startswith(b"PK") or not zipfile.is_zipfile(path):
-        return
+def _files(folder: Path) -> Iterator[Path]:
+    """The files under ``folder`` (no symlinks), in the order of their sorted paths, one folder listed at a time
+    (a report holds thousands of Allure files: their paths are not all held at once). A listing's entries know
+    their type: no file is looked up again."""
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _files(folder / entry.name)
+        elif entry.is_file(follow_symlinks=False):
+            yield folder / entry.name
+
+
+def _member_leaks(needles: _Needles, path: Path, relative: str) -> Iterator[Leak]:
+    """The findings in each member of a zip container (xlsx), compressed in the file, read a piece at a time."""
+    overlap = max((len(form) for form, _, _ in needles.data), default=1) - 1  # a form may span two pieces
     with zipfile.ZipFile(path) as archive:
         for member in archive.infolist():
-            if not member.is_dir() and member.file_size <= MAX_MEMBER_BYTES:
-                yield f"{relative}!{member.filename}", archive.read(member)
+            if member.is_dir() or member.file_size > MAX_MEMBER_BYTES:
+                continue
+            seen: set[str] = set()
+            with archive.open(member) as stream:
+                tail = b""
+                while piece := stream.read(_PIECE):
+                    window = tail + piece
+                    for name, form in _search(window, needles.data, seen):
+                        yield Leak(name, form, path=f"{relative}!{member.filename}")
+                    tail = window[-overlap:] if overlap else b""

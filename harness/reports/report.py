@@ -22,13 +22,13 @@ from harness.events import IncompleteEvidence
 from harness.reports import html
 from harness.reports.allure import AllureResults, result_uuid
 from harness.reports.fold import RunRecord, ScenarioRecord, fold
-from harness.reports.leaks import LeakFound, find_leaks
+from harness.reports.leaks import FileSearch, LeakFound, find_leaks
 from harness.reports.log import Opening, RunLog
 from harness.reports.personal import Masker, PersonalRules, find_personal, refuse_leaks
 from harness.reports.runs import RUNNING
 from harness.reports.signing import write_signature_file
 from harness.reports.signoff import build_view, render_html, write_pdf
-from harness.reports.summary import summarize
+from harness.reports.summary import RunSummary, summarize
 from harness.reports.workbook import Heading, Row, RunRows, write_csv, write_xlsx
 from harness.secrets import recorded_secrets
 
@@ -90,8 +90,8 @@ def write_report(log: RunLog, out: Path, options: ReportOptions) -> ReportPaths:
         raise InputError(f"{target.parent}: cannot write a report there ({exc.strerror or exc})") from None
     staging.chmod(0o755)  # mkdtemp makes it private; a report is for sharing
     try:
-        personal = _project(log, ReportPaths.under(staging, options.html), options)
-        _refuse_secrets(log, staging)
+        personal, secrets = _project(log, ReportPaths.under(staging, options.html), options)
+        _refuse_secrets(staging, secrets)
         if options.partner_pack:
             refuse_leaks(personal, staging)  # after masking, no personal value may be left in any document
         _swap_in(staging, target, keep=None if options.partner_pack else PARTNER_PACK)
@@ -124,19 +124,24 @@ def _swap_in(staging: Path, target: Path, keep: str | None) -> None:
     shutil.rmtree(backup, ignore_errors=True)
 
 
-def _refuse_secrets(log: RunLog, staging: Path) -> None:
+def _secrets_search(opening: Opening) -> FileSearch:
+    """The search for the run's secrets, given the Allure files as they are written (not read back after)."""
+    facts = opening.facts
+    return FileSearch(recorded_secrets(facts.get("profiles") or {}, facts.get("demo_secrets") or []))
+
+
+def _refuse_secrets(staging: Path, written: FileSearch) -> None:
     """No document is written that holds a secret of the run, in any form (its events were checked when it ran)."""
-    facts = log.opening().facts
-    leaks = find_leaks(recorded_secrets(facts.get("profiles") or {}, facts.get("demo_secrets") or []), root=staging)
+    leaks = find_leaks(written.values, root=staging, written=written)
     if leaks:
         raise LeakFound(f"report withheld, nothing written: it would hold a secret, {leaks[0]}; this is a harness "
                         "defect, please report it")
 
 
-def _allure_results(log: RunLog, opening: Opening, out: Path, mask: Callable[[str], str] = str,
+def _allure_results(opening: Opening, out: Path, secrets: FileSearch, mask: Callable[[str], str] = str,
                     kinds: tuple[str, ...] | None = None) -> AllureResults:
     return AllureResults(out, {c.sit_id: c for c in opening.cases}, opening.profile("biller", "sit_link"),
-                         mask=mask, kinds=kinds)
+                         mask=mask, kinds=kinds, watch=secrets)
 
 
 def write_allure_results(log: RunLog, out: Path) -> None:
@@ -147,40 +152,56 @@ def write_allure_results(log: RunLog, out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out, prefix=".sit-results-") as staging:
-            allure = _allure_results(log, log.opening(), Path(staging))
+            opening = log.opening()
+            secrets = _secrets_search(opening)
+            allure = _allure_results(opening, Path(staging), secrets)
             run = RunRecord()
-            for scenario in fold(log.events(), run):
-                allure.add(run, scenario)
+            try:
+                for scenario in fold(log.events(), run):
+                    allure.add(run, scenario)
+            except BaseException:
+                allure.abort()
+                raise
             allure.close(run)
-            _refuse_secrets(log, Path(staging))
+            _refuse_secrets(Path(staging), secrets)
             for written in sorted(Path(staging).iterdir()):
                 os.replace(written, out / written.name)
     except OSError as exc:
         raise InputError(f"{out}: cannot write the Allure results there ({exc.strerror or exc})") from None
 
 
-def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> dict[str, str]:
-    """Write the documents; returns the run's personal values (name -> value) for a partner pack."""
+def _project(log: RunLog, paths: ReportPaths, options: ReportOptions) -> tuple[dict[str, str], FileSearch]:
+    """Write the documents; returns the run's personal values (name -> value) for a partner pack, and the search
+    for its secrets, which has seen the Allure files as they were written."""
     opening = log.opening()
     personal: dict[str, str] = {}
     if options.partner_pack:
         personal = find_personal(log.events(), PersonalRules.of(opening.profile("partner", default={}),
                                                                 opening.profile("biller", default={})))
     mask: Callable[[str], str] = Masker(personal.values()) if options.partner_pack else str
-    allure = _allure_results(log, opening, paths.allure_results, mask, _PARTNER_KINDS if options.partner_pack else None)
+    secrets = _secrets_search(opening)
+    allure = _allure_results(opening, paths.allure_results, secrets, mask,
+                             _PARTNER_KINDS if options.partner_pack else None)
     rows = RunRows(opening.cases, str(opening.facts.get("operator") or ""), _allure_link(log.run_id), mask)
     run = RunRecord()
-    for scenario in fold(log.events(), run):  # the one pass: each scenario is written as it finishes
-        allure.add(run, scenario)
-        rows.add(scenario)
+    try:
+        for scenario in fold(log.events(), run):  # the one pass: each scenario is written as it finishes
+            allure.add(run, scenario)
+            rows.add(scenario)
+        # The Allure files are still being written (a helper process): the other documents are made meanwhile.
+        summary = _documents(run, rows.rows(), str(opening.profile("partner", "product", default="")), paths, options,
+                             mask)
+    except BaseException:
+        allure.abort()  # before the staging folder is removed: nothing is written into it after
+        raise
     allure.close(run)
-    _documents(run, rows.rows(), str(opening.profile("partner", "product", default="")), paths, options, mask)
-    return personal
+    _allure_html(run, summary, paths, options)
+    return personal, secrets
 
 
 def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPaths, options: ReportOptions,
-               mask: Callable[[str], str]) -> None:
-    """What is written once the fold is done: workbook, signatures, sign-off, Allure HTML."""
+               mask: Callable[[str], str]) -> RunSummary:
+    """What is written once the fold is done: workbook, signatures, sign-off. Returns the run's summary."""
     facts = run.facts
     summary = summarize(run, {row.sit_id: row.status for row in table}, product)  # history, banner, dates
     title = f"SIT workbook: {facts.get('biller_name')} (BID {facts.get('bid')}), run {run.run_id}"
@@ -194,6 +215,12 @@ def _documents(run: RunRecord, table: list[Row], product: str, paths: ReportPath
     paths.signoff_html.write_text(page, encoding="utf-8")
     if options.pdf:
         write_pdf(page, paths.signoff_pdf, summary)
+    return summary
+
+
+def _allure_html(run: RunRecord, summary: RunSummary, paths: ReportPaths, options: ReportOptions) -> None:
+    """The Allure report, generated from the results once they are all written (when asked for)."""
+    facts = run.facts
     if paths.allure_report is not None and paths.allure_single is not None:
         name = f"SIT {facts.get('biller_name')} (BID {facts.get('bid')}): run {run.run_id}"
         if summary.banner:  # the report's title is its first page

@@ -9,19 +9,22 @@ layout is the blank workbook reviewed with biller and partner (playbook step 39)
 from __future__ import annotations
 
 import csv
-import io
+import shutil
 from collections.abc import Callable, Iterable, Sequence
+from copy import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import Cell, MergedCell
+from openpyxl.cell.cell import Cell, WriteOnlyCell
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
@@ -30,6 +33,9 @@ from harness.cases import SitCase
 from harness.profiles import Biller
 from harness.reports.fold import STATUS_RANK, WORKBOOK_STATUS, ScenarioRecord
 from harness.reports.summary import RunResults, RunSummary
+
+if TYPE_CHECKING:
+    from _typeshed import SizedBuffer, StrPath
 
 COLUMNS = [  # (header, width)
     ("SIT ID", 14), ("Section", 24), ("Scenario", 36), ("Steps", 60), ("Expected result", 48),
@@ -43,6 +49,7 @@ _TITLE_FILL, _BANNER_FILL = "DCE6F1", "F4B084"
 STATUS_FILL = {
     "Pass": "C6EFCE", "Fail": "FFC7CE", "N/A": "D9D9D9", "Not run": "FFEB9C", "Interrupted": "F4B084",
 }  # fmt: skip
+_LINK = "link"  # the look of a live Allure link (the others are status fills)
 # A worse status wins when a run holds the same SIT ID twice.
 _RANK = {"": 0} | {WORKBOOK_STATUS[status]: rank for status, rank in STATUS_RANK.items()}  # as the log ranks them
 Mask = Callable[[str], str]
@@ -168,17 +175,19 @@ def write_csv(rows: Iterable[Row], path: Path, heading: Heading) -> None:
 
 
 def write_xlsx(rows: list[Row], path: Path, heading: Heading) -> None:
-    """The styled workbook: title (or banner) row, frozen header, filters, status colours, a sheet of run facts."""
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None  # a new Workbook always has one sheet
-    sheet.title = "SIT"
+    """The styled workbook: title (or banner) row, frozen header, filters, status colours, a sheet of run facts.
+
+    Its sheets are streamed (openpyxl's write-only mode): a row is written as it is made and not held, so a
+    workbook of any length takes the same memory. What comes before the rows in the file (column widths, the
+    frozen header, row 1's height) is therefore set first."""
+    book = Workbook(write_only=True)
+    sheet = _streamed(book.create_sheet("SIT"))
     width = len(COLUMNS) + len(heading.runs)
-    _first_row(sheet, heading)
-    _header(sheet, heading.runs)
-    for index, row in enumerate(rows, start=_TOP + 1):
-        _row(sheet, index, row, heading.runs)
     last = len(rows) + _TOP
+    for column, (_, column_width) in enumerate(_headers(heading.runs), start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = column_width
+    sheet.row_dimensions[1].height = 36
+    sheet.merged_cells.add(CellRange(min_col=1, min_row=1, max_col=len(COLUMNS), max_row=1))  # the title's row
     sheet.freeze_panes = f"B{_TOP + 1}"
     sheet.auto_filter.ref = f"A{_TOP}:{get_column_letter(width)}{last}"
     # A Fail without a defect ID is flagged until someone enters one (IEEE 829: mandatory on Fail).
@@ -187,89 +196,145 @@ def write_xlsx(rows: list[Row], path: Path, heading: Heading) -> None:
     flag = FormulaRule(formula=[f'AND(${status}{_TOP + 1}="Fail",${defect}{_TOP + 1}="")'],  # type: ignore[no-untyped-call]
                        fill=PatternFill("solid", fgColor="FF9999"))
     sheet.conditional_formatting.add(f"{defect}{_TOP + 1}:{defect}{max(last, _TOP + 1)}", flag)
-    _facts_sheet(book.create_sheet("Run"), heading)
+    sheet.append([_first_cell(sheet, heading)])
+    sheet.append(_header(sheet, heading.runs))
+    looks = _Looks()
+    for index, row in enumerate(rows, start=_TOP + 1):
+        sheet.append(_row(sheet, index, row, heading.runs, looks))
+    _facts_sheet(_streamed(book.create_sheet("Run")), heading)
     book.properties.title, book.properties.creator = heading.title, "sit-harness"
     _save(book, path, heading.when)
 
 
-def _first_row(sheet: Worksheet, heading: Heading) -> None:
+def _streamed(sheet: Any) -> Worksheet:
+    """A sheet of a write-only workbook, typed as the worksheet whose layout attributes it has (openpyxl gives
+    it the same ``_setup``; types-openpyxl leaves them out). Rows are only appended to it, in order."""
+    return cast(Worksheet, sheet)
+
+
+def _first_cell(sheet: Worksheet, heading: Heading) -> Cell:
     """Row 1: what the workbook is, or that its run did not finish (in the Interrupted colour)."""
-    cell = sheet.cell(row=1, column=1, value=heading.banner or heading.title)
+    cell = Cell(sheet, row=1, column=1, value=heading.banner or heading.title)
     cell.font = Font(bold=True, size=13, color="9C0006" if heading.banner else "1F4E78")
     cell.fill = PatternFill("solid", fgColor=_BANNER_FILL if heading.banner else _TITLE_FILL)
     cell.alignment = Alignment(wrap_text=True, vertical="center")
-    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
-    sheet.row_dimensions[1].height = 36
+    return cell
 
 
-def _row(sheet: Worksheet, index: int, row: Row, runs: Sequence[RunResults]) -> None:
+def _row(sheet: Worksheet, index: int, row: Row, runs: Sequence[RunResults], looks: _Looks) -> list[Cell]:
     """One case: its cells wrapped, its statuses (this run's and every Result_RunN) coloured, its Allure link live."""
-    cells = row.cells() + [run.results.get(row.sit_id, "") for run in runs]
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for column, value in enumerate(cells, start=1):
-        sheet.cell(row=index, column=column, value=value).alignment = wrap
-    for column in (_COLUMN["Status"], *range(len(COLUMNS) + 1, len(cells) + 1)):
-        if fill := STATUS_FILL.get(cells[column - 1]):
-            sheet.cell(row=index, column=column).fill = PatternFill("solid", fgColor=fill)
-    if row.allure:
-        _link(sheet.cell(row=index, column=_COLUMN["Allure link"]), row.allure)
+    values = row.cells() + [run.results.get(row.sit_id, "") for run in runs]
+    coloured = {_COLUMN["Status"], *range(len(COLUMNS) + 1, len(values) + 1)}
+    cells = []
+    for column, value in enumerate(values, start=1):
+        if column == _COLUMN["Allure link"] and row.allure:
+            cells.append(_link(looks.cell(sheet, index, column, value, _LINK), row.allure))
+            continue
+        cells.append(looks.cell(sheet, index, column, value, STATUS_FILL.get(value) if column in coloured else None))
+    return cells
 
 
-def _header(sheet: Worksheet, runs: Sequence[RunResults]) -> None:
+class _Looks:
+    """The look of a case's cells (wrapped; a status colour or the link's font), set through openpyxl the first
+    time and given as a style array after: openpyxl compares each style object set with every one it holds,
+    which was most of the time of a large workbook. The cells and their styles are the same."""
+
+    def __init__(self) -> None:
+        self._held: dict[str | None, StyleArray] = {}
+
+    def cell(self, sheet: Worksheet, row: int, column: int, value: str, look: str | None) -> Cell:
+        """``look``: a fill colour, ``_LINK`` (the Allure link's font), or ``None`` (wrapped only)."""
+        held = self._held.get(look)
+        if held is not None:
+            return Cell(sheet, row=row, column=column, value=value, style_array=held)
+        cell = Cell(sheet, row=row, column=column, value=value)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if look == _LINK:
+            cell.font = Font(color="0563C1", underline="single")
+        elif look is not None:
+            cell.fill = PatternFill("solid", fgColor=look)
+        styled: Any = cell  # its style array, which the style attributes above set, is not in types-openpyxl
+        self._held[look] = copy(styled._style)
+        return cell
+
+
+def _headers(runs: Sequence[RunResults]) -> list[tuple[str, int]]:
+    return COLUMNS + [(run.column, _RUN_WIDTH) for run in runs]
+
+
+def _header(sheet: Worksheet, runs: Sequence[RunResults]) -> list[Cell]:
     bold, fill = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="1F4E78")
     edge = Border(bottom=Side(style="thin"))
-    headers = COLUMNS + [(run.column, _RUN_WIDTH) for run in runs]
-    for column, (header, width) in enumerate(headers, start=1):
-        cell = sheet.cell(row=_TOP, column=column, value=header)
+    cells = []
+    for column, (header, _) in enumerate(_headers(runs), start=1):
+        cell = Cell(sheet, row=_TOP, column=column, value=header)
         cell.font, cell.fill, cell.border = bold, fill, edge
         cell.alignment = Alignment(vertical="center", wrap_text=True)
-        sheet.column_dimensions[get_column_letter(column)].width = width
+        cells.append(cell)
+    return cells
 
 
-def _link(cell: Cell | MergedCell, link: str) -> None:
+def _link(cell: Cell, link: str) -> Cell:
     """A real hyperlink, relative to the workbook's folder (the Allure single file lies beside it)."""
     target, _, location = link.partition("#")
     cell.hyperlink = Hyperlink(ref=cell.coordinate, target=target, location=location or None, tooltip="Open in Allure")
-    cell.font = Font(color="0563C1", underline="single")
+    return cell
 
 
 def _facts_sheet(sheet: Worksheet, heading: Heading) -> None:
-    sheet.cell(row=1, column=1, value=heading.title).font = Font(bold=True, size=14)
-    if heading.banner:
-        sheet.cell(row=2, column=1, value=heading.banner).font = Font(bold=True, color="9C0006")
-    first = 4 if heading.banner else 3
-    for row, (name, value) in enumerate(heading.facts, start=first):
-        sheet.cell(row=row, column=1, value=name).font = Font(bold=True)
-        sheet.cell(row=row, column=2, value=value)
-    if any(run.run_id for run in heading.runs):  # a run's workbook; the blank one has no runs yet
-        _runs_table(sheet, first + len(heading.facts) + 1, heading.runs)
+    """The run's facts, then the biller's runs behind the Result_RunN columns (the last is this run)."""
     sheet.column_dimensions["A"].width, sheet.column_dimensions["B"].width = 24, 90
+    lines: list[list[Cell | str | int]] = [[_styled(sheet, heading.title, Font(bold=True, size=14))]]
+    if heading.banner:
+        lines.append([_styled(sheet, heading.banner, Font(bold=True, color="9C0006"))])
+    lines.append([])  # a blank row before the facts
+    lines += [[_styled(sheet, name, Font(bold=True)), value] for name, value in heading.facts]
+    if any(run.run_id for run in heading.runs):  # a run's workbook; the blank one has no runs yet
+        headers = ("Column", "Run", "Started (UTC)", "Status", "Partner", "Pass", "Fail", "N/A", "Not executed")
+        lines += [[], [_styled(sheet, header, Font(bold=True)) for header in headers]]
+        lines += [[run.column, run.run_id, run.started[:19].replace("T", " "), run.status, run.partner, run.passed,
+                   run.failed, run.na, run.other] for run in heading.runs]
+    for line in lines:
+        sheet.append(line)
 
 
-def _runs_table(sheet: Worksheet, top: int, runs: Sequence[RunResults]) -> None:
-    """The biller's runs behind the Result_RunN columns (the last is this run)."""
-    headers = ("Column", "Run", "Started (UTC)", "Status", "Partner", "Pass", "Fail", "N/A", "Not executed")
-    for column, header in enumerate(headers, start=1):
-        sheet.cell(row=top, column=column, value=header).font = Font(bold=True)
-    for row, run in enumerate(runs, start=top + 1):
-        values: tuple[str | int, ...] = (run.column, run.run_id, run.started[:19].replace("T", " "), run.status,
-                                         run.partner, run.passed, run.failed, run.na, run.other)
-        for column, value in enumerate(values, start=1):
-            sheet.cell(row=row, column=column, value=value)
+def _styled(sheet: Worksheet, value: str, font: Font) -> Cell:
+    cell = WriteOnlyCell(sheet, value)
+    cell.font = font
+    return cell
 
 
 def _save(book: Workbook, path: Path, when: datetime) -> None:
     """openpyxl stamps the wall clock into docProps and every zip entry: stamp ``when`` instead."""
     naive = when.astimezone(UTC).replace(tzinfo=None)  # openpyxl writes naive datetimes as UTC
     book.properties.created = book.properties.modified = naive
-    built = io.BytesIO()
-    ExcelWriter(book, ZipFile(built, "w", ZIP_DEFLATED, allowZip64=True)).save()  # save_workbook sets modified=now
-    stamp = naive.timetuple()[:6]
-    with ZipFile(built) as source, ZipFile(path, "w", ZIP_DEFLATED) as target:
-        for entry in source.infolist():
-            stamped = ZipInfo(entry.filename, date_time=stamp)
-            stamped.compress_type, stamped.external_attr = ZIP_DEFLATED, 0o644 << 16
-            target.writestr(stamped, source.read(entry))
+    with _StampedZip(path, naive.timetuple()[:6]) as archive:
+        ExcelWriter(book, archive).save()  # not save_workbook: it sets modified=now
+
+
+class _StampedZip(ZipFile):
+    """A zip whose every entry is dated ``stamp`` and readable by all (0644), whatever openpyxl asks for:
+    the same log gives the same workbook, byte for byte, compressed once."""
+
+    def __init__(self, path: Path, stamp: tuple[int, int, int, int, int, int]) -> None:
+        super().__init__(path, "w", ZIP_DEFLATED)
+        self._stamp = stamp
+
+    def writestr(self, zinfo_or_arcname: str | ZipInfo, data: SizedBuffer | str, compress_type: int | None = None,
+                 compresslevel: int | None = None) -> None:
+        name = zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, ZipInfo) else zinfo_or_arcname
+        super().writestr(self._stamped(name), data)
+
+    def write(self, filename: StrPath, arcname: StrPath | None = None, compress_type: int | None = None,
+              compresslevel: int | None = None) -> None:
+        """A file openpyxl wrote aside (a streamed sheet), copied in a piece at a time."""
+        with open(filename, "rb") as source, self.open(self._stamped(str(arcname or filename)), "w") as target:
+            shutil.copyfileobj(source, target, 1024 * 1024)
+
+    def _stamped(self, name: str) -> ZipInfo:
+        stamped = ZipInfo(name, date_time=self._stamp)
+        stamped.compress_type, stamped.external_attr = ZIP_DEFLATED, 0o644 << 16
+        return stamped
 
 
 def write_blank_workbook(cases: list[SitCase], biller: Biller, out: Path) -> tuple[Path, Path]:

@@ -13,6 +13,7 @@ import pytest
 
 from harness.events import Event
 from harness.reports import Leak, find_leaks
+from harness.reports.leaks import FileSearch
 
 SECRET = "s3cr#t pass/word+42"
 VALUES = {"SIT_API_PASSWORD": SECRET}
@@ -99,3 +100,45 @@ def test_zip_members_are_unpacked(tmp_path: Path) -> None:
     assert SECRET.encode() not in book.read_bytes()
     (leak,) = find_leaks(VALUES, root=tmp_path)
     assert leak.path == "workbook.xlsx!xl/sharedStrings.xml"
+
+
+@pytest.mark.parametrize("offset", [-len(SECRET), -len(SECRET) // 2, -1, 0])
+def test_a_value_across_two_pieces_of_a_large_member_is_found_once(tmp_path: Path, offset: int) -> None:
+    """Members are searched a piece (1 MiB) at a time: a value straddling two pieces is still found, and once."""
+    piece = 1024 * 1024
+    text = "x" * (piece + offset) + SECRET + "y" * piece + SECRET  # the second one is the same value again
+    with zipfile.ZipFile(tmp_path / "workbook.xlsx", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", text)
+    (leak,) = find_leaks(VALUES, root=tmp_path)
+    assert (leak.path, leak.form) == ("workbook.xlsx!xl/worksheets/sheet1.xml", "as is")
+
+
+def test_files_are_searched_in_the_order_of_their_paths(tmp_path: Path) -> None:
+    """The first finding (the one a withheld report names) is the first in path order, folders included."""
+    for name in ("b.txt", "a/z.txt", "a/b/c.txt", "a-b.txt", "A.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(SECRET)
+    (tmp_path / "link.txt").symlink_to(tmp_path / "b.txt")
+    found = [leak.path for leak in find_leaks(VALUES, root=tmp_path)]
+    assert found == sorted(["b.txt", "a/z.txt", "a/b/c.txt", "a-b.txt", "A.txt"], key=lambda p: Path(p).parts)
+
+
+def test_files_searched_as_written_are_not_read_again(tmp_path: Path) -> None:
+    """A report's Allure files are searched as they are written: the search of the folder takes those findings
+    and reads only the other files (the xlsx too: its members are searched from the file)."""
+    search = FileSearch(VALUES)
+    results = tmp_path / "allure-results"
+    results.mkdir()
+    for name, data in (("a-result.json", f'{{"name": "{SECRET}"}}'.encode()), ("b-result.json", b"{}")):
+        search(results / name, data)
+        (results / name).write_bytes(b"not what was searched")  # what the folder's search would find if it read
+    (tmp_path / "signoff.html").write_text(f"<p>{SECRET}</p>")
+    with zipfile.ZipFile(tmp_path / "workbook.xlsx", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", f"<t>{SECRET}</t>")
+    search(tmp_path / "workbook.xlsx", (tmp_path / "workbook.xlsx").read_bytes())  # a zip: left to be read
+    found = find_leaks(VALUES, root=tmp_path, written=search)
+    assert [(leak.path, leak.form) for leak in found] == [
+        ("allure-results/a-result.json", "as is"), ("signoff.html", "as is"),
+        ("workbook.xlsx!xl/worksheets/sheet1.xml", "as is")]
+    with pytest.raises(ValueError, match="other values"):
+        find_leaks({"OTHER": "another value"}, root=tmp_path, written=search)

@@ -166,7 +166,9 @@ def test_sit_id_links_follow_the_billers_pattern_or_are_absent(log: Log, tmp_pat
     out = tmp_path / "results"
     shown = {}
     for pattern in (None, "https://tracker.example/SIT/{}?view=full"):
-        AllureResults(out, {}, pattern).add(run, scenarios["SIT-PAY-001"])
+        results = AllureResults(out, {}, pattern)
+        results.add(run, scenarios["SIT-PAY-001"])
+        results.close(run)  # the files are written once it is closed
         (result,) = [json.loads(p.read_text()) for p in out.glob("*-result.json")]
         shown[pattern] = result.get("links")
     assert shown == {None: None, "https://tracker.example/SIT/{}?view=full": [
@@ -332,3 +334,28 @@ def test_expectations_read_as_their_sentences(tmp_path: Path) -> None:
     assert rows["SIT-PAY-001"]["Actual result"] == seen
     assert rows["SIT-PAY-002"]["Actual result"] == failure
     assert failure in (root / "signoff.html").read_text()
+
+
+def test_a_projection_that_fails_leaves_nothing_and_no_process(log: Log, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Allure files are written by a helper process while the workbook is made: a failure there stops
+    the helper before the staging folder is removed, so nothing is written after and nothing is left."""
+    from harness.reports import report as projection
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("the workbook could not be made")
+
+    monkeypatch.setattr(projection, "write_xlsx", broken)
+    before = _children()
+    with pytest.raises(RuntimeError, match="workbook"):
+        report(tmp_path, "reports/out")
+    assert not (tmp_path / "reports").exists()  # neither the report nor the folders made for it
+    assert _children() == before
+
+
+def _children() -> set[str]:
+    """This process's child processes (Linux); the empty set where the system does not list them."""
+    found: set[str] = set()
+    for task in Path("/proc/self/task").glob("*/children"):
+        found.update(task.read_text().split())
+    return found
