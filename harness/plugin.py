@@ -448,14 +448,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             if shared is not None:  # the worker's WireMock goes down last, after every run on it
                 closing.callback(shared.stop)
             for biller, sit in runs:
-                cut = stopped or biller not in ended
-                reason = (interrupts.reason() or ("KeyboardInterrupt" if stopped else "stopped before its last "
-                                                  "scenario")) if cut else None
-                closing.callback(_close_run, session, sit, reason)
+                closing.callback(_close_run, session, sit, _cut_short(stopped, biller in ended))
             _finish(config, "interrupted")  # the scenario in flight, first
     finally:
         if signals := config.stash.get(SIGNALS, None):
             signals.close()
+
+
+def _cut_short(stopped: bool, ended: bool) -> str | None:
+    """Why a run the session's end closes did not finish (None: it did): a signal, or the session ended first."""
+    if not stopped and ended:
+        return None
+    return interrupts.reason() or ("KeyboardInterrupt" if stopped else "stopped before its last scenario")
 
 
 def _close_run(session: pytest.Session, sit: SitSession, interrupted: str | None) -> None:

@@ -81,7 +81,7 @@ class _Progress:
 
 
 # pytest's own plugins the workbook has no use for: each runs its hooks at every test (the unraisable-exception
-# one collects garbage five times over at the end), about a tenth of the harness's time per scenario.
+# one collects garbage five times over at the end); measured here, ~0.3 s of the 2 s of CPU a Clayton run takes.
 _UNUSED = [arg for name in ("doctest", "junitxml", "pastebin", "stepwise", "setuponly", "setupplan", "legacypath",
                             "unraisableexception", "threadexception", "debugging", "unittest", "subtests")
            for arg in ("-p", f"no:{name}")]
