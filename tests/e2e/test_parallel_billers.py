@@ -16,7 +16,7 @@ from urllib.parse import unquote_plus
 
 import psutil
 import pytest
-from test_run_lifecycle import Start, _assert_cleaned_up, start  # noqa: F401  (start: the fixture)
+from test_run_lifecycle import Start, Started, _assert_cleaned_up, start  # noqa: F401  (start: the fixture)
 
 from harness.events import SQLiteStore
 from tests.conftest import run_sit
@@ -121,16 +121,21 @@ def _finished_by_run(store: Path) -> Counter[str]:
     return Counter(run_id for (run_id,) in rows)
 
 
-@pytest.mark.parametrize(("signum", "group"), [(signal.SIGTERM, False), (signal.SIGINT, True)],
-                         ids=["SIGTERM", "Ctrl-C"])
-def test_a_signal_interrupts_every_workers_run_cleanly(start: Start, signum: signal.Signals,  # noqa: F811
-                                                       group: bool) -> None:
-    run = start("--biller", "newport-or", "--workers", "2")
+def _both_going(run: Started) -> None:
+    """Wait until each biller's run has finished two scenarios (the workers are at work)."""
     deadline = time.monotonic() + 120
     while len([n for n in _finished_by_run(run.store).values() if n >= 2]) < 2:
         assert run.proc.poll() is None, run.output.read_text()
         assert time.monotonic() < deadline, "both billers' runs did not get going within 120 s"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize(("signum", "group"), [(signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_interrupts_every_workers_run_cleanly(start: Start, signum: signal.Signals,  # noqa: F811
+                                                       group: bool) -> None:
+    run = start("--biller", "newport-or", "--workers", "2")
+    _both_going(run)
     (os.killpg if group else os.kill)(run.proc.pid, signum)
     assert run.proc.wait(timeout=60) == 128 + signum, run.output.read_text()
     runs = _runs(run.store)
@@ -184,11 +189,7 @@ def test_a_worker_killed_outright_fails_its_billers_run_and_leaves_nothing_behin
     """SIGKILL to one worker (out of memory, a crash): its biller's run cannot finish and `sit run` must not exit
     0; the other biller's run goes on; the dead worker's WireMock and folders are cleaned up by the controller."""
     run = start("--biller", "newport-or", "--workers", "2")
-    deadline = time.monotonic() + 120
-    while len([n for n in _finished_by_run(run.store).values() if n >= 2]) < 2:
-        assert run.proc.poll() is None, run.output.read_text()
-        assert time.monotonic() < deadline, "both billers' runs did not get going within 120 s"
-        time.sleep(0.05)
+    _both_going(run)
     workers = psutil.Process(run.proc.pid).children()
     assert len(workers) == 2, workers
     workers[0].kill()
