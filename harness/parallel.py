@@ -322,7 +322,7 @@ class _Progress:
         if not report.failed or (slug := biller_of(report.nodeid, list(slugs))) is None or slugs[slug].error:
             return
         what = str(report.longrepr).strip().splitlines()[-1:] or ["no reason given"]
-        said = " ".join(what[0].split())[:200]
+        said = " ".join(what[0].split()).split(" while running ")[0][:200]  # the scenario is named on its own line
         slugs[slug].error = f"its worker stopped while it ran ({said}); its run did not finish"
         slugs[slug].error_code = EXIT_HARNESS
 
