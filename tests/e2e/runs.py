@@ -9,9 +9,10 @@ this pytest's PYTEST_* variables.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
-from collections.abc import Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,26 @@ from tests.conftest import PROJECT, SIT, run_sit
 
 __all__ = [  # PROJECT and SIT are tests.conftest's, given on to the test modules
     "BILLER", "CREDENTIAL_ENVS", "PROJECT", "SIT", "Run", "clean_env", "docker_engine", "docker_unavailable",
-    "explain", "finished", "scenario_events", "sit", "sit_run", "stored_run", "wiremock_jvms",
+    "explain", "finished", "in_background", "scenario_events", "sit", "sit_run", "stored_run", "wiremock_jvms",
 ]
 
 BILLER = "clayton-county-water"
 CREDENTIAL_ENVS = ("SIT_CAYENTA_API_USER", "SIT_CAYENTA_API_PASSWORD", "SIT_CLAYTON_SFTP_PASSWORD")
+
+
+@contextmanager
+def in_background(args: Sequence[str], env: Mapping[str, str], output: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`sit ARGS` in its own session, as a shell starts it, its output into ``output``; at the end, whatever
+    happened, its process group is killed and waited for."""
+    with output.open("wb") as out:
+        proc = subprocess.Popen([*SIT, *args], cwd=PROJECT, env=env, stdout=out, stderr=out,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -26,8 +26,7 @@ from harness.cloudpay import APPROVING_CARD
 from harness.cloudpay.payer import Payer
 from harness.cloudpay.postback import PERSONAL
 from harness.events import Event, SQLiteStore
-from tests.conftest import PROJECT, SIT
-from tests.e2e.runs import clean_env, explain, sit
+from tests.e2e.runs import clean_env, explain, in_background, sit
 from tests.support.cloudpay_vendor import Vendor, running_vendor
 
 BILLER = "lakemont-permits"  # Accela on CloudPay v2
@@ -85,17 +84,9 @@ def serving(tmp_path: Path, *options: str) -> Iterator[Served]:
     store, output = tmp_path / "events.sqlite", tmp_path / "serve.out"
     env = clean_env({"NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "80"})
     env.pop("SIT_LAKEMONT_API_KEY", None)
-    with output.open("wb") as out:
-        proc = subprocess.Popen([*SIT, "serve", "--biller", BILLER, "--port", "0", "--store", str(store), *options],
-                                cwd=PROJECT, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    started = Served(proc, store, output)
-    try:
-        yield started
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+    with in_background(["serve", "--biller", BILLER, "--port", "0", "--store", str(store), *options], env,
+                       output) as proc:
+        yield Served(proc, store, output)
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from harness.partners import Posting, PostingKind
 from harness.partners.cayenta import CayentaClient, request_xml
 from harness.profiles import load_biller
 from harness.transfer.client import upload
-from tests.conftest import PROJECT, SIT
-from tests.e2e.runs import clean_env, explain, sit, wiremock_jvms
+from tests.conftest import PROJECT
+from tests.e2e.runs import clean_env, explain, in_background, sit, wiremock_jvms
 
 BILLER = "harbor-falls-utilities"  # its profile names test accounts; it takes ACH rejects, not credits
 SFTP_PASSWORD = "s3rve-sftp-Pa55"
@@ -68,16 +68,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
     env = clean_env({"NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(tmpdir),
                      "SIT_HARBOR_FALLS_SFTP_PASSWORD": SFTP_PASSWORD, "SIT_CAYENTA_API_USER": API_USER,
                      "SIT_CAYENTA_API_PASSWORD": API_SECRET, "COLUMNS": "80"})
-    with output.open("wb") as out:
-        proc = subprocess.Popen([*SIT, "stubs", "serve", "--biller", BILLER, "--store", str(store)], cwd=PROJECT,
-                                env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
-    started = Served(proc, store, tmpdir, output)
     try:
-        yield started
+        with in_background(["stubs", "serve", "--biller", BILLER, "--store", str(store)], env, output) as proc:
+            yield Served(proc, store, tmpdir, output)
     finally:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
         for pid in wiremock_jvms(tmpdir):
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
