@@ -18,6 +18,7 @@ TERMINAL_KINDS = frozenset({"run.finished", "run.interrupted"})
 
 _STR_FIELDS = ("run_id", "kind", "ts", "prev_hash", "hash")
 _set = object.__setattr__  # an Event's own __setattr__ refuses: it is immutable
+_new = object.__new__
 
 
 class EventLogError(Exception):
@@ -77,8 +78,20 @@ class Event:
 
     @classmethod
     def stored(cls, run_id: str, seq: int, kind: str, ts: str, encoded: bytes, prev_hash: str, hash: str) -> Event:
-        """An event as a store holds it: its data parsed from ``encoded`` when first read."""
-        return cls(run_id, seq, kind, ts, None, prev_hash, hash, encoded)
+        """An event as a store holds it: its data parsed from ``encoded`` when first read.
+
+        Built slot by slot through each slot's own setter, without ``__init__``'s lookups by name: reading
+        and checking a run of a million events builds a million of them (0.36 against 0.59 µs each)."""
+        event = _new(cls)
+        _SET_RUN_ID(event, run_id)
+        _SET_SEQ(event, seq)
+        _SET_KIND(event, kind)
+        _SET_TS(event, ts)
+        _SET_PREV_HASH(event, prev_hash)
+        _SET_HASH(event, hash)
+        _SET_ENCODED(event, encoded)
+        _SET_DATA(event, None)
+        return event
 
     @property
     def data(self) -> dict[str, Any]:
@@ -151,3 +164,7 @@ class Event:
             prev_hash=d["prev_hash"],
             hash=d["hash"],
         )
+
+
+_SET_RUN_ID, _SET_SEQ, _SET_KIND, _SET_TS, _SET_PREV_HASH, _SET_HASH, _SET_ENCODED, _SET_DATA = (
+    Event.__dict__[name].__set__ for name in ("run_id", "seq", "kind", "ts", "prev_hash", "hash", "encoded", "_data"))
