@@ -321,24 +321,6 @@ class PostgresStore(SealingStore):
             rows, self._pending = self._pending, []
             self._cur.executemany(_INSERT, rows)
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """One transaction for every append in the block (group commit), committed even when it raises.
-
-        As in SQLiteStore: nested batches join the outer one, batches of different threads run one
-        after the other, and a plain append from another thread joins the open batch. The
-        transaction begins with the batch's first touch of a run, so a batch that writes nothing
-        costs nothing.
-        """
-        with self._batch_lock:
-            with self._lock:
-                self._drop_leftover()
-                self._batch_depth += 1
-            try:
-                yield
-            finally:
-                self._end_batch()
-
     def _end_batch(self) -> None:
         with self._lock:
             self._batch_depth -= 1

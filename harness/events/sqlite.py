@@ -232,7 +232,10 @@ class SQLiteStore(SealingStore):
         just as one began, before its owner could track it: roll it back, holding no rows, so that it neither
         refuses the next append nor keeps other processes' appends waiting on the file's write lock."""
         if self._batch_depth == 0 and self._conn.in_transaction:
-            self._cur.execute("ROLLBACK")
+            try:
+                self._cur.execute("ROLLBACK")
+            except sqlite3.DatabaseError as exc:
+                raise self._fault(exc, "end a transaction an interruption left open") from None
 
     def _append_alone(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
         cur = self._cur
@@ -317,36 +320,6 @@ class SQLiteStore(SealingStore):
                                     f"it running; the {len(rows)} events of this batch were not written") from None
             except sqlite3.DatabaseError as exc:
                 raise self._fault(exc, f"write {len(rows)} events") from None
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """One write transaction for every append in the block (group commit).
-
-        A commit costs more than everything else an append does; a step appends a handful
-        of events, so committing once per step multiplies the rate without ever reporting a
-        step before its events are stored. Nested batches join the outer one.
-
-        Batches of different threads run one after the other, but a plain append from
-        another thread joins the open batch rather than waiting for it to end: a step
-        blocked on an HTTP call whose server records events on its own thread (the
-        reference platform's callback endpoint) would otherwise deadlock.
-        """
-        with self._batch_lock:
-            self._begin_batch()
-            try:
-                yield
-            finally:
-                self._end_batch()
-
-    def _begin_batch(self) -> None:
-        """The write transaction begins with the batch's first touch of a run not held running, or at its end."""
-        with self._lock:
-            if self._batch_depth == 0:
-                try:
-                    self._drop_leftover()
-                except sqlite3.DatabaseError as exc:
-                    raise self._fault(exc, "start a batch") from None
-            self._batch_depth += 1
 
     def _end_batch(self) -> None:
         with self._lock:

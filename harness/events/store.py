@@ -111,6 +111,7 @@ class SealingStore(EventStore):
     into its open batch (``_batch_depth``), under ``_lock``."""
 
     _lock: AbstractContextManager[Any]
+    _batch_lock: AbstractContextManager[Any]  # held for a whole batch: batches of different threads take turns
     _batch_depth: int
 
     def append(self, run_id: str, kind: str, data: dict[str, Any], ts: str | None = None) -> Event:
@@ -126,6 +127,37 @@ class SealingStore(EventStore):
         # Returned with the data as stored (its JSON, parsed when first read: tuples become lists),
         # so the caller sees exactly what readers of the store will see.
         return Event.stored(run_id, seq, kind, ts, data_json, prev_hash, hash_)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for every append in the block (group commit), committed even when it raises.
+
+        A commit costs more than everything else an append does; a step appends a handful of events, so
+        committing once per step multiplies the rate without ever reporting a step before its events are
+        stored. Nested batches join the outer one. Batches of different threads run one after the other,
+        but a plain append from another thread joins the open batch rather than waiting for it to end: a
+        step blocked on an HTTP call whose server records events on its own thread (the reference
+        platform's callback endpoint) would otherwise deadlock. A store begins its transaction at the
+        batch's first touch of a run, so a batch that writes nothing costs nothing.
+        """
+        with self._batch_lock:
+            with self._lock:
+                if self._batch_depth == 0:
+                    self._drop_leftover()
+                self._batch_depth += 1
+            try:
+                yield
+            finally:
+                self._end_batch()
+
+    @abstractmethod
+    def _drop_leftover(self) -> None:
+        """Outside a batch no transaction of the store stays open, unless an interruption (Ctrl-C, SIGTERM)
+        landed between its begin and its commit: roll it back before appending again."""
+
+    @abstractmethod
+    def _end_batch(self) -> None:
+        """Leave a batch; the outermost one writes what it sealed and commits."""
 
     @abstractmethod
     def _append_alone(self, run_id: str, kind: str, ts: str, data_json: bytes, data_text: str) -> tuple[int, str, str]:
