@@ -21,6 +21,7 @@ from runs import BILLER, PROJECT, SIT, clean_env, docker_engine, docker_unavaila
 
 from harness.stubs.server import WIREMOCK_IMAGE
 from tests.conftest import run_sit
+from tests.support.processes import running
 
 CARD_PAYMENT = "card_payment_posts"  # -k: only SIT-PAY-001
 
@@ -35,14 +36,6 @@ def _answers(port: int) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}/__admin/version", timeout=2).status_code == 200
     except httpx.HTTPError:
-        return False
-
-
-def _running(proc: psutil.Process) -> bool:
-    """Alive and the same process (a killed JVM may stay a zombie under a PID 1 that never reaps)."""
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
         return False
 
 
@@ -83,7 +76,7 @@ def test_the_next_run_stops_the_wiremock_of_a_killed_run_and_removes_its_folder(
 
         # The control: the killed run's JVM lives on, re-parented, answering; its folder stays.
         time.sleep(0.5)
-        assert _running(jvm) and jvm.ppid() != first.pid and _answers(port)
+        assert running(jvm) and jvm.ppid() != first.pid and _answers(port)
         assert workdir.is_dir()
 
         second = run_sit("run", "--biller", BILLER, "--store", str(store), "--no-report", "-k", CARD_PAYMENT,
@@ -97,7 +90,7 @@ def test_the_next_run_stops_the_wiremock_of_a_killed_run_and_removes_its_folder(
         assert re.fullmatch(rf"note: cleaned up after a killed run: stopped WireMock pid {jvm.pid}; "
                             rf"removed {re.escape(str(workdir))}(, {dump})?", note), note
         assert not list((PROJECT / ".cache").glob(f"*.jsa.{first.pid}.tmp"))
-        assert not _running(jvm) and not _answers(port)
+        assert not running(jvm) and not _answers(port)
         assert list(tmp.iterdir()) == [], "the killed run's folder is removed, and the second run's own"
         assert list(cache.glob("sit-harness/servers/*/*")) == [], "the orphan's entry is gone, the second run's too"
     finally:
@@ -105,7 +98,7 @@ def test_the_next_run_stops_the_wiremock_of_a_killed_run_and_removes_its_folder(
             first.kill()
             first.wait()
         for proc in jvms:
-            if _running(proc):
+            if running(proc):
                 proc.kill()
 
 

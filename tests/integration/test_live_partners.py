@@ -29,6 +29,7 @@ from harness.partners.caselle import CaselleClient, _document
 from harness.partners.cayenta import CayentaClient, request_xml
 from harness.profiles import Biller, load_biller
 from tests.support.live_partners.fixtures import PROJECT, LivePartner, demo_credentials, start_partner
+from tests.support.processes import alive
 
 CAYENTA_AUTH = tuple(demo_credentials("cayenta").values())
 CLIENT_ID, CLIENT_SECRET, ISSUED = demo_credentials("caselle").values()
@@ -280,7 +281,7 @@ def test_the_harness_caselle_client_works_against_the_live_partner(
 def test_a_partner_stops_on_sigterm_and_when_its_starter_is_killed(tmp_path: Path) -> None:
     with start_partner("cayenta", tmp_path / "one") as partner:
         pid = partner.pid
-    assert not _alive(pid)
+    assert not alive(pid)
     starter = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; "
          "from tests.support.live_partners import start_partner\n"
@@ -293,22 +294,12 @@ def test_a_partner_stops_on_sigterm_and_when_its_starter_is_killed(tmp_path: Pat
         os.kill(starter.pid, signal.SIGKILL)  # no finally, no atexit: only the server's own watch can stop it
         starter.wait()
         deadline = time.monotonic() + 10
-        while _alive(orphan) and time.monotonic() < deadline:
+        while alive(orphan) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _alive(orphan), (tmp_path / "two" / "caselle.log").read_text()
+        assert not alive(orphan), (tmp_path / "two" / "caselle.log").read_text()
     finally:
         starter.kill()
         starter.wait()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie child (ours, not yet reaped) counts as gone.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(") ", 1)[1][0] != "Z"
 
 
 def test_bad_partner_data_is_one_line_naming_the_field(tmp_path: Path) -> None:

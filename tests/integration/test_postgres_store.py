@@ -19,6 +19,7 @@ from harness.events import EventLogError, canonical_json
 from harness.events.factory import masked_url
 from harness.events.postgres import PostgresStore
 from tests.support.postgres import Server
+from tests.support.processes import alive
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -131,20 +132,11 @@ def test_a_killed_owner_leaves_no_postgres_server_behind(tmp_path: Path) -> None
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
         deadline = time.monotonic() + 30
-        while (_alive(postmaster) or root.exists()) and time.monotonic() < deadline:
+        while (alive(postmaster) or root.exists()) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(postmaster), f"postgres {postmaster} outlived its owner"
+        assert not alive(postmaster), f"postgres {postmaster} outlived its owner"
         assert not root.exists()
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return not (status.exists() and status.read_text().split(") ")[-1].startswith("Z"))

@@ -18,18 +18,11 @@ import psutil
 import pytest
 
 from harness.stubs import orphans
+from tests.support.processes import running
 
 SERVER = [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(600)"]
 STUBBORN = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
                                   "print('ready', flush=True); time.sleep(600)"]
-
-
-def _running(proc: psutil.Process) -> bool:
-    """Alive and the same process (a reaped zombie under PID 1 is not running)."""
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 @pytest.fixture
@@ -38,7 +31,7 @@ def started() -> Iterator[list[psutil.Process]]:
     procs: list[psutil.Process] = []
     yield procs
     for proc in procs:
-        if _running(proc):
+        if running(proc):
             proc.kill()
 
 
@@ -71,12 +64,12 @@ def test_a_killed_owners_server_is_stopped_and_its_folder_removed(tmp_path: Path
     (workdir / "sftp").mkdir(parents=True)
     dump.write_bytes(b"half an archive")
     server = _killed_owner(folder, workdir, [dump], SERVER, started)
-    assert _running(server), "the control: the server outlived its owner"
+    assert running(server), "the control: the server outlived its owner"
     said: list[str] = []
 
     (orphan,) = orphans.reap(said.append, folder=folder)
 
-    assert not _running(server)
+    assert not running(server)
     assert not workdir.exists() and not dump.exists()
     assert orphan.stopped == f"WireMock pid {server.pid}"
     assert said == [f"note: cleaned up after a killed run: stopped WireMock pid {server.pid}; "
@@ -95,7 +88,7 @@ def test_a_server_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path
     (orphan,) = orphans.reap(lambda _: None, grace=0.5, folder=tmp_path / "registry")
 
     assert orphan.stopped == f"WireMock pid {server.pid}"
-    assert not _running(server)
+    assert not running(server)
 
 
 def test_the_server_of_a_live_owner_is_left_alone_until_released(tmp_path: Path,
@@ -128,7 +121,7 @@ def test_a_pid_now_given_to_another_process_is_never_signalled(tmp_path: Path,
 
     (orphan,) = orphans.reap(lambda _: None, folder=folder)
 
-    assert _running(server), "a process whose start time differs is not the one recorded"
+    assert running(server), "a process whose start time differs is not the one recorded"
     assert orphan.stopped == "" and not workdir.exists() and not entry.exists()
 
 

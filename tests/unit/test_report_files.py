@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.reports.files import FolderWriter
+from tests.support.processes import alive
 
 
 def test_every_file_is_written_byte_for_byte_once_closed(tmp_path: Path) -> None:
@@ -59,15 +60,6 @@ def test_the_helper_ends_when_the_projection_dies(tmp_path: Path) -> None:
     assert done.returncode == -signal.SIGKILL
     helper = int(done.stdout.split()[0])
     deadline = time.monotonic() + 10
-    while _alive(helper) and time.monotonic() < deadline:
+    while alive(helper) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(helper)
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie whose parent is gone has ended: only its entry is left to reap)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    return "State:\tZ" not in status
+    assert not alive(helper)
